@@ -1,0 +1,571 @@
+//! Building a kustomization: loading its resources (files and nested
+//! kustomizations, with cycle detection and the load restrictor), running
+//! its generators, applying its components, then its transformers in
+//! kustomize's order.
+
+use crate::error::{Error, Result};
+use crate::fieldspec::{Config, FieldSpec};
+use crate::kustfile::{self, Kustomization};
+use crate::patch;
+use crate::resource::{Gvk, Resource};
+use crate::{generate, paths, transform};
+use serde_json::Value;
+use sluice_plugin_sdk::{EntryKind, SourceTree, TreeError, tree_error_message};
+use std::collections::HashSet;
+
+/// What the build needs besides the kustomization: the tree and options.
+pub struct Ctx<'a> {
+    /// The repository.
+    pub tree: &'a dyn SourceTree,
+    /// `LoadRestrictionsRootOnly`: files must lie under the kustomization.
+    pub root_only: bool,
+    stack: Vec<String>,
+}
+
+/// Resources and configuration accumulated so far.
+pub struct Accum {
+    /// The resources, in kustomize's order.
+    pub res: Vec<Resource>,
+    /// Transformer configuration merged from every level.
+    pub config: Config,
+    /// Legacy `vars` declared on every level.
+    pub vars: Vec<(Value, String)>,
+    /// The top kustomization (for sort options and messages).
+    pub top: Option<Kustomization>,
+}
+
+impl Accum {
+    /// An empty accumulator with kustomize's built-in configuration.
+    pub fn new() -> Self {
+        Accum {
+            res: Vec::new(),
+            config: Config::builtin(),
+            vars: Vec::new(),
+            top: None,
+        }
+    }
+
+    fn append_all(&mut self, other: Accum) -> Result<()> {
+        let key = |r: &Resource| {
+            (
+                r.gvk(),
+                r.name().to_string(),
+                if r.namespace() == "default" {
+                    String::new()
+                } else {
+                    r.namespace().to_string()
+                },
+            )
+        };
+        let mut seen: HashSet<(Gvk, String, String)> = self.res.iter().map(key).collect();
+        for r in other.res {
+            if !seen.insert(key(&r)) {
+                return Err(Error::msg(format!(
+                    "may not add resource with an already registered id: {}",
+                    r.id_text()
+                )));
+            }
+            self.res.push(r);
+        }
+        self.config.merge(&other.config);
+        self.vars.extend(other.vars);
+        Ok(())
+    }
+}
+
+impl Default for Accum {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn tree_err(e: &TreeError) -> String {
+    tree_error_message(e)
+}
+
+impl<'a> Ctx<'a> {
+    /// A build context.
+    pub fn new(tree: &'a dyn SourceTree, root_only: bool) -> Self {
+        Ctx {
+            tree,
+            root_only,
+            stack: Vec::new(),
+        }
+    }
+
+    /// Read a file named relative to the kustomization directory `kdir`,
+    /// applying the load restrictor.
+    pub fn read(&self, kdir: &str, kfile: &str, rel: &str) -> Result<(String, Vec<u8>)> {
+        if paths::is_remote(rel) {
+            return Err(Error::in_file(
+                kfile,
+                format!(
+                    "remote file {rel:?} is not supported (sluice renders from the repository only)"
+                ),
+            ));
+        }
+        let p = paths::resolve(kdir, rel)
+            .ok_or_else(|| Error::in_file(kfile, format!("{rel}: path leaves the repository")))?;
+        if self.root_only && !paths::is_within(kdir, &p) {
+            return Err(Error::in_file(
+                kfile,
+                format!(
+                    "security; file '{p}' is not in or below '{}'",
+                    if kdir.is_empty() { "." } else { kdir }
+                ),
+            ));
+        }
+        let bytes = self
+            .tree
+            .read(&p)
+            .map_err(|e| Error::in_file(kfile, tree_err(&e)))?;
+        Ok((p, bytes))
+    }
+
+    /// Build the kustomization in `dir` into `acc`. `component` says the
+    /// directory must hold a `kind: Component` applied onto `acc`.
+    pub fn build_dir(&mut self, dir: &str, acc: &mut Accum, component: bool) -> Result<()> {
+        let shown = if dir.is_empty() { "." } else { dir };
+        let kfile = kustfile::find(self.tree, dir)?.ok_or_else(|| {
+            Error::msg(format!("unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '{shown}'"))
+        })?;
+        if self.stack.iter().any(|d| d == dir) {
+            return Err(Error::in_file(
+                &kfile,
+                format!(
+                    "cycle detected: '{shown}' is included by itself through {}",
+                    self.stack.join(" -> ")
+                ),
+            ));
+        }
+        let bytes = self
+            .tree
+            .read(&kfile)
+            .map_err(|e| Error::in_file(&kfile, tree_err(&e)))?;
+        let k = kustfile::parse(&kfile, &bytes)?;
+        check_kind(&k, &kfile, shown, component)?;
+        self.stack.push(dir.to_string());
+        let r = self
+            .build_kustomization(dir, &kfile, &k, acc)
+            .map_err(|e| e.context(&kfile));
+        self.stack.pop();
+        r?;
+        if self.stack.is_empty() {
+            acc.top = Some(k);
+        }
+        Ok(())
+    }
+
+    fn build_kustomization(
+        &mut self,
+        dir: &str,
+        kfile: &str,
+        k: &Kustomization,
+        acc: &mut Accum,
+    ) -> Result<()> {
+        for (present, what) in [
+            (k.helm_charts.is_some(), "helmCharts"),
+            (
+                k.helm_chart_inflation_generator.is_some(),
+                "helmChartInflationGenerator",
+            ),
+            (k.helm_globals.is_some(), "helmGlobals"),
+            (!k.validators.is_empty(), "validators"),
+        ] {
+            if present {
+                return Err(Error::in_file(
+                    kfile,
+                    format!(
+                        "{what} is not supported by sluice's kustomize renderer (render the chart with a Helm renderer instead)"
+                    ),
+                ));
+            }
+        }
+        for entry in &k.resources {
+            self.load_resource(dir, kfile, entry, acc)?;
+        }
+        for c in &k.configurations {
+            let (p, bytes) = self.read(dir, kfile, c)?;
+            for doc in parse_docs(&p, &bytes)? {
+                let cfg = Config::from_value(&doc).map_err(|e| Error::in_file(&p, e.message))?;
+                acc.config.merge(&cfg);
+            }
+        }
+        for c in &k.crds {
+            let (p, bytes) = self.read(dir, kfile, c)?;
+            parse_docs(&p, &bytes)?;
+        }
+        self.run_generators(dir, kfile, k, acc)?;
+        for c in &k.components {
+            if paths::is_remote(c) {
+                return Err(Error::in_file(
+                    kfile,
+                    format!(
+                        "remote component {c:?} is not supported (sluice renders from the repository only)"
+                    ),
+                ));
+            }
+            let cdir = paths::resolve(dir, c)
+                .ok_or_else(|| Error::in_file(kfile, format!("{c}: path leaves the repository")))?;
+            match self.tree.stat(&cdir) {
+                Ok(e) if e.kind == EntryKind::Directory => self.build_dir(&cdir, acc, true)?,
+                Ok(_) => {
+                    return Err(Error::in_file(
+                        kfile,
+                        format!("component {c:?} must be a directory holding a kustomization"),
+                    ));
+                }
+                Err(e) => {
+                    return Err(Error::in_file(
+                        kfile,
+                        format!("accumulating components: {}", tree_err(&e)),
+                    ));
+                }
+            }
+        }
+        self.run_transformers(dir, kfile, k, acc)?;
+        for v in &k.vars {
+            acc.vars.push((v.clone(), kfile.to_string()));
+        }
+        Ok(())
+    }
+
+    fn load_resource(
+        &mut self,
+        dir: &str,
+        kfile: &str,
+        entry: &str,
+        acc: &mut Accum,
+    ) -> Result<()> {
+        if paths::is_remote(entry) {
+            return Err(Error::in_file(
+                kfile,
+                format!(
+                    "remote resource {entry:?} is not supported (sluice renders from the repository only)"
+                ),
+            ));
+        }
+        let p = paths::resolve(dir, entry).ok_or_else(|| {
+            Error::in_file(
+                kfile,
+                format!("accumulating resources from '{entry}': path leaves the repository"),
+            )
+        })?;
+        match self.tree.stat(&p) {
+            Ok(e) if e.kind == EntryKind::Directory => {
+                let mut sub = Accum::new();
+                self.build_dir(&p, &mut sub, false).map_err(|e| Error {
+                    message: format!("accumulating resources from '{entry}': {}", e.message),
+                    file: e.file,
+                })?;
+                acc.append_all(sub).map_err(|e| e.context(kfile))
+            }
+            Ok(_) => {
+                let (p, bytes) = self.read(dir, kfile, entry).map_err(|e| Error {
+                    message: format!("accumulating resources: {}", e.message),
+                    ..e
+                })?;
+                let mut local = Accum {
+                    config: Config::default(),
+                    ..Accum::new()
+                };
+                for (i, doc) in parse_docs(&p, &bytes)?.into_iter().enumerate() {
+                    for obj in expand_list(doc) {
+                        check_object(&obj, &p)?;
+                        local.res.push(Resource::new(
+                            obj,
+                            &p,
+                            u32::try_from(i).unwrap_or(u32::MAX),
+                        ));
+                    }
+                }
+                acc.append_all(local).map_err(|e| e.context(kfile))
+            }
+            Err(e) => Err(Error::in_file(
+                kfile,
+                format!(
+                    "accumulating resources: accumulation err='accumulating resources from '{entry}': {}'",
+                    tree_err(&e)
+                ),
+            )),
+        }
+    }
+
+    fn run_generators(
+        &mut self,
+        dir: &str,
+        kfile: &str,
+        k: &Kustomization,
+        acc: &mut Accum,
+    ) -> Result<()> {
+        let read = |rel: &str| self.read(dir, kfile, rel);
+        for (kind, gens) in [
+            ("ConfigMap", &k.config_map_generator),
+            ("Secret", &k.secret_generator),
+        ] {
+            for g in gens {
+                let r = generate::generate(kind, g, k.generator_options.as_ref(), kfile, &read)?;
+                generate::absorb(&mut acc.res, r).map_err(|e| e.context(kfile))?;
+            }
+        }
+        for g in &k.generators {
+            for cfg in self.plugin_configs(dir, kfile, g)? {
+                crate::builtins::generate(self, dir, kfile, &cfg, acc)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The plugin configuration objects of a `generators:` or
+    /// `transformers:` entry (a file, an inline object, or a directory).
+    pub fn plugin_configs(&mut self, dir: &str, kfile: &str, entry: &str) -> Result<Vec<Value>> {
+        if entry.contains('\n') || entry.trim_start().starts_with('{') {
+            return parse_docs(kfile, entry.as_bytes());
+        }
+        let p = paths::resolve(dir, entry)
+            .ok_or_else(|| Error::in_file(kfile, format!("{entry}: path leaves the repository")))?;
+        if self
+            .tree
+            .stat(&p)
+            .is_ok_and(|e| e.kind == EntryKind::Directory)
+        {
+            let mut sub = Accum::new();
+            self.build_dir(&p, &mut sub, false)?;
+            return Ok(sub.res.into_iter().map(|r| r.obj).collect());
+        }
+        let (p, bytes) = self.read(dir, kfile, entry)?;
+        parse_docs(&p, &bytes)
+    }
+
+    fn run_transformers(
+        &mut self,
+        dir: &str,
+        kfile: &str,
+        k: &Kustomization,
+        acc: &mut Accum,
+    ) -> Result<()> {
+        for entry in &k.patches_strategic_merge {
+            let (source, text) = self.patch_text(dir, kfile, entry)?;
+            let docs = match patch::parse(&source, &text)? {
+                patch::Body::Smp(d) => d,
+                patch::Body::Json(_) => {
+                    return Err(Error::in_file(
+                        &source,
+                        "patchesStrategicMerge entry is a JSON patch; use patches with a target",
+                    ));
+                }
+            };
+            patch::apply_smp_by_id(&mut acc.res, &docs, &source)?;
+        }
+        for p in &k.patches {
+            let loaded = self.load_patch(dir, kfile, p.path.as_deref(), p.patch.as_deref())?;
+            patch::apply_patch(&mut acc.res, &loaded, p.target.as_ref(), &p.options)?;
+        }
+        if let Some(ns) = k.namespace.as_deref().filter(|s| !s.is_empty()) {
+            transform::namespace(&mut acc.res, ns, &acc.config.namespace, false)?;
+        }
+        let prefix = k.name_prefix.as_deref().unwrap_or_default();
+        if !prefix.is_empty() {
+            transform::prefix_suffix(&mut acc.res, prefix, "", &acc.config.name_prefix)?;
+        }
+        let suffix = k.name_suffix.as_deref().unwrap_or_default();
+        if !suffix.is_empty() {
+            transform::prefix_suffix(&mut acc.res, "", suffix, &acc.config.name_prefix)?;
+        }
+        transform::set_map_fields(&mut acc.res, &k.common_labels, &acc.config.common_labels)?;
+        for l in &k.labels {
+            let mut specs: Vec<FieldSpec> = if l.include_selectors {
+                acc.config.common_labels.clone()
+            } else if l.include_templates {
+                acc.config.template_labels.clone()
+            } else {
+                vec![FieldSpec::new(Gvk::default(), "metadata/labels", true)]
+            };
+            for f in &l.fields {
+                specs.push(FieldSpec::from_value(f).map_err(|e| e.context(kfile))?);
+            }
+            transform::set_map_fields(&mut acc.res, &l.pairs, &specs)?;
+        }
+        transform::set_map_fields(
+            &mut acc.res,
+            &k.common_annotations,
+            &acc.config.common_annotations,
+        )?;
+        for p in &k.patches_json6902 {
+            let loaded = self.load_patch(dir, kfile, p.path.as_deref(), p.patch.as_deref())?;
+            if p.target.is_none() {
+                return Err(Error::in_file(
+                    kfile,
+                    "patchesJson6902 entry without a target",
+                ));
+            }
+            patch::apply_patch(&mut acc.res, &loaded, p.target.as_ref(), &p.options)?;
+        }
+        if !k.replicas.is_empty() {
+            transform::replicas(&mut acc.res, &k.replicas, &acc.config.replicas)?;
+        }
+        if !k.images.is_empty() {
+            transform::images(&mut acc.res, &k.images, &acc.config.images)?;
+        }
+        for r in &k.replacements {
+            let list = self.replacement_entries(dir, kfile, r)?;
+            crate::replace::apply(&mut acc.res, &list).map_err(|e| e.context(kfile))?;
+        }
+        for t in &k.transformers {
+            for cfg in self.plugin_configs(dir, kfile, t)? {
+                crate::builtins::transform(self, dir, kfile, &cfg, acc)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn replacement_entries(&mut self, dir: &str, kfile: &str, r: &Value) -> Result<Vec<Value>> {
+        match r.get("path").and_then(Value::as_str) {
+            Some(path) => {
+                let (p, bytes) = self.read(dir, kfile, path)?;
+                let mut out = Vec::new();
+                for d in parse_docs(&p, &bytes)? {
+                    match d {
+                        Value::Array(items) => out.extend(items),
+                        other => out.push(other),
+                    }
+                }
+                Ok(out)
+            }
+            None => Ok(vec![r.clone()]),
+        }
+    }
+
+    fn patch_text(&self, dir: &str, kfile: &str, entry: &str) -> Result<(String, Vec<u8>)> {
+        if entry.contains('\n')
+            || entry.trim_start().starts_with('{')
+            || entry.trim_start().starts_with('[')
+        {
+            return Ok((kfile.to_string(), entry.as_bytes().to_vec()));
+        }
+        self.read(dir, kfile, entry)
+    }
+
+    /// Load a patch given by path or inline text.
+    pub fn load_patch(
+        &self,
+        dir: &str,
+        kfile: &str,
+        path: Option<&str>,
+        inline: Option<&str>,
+    ) -> Result<patch::Loaded> {
+        let (source, text) = match (path, inline) {
+            (Some(p), None) => self.read(dir, kfile, p)?,
+            (None, Some(t)) => (kfile.to_string(), t.as_bytes().to_vec()),
+            (Some(_), Some(_)) => {
+                return Err(Error::in_file(
+                    kfile,
+                    "patch and path can't be set at the same time",
+                ));
+            }
+            (None, None) => {
+                return Err(Error::in_file(
+                    kfile,
+                    "must specify one of patch and path in a patch entry",
+                ));
+            }
+        };
+        Ok(patch::Loaded {
+            body: patch::parse(&source, &text)?,
+            source,
+        })
+    }
+}
+
+fn check_kind(k: &Kustomization, kfile: &str, dir: &str, component: bool) -> Result<()> {
+    let kind = k.kind.as_deref().unwrap_or("Kustomization");
+    match (kind, component) {
+        ("Kustomization", false) | ("Component", true) => {}
+        ("Kustomization", true) => {
+            return Err(Error::in_file(
+                kfile,
+                format!("expected kind 'Component' for path '{dir}' but got 'Kustomization'"),
+            ));
+        }
+        ("Component", false) => {
+            return Err(Error::in_file(
+                kfile,
+                format!("expected kind != 'Component' for path '{dir}'"),
+            ));
+        }
+        (other, _) => {
+            return Err(Error::in_file(
+                kfile,
+                format!(
+                    "kind '{other}' is not a valid kind for a kustomization; use Kustomization or Component"
+                ),
+            ));
+        }
+    }
+    let want = if kind == "Component" {
+        "kustomize.config.k8s.io/v1alpha1"
+    } else {
+        "kustomize.config.k8s.io/v1beta1"
+    };
+    if let Some(v) = k
+        .api_version
+        .as_deref()
+        .filter(|v| !v.is_empty() && *v != want)
+    {
+        return Err(Error::in_file(
+            kfile,
+            format!("apiVersion for {kind} should be {want}, not {v}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Parse every non-empty YAML document of a file.
+pub fn parse_docs(file: &str, bytes: &[u8]) -> Result<Vec<Value>> {
+    sluice_plugin_sdk::yaml::parse_documents(bytes)
+        .map(|d| d.into_iter().flatten().collect())
+        .map_err(|e| Error::in_file(file, format!("YAML syntax error at {e}")))
+}
+
+fn expand_list(doc: Value) -> Vec<Value> {
+    let is_list = doc
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k.ends_with("List"))
+        && doc.get("items").is_some_and(Value::is_array);
+    if is_list {
+        if let Some(Value::Array(items)) = doc.get("items") {
+            return items.clone();
+        }
+    }
+    vec![doc]
+}
+
+fn check_object(obj: &Value, file: &str) -> Result<()> {
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if !obj.is_object() || kind.is_empty() {
+        return Err(Error::in_file(
+            file,
+            format!("missing Resource metadata: kind is required in {obj}"),
+        ));
+    }
+    if kind == "Kustomization" || kind == "Component" {
+        return Err(Error::in_file(
+            file,
+            format!("a {kind} file cannot be listed as a resource; list its directory instead"),
+        ));
+    }
+    if obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .is_empty()
+        && obj.pointer("/metadata/generateName").is_none()
+    {
+        return Err(Error::in_file(
+            file,
+            format!("missing metadata.name in object of kind {kind}"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! kustomize's built-in generators and transformers configured explicitly
+//! (`apiVersion: builtin` objects under `generators:` / `transformers:`).
+//! Exec and container (KRM function) plugins are refused with a clear error.
+
+use crate::build::{Accum, Ctx};
+use crate::error::{Error, Result};
+use crate::fieldspec::FieldSpec;
+use crate::kustfile::{Generator, Image, Replica, StrMap, Target, scalar_string};
+use crate::{generate, patch, transform};
+use serde_json::Value;
+
+fn refuse(cfg: &Value, kfile: &str) -> Error {
+    let s = |p: &str| {
+        cfg.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let fun = cfg
+        .pointer("/metadata/annotations/config.kubernetes.io~1function")
+        .is_some();
+    let what = if fun {
+        "container or exec KRM function plugins"
+    } else {
+        "external (exec or Go) plugins"
+    };
+    Error::in_file(
+        kfile,
+        format!(
+            "{what} are not supported by sluice's kustomize renderer: {} {} {:?}",
+            s("/apiVersion"),
+            s("/kind"),
+            s("/metadata/name")
+        ),
+    )
+}
+
+fn is_builtin(cfg: &Value) -> bool {
+    let api = cfg
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    (api == "builtin" || api.is_empty())
+        && cfg
+            .pointer("/metadata/annotations/config.kubernetes.io~1function")
+            .is_none()
+}
+
+fn from<T: serde::de::DeserializeOwned + Default>(v: Option<&Value>, kfile: &str) -> Result<T> {
+    match v {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+            Error::in_file(kfile, format!("invalid builtin plugin configuration: {e}"))
+        }),
+    }
+}
+
+fn specs(cfg: &Value, kfile: &str) -> Result<Option<Vec<FieldSpec>>> {
+    match cfg.get("fieldSpecs").and_then(Value::as_array) {
+        None => Ok(None),
+        Some(a) => a
+            .iter()
+            .map(|f| FieldSpec::from_value(f).map_err(|e| e.context(kfile)))
+            .collect::<Result<Vec<_>>>()
+            .map(Some),
+    }
+}
+
+fn str_map(v: Option<&Value>) -> StrMap {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), scalar_string(v).unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Run one generator configuration.
+pub fn generate(
+    ctx: &mut Ctx<'_>,
+    dir: &str,
+    kfile: &str,
+    cfg: &Value,
+    acc: &mut Accum,
+) -> Result<()> {
+    if !is_builtin(cfg) {
+        return Err(refuse(cfg, kfile));
+    }
+    let kind = cfg.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let gen_kind = match kind {
+        "ConfigMapGenerator" => "ConfigMap",
+        "SecretGenerator" => "Secret",
+        other => {
+            return Err(Error::in_file(
+                kfile,
+                format!("builtin generator kind {other:?} is not supported"),
+            ));
+        }
+    };
+    let mut body = cfg.clone();
+    let md = body
+        .as_object_mut()
+        .and_then(|m| m.shift_remove("metadata"))
+        .unwrap_or_default();
+    if let Some(m) = body.as_object_mut() {
+        m.shift_remove("apiVersion");
+        m.shift_remove("kind");
+        m.insert("name".into(), md.get("name").cloned().unwrap_or_default());
+        if let Some(ns) = md.get("namespace") {
+            m.insert("namespace".into(), ns.clone());
+        }
+    }
+    let g: Generator = from(Some(&body), kfile)?;
+    let read = |rel: &str| ctx.read(dir, kfile, rel);
+    let r = generate::generate(gen_kind, &g, None, kfile, &read)?;
+    generate::absorb(&mut acc.res, r).map_err(|e| e.context(kfile))
+}
+
+/// Run one transformer configuration.
+pub fn transform(
+    ctx: &mut Ctx<'_>,
+    dir: &str,
+    kfile: &str,
+    cfg: &Value,
+    acc: &mut Accum,
+) -> Result<()> {
+    if !is_builtin(cfg) {
+        return Err(refuse(cfg, kfile));
+    }
+    let kind = cfg.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let s = |k: &str| {
+        cfg.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let fs = specs(cfg, kfile)?;
+    match kind {
+        "PatchTransformer" => {
+            let loaded = ctx.load_patch(
+                dir,
+                kfile,
+                cfg.get("path").and_then(Value::as_str),
+                cfg.get("patch").and_then(Value::as_str),
+            )?;
+            let target: Option<Target> = cfg
+                .get("target")
+                .map(|t| from(Some(t), kfile))
+                .transpose()?;
+            let options = cfg
+                .get("options")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            patch::apply_patch(&mut acc.res, &loaded, target.as_ref(), &options)
+        }
+        "PatchStrategicMergeTransformer" => {
+            for p in cfg
+                .get("paths")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                let loaded = ctx.load_patch(dir, kfile, Some(p), None)?;
+                if let patch::Body::Smp(d) = loaded.body {
+                    patch::apply_smp_by_id(&mut acc.res, &d, &loaded.source)?;
+                }
+            }
+            if let Some(text) = cfg.get("patches").and_then(Value::as_str) {
+                if let patch::Body::Smp(d) = patch::parse(kfile, text.as_bytes())? {
+                    patch::apply_smp_by_id(&mut acc.res, &d, kfile)?;
+                }
+            }
+            Ok(())
+        }
+        "PatchJson6902Transformer" => {
+            let inline = cfg.get("jsonOp").and_then(Value::as_str);
+            let loaded =
+                ctx.load_patch(dir, kfile, cfg.get("path").and_then(Value::as_str), inline)?;
+            let target: Option<Target> = cfg
+                .get("target")
+                .map(|t| from(Some(t), kfile))
+                .transpose()?;
+            patch::apply_patch(&mut acc.res, &loaded, target.as_ref(), &Default::default())
+        }
+        "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
+            let specs = fs.unwrap_or_else(|| acc.config.name_prefix.clone());
+            transform::prefix_suffix(&mut acc.res, &s("prefix"), &s("suffix"), &specs)
+        }
+        "LabelTransformer" => {
+            let specs = fs.unwrap_or_default();
+            transform::set_map_fields(&mut acc.res, &str_map(cfg.get("labels")), &specs)
+        }
+        "AnnotationsTransformer" => {
+            let specs = fs.unwrap_or_default();
+            transform::set_map_fields(&mut acc.res, &str_map(cfg.get("annotations")), &specs)
+        }
+        "NamespaceTransformer" => {
+            let ns = cfg
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let unset_only = cfg
+                .get("unsetOnly")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let specs: Vec<FieldSpec> = fs
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|f| f.path != ["metadata", "namespace"])
+                .collect();
+            transform::namespace(&mut acc.res, &ns, &specs, unset_only)
+        }
+        "ImageTagTransformer" => {
+            let img: Image = from(cfg.get("imageTag"), kfile)?;
+            transform::images(&mut acc.res, &[img], &fs.unwrap_or_default())
+        }
+        "ReplicaCountTransformer" => {
+            let rep: Replica = from(cfg.get("replica"), kfile)?;
+            let specs = fs.unwrap_or_else(|| acc.config.replicas.clone());
+            transform::replicas(&mut acc.res, &[rep], &specs)
+        }
+        "ReplacementTransformer" => {
+            let list: Vec<Value> = cfg
+                .get("replacements")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            crate::replace::apply(&mut acc.res, &list).map_err(|e| e.context(kfile))
+        }
+        other => Err(Error::in_file(
+            kfile,
+            format!("builtin transformer kind {other:?} is not supported"),
+        )),
+    }
+}

@@ -1,0 +1,198 @@
+//! The patch transformers: `patchesStrategicMerge`, `patches` and
+//! `patchesJson6902`.
+
+pub mod json6902;
+pub mod smp;
+
+use crate::error::{Error, Result};
+use crate::kustfile::Target;
+use crate::resource::{Gvk, Resource, ns_eq};
+use crate::select::Selector;
+use serde_json::Value;
+
+/// A loaded patch: where it came from and what it is.
+pub struct Loaded {
+    /// File or kustomization it was declared in (for messages).
+    pub source: String,
+    /// The parsed patch.
+    pub body: Body,
+}
+
+/// A patch's content.
+pub enum Body {
+    /// Strategic merge patch documents.
+    Smp(Vec<Value>),
+    /// JSON 6902 operations.
+    Json(Value),
+}
+
+/// Parse patch text: a list is JSON 6902, mappings are strategic merge.
+pub fn parse(source: &str, text: &[u8]) -> Result<Body> {
+    let docs = sluice_plugin_sdk::yaml::parse_documents(text)
+        .map_err(|e| Error::in_file(source, format!("patch YAML syntax error at {e}")))?;
+    let docs: Vec<Value> = docs.into_iter().flatten().collect();
+    match docs.first() {
+        Some(Value::Array(_)) if docs.len() == 1 => Ok(Body::Json(docs[0].clone())),
+        _ => {
+            if let Some(bad) = docs.iter().find(|d| !d.is_object()) {
+                return Err(Error::in_file(
+                    source,
+                    format!("patch is neither a mapping nor a list of operations: {bad}"),
+                ));
+            }
+            Ok(Body::Smp(docs))
+        }
+    }
+}
+
+fn gvk_of(v: &Value) -> Gvk {
+    let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default();
+    Gvk::new(s("/apiVersion"), s("/kind"))
+}
+
+/// Apply an SMP to one resource, keeping its identity unless allowed to
+/// change; `$patch: delete` at the top removes it (returns false).
+fn smp_one(r: &mut Resource, patch: &Value, allow_name: bool, allow_kind: bool) -> bool {
+    let (name, ns, api, kind) = (
+        r.name().to_string(),
+        r.namespace().to_string(),
+        r.api_version().to_string(),
+        r.kind().to_string(),
+    );
+    let mut p = patch.clone();
+    if let Some(m) = p.as_object_mut() {
+        if !allow_kind {
+            m.insert("apiVersion".into(), Value::String(api.clone()));
+            m.insert("kind".into(), Value::String(kind.clone()));
+        }
+        if let Some(md) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+            if !allow_name {
+                md.insert("name".into(), Value::String(name.clone()));
+            }
+            if ns.is_empty() {
+                md.shift_remove("namespace");
+            } else {
+                md.insert("namespace".into(), Value::String(ns.clone()));
+            }
+        }
+    }
+    smp::apply(&mut r.obj, &p);
+    if r.obj.is_null() {
+        return false;
+    }
+    let new_name = r.name().to_string();
+    if new_name != name {
+        r.metadata_mut().insert("name".into(), Value::String(name));
+        r.set_name(&new_name);
+    }
+    true
+}
+
+/// Find the one resource a target-less SMP patch is for: same GVK, and
+/// name and namespace equal to any id the resource had.
+fn find_by_id(rs: &[Resource], patch: &Value, source: &str) -> Result<usize> {
+    let g = gvk_of(patch);
+    let name = patch
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let ns = patch
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let hits: Vec<usize> = rs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.gvk() == g && r.all_ids().iter().any(|(n, s)| n == name && ns_eq(s, ns)))
+        .map(|(i, _)| i)
+        .collect();
+    let id = crate::resource::id_text(&g, name, ns);
+    match hits.len() {
+        1 => Ok(hits[0]),
+        0 => Err(Error::msg(format!(
+            "{source}: no resource matches strategic merge patch \"{id}\": no matches for Id {id}; failed to find unique target for patch {id}"
+        ))),
+        _ => Err(Error::msg(format!(
+            "{source}: multiple matches for Id {id}; failed to find unique target for patch {id}"
+        ))),
+    }
+}
+
+/// Apply target-less strategic merge patches (each finds its own target).
+pub fn apply_smp_by_id(rs: &mut Vec<Resource>, patches: &[Value], source: &str) -> Result<()> {
+    for p in patches {
+        let i = find_by_id(rs, p, source)?;
+        if !smp_one(&mut rs[i], p, false, false) {
+            rs.remove(i);
+        }
+    }
+    Ok(())
+}
+
+/// Apply one `patches:` entry.
+pub fn apply_patch(
+    rs: &mut Vec<Resource>,
+    loaded: &Loaded,
+    target: Option<&Target>,
+    options: &serde_json::Map<String, Value>,
+) -> Result<()> {
+    let opt = |k: &str| options.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let (allow_name, allow_kind) = (opt("allowNameChange"), opt("allowKindChange"));
+    match (&loaded.body, target) {
+        (Body::Smp(docs), None) => {
+            for p in docs {
+                let i = find_by_id(rs, p, &loaded.source)?;
+                if !smp_one(&mut rs[i], p, allow_name, allow_kind) {
+                    rs.remove(i);
+                }
+            }
+            Ok(())
+        }
+        (Body::Smp(docs), Some(t)) => {
+            let sel = Selector::new(t).map_err(|e| e.context(&loaded.source))?;
+            for p in docs {
+                let hits = sel.select(rs);
+                let mut removed = Vec::new();
+                for i in hits {
+                    if !smp_one(&mut rs[i], p, allow_name, allow_kind) {
+                        removed.push(i);
+                    }
+                }
+                for i in removed.into_iter().rev() {
+                    rs.remove(i);
+                }
+            }
+            Ok(())
+        }
+        (Body::Json(_), None) => Err(Error::msg(format!(
+            "{}: unable to apply patch: must specify a target for JSON patch {}",
+            loaded.source, "ops"
+        ))),
+        (Body::Json(ops), Some(t)) => {
+            let sel = Selector::new(t).map_err(|e| e.context(&loaded.source))?;
+            for i in sel.select(rs) {
+                let name = rs[i].name().to_string();
+                let ns = rs[i].namespace().to_string();
+                json6902::apply(&mut rs[i].obj, ops).map_err(|e| {
+                    Error::msg(format!(
+                        "{}: unable to apply JSON patch to {}: {e}",
+                        loaded.source,
+                        rs[i].id_text()
+                    ))
+                })?;
+                let (new_name, new_ns) = (rs[i].name().to_string(), rs[i].namespace().to_string());
+                if new_name != name || new_ns != ns {
+                    let md = rs[i].metadata_mut();
+                    md.insert("name".into(), Value::String(name));
+                    md.insert("namespace".into(), Value::String(ns.clone()));
+                    if ns.is_empty() {
+                        md.shift_remove("namespace");
+                    }
+                    rs[i].set_name(&new_name);
+                    rs[i].set_namespace(&new_ns);
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Target selection (`target:` of patches, replacements): group, version,
+//! kind, name and namespace (anchored regular expressions), label and
+//! annotation selectors, matched the way kustomize's `ResMap.Select` does
+//! (the original or the current name and namespace may match).
+
+use crate::error::{Error, Result};
+use crate::kustfile::Target;
+use crate::resource::{Gvk, Resource};
+use regex::Regex;
+use serde_json::{Map, Value};
+
+/// A compiled selector.
+pub struct Selector {
+    gvk: Gvk,
+    name: Option<Regex>,
+    namespace: Option<Regex>,
+    labels: Vec<Req>,
+    annotations: Vec<Req>,
+}
+
+/// One requirement of a label selector.
+#[derive(Debug, Clone, PartialEq)]
+enum Req {
+    Exists(String),
+    NotExists(String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+}
+
+fn anchored(s: &str) -> Result<Option<Regex>> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    Regex::new(&format!("^(?:{s})$"))
+        .map(Some)
+        .map_err(|e| Error::msg(format!("bad target regular expression {s:?}: {e}")))
+}
+
+/// Parse a Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`).
+fn parse_reqs(s: &str) -> Result<Vec<Req>> {
+    let mut parts = Vec::new();
+    let (mut depth, mut cur) = (0, String::new());
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    parts.push(cur);
+    let mut out = Vec::new();
+    for p in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let set = |rest: &str| -> Vec<String> {
+            rest.trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect()
+        };
+        if let Some(k) = p.strip_prefix('!') {
+            out.push(Req::NotExists(k.trim().to_string()));
+        } else if let Some((k, v)) = p.split_once("!=") {
+            out.push(Req::NotIn(k.trim().to_string(), vec![v.trim().to_string()]));
+        } else if let Some((k, v)) = p.split_once("==").or_else(|| p.split_once('=')) {
+            out.push(Req::In(k.trim().to_string(), vec![v.trim().to_string()]));
+        } else if let Some((k, rest)) = p.split_once(" notin ") {
+            out.push(Req::NotIn(k.trim().to_string(), set(rest)));
+        } else if let Some((k, rest)) = p.split_once(" in ") {
+            out.push(Req::In(k.trim().to_string(), set(rest)));
+        } else if p.chars().all(|c| c.is_alphanumeric() || "-_./".contains(c)) {
+            out.push(Req::Exists(p.to_string()));
+        } else {
+            return Err(Error::msg(format!(
+                "unable to parse requirement {p:?} of selector {s:?}"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn matches(reqs: &[Req], m: Option<&Map<String, Value>>) -> bool {
+    let get = |k: &str| {
+        m.and_then(|m| m.get(k))
+            .and_then(crate::kustfile::scalar_string)
+    };
+    reqs.iter().all(|r| match r {
+        Req::Exists(k) => get(k).is_some(),
+        Req::NotExists(k) => get(k).is_none(),
+        Req::In(k, vs) => get(k).is_some_and(|v| vs.contains(&v)),
+        Req::NotIn(k, vs) => get(k).is_none_or(|v| !vs.contains(&v)),
+    })
+}
+
+impl Selector {
+    /// Compile a target.
+    pub fn new(t: &Target) -> Result<Self> {
+        Ok(Selector {
+            gvk: Gvk {
+                group: t.group.clone(),
+                version: t.version.clone(),
+                kind: t.kind.clone(),
+            },
+            name: anchored(&t.name)?,
+            namespace: anchored(&t.namespace)?,
+            labels: parse_reqs(&t.label_selector)?,
+            annotations: parse_reqs(&t.annotation_selector)?,
+        })
+    }
+
+    /// Whether `r` is selected.
+    pub fn matches(&self, r: &Resource) -> bool {
+        let (oname, ons) = r.orig();
+        let eff = |s: &str| {
+            if s.is_empty() {
+                "default".to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        if let Some(re) = &self.namespace {
+            if !re.is_match(&eff(&ons)) && !re.is_match(&eff(r.namespace())) {
+                return false;
+            }
+        }
+        if let Some(re) = &self.name {
+            if !re.is_match(&oname) && !re.is_match(r.name()) {
+                return false;
+            }
+        }
+        r.gvk().selected_by(&self.gvk)
+            && matches(&self.labels, r.meta_map("labels"))
+            && matches(&self.annotations, r.meta_map("annotations"))
+    }
+
+    /// Indexes of the selected resources, in order.
+    pub fn select(&self, rs: &[Resource]) -> Vec<usize> {
+        rs.iter()
+            .enumerate()
+            .filter(|(_, r)| self.matches(r))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// A target selector from a JSON value (replacements' `select`).
+pub fn target_from_value(v: &Value) -> Result<Target> {
+    let mut v = v.clone();
+    if let Some(m) = v.as_object_mut() {
+        // kustomize also accepts the legacy nested `resid` shape; flatten it.
+        if let Some(Value::Object(gvk)) = m.remove("gvk") {
+            m.extend(gvk);
+        }
+    }
+    serde_json::from_value(v).map_err(|e| Error::msg(format!("invalid selector: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn res(labels: Value) -> Resource {
+        Resource::new(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web-1", "labels": labels}}),
+            "f",
+            0,
+        )
+    }
+
+    #[test]
+    fn name_regex_is_anchored_and_labels_match() {
+        let t = Target {
+            kind: "Deployment".into(),
+            name: "web-.*".into(),
+            label_selector: "app=x,tier in (a, b),!gone".into(),
+            ..Default::default()
+        };
+        let s = Selector::new(&t).expect("compiles");
+        assert!(s.matches(&res(json!({"app": "x", "tier": "b"}))));
+        assert!(!s.matches(&res(json!({"app": "x", "tier": "c"}))));
+        let t = Target {
+            name: "web".into(),
+            ..Default::default()
+        };
+        assert!(
+            !Selector::new(&t)
+                .expect("compiles")
+                .matches(&res(json!({})))
+        );
+    }
+}
