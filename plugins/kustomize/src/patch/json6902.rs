@@ -18,23 +18,22 @@ pub fn apply(doc: &mut Value, ops: &Value) -> Result<(), String> {
                 .ok_or_else(|| format!("operation {name:?} on {path:?} without \"value\""))
         };
         match name {
-            "add" => add(doc, path, value()?)?,
+            "add" => add_or_set(doc, path, value()?, false)?,
             "remove" => {
                 remove(doc, path)?;
             }
-            "replace" => {
-                let target = get_mut(doc, path)?;
-                *target = value()?;
-            }
+            // kustomize's JSON patch library creates missing maps on the
+            // way for add and replace, and replace sets a missing key.
+            "replace" => add_or_set(doc, path, value()?, true)?,
             "move" => {
                 let from = s("from").ok_or("move without \"from\"")?;
                 let v = remove(doc, from)?;
-                add(doc, path, v)?;
+                add_or_set(doc, path, v, false)?;
             }
             "copy" => {
                 let from = s("from").ok_or("copy without \"from\"")?;
                 let v = get_mut(doc, from)?.clone();
-                add(doc, path, v)?;
+                add_or_set(doc, path, v, false)?;
             }
             "test" => {
                 if *get_mut(doc, path)? != value()? {
@@ -95,7 +94,11 @@ fn get_mut<'a>(doc: &'a mut Value, path: &str) -> Result<&'a mut Value, String> 
     Ok(cur)
 }
 
-fn parent<'a>(doc: &'a mut Value, path: &str) -> Result<(&'a mut Value, String), String> {
+fn parent<'a>(
+    doc: &'a mut Value,
+    path: &str,
+    create: bool,
+) -> Result<(&'a mut Value, String), String> {
     let mut toks = tokens(path)?;
     let last = toks
         .pop()
@@ -103,9 +106,13 @@ fn parent<'a>(doc: &'a mut Value, path: &str) -> Result<(&'a mut Value, String),
     let mut cur = doc;
     for t in toks {
         cur = match cur {
-            Value::Object(m) => m
-                .get_mut(&t)
-                .ok_or_else(|| format!("doc is missing path: {path}: missing value"))?,
+            Value::Object(m) => {
+                if create && !m.contains_key(&t) {
+                    m.insert(t.clone(), Value::Object(serde_json::Map::new()));
+                }
+                m.get_mut(&t)
+                    .ok_or_else(|| format!("doc is missing path: {path}: missing value"))?
+            }
             Value::Array(a) => {
                 let i = index(a, &t, path, false)?;
                 &mut a[i]
@@ -116,15 +123,19 @@ fn parent<'a>(doc: &'a mut Value, path: &str) -> Result<(&'a mut Value, String),
     Ok((cur, last))
 }
 
-fn add(doc: &mut Value, path: &str, v: Value) -> Result<(), String> {
+fn add_or_set(doc: &mut Value, path: &str, v: Value, replace: bool) -> Result<(), String> {
     if path.is_empty() {
         *doc = v;
         return Ok(());
     }
-    let (p, last) = parent(doc, path)?;
+    let (p, last) = parent(doc, path, true)?;
     match p {
         Value::Object(m) => {
             m.insert(last, v);
+        }
+        Value::Array(a) if replace => {
+            let i = index(a, &last, path, false)?;
+            a[i] = v;
         }
         Value::Array(a) => {
             let i = index(a, &last, path, true)?;
@@ -140,11 +151,11 @@ fn add(doc: &mut Value, path: &str, v: Value) -> Result<(), String> {
 }
 
 fn remove(doc: &mut Value, path: &str) -> Result<Value, String> {
-    let (p, last) = parent(doc, path)?;
+    let (p, last) = parent(doc, path, false)?;
     match p {
-        Value::Object(m) => m
-            .shift_remove(&last)
-            .ok_or_else(|| format!("remove operation does not apply: doc is missing path: {path}")),
+        Value::Object(m) => m.shift_remove(&last).ok_or_else(|| {
+            format!("error in remove for path: '{path}': Unable to remove nonexistent key: {last}: missing value")
+        }),
         Value::Array(a) => {
             let i = index(a, &last, path, false)?;
             Ok(a.remove(i))
@@ -173,12 +184,12 @@ mod tests {
         ]);
         apply(&mut d, &ops).expect("applies");
         assert_eq!(d, json!({"a": {"b": [2, 3]}, "c": "y", "e/f": "y"}));
-        assert!(
-            apply(
-                &mut d,
-                &json!([{"op": "replace", "path": "/zz", "value": 1}])
-            )
-            .is_err()
-        );
+        apply(
+            &mut d,
+            &json!([{"op": "replace", "path": "/x/y", "value": 1}]),
+        )
+        .expect("creates");
+        assert_eq!(d["x"]["y"], 1);
+        assert!(apply(&mut d, &json!([{"op": "remove", "path": "/zz"}])).is_err());
     }
 }
