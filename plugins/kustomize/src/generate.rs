@@ -135,7 +135,7 @@ pub fn generate(
                 ),
             ));
         }
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&v);
+        let b64 = encode_base64(&v);
         if kind == "Secret" {
             data.insert(k, Value::String(b64));
         } else {
@@ -165,7 +165,7 @@ pub fn generate(
     obj.insert("apiVersion".into(), Value::String("v1".into()));
     obj.insert("kind".into(), Value::String(kind.into()));
     obj.insert("metadata".into(), Value::Object(md));
-    if !data.is_empty() {
+    if !data.is_empty() || kind == "Secret" {
         obj.insert("data".into(), Value::Object(data));
     }
     if !binary.is_empty() {
@@ -199,6 +199,22 @@ pub fn generate(
         }
     };
     Ok(r)
+}
+
+/// Base64 as kustomize writes generated data: lines of 70 characters,
+/// each followed by a newline, when the text is 70 characters or longer.
+fn encode_base64(v: &[u8]) -> String {
+    const LINE: usize = 70;
+    let enc = base64::engine::general_purpose::STANDARD.encode(v);
+    if enc.len() < LINE {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE + 1);
+    for chunk in enc.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out
 }
 
 fn merge_str_maps(

@@ -79,5 +79,6 @@ def write_cases(root, cases):
         for rel, text in files.items():
             p = os.path.join(cdir, rel)
             os.makedirs(os.path.dirname(p), exist_ok=True)
-            with open(p, "w") as f:
-                f.write(text)
+            data = text if isinstance(text, bytes) else text.encode()
+            with open(p, "wb") as f:
+                f.write(data)
