@@ -160,7 +160,7 @@ fn build_metadata(rs: &mut [resource::Resource], opts: &[String]) {
             if let Some(l) = labels.as_object_mut() {
                 l.insert(
                     "app.kubernetes.io/managed-by".into(),
-                    Value::String("kustomize-v5.5.0".into()),
+                    Value::String("kustomize-(devel)".into()),
                 );
             }
         }

@@ -112,13 +112,13 @@ fn set_value(v: &mut Value, cands: &[&Cand], who: &Referrer, is_role_ref: bool) 
                     let by_orig: Vec<&Cand> = cands
                         .iter()
                         .copied()
-                        .filter(|c| c.prev.first().is_some_and(|(_, o)| o == ns))
+                        .filter(|c| c.prev.first().is_some_and(|(_, o)| ns_eq(o, ns)))
                         .collect();
                     if by_orig.is_empty() {
                         cands
                             .iter()
                             .copied()
-                            .filter(|c| &c.namespace == ns)
+                            .filter(|c| ns_eq(&c.namespace, ns))
                             .collect()
                     } else {
                         by_orig

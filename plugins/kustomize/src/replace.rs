@@ -253,7 +253,16 @@ pub fn apply(rs: &mut [Resource], entries: &[Value]) -> Result<()> {
                     let id = r.id_text();
                     let found = visit(&mut r.obj, &parse_path(fp), create, &mut |v| {
                         if delim.is_empty() {
-                            *v = value.clone();
+                            // A string target keeps its type: scalars are
+                            // written as their text.
+                            *v = match (&*v, &value) {
+                                (Value::String(_), Value::Number(_) | Value::Bool(_)) => {
+                                    Value::String(
+                                        crate::kustfile::scalar_string(&value).unwrap_or_default(),
+                                    )
+                                }
+                                _ => value.clone(),
+                            };
                             return Ok(());
                         }
                         let cur = crate::kustfile::scalar_string(v).unwrap_or_default();
