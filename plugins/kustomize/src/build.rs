@@ -533,10 +533,8 @@ fn expand_list(doc: Value) -> Vec<Value> {
         .and_then(Value::as_str)
         .is_some_and(|k| k.ends_with("List"))
         && doc.get("items").is_some_and(Value::is_array);
-    if is_list {
-        if let Some(Value::Array(items)) = doc.get("items") {
-            return items.clone();
-        }
+    if is_list && let Some(Value::Array(items)) = doc.get("items") {
+        return items.clone();
     }
     vec![doc]
 }

@@ -168,10 +168,10 @@ pub fn transform(
                     patch::apply_smp_by_id(&mut acc.res, &d, &loaded.source)?;
                 }
             }
-            if let Some(text) = cfg.get("patches").and_then(Value::as_str) {
-                if let patch::Body::Smp(d) = patch::parse(kfile, text.as_bytes())? {
-                    patch::apply_smp_by_id(&mut acc.res, &d, kfile)?;
-                }
+            if let Some(text) = cfg.get("patches").and_then(Value::as_str)
+                && let patch::Body::Smp(d) = patch::parse(kfile, text.as_bytes())?
+            {
+                patch::apply_smp_by_id(&mut acc.res, &d, kfile)?;
             }
             Ok(())
         }

@@ -107,7 +107,7 @@ pub fn walk(
     };
     let Value::Object(m) = v else { return Ok(()) };
     match m.get_mut(first.as_str()) {
-        Some(child) if !(child.is_null() && !rest.is_empty()) => walk(child, rest, create, f),
+        Some(child) if !child.is_null() || rest.is_empty() => walk(child, rest, create, f),
         _ if create => {
             if rest.is_empty() {
                 let mut nv = m.remove(first.as_str()).unwrap_or(Value::Null);

@@ -41,10 +41,8 @@ fn select<'a>(
         .copied()
         .filter(|c| c.prev.iter().any(|(n, _)| n == old))
         .collect();
-    if is_role_ref {
-        if let Some(k) = &who.role_ref_kind {
-            c.retain(|x| &x.gvk.kind == k);
-        }
+    if is_role_ref && let Some(k) = &who.role_ref_kind {
+        c.retain(|x| &x.gvk.kind == k);
     }
     if !who.gvk.is_cluster_scoped() {
         c.retain(|x| {

@@ -124,15 +124,17 @@ impl Selector {
                 s.to_string()
             }
         };
-        if let Some(re) = &self.namespace {
-            if !re.is_match(&eff(&ons)) && !re.is_match(&eff(r.namespace())) {
-                return false;
-            }
+        if let Some(re) = &self.namespace
+            && !re.is_match(&eff(&ons))
+            && !re.is_match(&eff(r.namespace()))
+        {
+            return false;
         }
-        if let Some(re) = &self.name {
-            if !re.is_match(&oname) && !re.is_match(r.name()) {
-                return false;
-            }
+        if let Some(re) = &self.name
+            && !re.is_match(&oname)
+            && !re.is_match(r.name())
+        {
+            return false;
         }
         r.gvk().selected_by(&self.gvk)
             && matches(&self.labels, r.meta_map("labels"))

@@ -38,17 +38,17 @@ pub fn namespace(
                 Ok(())
             })?;
         }
-        if !gvk.is_cluster_scoped() && !(unset_only && !r.namespace().is_empty()) {
+        if !gvk.is_cluster_scoped() && (!unset_only || r.namespace().is_empty()) {
             r.set_namespace(ns);
         }
-        if gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding" {
-            if let Some(Value::Array(subjects)) = r.obj.get_mut("subjects") {
-                for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
-                    let is_sa = s.get("kind").and_then(Value::as_str) == Some("ServiceAccount");
-                    let is_default = s.get("name").and_then(Value::as_str) == Some("default");
-                    if is_sa && is_default {
-                        s.insert("namespace".into(), Value::String(ns.to_string()));
-                    }
+        if (gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding")
+            && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
+        {
+            for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
+                let is_sa = s.get("kind").and_then(Value::as_str) == Some("ServiceAccount");
+                let is_default = s.get("name").and_then(Value::as_str) == Some("default");
+                if is_sa && is_default {
+                    s.insert("namespace".into(), Value::String(ns.to_string()));
                 }
             }
         }

@@ -185,11 +185,11 @@ fn merge_value(d: &mut Value, p: &Value, ty: Ty, list: List) {
                     dm.remove(k);
                     continue;
                 }
-                if let Value::Object(pvm) = pv {
-                    if directive(pvm) == Some("delete") {
-                        dm.remove(k);
-                        continue;
-                    }
+                if let Value::Object(pvm) = pv
+                    && directive(pvm) == Some("delete")
+                {
+                    dm.remove(k);
+                    continue;
                 }
                 match dm.get_mut(k) {
                     Some(dv) if !dv.is_null() => merge_value(dv, pv, cty, clist),
@@ -249,10 +249,8 @@ fn merge_list(d: &mut Vec<Value>, p: &[Value], ty: Ty, list: List) {
                     let mut merged = d[i].clone();
                     merge_value(&mut merged, pe, ty, List::Replace);
                     out.push(merged);
-                } else if !delete {
-                    if let Some(nv) = fresh(pe, ty) {
-                        out.push(nv);
-                    }
+                } else if !delete && let Some(nv) = fresh(pe, ty) {
+                    out.push(nv);
                 }
             }
             for (i, de) in d.iter().enumerate() {
