@@ -157,9 +157,11 @@ fn image_matches(image: &str, name: &str) -> bool {
     }
 }
 
+/// Apply every image rule in turn (kustomize runs one image transformer
+/// per entry, so a later rule sees the result of an earlier one).
 fn update_image(v: &mut Value, imgs: &[Image]) {
-    let Some(cur) = v.as_str() else { return };
     for img in imgs {
+        let Some(cur) = v.as_str() else { return };
         if !image_matches(cur, &img.name) {
             continue;
         }
@@ -187,7 +189,6 @@ fn update_image(v: &mut Value, imgs: &[Image]) {
             name = format!("{name}@{digest}");
         }
         *v = Value::String(name);
-        return;
     }
 }
 
