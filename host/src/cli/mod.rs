@@ -1,0 +1,127 @@
+//! The `sluice` command line: one file per subcommand, each a thin layer
+//! over the library.
+
+mod plugin;
+mod render;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::time::Duration;
+
+/// Exit code: success (and for `diff`, in sync).
+pub const EXIT_OK: i32 = 0;
+/// Exit code: the operation failed (a render error, a failed sync, ...).
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: bad usage (clap uses it for argument errors too).
+#[allow(dead_code)] // used by `diff`/`sync`; clap exits with it on its own
+pub const EXIT_USAGE: i32 = 2;
+
+/// sluice: a GitOps sync host with sandboxed WebAssembly renderer plugins.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: Global,
+}
+
+/// Options shared by every command.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Log filter (error, warn, info, debug, trace, or a tracing filter).
+    #[arg(long, global = true, env = "SLUICE_LOG", default_value = "warn")]
+    pub log: String,
+    /// Wall-clock limit for one plugin call, e.g. 30s, 2m.
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
+    pub plugin_timeout: Duration,
+    /// Memory limit for one plugin instance, in MiB.
+    #[arg(long, global = true, default_value_t = 512)]
+    pub plugin_memory: u64,
+    /// Output limit for one plugin call, in MiB.
+    #[arg(long, global = true, default_value_t = 64)]
+    pub plugin_output: u64,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render an application's desired objects and print them.
+    Render(render::Args),
+    /// Inspect plugins.
+    #[command(subcommand)]
+    Plugin(plugin::Command),
+}
+
+/// Output formats for machine-read results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// YAML (multi-document for object streams).
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+/// Parse `30s`, `2m`, `500ms`, `1h` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 30s, 2m or 500ms"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?}; use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
+impl Global {
+    /// The plugin limits these options describe.
+    pub fn limits(&self) -> sluice::plugin::Limits {
+        sluice::plugin::Limits {
+            memory: self.plugin_memory << 20,
+            timeout: self.plugin_timeout,
+            output: self.plugin_output << 20,
+            ..Default::default()
+        }
+    }
+
+    /// A renderer registry with these limits and the default cache.
+    pub fn renderers(&self) -> anyhow::Result<sluice::render::Renderers> {
+        let cache = sluice::plugin::builtin_cache_dir();
+        let runtime = sluice::plugin::Runtime::new(self.limits(), cache)?;
+        Ok(sluice::render::Renderers::new(runtime))
+    }
+}
+
+/// Run the parsed command; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Render(args) => render::run(args, &cli.global),
+        Command::Plugin(cmd) => plugin::run(cmd, &cli.global),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert!(parse_duration("5x").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

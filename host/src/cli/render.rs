@@ -1,0 +1,105 @@
+//! `sluice render`: print an application's desired objects.
+
+use super::{EXIT_FAILED, EXIT_OK, Global, Output};
+use anyhow::Context as _;
+use sluice::render::{RenderSpec, RendererRef};
+use sluice::source::{DirTree, Tree};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Arguments of `sluice render`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A local directory standing for the repository root.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// The application's directory inside the repository.
+    #[arg(long, default_value = "")]
+    pub path: String,
+    /// A built-in renderer name (see `sluice plugin list`) or a .wasm file.
+    /// Detected from the files when omitted.
+    #[arg(long)]
+    pub renderer: Option<String>,
+    /// Required sha256 of the --renderer file.
+    #[arg(long, requires = "renderer")]
+    pub renderer_sha256: Option<String>,
+    /// A renderer parameter, `key=value`; repeatable.
+    #[arg(short = 'p', long = "param", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Structured renderer parameters as a JSON document.
+    #[arg(long)]
+    pub params_json: Option<String>,
+    /// Application name passed to the renderer.
+    #[arg(long, default_value = "app")]
+    pub app: String,
+    /// Destination namespace passed to the renderer.
+    #[arg(long, default_value = "")]
+    pub namespace: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "yaml")]
+    pub output: Output,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{s:?} is not key=value"))
+}
+
+/// Run `sluice render`.
+pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
+    let tree: Arc<dyn Tree> = Arc::new(
+        DirTree::new(&args.dir).with_context(|| format!("cannot open directory {}", args.dir.display()))?,
+    );
+    let spec = RenderSpec {
+        app: args.app.clone(),
+        path: args.path.clone(),
+        renderer: args
+            .renderer
+            .as_deref()
+            .map_or(RendererRef::Auto, |r| RendererRef::parse(r, args.renderer_sha256.clone())),
+        params: args.params.clone(),
+        params_json: args.params_json.clone(),
+        namespace: args.namespace.clone(),
+        revision: String::new(),
+        repo_url: String::new(),
+    };
+    let renderers = global.renderers()?;
+    match renderers.render(tree, &spec) {
+        Ok(rendered) => {
+            for r in &rendered.results {
+                eprintln!("{}", super::plugin::format_diagnostic(r));
+            }
+            let values: Vec<&serde_json::Value> = rendered.objects.iter().map(|o| &o.value).collect();
+            let mut out = std::io::stdout().lock();
+            match args.output {
+                Output::Json => {
+                    serde_json::to_writer_pretty(&mut out, &values)?;
+                    writeln!(out)?;
+                }
+                Output::Yaml => {
+                    for (i, v) in values.iter().enumerate() {
+                        if i > 0 {
+                            writeln!(out, "---")?;
+                        }
+                        out.write_all(serde_norway::to_string(v)?.as_bytes())?;
+                    }
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            for r in e.results() {
+                eprintln!("{}", super::plugin::format_diagnostic(r));
+            }
+            Ok(EXIT_FAILED)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The desired-object model: an object is JSON plus its identity.
+//!
+//! Identity is (group, kind, namespace, name); the version is not part of
+//! it, so `apps/v1` and `apps/v1beta1` Deployments of the same name are the
+//! same object. This module is pure: no I/O.
+
+use serde_json::Value;
+use std::fmt;
+
+/// Who an object is: (group, kind, namespace, name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId {
+    /// API group, `""` for the core group.
+    pub group: String,
+    /// Kind, e.g. `Deployment`.
+    pub kind: String,
+    /// Namespace; `None` for cluster-scoped objects or not yet defaulted.
+    pub namespace: Option<String>,
+    /// `metadata.name` (or `metadata.generateName` for generated objects).
+    pub name: String,
+}
+
+impl fmt::Display for ObjectId {
+    /// `Kind/name`, `group/Kind/name`, with `namespace/` before the name
+    /// when namespaced: `apps/Deployment/prod/web`, `ConfigMap/x`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.group.is_empty() {
+            write!(f, "{}/", self.group)?;
+        }
+        write!(f, "{}/", self.kind)?;
+        if let Some(ns) = &self.namespace {
+            write!(f, "{ns}/")?;
+        }
+        f.write_str(&self.name)
+    }
+}
+
+/// Where an object came from in the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Repository-relative file path.
+    pub file: String,
+    /// YAML document index in the file.
+    pub index: u32,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (document {})", self.file, self.index)
+    }
+}
+
+/// One desired (or live) object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    /// Its identity.
+    pub id: ObjectId,
+    /// `apiVersion` as written.
+    pub api_version: String,
+    /// The whole object.
+    pub value: Value,
+    /// Where it came from, when known.
+    pub origin: Option<Origin>,
+}
+
+/// The error returned by [`parse`] and [`check_unique`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ObjectError {
+    /// The text is not JSON.
+    #[error("{at}: not valid JSON: {message}")]
+    NotJson {
+        /// Where the object came from.
+        at: String,
+        /// What the parser said.
+        message: String,
+    },
+    /// A required field is missing or has the wrong type.
+    #[error("{at}: {field} is missing or not a string; every object needs apiVersion, kind and metadata.name")]
+    MissingField {
+        /// Where the object came from.
+        at: String,
+        /// The field.
+        field: &'static str,
+    },
+    /// Two objects share an identity.
+    #[error("{id} is defined twice: at {first} and at {second}; remove one of them")]
+    Duplicate {
+        /// The shared identity.
+        id: ObjectId,
+        /// Where the first is.
+        first: String,
+        /// Where the second is.
+        second: String,
+    },
+}
+
+fn at(origin: Option<&Origin>, n: usize) -> String {
+    match origin {
+        Some(o) => o.to_string(),
+        None => format!("object {n}"),
+    }
+}
+
+/// Parse one object from JSON text. `n` numbers it in messages when it has
+/// no origin.
+pub fn parse(json: &str, origin: Option<Origin>, n: usize) -> Result<Object, ObjectError> {
+    let value: Value = serde_json::from_str(json)
+        .map_err(|e| ObjectError::NotJson { at: at(origin.as_ref(), n), message: e.to_string() })?;
+    from_value(value, origin, n)
+}
+
+/// Make an object from a JSON value, checking the fields identity needs.
+pub fn from_value(value: Value, origin: Option<Origin>, n: usize) -> Result<Object, ObjectError> {
+    let missing = |field| ObjectError::MissingField { at: at(origin.as_ref(), n), field };
+    let s = |p: &str| value.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let api_version = s("/apiVersion").ok_or_else(|| missing("apiVersion"))?.to_string();
+    let kind = s("/kind").ok_or_else(|| missing("kind"))?.to_string();
+    let name = s("/metadata/name")
+        .or_else(|| s("/metadata/generateName"))
+        .ok_or_else(|| missing("metadata.name"))?
+        .to_string();
+    let namespace = s("/metadata/namespace").map(str::to_string);
+    let group = group_of(&api_version).to_string();
+    Ok(Object { id: ObjectId { group, kind, namespace, name }, api_version, value, origin })
+}
+
+/// The group of an `apiVersion`: `apps/v1` → `apps`, `v1` → `""`.
+pub fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g)
+}
+
+/// Refuse two objects with the same identity.
+pub fn check_unique(objects: &[Object]) -> Result<(), ObjectError> {
+    let mut seen: std::collections::HashMap<&ObjectId, usize> = std::collections::HashMap::new();
+    for (i, o) in objects.iter().enumerate() {
+        if let Some(&j) = seen.get(&o.id) {
+            return Err(ObjectError::Duplicate {
+                id: o.id.clone(),
+                first: at(objects[j].origin.as_ref(), j),
+                second: at(o.origin.as_ref(), i),
+            });
+        }
+        seen.insert(&o.id, i);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_ignores_version() {
+        let a = parse(r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"w","namespace":"p"}}"#, None, 0)
+            .expect("parses");
+        let b = parse(r#"{"apiVersion":"apps/v1beta1","kind":"Deployment","metadata":{"name":"w","namespace":"p"}}"#, None, 1)
+            .expect("parses");
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.id.to_string(), "apps/Deployment/p/w");
+        let err = check_unique(&[a, b]).expect_err("duplicate");
+        assert!(err.to_string().contains("apps/Deployment/p/w is defined twice"), "{err}");
+    }
+
+    #[test]
+    fn missing_fields_and_bad_json_name_the_origin() {
+        let o = Some(Origin { file: "a.yaml".into(), index: 2 });
+        let e = parse(r#"{"apiVersion":"v1","metadata":{"name":"x"}}"#, o.clone(), 0).expect_err("no kind");
+        assert_eq!(e.to_string(), "a.yaml (document 2): kind is missing or not a string; every object needs apiVersion, kind and metadata.name");
+        let e = parse("{not json", o, 0).expect_err("bad json");
+        assert!(e.to_string().starts_with("a.yaml (document 2): not valid JSON"), "{e}");
+        assert_eq!(group_of("v1"), "");
+        assert_eq!(group_of("rbac.authorization.k8s.io/v1"), "rbac.authorization.k8s.io");
+    }
+}

@@ -1,0 +1,109 @@
+//! Sources: where an application's files come from.
+//!
+//! Everything downstream sees a source as a [`Tree`]: a read-only,
+//! repository-rooted view with lazy reads. [`DirTree`] serves a local
+//! directory; Git sources serve a commit straight from the object database.
+
+mod dir;
+
+pub use dir::DirTree;
+
+/// What an entry in a [`Tree`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file (a symlink inside the root shows as its target).
+    File,
+    /// A directory.
+    Directory,
+    /// A Git submodule; it cannot be read.
+    Submodule,
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Base name, no `/`.
+    pub name: String,
+    /// What it is.
+    pub kind: EntryKind,
+    /// Size in bytes for files, 0 otherwise.
+    pub size: u64,
+}
+
+/// The error returned by [`Tree`] operations. Paths are repository-relative.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TreeError {
+    /// Nothing exists at the path.
+    #[error("{0}: no such file or directory")]
+    NotFound(String),
+    /// The path leaves the repository root (`..`, absolute, or a symlink
+    /// pointing outside); it was not read.
+    #[error("{0}: path leaves the repository root")]
+    OutsideRoot(String),
+    /// A directory where a file was expected.
+    #[error("{0}: is a directory")]
+    IsDirectory(String),
+    /// A file where a directory was expected.
+    #[error("{0}: is not a directory")]
+    NotDirectory(String),
+    /// An entry sluice cannot serve, such as a submodule.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A file over the read limit.
+    #[error("{0}: file too large to read (limit {1} bytes)")]
+    TooLarge(String, u64),
+    /// Any other failure; the text says what.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// A read-only view of a repository at one revision. Paths are
+/// repository-relative and `/`-separated; `""` is the root. Implementations
+/// refuse any path that leaves the root, lexically or through a symlink.
+pub trait Tree: Send + Sync {
+    /// The whole content of the file at `path`.
+    fn read(&self, path: &str) -> Result<Vec<u8>, TreeError>;
+    /// The entries of the directory at `path`, sorted by name.
+    fn list(&self, path: &str) -> Result<Vec<Entry>, TreeError>;
+    /// What is at `path`.
+    fn stat(&self, path: &str) -> Result<Entry, TreeError>;
+    /// Where the tree comes from, for messages (a directory, or URL@commit).
+    fn describe(&self) -> String;
+}
+
+/// Largest file a tree serves, so a plugin cannot make the host read an
+/// arbitrarily large blob into memory.
+pub const MAX_FILE_SIZE: u64 = 256 << 20;
+
+/// Normalise a repository-relative path: `.` and empty components dropped,
+/// `..` resolved. `None` when it is absolute or climbs past the root.
+pub fn normalize(path: &str) -> Option<String> {
+    if path.starts_with('/') || path.starts_with('\\') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn normalize_refuses_escapes() {
+        assert_eq!(normalize("a/./b/../c").as_deref(), Some("a/c"));
+        assert_eq!(normalize("").as_deref(), Some(""));
+        assert_eq!(normalize("../../etc/passwd"), None);
+        assert_eq!(normalize("a/../../b"), None);
+        assert_eq!(normalize("/etc/passwd"), None);
+    }
+}

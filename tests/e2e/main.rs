@@ -1,0 +1,5 @@
+//! sluice end-to-end tests: one binary, one module per area.
+
+mod fuzz;
+mod render;
+mod sandbox;
