@@ -171,6 +171,10 @@ impl<'a> Ctx<'a> {
             ),
             (k.helm_globals.is_some(), "helmGlobals"),
             (!k.validators.is_empty(), "validators"),
+            (
+                k.openapi.as_ref().is_some_and(|o| o.get("path").is_some()),
+                "openapi.path (a custom OpenAPI schema for merge keys)",
+            ),
         ] {
             if present {
                 return Err(Error::in_file(
