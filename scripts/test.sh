@@ -25,8 +25,15 @@ CARGO_TARGET_DIR="$PLUGINS_TARGET" cargo clippy --manifest-path plugins/Cargo.to
 step "plugins: native unit and conformance tests"
 CARGO_TARGET_DIR="$PLUGINS_TARGET" cargo test --manifest-path plugins/Cargo.toml --workspace
 
-step "example plugin builds"
-CARGO_TARGET_DIR="$PLUGINS_TARGET" cargo build --release --target wasm32-wasip2 --manifest-path examples/hello-plugin/Cargo.toml
-
 step "host: unit and end-to-end tests"
 cargo test --workspace
+
+step "examples run"
+CARGO_TARGET_DIR="$PLUGINS_TARGET" cargo build --release --target wasm32-wasip2 --manifest-path examples/hello-plugin/Cargo.toml
+sluice="$CARGO_TARGET_DIR/debug/sluice"
+hello="$PLUGINS_TARGET/wasm32-wasip2/release/hello_plugin.wasm"
+out=$("$sluice" render examples/guestbook --renderer "$hello" -p prefix=f- -o json)
+count=$(printf '%s' "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$count" = 4 ] || { echo "hello-plugin example: expected 4 ConfigMaps, got $count"; exit 1; }
+"$sluice" render examples/guestbook >/dev/null
+echo "examples: ok"

@@ -35,8 +35,11 @@ fn big_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let one = std::fs::create_dir(dir.path().join("one"));
     one.expect("mkdir");
-    std::fs::write(dir.path().join("one/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\ndata: {a: b}\n")
-        .expect("write");
+    std::fs::write(
+        dir.path().join("one/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\ndata: {a: b}\n",
+    )
+    .expect("write");
     std::fs::create_dir(dir.path().join("big")).expect("mkdir");
     for f in 0..100 {
         let mut text = String::new();
@@ -54,7 +57,10 @@ fn big_repo() -> tempfile::TempDir {
 /// What the plugin does, natively: list, read, parse every document, check
 /// it, serialise it to JSON.
 fn native_parse(root: &std::path::Path) -> usize {
-    let mut names: Vec<_> = std::fs::read_dir(root).expect("read_dir").map(|e| e.expect("entry").path()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(root)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
     names.sort();
     let mut n = 0;
     for p in names {
@@ -95,22 +101,30 @@ fn median(c: &mut Criterion, name: &str, f: &mut dyn FnMut()) -> Duration {
 fn benches(c: &mut Criterion) {
     let repo = big_repo();
     let cache = tempfile::tempdir().expect("tempdir");
-    let runtime = Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("runtime");
+    let runtime =
+        Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("runtime");
     let renderers = Renderers::new(runtime);
     let tree: Arc<dyn Tree> = Arc::new(DirTree::new(repo.path()).expect("tree"));
     let mut report = Vec::new();
 
     // 1. Fresh instance + render of one object, warm InstancePre.
-    renderers.render(tree.clone(), &spec("one")).expect("warm-up render");
+    renderers
+        .render(tree.clone(), &spec("one"))
+        .expect("warm-up render");
     let one = median(c, "instantiate_render_one", &mut || {
-        let out = renderers.render(tree.clone(), &spec("one")).expect("render");
+        let out = renderers
+            .render(tree.clone(), &spec("one"))
+            .expect("render");
         assert_eq!(out.objects.len(), 1);
     });
-    report.push(format!("instantiate+render one object: median {one:?} (target < 100µs)"));
+    report.push(format!(
+        "instantiate+render one object: median {one:?} (target < 100µs)"
+    ));
 
     // 2. Cached precompiled load vs compile.
     let yaml = builtin::get("yaml").expect("yaml built-in");
-    let cached_rt = Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("runtime");
+    let cached_rt =
+        Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("runtime");
     cached_rt.load_builtin(yaml).expect("fill cache");
     let nocache_rt = Runtime::new(Limits::default(), None).expect("runtime");
     let mut group = c.benchmark_group("load");
@@ -129,14 +143,19 @@ fn benches(c: &mut Criterion) {
 
     // 3. 10,000 objects through the plugin vs natively.
     let wasm = median(c, "yaml_10k/wasm", &mut || {
-        let out = renderers.render(tree.clone(), &spec("big")).expect("render");
+        let out = renderers
+            .render(tree.clone(), &spec("big"))
+            .expect("render");
         assert_eq!(out.objects.len(), 10_000);
     });
     let big = repo.path().join("big");
     let native = median(c, "yaml_10k/native", &mut || {
         assert_eq!(native_parse(&big), 10_000);
     });
-    let size: u64 = std::fs::read_dir(&big).expect("dir").map(|e| e.expect("e").metadata().expect("md").len()).sum();
+    let size: u64 = std::fs::read_dir(&big)
+        .expect("dir")
+        .map(|e| e.expect("e").metadata().expect("md").len())
+        .sum();
     report.push(format!(
         "yaml plugin on 10,000 objects ({:.1} MB): wasm {wasm:?}, native {native:?}: overhead {:.2}x (target < 2x)",
         size as f64 / 1e6,

@@ -10,7 +10,8 @@ use std::sync::{Arc, OnceLock};
 fn renderers() -> &'static Renderers {
     static R: OnceLock<Renderers> = OnceLock::new();
     R.get_or_init(|| {
-        let runtime = Runtime::new(Limits::default(), sluice::plugin::builtin_cache_dir()).expect("runtime");
+        let runtime =
+            Runtime::new(Limits::default(), sluice::plugin::builtin_cache_dir()).expect("runtime");
         Renderers::new(runtime)
     })
 }
@@ -19,7 +20,8 @@ fn yaml_ish() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..512),
         "[-a-z:{}\\[\\] \n\"'#&*!|>.0-9]{0,300}".prop_map(String::into_bytes),
-        "(apiVersion: v1\nkind: [A-Za-z]{1,8}\nmetadata: \\{name: [a-z]{0,5}\\}\n(---\n)?){1,4}".prop_map(String::into_bytes),
+        "(apiVersion: v1\nkind: [A-Za-z]{1,8}\nmetadata: \\{name: [a-z]{0,5}\\}\n(---\n)?){1,4}"
+            .prop_map(String::into_bytes),
     ]
 }
 

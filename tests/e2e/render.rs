@@ -25,7 +25,10 @@ fn renders_the_guestbook_example_as_yaml_and_json() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let yaml = text(&out.stdout);
     assert_eq!(yaml.matches("\n---\n").count(), 5, "{yaml}");
-    assert!(yaml.starts_with("apiVersion: v1\nkind: ConfigMap\n"), "config.json sorts first: {yaml}");
+    assert!(
+        yaml.starts_with("apiVersion: v1\nkind: ConfigMap\n"),
+        "config.json sorts first: {yaml}"
+    );
 
     let out = sluice(&["render", "examples/guestbook", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
@@ -34,7 +37,13 @@ fn renders_the_guestbook_example_as_yaml_and_json() {
         .as_array()
         .expect("array")
         .iter()
-        .map(|o| format!("{}/{}", o["kind"].as_str().unwrap_or("?"), o["metadata"]["name"].as_str().unwrap_or("?")))
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap_or("?"),
+                o["metadata"]["name"].as_str().unwrap_or("?")
+            )
+        })
         .collect();
     assert_eq!(
         names,
@@ -52,7 +61,14 @@ fn renders_the_guestbook_example_as_yaml_and_json() {
 #[test]
 fn the_same_through_path_and_explicit_renderer() {
     let a = sluice(&["render", "examples/guestbook"]);
-    let b = sluice(&["render", "examples", "--path", "guestbook", "--renderer", "yaml"]);
+    let b = sluice(&[
+        "render",
+        "examples",
+        "--path",
+        "guestbook",
+        "--renderer",
+        "yaml",
+    ]);
     assert_eq!(b.status.code(), Some(0), "stderr: {}", text(&b.stderr));
     assert_eq!(a.stdout, b.stdout);
 }
@@ -60,11 +76,18 @@ fn the_same_through_path_and_explicit_renderer() {
 #[test]
 fn a_render_error_exits_1_and_names_file_line_and_column() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("bad.yaml"), "apiVersion: v1\nkind: [ConfigMap\n").expect("write");
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "apiVersion: v1\nkind: [ConfigMap\n",
+    )
+    .expect("write");
     let out = sluice(&["render", dir.path().to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("renderer yaml@0.1.0 failed: bad.yaml: YAML syntax error at line"), "{err}");
+    assert!(
+        err.contains("renderer yaml@0.1.0 failed: bad.yaml: YAML syntax error at line"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty());
 }
 
@@ -80,10 +103,18 @@ fn bad_usage_exits_2() {
 fn unknown_renderer_and_unknown_parameter_exit_1() {
     let out = sluice(&["render", "examples/guestbook", "--renderer", "helm"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("no built-in renderer is called \"helm\""), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no built-in renderer is called \"helm\""),
+        "{}",
+        text(&out.stderr)
+    );
     let out = sluice(&["render", "examples/guestbook", "-p", "recursive=true"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("unknown parameter \"recursive\""), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unknown parameter \"recursive\""),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -91,7 +122,12 @@ fn plugin_list_shows_builtins_with_sha256() {
     let out = sluice(&["plugin", "list", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let yaml = v.as_array().expect("array").iter().find(|p| p["name"] == "yaml").expect("yaml plugin listed");
+    let yaml = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|p| p["name"] == "yaml")
+        .expect("yaml plugin listed");
     assert_eq!(yaml["sha256"].as_str().map(str::len), Some(64));
     assert_eq!(yaml["version"], "0.1.0");
     let table = text(&sluice(&["plugin", "list"]).stdout);
@@ -100,7 +136,11 @@ fn plugin_list_shows_builtins_with_sha256() {
 
 #[test]
 fn every_command_has_help() {
-    for args in [&["--help"][..], &["render", "--help"], &["plugin", "list", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["render", "--help"],
+        &["plugin", "list", "--help"],
+    ] {
         let out = sluice(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         assert!(text(&out.stdout).contains("Usage:"), "{args:?}");

@@ -3,7 +3,8 @@
 //! `export_renderer!` line.
 
 use sluice_plugin_sdk::{
-    PluginInfo, RenderError, RenderOutput, RenderRequest, Renderer, SourceTree, diag, params::spec, path,
+    PluginInfo, RenderError, RenderOutput, RenderRequest, Renderer, SourceTree, diag, params::spec,
+    path,
 };
 
 struct Hello;
@@ -11,7 +12,11 @@ struct Hello;
 impl Renderer for Hello {
     fn describe() -> PluginInfo {
         PluginInfo {
-            params: vec![spec("prefix", "prefix for the ConfigMap names", Some("file-"))],
+            params: vec![spec(
+                "prefix",
+                "prefix for the ConfigMap names",
+                Some("file-"),
+            )],
             ..sluice_plugin_sdk::info("hello", "0.1.0", "one ConfigMap per file, holding its size")
         }
     }
@@ -31,7 +36,13 @@ impl Renderer for Hello {
             let name: String = format!("{prefix}{base}")
                 .to_ascii_lowercase()
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
                 .collect();
             let cm = serde_json::json!({
                 "apiVersion": "v1",
@@ -41,7 +52,10 @@ impl Renderer for Hello {
             });
             objects.push(sluice_plugin_sdk::object(&cm, None));
         }
-        Ok(RenderOutput { objects, results: vec![] })
+        Ok(RenderOutput {
+            objects,
+            results: vec![],
+        })
     }
 }
 

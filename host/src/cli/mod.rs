@@ -69,7 +69,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 30s, 2m or 500ms"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 2m or 500ms"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" => n,

@@ -38,7 +38,10 @@ pub fn run(cmd: Command, global: &Global) -> anyhow::Result<i32> {
                 Some(Output::Json) => println!("{}", serde_json::to_string_pretty(&rows)?),
                 Some(Output::Yaml) => print!("{}", serde_norway::to_string(&rows)?),
                 None => {
-                    println!("{:<16} {:<10} {:<64} DESCRIPTION", "NAME", "VERSION", "SHA256");
+                    println!(
+                        "{:<16} {:<10} {:<64} DESCRIPTION",
+                        "NAME", "VERSION", "SHA256"
+                    );
                     for r in &rows {
                         println!(
                             "{:<16} {:<10} {:<64} {}",

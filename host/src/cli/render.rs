@@ -50,15 +50,15 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 /// Run `sluice render`.
 pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     let tree: Arc<dyn Tree> = Arc::new(
-        DirTree::new(&args.dir).with_context(|| format!("cannot open directory {}", args.dir.display()))?,
+        DirTree::new(&args.dir)
+            .with_context(|| format!("cannot open directory {}", args.dir.display()))?,
     );
     let spec = RenderSpec {
         app: args.app.clone(),
         path: args.path.clone(),
-        renderer: args
-            .renderer
-            .as_deref()
-            .map_or(RendererRef::Auto, |r| RendererRef::parse(r, args.renderer_sha256.clone())),
+        renderer: args.renderer.as_deref().map_or(RendererRef::Auto, |r| {
+            RendererRef::parse(r, args.renderer_sha256.clone())
+        }),
         params: args.params.clone(),
         params_json: args.params_json.clone(),
         namespace: args.namespace.clone(),
@@ -71,7 +71,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
             for r in &rendered.results {
                 eprintln!("{}", super::plugin::format_diagnostic(r));
             }
-            let values: Vec<&serde_json::Value> = rendered.objects.iter().map(|o| &o.value).collect();
+            let values: Vec<&serde_json::Value> =
+                rendered.objects.iter().map(|o| &o.value).collect();
             let mut out = std::io::stdout().lock();
             match args.output {
                 Output::Json => {

@@ -75,7 +75,9 @@ pub enum ObjectError {
         message: String,
     },
     /// A required field is missing or has the wrong type.
-    #[error("{at}: {field} is missing or not a string; every object needs apiVersion, kind and metadata.name")]
+    #[error(
+        "{at}: {field} is missing or not a string; every object needs apiVersion, kind and metadata.name"
+    )]
     MissingField {
         /// Where the object came from.
         at: String,
@@ -104,16 +106,28 @@ fn at(origin: Option<&Origin>, n: usize) -> String {
 /// Parse one object from JSON text. `n` numbers it in messages when it has
 /// no origin.
 pub fn parse(json: &str, origin: Option<Origin>, n: usize) -> Result<Object, ObjectError> {
-    let value: Value = serde_json::from_str(json)
-        .map_err(|e| ObjectError::NotJson { at: at(origin.as_ref(), n), message: e.to_string() })?;
+    let value: Value = serde_json::from_str(json).map_err(|e| ObjectError::NotJson {
+        at: at(origin.as_ref(), n),
+        message: e.to_string(),
+    })?;
     from_value(value, origin, n)
 }
 
 /// Make an object from a JSON value, checking the fields identity needs.
 pub fn from_value(value: Value, origin: Option<Origin>, n: usize) -> Result<Object, ObjectError> {
-    let missing = |field| ObjectError::MissingField { at: at(origin.as_ref(), n), field };
-    let s = |p: &str| value.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty());
-    let api_version = s("/apiVersion").ok_or_else(|| missing("apiVersion"))?.to_string();
+    let missing = |field| ObjectError::MissingField {
+        at: at(origin.as_ref(), n),
+        field,
+    };
+    let s = |p: &str| {
+        value
+            .pointer(p)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let api_version = s("/apiVersion")
+        .ok_or_else(|| missing("apiVersion"))?
+        .to_string();
     let kind = s("/kind").ok_or_else(|| missing("kind"))?.to_string();
     let name = s("/metadata/name")
         .or_else(|| s("/metadata/generateName"))
@@ -121,7 +135,17 @@ pub fn from_value(value: Value, origin: Option<Origin>, n: usize) -> Result<Obje
         .to_string();
     let namespace = s("/metadata/namespace").map(str::to_string);
     let group = group_of(&api_version).to_string();
-    Ok(Object { id: ObjectId { group, kind, namespace, name }, api_version, value, origin })
+    Ok(Object {
+        id: ObjectId {
+            group,
+            kind,
+            namespace,
+            name,
+        },
+        api_version,
+        value,
+        origin,
+    })
 }
 
 /// The group of an `apiVersion`: `apps/v1` → `apps`, `v1` → `""`.
@@ -158,17 +182,39 @@ mod tests {
         assert_eq!(a.id, b.id);
         assert_eq!(a.id.to_string(), "apps/Deployment/p/w");
         let err = check_unique(&[a, b]).expect_err("duplicate");
-        assert!(err.to_string().contains("apps/Deployment/p/w is defined twice"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("apps/Deployment/p/w is defined twice"),
+            "{err}"
+        );
     }
 
     #[test]
     fn missing_fields_and_bad_json_name_the_origin() {
-        let o = Some(Origin { file: "a.yaml".into(), index: 2 });
-        let e = parse(r#"{"apiVersion":"v1","metadata":{"name":"x"}}"#, o.clone(), 0).expect_err("no kind");
-        assert_eq!(e.to_string(), "a.yaml (document 2): kind is missing or not a string; every object needs apiVersion, kind and metadata.name");
+        let o = Some(Origin {
+            file: "a.yaml".into(),
+            index: 2,
+        });
+        let e = parse(
+            r#"{"apiVersion":"v1","metadata":{"name":"x"}}"#,
+            o.clone(),
+            0,
+        )
+        .expect_err("no kind");
+        assert_eq!(
+            e.to_string(),
+            "a.yaml (document 2): kind is missing or not a string; every object needs apiVersion, kind and metadata.name"
+        );
         let e = parse("{not json", o, 0).expect_err("bad json");
-        assert!(e.to_string().starts_with("a.yaml (document 2): not valid JSON"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("a.yaml (document 2): not valid JSON"),
+            "{e}"
+        );
         assert_eq!(group_of("v1"), "");
-        assert_eq!(group_of("rbac.authorization.k8s.io/v1"), "rbac.authorization.k8s.io");
+        assert_eq!(
+            group_of("rbac.authorization.k8s.io/v1"),
+            "rbac.authorization.k8s.io"
+        );
     }
 }

@@ -21,7 +21,10 @@ impl Cache {
     pub fn new(dir: PathBuf, engine: &Engine) -> Self {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        Cache { dir, compat: format!("{:016x}", h.finish()) }
+        Cache {
+            dir,
+            compat: format!("{:016x}", h.finish()),
+        }
     }
 
     /// The default cache directory: `$XDG_CACHE_HOME/sluice` or similar.
@@ -32,7 +35,9 @@ impl Cache {
     }
 
     fn path(&self, sha256: &str) -> PathBuf {
-        self.dir.join("plugins").join(format!("{sha256}-{}.cwasm", self.compat))
+        self.dir
+            .join("plugins")
+            .join(format!("{sha256}-{}.cwasm", self.compat))
     }
 
     /// Load the compiled form of the plugin with digest `sha256`, compiling
@@ -55,20 +60,27 @@ impl Cache {
         }
         let compiled = engine
             .precompile_component(wasm)
-            .map_err(|e| PluginError::Compile { plugin: name.to_string(), source: e.into() })?;
+            .map_err(|e| PluginError::Compile {
+                plugin: name.to_string(),
+                source: e.into(),
+            })?;
         if let Err(e) = write_atomic(&path, &compiled) {
             tracing::warn!(plugin = name, path = %path.display(), error = %e,
                 "cannot write the compiled-plugin cache; continuing without it");
         }
         // Deserialize what we just produced rather than compiling twice.
-        let component = deserialize_bytes(engine, &compiled)
-            .map_err(|e| PluginError::Compile { plugin: name.to_string(), source: e.into() })?;
+        let component = deserialize_bytes(engine, &compiled).map_err(|e| PluginError::Compile {
+            plugin: name.to_string(),
+            source: e.into(),
+        })?;
         Ok((component, false))
     }
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().ok_or_else(|| std::io::Error::other("cache path has no parent"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("cache path has no parent"))?;
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut tmp, bytes)?;

@@ -73,7 +73,9 @@ pub enum PluginError {
         limit: Duration,
     },
     /// The call tried to use more memory than allowed.
-    #[error("plugin {plugin}: exceeded its memory limit of {limit} MiB (raise it with --plugin-memory)")]
+    #[error(
+        "plugin {plugin}: exceeded its memory limit of {limit} MiB (raise it with --plugin-memory)"
+    )]
     Memory {
         /// The plugin.
         plugin: String,
@@ -128,12 +130,18 @@ impl Runtime {
         config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.into()))?;
         let mut linker = Linker::<State>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| PluginError::Engine(e.into()))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| PluginError::Engine(e.into()))?;
         bindings::Renderer::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Engine(e.into()))?;
         spawn_ticker(&engine);
         let cache = cache_dir.map(|d| cache::Cache::new(d, &engine));
-        Ok(Runtime { engine, linker, cache, limits })
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            limits,
+        })
     }
 
     /// The limits every call runs under.
@@ -143,7 +151,12 @@ impl Runtime {
 
     /// Load a plugin from its bytes. With `expected_sha256`, refuse bytes
     /// whose digest differs.
-    pub fn load(&self, name: &str, wasm: &[u8], expected_sha256: Option<&str>) -> Result<Plugin, PluginError> {
+    pub fn load(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        expected_sha256: Option<&str>,
+    ) -> Result<Plugin, PluginError> {
         let sha256 = hex::encode(sha2::Sha256::digest(wasm));
         if let Some(expected) = expected_sha256 {
             if !expected.eq_ignore_ascii_case(&sha256) {
@@ -165,10 +178,17 @@ impl Runtime {
     fn load_verified(&self, name: &str, wasm: &[u8], sha256: &str) -> Result<Plugin, PluginError> {
         let component = match &self.cache {
             Some(c) => c.load(&self.engine, name, sha256, wasm)?.0,
-            None => wasmtime::component::Component::new(&self.engine, wasm)
-                .map_err(|e| PluginError::Compile { plugin: name.to_string(), source: e.into() })?,
+            None => wasmtime::component::Component::new(&self.engine, wasm).map_err(|e| {
+                PluginError::Compile {
+                    plugin: name.to_string(),
+                    source: e.into(),
+                }
+            })?,
         };
-        let link_err = |e: wasmtime::Error| PluginError::Link { plugin: name.to_string(), reason: format!("{e:#}") };
+        let link_err = |e: wasmtime::Error| PluginError::Link {
+            plugin: name.to_string(),
+            reason: format!("{e:#}"),
+        };
         let pre = self.linker.instantiate_pre(&component).map_err(link_err)?;
         let pre = bindings::RendererPre::new(pre).map_err(link_err)?;
         let mut plugin = Plugin {
@@ -187,13 +207,15 @@ impl Runtime {
 /// Advance the engine's epoch every [`TICK`] for as long as it lives.
 fn spawn_ticker(engine: &Engine) {
     let weak = engine.weak();
-    let spawned = std::thread::Builder::new().name("sluice-epoch".into()).spawn(move || {
-        while let Some(engine) = weak.upgrade() {
-            engine.increment_epoch();
-            drop(engine);
-            std::thread::sleep(TICK);
-        }
-    });
+    let spawned = std::thread::Builder::new()
+        .name("sluice-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the plugin timeout thread; plugin calls will not time out");
     }
@@ -222,7 +244,9 @@ impl Plugin {
 
     /// What the plugin said about itself when it was loaded.
     pub fn info(&self) -> &PluginInfo {
-        self.info.as_ref().expect("info is set by Runtime::load before a Plugin is returned")
+        self.info
+            .as_ref()
+            .expect("info is set by Runtime::load before a Plugin is returned")
     }
 
     fn store(&self) -> Store<State> {
@@ -262,9 +286,19 @@ impl Plugin {
         let size: u64 = match &result {
             Ok(out) => {
                 out.objects.iter().map(|o| o.json.len() as u64).sum::<u64>()
-                    + out.results.iter().map(|r| r.message.len() as u64).sum::<u64>()
+                    + out
+                        .results
+                        .iter()
+                        .map(|r| r.message.len() as u64)
+                        .sum::<u64>()
             }
-            Err(e) => e.message.len() as u64 + e.results.iter().map(|r| r.message.len() as u64).sum::<u64>(),
+            Err(e) => {
+                e.message.len() as u64
+                    + e.results
+                        .iter()
+                        .map(|r| r.message.len() as u64)
+                        .sum::<u64>()
+            }
         };
         if size > self.limits.output {
             return Err(PluginError::OutputTooLarge {
@@ -277,12 +311,20 @@ impl Plugin {
     }
 
     /// Log what the plugin wrote and classify a failure.
-    fn finish<T>(&self, store: &mut Store<State>, result: wasmtime::Result<T>) -> Result<T, PluginError> {
+    fn finish<T>(
+        &self,
+        store: &mut Store<State>,
+        result: wasmtime::Result<T>,
+    ) -> Result<T, PluginError> {
         let state = store.data();
         let (stdout, out_dropped) = state.stdout.take();
         let (stderr, err_dropped) = state.stderr.take();
         let (log, log_dropped) = state.log.take();
-        for (stream, text, dropped) in [("stdout", &stdout, out_dropped), ("stderr", &stderr, err_dropped), ("log", &log, log_dropped)] {
+        for (stream, text, dropped) in [
+            ("stdout", &stdout, out_dropped),
+            ("stderr", &stderr, err_dropped),
+            ("log", &log, log_dropped),
+        ] {
             for line in text.lines().filter(|l| !l.is_empty()) {
                 tracing::info!(plugin = %self.name, stream, "{line}");
             }
@@ -292,12 +334,25 @@ impl Plugin {
         }
         let refused = state.limiter.refused;
         result.map_err(|e| {
-            if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
-                PluginError::Timeout { plugin: self.name.clone(), limit: self.limits.timeout }
+            if matches!(
+                e.downcast_ref::<wasmtime::Trap>(),
+                Some(wasmtime::Trap::Interrupt)
+            ) {
+                PluginError::Timeout {
+                    plugin: self.name.clone(),
+                    limit: self.limits.timeout,
+                }
             } else if refused {
-                PluginError::Memory { plugin: self.name.clone(), limit: self.limits.memory >> 20 }
+                PluginError::Memory {
+                    plugin: self.name.clone(),
+                    limit: self.limits.memory >> 20,
+                }
             } else {
-                PluginError::Trap { plugin: self.name.clone(), message: format!("{e:#}"), stderr }
+                PluginError::Trap {
+                    plugin: self.name.clone(),
+                    message: format!("{e:#}"),
+                    stderr,
+                }
             }
         })
     }

@@ -102,7 +102,10 @@ impl Captured {
     /// What was kept, as text, and how many bytes were dropped.
     pub fn take(&self) -> (String, u64) {
         match self.inner.lock() {
-            Ok(mut g) => (String::from_utf8_lossy(&std::mem::take(&mut g.buf)).into_owned(), g.dropped),
+            Ok(mut g) => (
+                String::from_utf8_lossy(&std::mem::take(&mut g.buf)).into_owned(),
+                g.dropped,
+            ),
             Err(_) => (String::new(), 0),
         }
     }
@@ -195,7 +198,10 @@ impl State {
         State {
             wasi,
             table: ResourceTable::new(),
-            limiter: Limiter { memory: limits.memory, refused: false },
+            limiter: Limiter {
+                memory: limits.memory,
+                refused: false,
+            },
             stdout,
             stderr,
             log: Captured::new(limits.log),
@@ -203,14 +209,20 @@ impl State {
     }
 
     /// Put the tree into the resource table for the call.
-    pub fn push_tree(&mut self, tree: Arc<dyn source::Tree>) -> wasmtime::Result<Resource<TreeHandle>> {
+    pub fn push_tree(
+        &mut self,
+        tree: Arc<dyn source::Tree>,
+    ) -> wasmtime::Result<Resource<TreeHandle>> {
         Ok(self.table.push(TreeHandle(tree))?)
     }
 }
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -254,7 +266,13 @@ impl bindings::sluice::plugin::source::HostTree for State {
     }
 
     fn list(&mut self, r: Resource<TreeHandle>, path: String) -> Result<Vec<Entry>, TreeError> {
-        Ok(self.tree(&r)?.list(&path).map_err(to_wit)?.into_iter().map(entry_to_wit).collect())
+        Ok(self
+            .tree(&r)?
+            .list(&path)
+            .map_err(to_wit)?
+            .into_iter()
+            .map(entry_to_wit)
+            .collect())
     }
 
     fn stat(&mut self, r: Resource<TreeHandle>, path: String) -> Result<Entry, TreeError> {

@@ -37,7 +37,10 @@ impl RendererRef {
     /// built-in name.
     pub fn parse(s: &str, sha256: Option<String>) -> Self {
         if s.contains('/') || s.ends_with(".wasm") {
-            RendererRef::File { path: PathBuf::from(s), sha256 }
+            RendererRef::File {
+                path: PathBuf::from(s),
+                sha256,
+            }
         } else {
             RendererRef::Builtin(s.to_string())
         }
@@ -112,7 +115,9 @@ pub enum RenderError {
         source: ObjectError,
     },
     /// No built-in renderer is called that.
-    #[error("app {app}: no built-in renderer is called {name:?} (see `sluice plugin list`), and it is not a path to a .wasm file")]
+    #[error(
+        "app {app}: no built-in renderer is called {name:?} (see `sluice plugin list`), and it is not a path to a .wasm file"
+    )]
     UnknownRenderer {
         /// The app.
         app: String,
@@ -120,7 +125,9 @@ pub enum RenderError {
         name: String,
     },
     /// Nothing in the app directory says which renderer to use.
-    #[error("app {app}: cannot tell which renderer to use for {path:?}: no kustomization, YAML or JSON files there; name one with --renderer")]
+    #[error(
+        "app {app}: cannot tell which renderer to use for {path:?}: no kustomization, YAML or JSON files there; name one with --renderer"
+    )]
     NoRenderer {
         /// The app.
         app: String,
@@ -159,7 +166,10 @@ pub struct Renderers {
 impl Renderers {
     /// Renderers running on `runtime`.
     pub fn new(runtime: Runtime) -> Self {
-        Renderers { runtime, loaded: Mutex::new(HashMap::new()) }
+        Renderers {
+            runtime,
+            loaded: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The plugin runtime.
@@ -167,7 +177,11 @@ impl Renderers {
         &self.runtime
     }
 
-    fn cached(&self, key: &str, load: impl FnOnce() -> Result<Plugin, PluginError>) -> Result<Arc<Plugin>, PluginError> {
+    fn cached(
+        &self,
+        key: &str,
+        load: impl FnOnce() -> Result<Plugin, PluginError>,
+    ) -> Result<Arc<Plugin>, PluginError> {
         if let Some(p) = self.loaded.lock().ok().and_then(|m| m.get(key).cloned()) {
             return Ok(p);
         }
@@ -190,13 +204,25 @@ impl Renderers {
         match &spec.renderer {
             RendererRef::Builtin(name) => self
                 .builtin(name)
-                .ok_or_else(|| RenderError::UnknownRenderer { app: app(), name: name.clone() })?
+                .ok_or_else(|| RenderError::UnknownRenderer {
+                    app: app(),
+                    name: name.clone(),
+                })?
                 .map_err(plugin_err),
             RendererRef::File { path, sha256 } => {
-                let key = format!("file:{}:{}", path.display(), sha256.as_deref().unwrap_or(""));
-                let bytes = std::fs::read(path)
-                    .map_err(|source| RenderError::ReadPlugin { app: app(), path: path.clone(), source })?;
-                let name = path.file_stem().map_or_else(|| "plugin".into(), |s| s.to_string_lossy().into_owned());
+                let key = format!(
+                    "file:{}:{}",
+                    path.display(),
+                    sha256.as_deref().unwrap_or("")
+                );
+                let bytes = std::fs::read(path).map_err(|source| RenderError::ReadPlugin {
+                    app: app(),
+                    path: path.clone(),
+                    source,
+                })?;
+                let name = path
+                    .file_stem()
+                    .map_or_else(|| "plugin".into(), |s| s.to_string_lossy().into_owned());
                 self.cached(&key, || self.runtime.load(&name, &bytes, sha256.as_deref()))
                     .map_err(plugin_err)
             }
@@ -206,13 +232,18 @@ impl Renderers {
                     |entries| entries.into_iter().map(|e| e.name).collect(),
                 );
                 for candidate in DETECT_ORDER {
-                    let Some(plugin) = self.builtin(candidate) else { continue };
+                    let Some(plugin) = self.builtin(candidate) else {
+                        continue;
+                    };
                     let plugin = plugin.map_err(plugin_err)?;
                     if detects(&plugin.info().detect, &names) {
                         return Ok(plugin);
                     }
                 }
-                Err(RenderError::NoRenderer { app: app(), path: spec.path.clone() })
+                Err(RenderError::NoRenderer {
+                    app: app(),
+                    path: spec.path.clone(),
+                })
             }
         }
     }
@@ -227,7 +258,10 @@ impl Renderers {
             params: spec
                 .params
                 .iter()
-                .map(|(name, value)| plugin::Param { name: name.clone(), value: value.clone() })
+                .map(|(name, value)| plugin::Param {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
                 .collect(),
             params_json: spec.params_json.clone(),
             context: plugin::Context {
@@ -241,32 +275,48 @@ impl Renderers {
         };
         let output = plugin
             .render(tree, &request)
-            .map_err(|source| RenderError::Plugin { app: spec.app.clone(), source })?
+            .map_err(|source| RenderError::Plugin {
+                app: spec.app.clone(),
+                source,
+            })?
             .map_err(|e| RenderError::Failed {
                 app: spec.app.clone(),
                 renderer: renderer.clone(),
                 message: e.message,
                 results: e.results,
             })?;
-        let bad = |source| RenderError::BadObject { app: spec.app.clone(), renderer: renderer.clone(), source };
+        let bad = |source| RenderError::BadObject {
+            app: spec.app.clone(),
+            renderer: renderer.clone(),
+            source,
+        };
         let objects = output
             .objects
             .iter()
             .enumerate()
             .map(|(n, o)| {
-                let origin = o.origin.as_ref().map(|o| object::Origin { file: o.file.clone(), index: o.index });
+                let origin = o.origin.as_ref().map(|o| object::Origin {
+                    file: o.file.clone(),
+                    index: o.index,
+                });
                 object::parse(&o.json, origin, n)
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(bad)?;
         object::check_unique(&objects).map_err(bad)?;
-        Ok(Rendered { objects, results: output.results, renderer })
+        Ok(Rendered {
+            objects,
+            results: output.results,
+            renderer,
+        })
     }
 }
 
 /// Whether any of `patterns` (globs over a file name) matches any of `names`.
 fn detects(patterns: &[String], names: &[String]) -> bool {
-    patterns.iter().any(|p| names.iter().any(|n| glob_match(p, n)))
+    patterns
+        .iter()
+        .any(|p| names.iter().any(|n| glob_match(p, n)))
 }
 
 /// A minimal glob for detection patterns: `*` matches any run of
@@ -275,7 +325,9 @@ fn glob_match(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == name,
         Some((prefix, rest)) => {
-            let Some(tail) = name.strip_prefix(prefix) else { return false };
+            let Some(tail) = name.strip_prefix(prefix) else {
+                return false;
+            };
             if rest.is_empty() {
                 return true;
             }
@@ -299,7 +351,13 @@ mod tests {
 
     #[test]
     fn renderer_ref_parsing() {
-        assert_eq!(RendererRef::parse("yaml", None), RendererRef::Builtin("yaml".into()));
-        assert!(matches!(RendererRef::parse("./p.wasm", None), RendererRef::File { .. }));
+        assert_eq!(
+            RendererRef::parse("yaml", None),
+            RendererRef::Builtin("yaml".into())
+        );
+        assert!(matches!(
+            RendererRef::parse("./p.wasm", None),
+            RendererRef::File { .. }
+        ));
     }
 }

@@ -32,7 +32,11 @@ impl DirTree {
     /// only while they stay inside.
     fn resolve(&self, path: &str) -> Result<(String, PathBuf), TreeError> {
         let norm = normalize(path).ok_or_else(|| TreeError::OutsideRoot(path.to_string()))?;
-        let joined = if norm.is_empty() { self.root.clone() } else { self.root.join(&norm) };
+        let joined = if norm.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(&norm)
+        };
         let real = match joined.canonicalize() {
             Ok(p) => p,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -72,7 +76,11 @@ fn entry_of(name: String, md: &std::fs::Metadata) -> Entry {
     let dir = md.is_dir();
     Entry {
         name,
-        kind: if dir { EntryKind::Directory } else { EntryKind::File },
+        kind: if dir {
+            EntryKind::Directory
+        } else {
+            EntryKind::File
+        },
         size: if dir { 0 } else { md.len() },
     }
 }
@@ -103,11 +111,19 @@ impl Tree for DirTree {
             if norm.is_empty() && name == ".git" {
                 continue;
             }
-            let child = if norm.is_empty() { name.clone() } else { format!("{norm}/{name}") };
+            let child = if norm.is_empty() {
+                name.clone()
+            } else {
+                format!("{norm}/{name}")
+            };
             // Entries that escape through a symlink are left out of listings;
             // reading them by name gives OutsideRoot.
-            let Ok((_, real_child)) = self.resolve(&child) else { continue };
-            let Ok(md) = std::fs::metadata(&real_child) else { continue };
+            let Ok((_, real_child)) = self.resolve(&child) else {
+                continue;
+            };
+            let Ok(md) = std::fs::metadata(&real_child) else {
+                continue;
+            };
             out.push(entry_of(name, &md));
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -143,13 +159,30 @@ mod tests {
         std::os::unix::fs::symlink("../../nowhere", d.path().join("app/dangling")).expect("link");
         let t = DirTree::new(d.path()).expect("tree");
         assert_eq!(t.read("app/in.yaml").expect("read"), b"a");
-        assert_eq!(t.read("app/out.yaml"), Err(TreeError::OutsideRoot("app/out.yaml".into())));
-        assert_eq!(t.read("app/dangling"), Err(TreeError::OutsideRoot("app/dangling".into())));
+        assert_eq!(
+            t.read("app/out.yaml"),
+            Err(TreeError::OutsideRoot("app/out.yaml".into()))
+        );
+        assert_eq!(
+            t.read("app/dangling"),
+            Err(TreeError::OutsideRoot("app/dangling".into()))
+        );
         assert_eq!(t.read("../x"), Err(TreeError::OutsideRoot("../x".into())));
-        assert_eq!(t.read("/etc/passwd"), Err(TreeError::OutsideRoot("/etc/passwd".into())));
-        let names: Vec<_> = t.list("app").expect("list").into_iter().map(|e| e.name).collect();
+        assert_eq!(
+            t.read("/etc/passwd"),
+            Err(TreeError::OutsideRoot("/etc/passwd".into()))
+        );
+        let names: Vec<_> = t
+            .list("app")
+            .expect("list")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         assert_eq!(names, ["a.yaml", "in.yaml"]);
         assert_eq!(t.read("app"), Err(TreeError::IsDirectory("app".into())));
-        assert_eq!(t.read("app/none"), Err(TreeError::NotFound("app/none".into())));
+        assert_eq!(
+            t.read("app/none"),
+            Err(TreeError::NotFound("app/none".into()))
+        );
     }
 }

@@ -18,7 +18,11 @@ impl<'a> Params<'a> {
                     format!(
                         "unknown parameter {:?}; this plugin accepts: {}",
                         p.name,
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
                     ),
                     None,
                 ));
@@ -61,7 +65,10 @@ impl<'a> Params<'a> {
     /// not inside `{...}` (so glob alternations survive), trimmed, empty
     /// items dropped.
     pub fn list(&self, name: &str) -> Vec<String> {
-        self.all(name).iter().flat_map(|v| split_top_level(v)).collect()
+        self.all(name)
+            .iter()
+            .flat_map(|v| split_top_level(v))
+            .collect()
     }
 }
 
@@ -100,6 +107,9 @@ fn split_top_level(v: &str) -> Vec<String> {
 mod tests {
     #[test]
     fn commas_inside_braces_do_not_split() {
-        assert_eq!(super::split_top_level("a, {b,c}.yaml ,,d"), ["a", "{b,c}.yaml", "d"]);
+        assert_eq!(
+            super::split_top_level("a, {b,c}.yaml ,,d"),
+            ["a", "{b,c}.yaml", "d"]
+        );
     }
 }

@@ -50,7 +50,11 @@ fn walk_into(
     out: &mut Vec<String>,
 ) -> Result<(), TreeError> {
     for e in tree.list(dir)? {
-        let p = if dir.is_empty() { e.name.clone() } else { format!("{dir}/{}", e.name) };
+        let p = if dir.is_empty() {
+            e.name.clone()
+        } else {
+            format!("{dir}/{}", e.name)
+        };
         match e.kind {
             EntryKind::File => out.push(p),
             EntryKind::Directory if recurse => walk_into(tree, &p, recurse, out)?,

@@ -20,7 +20,11 @@ impl DirTree {
             return Err(TreeError::OutsideRoot(p.to_string()));
         }
         let norm = path::normalize(p).ok_or_else(|| TreeError::OutsideRoot(p.to_string()))?;
-        let full = if norm.is_empty() { self.root.clone() } else { self.root.join(&norm) };
+        let full = if norm.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(&norm)
+        };
         Ok((norm, full))
     }
 }
@@ -52,7 +56,11 @@ impl SourceTree for DirTree {
             let md = std::fs::metadata(e.path()).map_err(|e| io_err(&norm, e))?;
             out.push(Entry {
                 name: e.file_name().to_string_lossy().into_owned(),
-                kind: if md.is_dir() { EntryKind::Directory } else { EntryKind::File },
+                kind: if md.is_dir() {
+                    EntryKind::Directory
+                } else {
+                    EntryKind::File
+                },
                 size: if md.is_dir() { 0 } else { md.len() },
             });
         }
@@ -65,7 +73,11 @@ impl SourceTree for DirTree {
         let md = std::fs::metadata(&full).map_err(|e| io_err(&norm, e))?;
         Ok(Entry {
             name: norm.rsplit('/').next().unwrap_or_default().to_string(),
-            kind: if md.is_dir() { EntryKind::Directory } else { EntryKind::File },
+            kind: if md.is_dir() {
+                EntryKind::Directory
+            } else {
+                EntryKind::File
+            },
             size: if md.is_dir() { 0 } else { md.len() },
         })
     }
@@ -78,7 +90,10 @@ pub fn request(path: &str, params: &[(&str, &str)]) -> RenderRequest {
         path: path.to_string(),
         params: params
             .iter()
-            .map(|(n, v)| Param { name: n.to_string(), value: v.to_string() })
+            .map(|(n, v)| Param {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
             .collect(),
         params_json: None,
         context: Context {

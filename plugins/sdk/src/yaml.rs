@@ -95,7 +95,9 @@ pub fn to_json(value: serde_norway::Value) -> Result<Value, String> {
             }
         }
         Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?),
+        Y::Sequence(items) => {
+            Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
+        }
         Y::Mapping(m) => {
             let mut map = serde_json::Map::with_capacity(m.len());
             for (k, v) in m {
@@ -148,6 +150,9 @@ mod tests {
     #[test]
     fn yaml_1_2_scalars() {
         let docs = parse_documents(b"a: yes\nb: on\nd: 1.0\n").expect("parses");
-        assert_eq!(docs[0], Some(serde_json::json!({"a": "yes", "b": "on", "d": 1.0})));
+        assert_eq!(
+            docs[0],
+            Some(serde_json::json!({"a": "yes", "b": "on", "d": 1.0}))
+        );
     }
 }

@@ -30,7 +30,13 @@ impl Renderer for Hostile {
     }
 
     fn render(tree: &dyn SourceTree, req: &RenderRequest) -> Result<RenderOutput, RenderError> {
-        let get = |n: &str| req.params.iter().rev().find(|p| p.name == n).map(|p| p.value.clone());
+        let get = |n: &str| {
+            req.params
+                .iter()
+                .rev()
+                .find(|p| p.name == n)
+                .map(|p| p.value.clone())
+        };
         let mode = get("mode").unwrap_or_else(|| "ok".into());
         let arg = get("arg").unwrap_or_default();
         match mode.as_str() {
@@ -80,7 +86,10 @@ impl Renderer for Hostile {
             },
             "tree-read" => match tree.read(&arg) {
                 Ok(b) => fail(format!("read {arg}: {} bytes", b.len())),
-                Err(e) => fail(format!("tree read refused: {}", sluice_plugin_sdk::tree_error_message(&e))),
+                Err(e) => fail(format!(
+                    "tree read refused: {}",
+                    sluice_plugin_sdk::tree_error_message(&e)
+                )),
             },
             "print" => {
                 let mb: usize = arg.parse().unwrap_or(1);
@@ -89,7 +98,10 @@ impl Renderer for Hostile {
                     println!("{line}");
                     eprintln!("{line}");
                 }
-                one(r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"printed"}}"#.into())
+                one(
+                    r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"printed"}}"#
+                        .into(),
+                )
             }
             other => fail(format!("unknown mode {other}")),
         }

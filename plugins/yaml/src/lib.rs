@@ -29,8 +29,16 @@ impl Renderer for Yaml {
         PluginInfo {
             params: vec![
                 spec("recurse", "descend into sub-directories", Some("false")),
-                spec("include", "glob(s) of files to include, comma-separated", None),
-                spec("exclude", "glob(s) of files to exclude, comma-separated", None),
+                spec(
+                    "include",
+                    "glob(s) of files to include, comma-separated",
+                    None,
+                ),
+                spec(
+                    "exclude",
+                    "glob(s) of files to exclude, comma-separated",
+                    None,
+                ),
             ],
             detect: vec!["*.yaml".into(), "*.yml".into(), "*.json".into()],
             ..sluice_plugin_sdk::info(
@@ -84,13 +92,27 @@ pub fn render(tree: &dyn SourceTree, req: &RenderRequest) -> Result<RenderOutput
     let recurse = params.bool("recurse", false)?;
     let include = globs(&params, "include")?;
     let exclude = globs(&params, "exclude")?;
-    let dir = path::normalize(&req.path)
-        .ok_or_else(|| diag::fail(format!("app path {:?} leaves the repository", req.path), None))?;
+    let dir = path::normalize(&req.path).ok_or_else(|| {
+        diag::fail(
+            format!("app path {:?} leaves the repository", req.path),
+            None,
+        )
+    })?;
 
-    let files = path::walk(tree, &dir, recurse)
-        .map_err(|e| diag::fail(format!("cannot list app path {dir:?}: {}", sluice_plugin_sdk::tree_error_message(&e)), None))?;
+    let files = path::walk(tree, &dir, recurse).map_err(|e| {
+        diag::fail(
+            format!(
+                "cannot list app path {dir:?}: {}",
+                sluice_plugin_sdk::tree_error_message(&e)
+            ),
+            None,
+        )
+    })?;
 
-    let mut out = RenderOutput { objects: Vec::new(), results: Vec::new() };
+    let mut out = RenderOutput {
+        objects: Vec::new(),
+        results: Vec::new(),
+    };
     for file in files {
         if !EXTENSIONS.iter().any(|ext| file.ends_with(ext)) {
             continue;
@@ -115,10 +137,20 @@ pub fn render(tree: &dyn SourceTree, req: &RenderRequest) -> Result<RenderOutput
     Ok(out)
 }
 
-fn render_file(tree: &dyn SourceTree, file: &str, out: &mut RenderOutput) -> Result<(), RenderError> {
-    let bytes = tree
-        .read(file)
-        .map_err(|e| diag::fail(format!("cannot read {file}: {}", sluice_plugin_sdk::tree_error_message(&e)), Some(diag::file(file, None))))?;
+fn render_file(
+    tree: &dyn SourceTree,
+    file: &str,
+    out: &mut RenderOutput,
+) -> Result<(), RenderError> {
+    let bytes = tree.read(file).map_err(|e| {
+        diag::fail(
+            format!(
+                "cannot read {file}: {}",
+                sluice_plugin_sdk::tree_error_message(&e)
+            ),
+            Some(diag::file(file, None)),
+        )
+    })?;
     let docs: Vec<Option<Value>> = if file.ends_with(".json") {
         match yaml::parse_json(&bytes) {
             Ok(Value::Array(items)) => items.into_iter().map(Some).collect(),
@@ -143,7 +175,12 @@ fn syntax_error(file: &str, e: yaml::ParseError) -> RenderError {
     diag::fail(format!("{file}: YAML syntax error at {e}"), Some(f))
 }
 
-fn push_object(doc: Value, file: &str, index: u32, out: &mut RenderOutput) -> Result<(), RenderError> {
+fn push_object(
+    doc: Value,
+    file: &str,
+    index: u32,
+    out: &mut RenderOutput,
+) -> Result<(), RenderError> {
     let not_object = |why: &str| {
         diag::fail(
             format!("{file}: document {index} is not a Kubernetes object ({why})"),
@@ -153,7 +190,10 @@ fn push_object(doc: Value, file: &str, index: u32, out: &mut RenderOutput) -> Re
     let Value::Object(map) = &doc else {
         return Err(not_object("not a mapping"));
     };
-    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let api_version = map
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
     if api_version.is_empty() || kind.is_empty() {
         return Err(not_object("no apiVersion or kind"));
@@ -166,8 +206,12 @@ fn push_object(doc: Value, file: &str, index: u32, out: &mut RenderOutput) -> Re
             return Ok(());
         }
     }
-    let origin = sluice_plugin_sdk::Origin { file: file.to_string(), index };
-    out.objects.push(sluice_plugin_sdk::object(&doc, Some(origin)));
+    let origin = sluice_plugin_sdk::Origin {
+        file: file.to_string(),
+        index,
+    };
+    out.objects
+        .push(sluice_plugin_sdk::object(&doc, Some(origin)));
     Ok(())
 }
 

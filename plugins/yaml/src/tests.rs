@@ -17,7 +17,10 @@ fn names(out: &RenderOutput) -> Vec<String> {
         .iter()
         .map(|o| {
             let v: Value = serde_json::from_str(&o.json).expect("json");
-            v["metadata"]["name"].as_str().unwrap_or_default().to_string()
+            v["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
         })
         .collect()
 }
@@ -35,7 +38,11 @@ fn multi_document_in_path_order_and_empty_documents_skipped() {
     let out = render(&DirTree::new(d.path()), &request("app", &[])).expect("renders");
     assert_eq!(names(&out), ["a", "b1", "b2"]);
     assert_eq!(out.objects[2].origin.as_ref().map(|o| o.index), Some(2));
-    let out = render(&DirTree::new(d.path()), &request("app", &[("recurse", "true")])).expect("renders");
+    let out = render(
+        &DirTree::new(d.path()),
+        &request("app", &[("recurse", "true")]),
+    )
+    .expect("renders");
     assert_eq!(names(&out), ["a", "b1", "b2", "c"]);
 }
 
@@ -52,14 +59,22 @@ fn lists_are_flattened_and_json_arrays_accepted() {
 fn non_object_is_an_error_naming_file_and_document() {
     let d = repo(&[("a.yaml", &format!("{CM}ok\n---\nfoo: bar\n"))]);
     let err = render(&DirTree::new(d.path()), &request("", &[])).expect_err("fails");
-    assert!(err.message.contains("a.yaml: document 1 is not a Kubernetes object"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("a.yaml: document 1 is not a Kubernetes object"),
+        "{}",
+        err.message
+    );
     let f = err.results[0].file.as_ref().expect("file ref");
     assert_eq!((f.path.as_str(), f.index), ("a.yaml", Some(1)));
 }
 
 #[test]
 fn kustomization_is_skipped_with_a_warning() {
-    let d = repo(&[("kustomization.yaml", "resources: [a.yaml]\n"), ("a.yaml", &format!("{CM}a\n"))]);
+    let d = repo(&[
+        ("kustomization.yaml", "resources: [a.yaml]\n"),
+        ("a.yaml", &format!("{CM}a\n")),
+    ]);
     let out = render(&DirTree::new(d.path()), &request("", &[])).expect("renders");
     assert_eq!(names(&out), ["a"]);
     assert_eq!(out.results.len(), 1);
@@ -68,11 +83,19 @@ fn kustomization_is_skipped_with_a_warning() {
 
 #[test]
 fn syntax_error_names_line_and_column() {
-    let d = repo(&[("bad.yaml", "apiVersion: v1\nkind: [ConfigMap\nmetadata: {}\n")]);
+    let d = repo(&[(
+        "bad.yaml",
+        "apiVersion: v1\nkind: [ConfigMap\nmetadata: {}\n",
+    )]);
     let err = render(&DirTree::new(d.path()), &request("", &[])).expect_err("fails");
     let f = err.results[0].file.as_ref().expect("file ref");
     assert!(f.line.is_some() && f.column.is_some(), "{f:?}");
-    assert!(err.message.starts_with("bad.yaml: YAML syntax error at line"), "{}", err.message);
+    assert!(
+        err.message
+            .starts_with("bad.yaml: YAML syntax error at line"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
@@ -86,20 +109,35 @@ fn include_and_exclude_globs() {
     let t = DirTree::new(d.path());
     let r = |p: &[(&str, &str)]| names(&render(&t, &request("", p)).expect("renders"));
     assert_eq!(r(&[("recurse", "true"), ("include", "sub/*")]), ["c", "d"]);
-    assert_eq!(r(&[("recurse", "true"), ("exclude", "{b,d}.yaml")]), ["a", "c"]);
+    assert_eq!(
+        r(&[("recurse", "true"), ("exclude", "{b,d}.yaml")]),
+        ["a", "c"]
+    );
     assert_eq!(r(&[("include", "a.yaml,b.yaml")]), ["a", "b"]);
 }
 
 #[test]
 fn unknown_parameter_is_an_error() {
     let d = repo(&[]);
-    let err = render(&DirTree::new(d.path()), &request("", &[("recursive", "true")])).expect_err("fails");
-    assert!(err.message.contains("unknown parameter \"recursive\""), "{}", err.message);
+    let err = render(
+        &DirTree::new(d.path()),
+        &request("", &[("recursive", "true")]),
+    )
+    .expect_err("fails");
+    assert!(
+        err.message.contains("unknown parameter \"recursive\""),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
 fn app_path_outside_root_is_refused() {
     let d = repo(&[]);
     let err = render(&DirTree::new(d.path()), &request("../x", &[])).expect_err("fails");
-    assert!(err.message.contains("leaves the repository"), "{}", err.message);
+    assert!(
+        err.message.contains("leaves the repository"),
+        "{}",
+        err.message
+    );
 }
