@@ -314,3 +314,28 @@ replacements:
   - select: {kind: ConfigMap, name: endpoints}
     fieldPaths: [data.URL]
 """), "svc.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec: {ports: [{port: 80}]}\n"}
+CASES["yaml-nulls-empty-maps-and-aliases"] = {"kustomization.yaml": "namePrefix: x-\nresources: [d.yaml]\n", "d.yaml": d("""
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  creationTimestamp: null
+  name: d
+spec:
+  strategy: {}
+  template:
+    metadata:
+      creationTimestamp: null
+    spec:
+      containers:
+      - image: i
+        name: c
+        resources: {}
+        env: &e
+        - name: A
+          value: "1"
+      initContainers:
+      - image: j
+        name: k
+        env: *e
+status: {}
+""")}
