@@ -5,7 +5,9 @@
 //! runtime) → [`render`] (pick a renderer, call it, check its output) →
 //! [`object`] (the desired-object model).
 
+pub mod health;
 pub mod object;
 pub mod plugin;
 pub mod render;
 pub mod source;
+pub mod sync;

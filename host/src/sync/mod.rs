@@ -1,0 +1,3 @@
+//! Sync: the plan (phases, waves, kind order), apply, prune, health, wait.
+
+pub mod plan;
