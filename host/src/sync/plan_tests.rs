@@ -30,6 +30,9 @@ fn kind_rank_is_argo_cd_order() {
     assert_eq!(kind_rank("Namespace"), 0);
     assert_eq!(kind_rank("APIService"), KIND_ORDER.len() - 1);
     assert_eq!(kind_rank("Widget"), KIND_ORDER.len());
+    for (i, k) in KIND_ORDER.iter().enumerate() {
+        assert_eq!(kind_rank(k), i, "{k}");
+    }
     let mut prev = 0;
     for k in [
         "Namespace",
