@@ -5,9 +5,12 @@
 //! runtime) → [`render`] (pick a renderer, call it, check its output) →
 //! [`object`] (the desired-object model).
 
+pub mod app;
+pub mod diff;
 pub mod health;
 pub mod object;
 pub mod plugin;
 pub mod render;
 pub mod source;
+pub mod target;
 pub mod sync;

@@ -1,8 +1,10 @@
 //! The `sluice` command line: one file per subcommand, each a thin layer
 //! over the library.
 
+mod diff;
 mod plugin;
 mod render;
+mod sync;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::time::Duration;
@@ -52,6 +54,10 @@ pub enum Command {
     /// Inspect plugins.
     #[command(subcommand)]
     Plugin(plugin::Command),
+    /// Show how live objects differ from desired (exit 0 in sync, 1 not, 2 error).
+    Diff(diff::Args),
+    /// Apply an application to a cluster or a directory, optionally pruning.
+    Sync(sync::Args),
 }
 
 /// Output formats for machine-read results.
@@ -106,6 +112,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Render(args) => render::run(args, &cli.global),
         Command::Plugin(cmd) => plugin::run(cmd, &cli.global),
+        Command::Diff(args) => diff::run(args, &cli.global),
+        Command::Sync(args) => sync::run(args, &cli.global),
     }
 }
 

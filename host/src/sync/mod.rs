@@ -1,3 +1,278 @@
-//! Sync: the plan (phases, waves, kind order), apply, prune, health, wait.
+//! The sync engine: apply an app's desired objects to a [`Target`] in
+//! order, record the inventory, prune what is no longer desired.
+//!
+//! [`run`] is the one entry. It discovers the target, defaults namespaces,
+//! reads the app's ApplySet inventory, then applies the objects group by
+//! group (Namespaces, CRDs — waiting until Established —, then Argo CD's
+//! kind order), each group concurrently up to [`SyncOptions::concurrency`].
+//! Each object is compared first (a server-side dry-run for Kubernetes) and
+//! written only when it differs, so a sync with nothing to do sends no
+//! writes. A failed object is reported on its [`Row`] and the others carry
+//! on. Pruning walks the groups backwards and honours the opt-out
+//! annotations and the empty-render guard. With `dry_run`, nothing is
+//! written and the rows say what would happen (this is what `sluice diff`
+//! uses).
+//!
+//! [`Target`]: crate::target::Target
 
+mod apply;
+mod order;
 pub mod plan;
+
+pub use apply::run;
+
+use crate::object::{ObjectError, ObjectId};
+use crate::target::TargetError;
+use serde::Serialize;
+use serde_json::Value;
+use std::time::Duration;
+
+/// How to sync one app.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// The app's name (names its inventory and every message).
+    pub app: String,
+    /// The destination namespace (`default` when empty).
+    pub namespace: String,
+    /// Write nothing; report what would happen.
+    pub dry_run: bool,
+    /// Delete inventory members that are no longer desired.
+    pub prune: bool,
+    /// Allow pruning every member when the render returned nothing.
+    pub allow_empty: bool,
+    /// Take over fields owned by other field managers.
+    pub force_conflicts: bool,
+    /// Create the destination namespace when missing.
+    pub create_namespace: bool,
+    /// How many objects of one group are applied at once.
+    pub concurrency: usize,
+    /// How long to wait for a CRD to be Established.
+    pub crd_timeout: Duration,
+}
+
+impl SyncOptions {
+    /// Options for `app` into `namespace` with the defaults: not a dry-run,
+    /// no prune, conflicts forced, 32 objects at once.
+    pub fn new(app: &str, namespace: &str) -> SyncOptions {
+        SyncOptions {
+            app: app.to_string(),
+            namespace: namespace.to_string(),
+            dry_run: false,
+            prune: false,
+            allow_empty: false,
+            force_conflicts: true,
+            create_namespace: false,
+            concurrency: 32,
+            crd_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// An object's state after the sync (or, for a dry-run, now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RowStatus {
+    /// Live equals desired.
+    Synced,
+    /// Live differs from desired (dry-run).
+    OutOfSync,
+    /// Desired but not live (dry-run).
+    Missing,
+    /// Live member no longer desired, kept.
+    Extraneous,
+    /// Deleted by prune.
+    Pruned,
+    /// The target refused it; see the message.
+    SyncFailed,
+    /// Left alone (`kustomize.toolkit.fluxcd.io/reconcile: disabled`).
+    Skipped,
+}
+
+impl std::fmt::Display for RowStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+/// What the sync did (or would do) to an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Created (or would create).
+    Created,
+    /// Changed (or would change).
+    Configured,
+    /// Nothing to do.
+    Unchanged,
+    /// Deleted (or would delete).
+    Pruned,
+    /// Nothing was done (failed, skipped, kept).
+    None,
+}
+
+/// One object's result: `GROUP KIND NAMESPACE NAME STATUS MESSAGE`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// API group.
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace, if namespaced.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// State.
+    pub status: RowStatus,
+    /// What was done.
+    pub action: Action,
+    /// Detail: the target's message for failures.
+    pub message: String,
+    /// An extraneous object annotated `IgnoreExtraneous`: not drift.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ignored: bool,
+    /// The live object before the sync, when it differs (for diffs).
+    #[serde(skip)]
+    pub live: Option<Value>,
+    /// The object as it is (would be) after applying, when it differs.
+    #[serde(skip)]
+    pub desired: Option<Value>,
+}
+
+impl Row {
+    /// A row for `id`.
+    pub fn new(id: &ObjectId, status: RowStatus, action: Action, message: impl Into<String>) -> Row {
+        Row {
+            group: id.group.clone(),
+            kind: id.kind.clone(),
+            namespace: id.namespace.clone(),
+            name: id.name.clone(),
+            status,
+            action,
+            message: message.into(),
+            ignored: false,
+            live: None,
+            desired: None,
+        }
+    }
+
+    /// The object's identity.
+    pub fn id(&self) -> ObjectId {
+        ObjectId { group: self.group.clone(), kind: self.kind.clone(), namespace: self.namespace.clone(), name: self.name.clone() }
+    }
+
+    /// Whether this row means the app is not in sync.
+    pub fn is_drift(&self) -> bool {
+        match self.status {
+            RowStatus::Synced | RowStatus::Pruned | RowStatus::Skipped => false,
+            RowStatus::Extraneous => !self.ignored,
+            RowStatus::OutOfSync | RowStatus::Missing | RowStatus::SyncFailed => true,
+        }
+    }
+}
+
+/// The result of a sync.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The app.
+    pub app: String,
+    /// The target, described.
+    pub target: String,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// One row per object, in apply order, then pruned objects.
+    pub rows: Vec<Row>,
+}
+
+impl Report {
+    /// How many objects failed.
+    pub fn failed(&self) -> usize {
+        self.rows.iter().filter(|r| r.status == RowStatus::SyncFailed).count()
+    }
+
+    /// Whether live equals desired for every object.
+    pub fn in_sync(&self) -> bool {
+        !self.rows.iter().any(Row::is_drift)
+    }
+
+    /// One line: counts by action, or by status for a dry-run.
+    pub fn summary(&self) -> String {
+        let n = |f: &dyn Fn(&Row) -> bool| self.rows.iter().filter(|r| f(r)).count();
+        let verb = if self.dry_run { "would be " } else { "" };
+        format!(
+            "app {} on {}: {} objects, {} {verb}created, {} {verb}configured, {} unchanged, {} {verb}pruned, {} failed{}",
+            self.app,
+            self.target,
+            self.rows.len(),
+            n(&|r| r.action == Action::Created),
+            n(&|r| r.action == Action::Configured),
+            n(&|r| r.action == Action::Unchanged),
+            n(&|r| r.action == Action::Pruned),
+            self.failed(),
+            if self.in_sync() { "; in sync" } else { "; out of sync" },
+        )
+    }
+}
+
+/// Reports progress of a long sync (a progress bar on a terminal).
+pub trait Progress {
+    /// `total` objects are about to be processed.
+    fn start(&self, total: u64);
+    /// One object is done.
+    fn step(&self, row: &Row);
+    /// Everything is done.
+    fn finish(&self);
+}
+
+/// A [`Progress`] that shows nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: u64) {}
+    fn step(&self, _: &Row) {}
+    fn finish(&self) {}
+}
+
+/// The error returned by [`run`] when the sync cannot proceed at all;
+/// per-object failures are rows, not errors.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The target could not be discovered or listed.
+    #[error("app {app}: {source}")]
+    Target {
+        /// The app.
+        app: String,
+        /// What went wrong.
+        #[source]
+        source: TargetError,
+    },
+    /// Two desired objects share an identity once namespaces are defaulted.
+    #[error("app {app}: {source}")]
+    Duplicate {
+        /// The app.
+        app: String,
+        /// Which objects.
+        #[source]
+        source: ObjectError,
+    },
+    /// The render returned nothing and pruning would delete every member.
+    #[error("app {app}: the render returned no objects but the app has {members} live objects; refusing to prune them all. Pass --allow-empty (or set syncPolicy.automated.allowEmpty) if that is what you want")]
+    EmptyRender {
+        /// The app.
+        app: String,
+        /// How many live members there are.
+        members: usize,
+    },
+    /// The inventory Secret could not be read or written.
+    #[error("app {app}: cannot use the inventory Secret {namespace}/{name}: {message}")]
+    Inventory {
+        /// The app.
+        app: String,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// What went wrong, and what to do.
+        message: String,
+    },
+}

@@ -1,0 +1,449 @@
+//! The apply loop: compare, apply what differs, record the inventory,
+//! prune. See the module documentation of [`crate::sync`].
+
+use super::{Action, Progress, Report, Row, RowStatus, SyncError, SyncOptions, order};
+use crate::diff::{self, Status};
+use crate::object::{self, Object, ObjectId};
+use crate::target::applyset::{self, GroupKind, Parent};
+use crate::target::{ApplyOptions, ObjectError, Scope, Target};
+use futures::StreamExt as _;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// Argo CD's per-object sync options annotation.
+const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
+/// Argo CD's per-object compare options annotation.
+const COMPARE_OPTIONS: &str = "argocd.argoproj.io/compare-options";
+/// Flux's prune opt-out.
+const FLUX_PRUNE: &str = "kustomize.toolkit.fluxcd.io/prune";
+/// Flux's reconcile opt-out.
+const FLUX_RECONCILE: &str = "kustomize.toolkit.fluxcd.io/reconcile";
+
+fn annotation<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.pointer("/metadata/annotations")
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+}
+
+fn has_option(v: &Value, key: &str, option: &str) -> bool {
+    annotation(v, key).is_some_and(|s| s.split(',').any(|o| o.trim() == option))
+}
+
+fn gk(id: &ObjectId) -> GroupKind {
+    GroupKind {
+        group: id.group.clone(),
+        kind: id.kind.clone(),
+    }
+}
+
+/// The (group, kind) → scope of custom resources defined by CRDs in `objects`.
+fn app_crds(objects: &[Object]) -> HashMap<(String, String), Scope> {
+    objects
+        .iter()
+        .filter(|o| o.id.kind == "CustomResourceDefinition" && o.id.group == "apiextensions.k8s.io")
+        .filter_map(|o| {
+            let group = o.value.pointer("/spec/group")?.as_str()?.to_string();
+            let kind = o.value.pointer("/spec/names/kind")?.as_str()?.to_string();
+            let scope = match o.value.pointer("/spec/scope").and_then(Value::as_str) {
+                Some("Cluster") => Scope::Cluster,
+                _ => Scope::Namespaced,
+            };
+            Some(((group, kind), scope))
+        })
+        .collect()
+}
+
+fn set_namespace(o: &mut Object, ns: Option<&str>) {
+    o.id.namespace = ns.map(str::to_string);
+    if let Some(meta) = o.value.get_mut("metadata").and_then(Value::as_object_mut) {
+        match ns {
+            Some(ns) => meta.insert("namespace".into(), Value::String(ns.to_string())),
+            None => meta.remove("namespace"),
+        };
+    }
+}
+
+fn failed(id: &ObjectId, e: &ObjectError, force: bool) -> Row {
+    let mut message = e.to_string();
+    if e.is_conflict() && !force {
+        message.push_str(" (another field manager owns these fields; sync without --no-force-conflicts to take them over)");
+    }
+    Row::new(id, RowStatus::SyncFailed, Action::None, message)
+}
+
+/// Compare one object and apply it when it differs.
+async fn one<T: Target>(
+    target: &T,
+    obj: &Object,
+    member: Option<&Value>,
+    opts: &SyncOptions,
+    assume_missing: bool,
+) -> Row {
+    let id = &obj.id;
+    let live = match member {
+        Some(v) => Some(v.clone()),
+        None if assume_missing => None,
+        None => match target.get(obj).await {
+            Ok(v) => v,
+            Err(e) => return failed(id, &e, opts.force_conflicts),
+        },
+    };
+    if live.as_ref().and_then(|l| annotation(l, FLUX_RECONCILE)) == Some("disabled") {
+        return Row::new(
+            id,
+            RowStatus::Skipped,
+            Action::None,
+            format!("{FLUX_RECONCILE}: disabled"),
+        );
+    }
+    let real = ApplyOptions {
+        dry_run: false,
+        force: opts.force_conflicts,
+    };
+    let dry = ApplyOptions {
+        dry_run: true,
+        ..real
+    };
+    if live.is_none() && !opts.dry_run {
+        return match target.apply(obj, real).await {
+            Ok(_) => Row::new(id, RowStatus::Synced, Action::Created, "created"),
+            Err(e) => failed(id, &e, opts.force_conflicts),
+        };
+    }
+    let after = if assume_missing {
+        obj.value.clone()
+    } else {
+        match target.apply(obj, dry).await {
+            Ok(v) => v,
+            Err(e) => return failed(id, &e, opts.force_conflicts),
+        }
+    };
+    let status = diff::compare(live.as_ref(), &after);
+    let action = if status == Status::Missing {
+        Action::Created
+    } else {
+        Action::Configured
+    };
+    let mut row = match (status, opts.dry_run) {
+        (Status::Synced, _) => {
+            return Row::new(id, RowStatus::Synced, Action::Unchanged, "unchanged");
+        }
+        (Status::Missing, true) => Row::new(id, RowStatus::Missing, action, "would create"),
+        (_, true) => Row::new(id, RowStatus::OutOfSync, action, "would configure"),
+        (_, false) => match target.apply(obj, real).await {
+            Ok(_) => Row::new(
+                id,
+                RowStatus::Synced,
+                action,
+                if action == Action::Created {
+                    "created"
+                } else {
+                    "configured"
+                },
+            ),
+            Err(e) => failed(id, &e, opts.force_conflicts),
+        },
+    };
+    row.live = live;
+    row.desired = Some(after);
+    row
+}
+
+/// Decide about one extraneous member and prune it when allowed.
+async fn prune_one<T: Target>(
+    target: &T,
+    obj: &Object,
+    opts: &SyncOptions,
+    blocked: Option<&str>,
+) -> Row {
+    let id = &obj.id;
+    let keep = |message: String| {
+        let mut r = Row::new(id, RowStatus::Extraneous, Action::None, message);
+        r.ignored = has_option(&obj.value, COMPARE_OPTIONS, "IgnoreExtraneous");
+        r.live = Some(obj.value.clone());
+        r
+    };
+    if has_option(&obj.value, SYNC_OPTIONS, "Prune=false") {
+        return keep(format!("not pruned: {SYNC_OPTIONS}: Prune=false"));
+    }
+    if annotation(&obj.value, FLUX_PRUNE) == Some("disabled") {
+        return keep(format!("not pruned: {FLUX_PRUNE}: disabled"));
+    }
+    if !opts.prune {
+        return keep("no longer desired; sync with --prune to delete it".into());
+    }
+    if let Some(why) = blocked {
+        return keep(format!("not pruned: {why}"));
+    }
+    if opts.dry_run {
+        let mut r = keep("would prune".into());
+        r.action = Action::Pruned;
+        return r;
+    }
+    match target.delete(obj).await {
+        Ok(()) => Row::new(id, RowStatus::Pruned, Action::Pruned, "pruned"),
+        Err(e) => failed(id, &e, true),
+    }
+}
+
+/// Write the inventory parent listing `kinds`, unless it already does.
+async fn write_parent<T: Target>(
+    target: &T,
+    parent: &Parent,
+    kinds: &BTreeSet<GroupKind>,
+    live: &mut Option<Value>,
+    app: &str,
+) -> Result<(), SyncError> {
+    let want = parent.object(kinds);
+    let same = live.as_ref().is_some_and(|l| {
+        [applyset::CONTAINS_GROUP_KINDS, applyset::TOOLING]
+            .iter()
+            .all(|a| annotation(l, a) == annotation(&want, a))
+    });
+    if same {
+        return Ok(());
+    }
+    let err = |message: String| SyncError::Inventory {
+        app: app.to_string(),
+        namespace: parent.namespace.clone(),
+        name: parent.name.clone(),
+        message,
+    };
+    let obj = object::from_value(want, None, 0).map_err(|e| err(e.to_string()))?;
+    let written = target
+        .apply(
+            &obj,
+            ApplyOptions {
+                dry_run: false,
+                force: true,
+            },
+        )
+        .await
+        .map_err(|e| {
+            err(format!(
+                "{e}; the destination namespace must exist (create it, or set CreateNamespace=true)"
+            ))
+        })?;
+    *live = Some(written);
+    Ok(())
+}
+
+/// Sync `desired` (a successful render's objects) to `target`.
+pub async fn run<T: Target>(
+    target: &T,
+    desired: Vec<Object>,
+    opts: &SyncOptions,
+    progress: &dyn Progress,
+) -> Result<Report, SyncError> {
+    let app = opts.app.as_str();
+    let target_err = |source| SyncError::Target {
+        app: app.to_string(),
+        source,
+    };
+    target.discover().await.map_err(target_err)?;
+    let ns = if opts.namespace.is_empty() {
+        "default"
+    } else {
+        opts.namespace.as_str()
+    };
+    let crds = app_crds(&desired);
+    let mut rows = Vec::new();
+    let mut objects = Vec::with_capacity(desired.len());
+    let mut unserved: HashSet<ObjectId> = HashSet::new();
+    for mut o in desired {
+        let served = target.scope(&o.api_version, &o.id.kind);
+        let scope = crds
+            .get(&(o.id.group.clone(), o.id.kind.clone()))
+            .copied()
+            .or(served);
+        match scope {
+            Some(Scope::Namespaced) => {
+                let n = o.id.namespace.clone().unwrap_or_else(|| ns.to_string());
+                set_namespace(&mut o, Some(&n));
+            }
+            Some(Scope::Cluster) => set_namespace(&mut o, None),
+            None => {
+                rows.push(Row::new(&o.id, RowStatus::SyncFailed, Action::None, format!(
+                    "{} {} is not served by {}; install its CustomResourceDefinition first or add it to the app",
+                    o.api_version, o.id.kind, target.describe()
+                )));
+                continue;
+            }
+        }
+        if served.is_none() {
+            unserved.insert(o.id.clone());
+        }
+        objects.push(o);
+    }
+    object::check_unique(&objects).map_err(|source| SyncError::Duplicate {
+        app: app.to_string(),
+        source,
+    })?;
+
+    let parent = Parent::for_app(app, ns);
+    let inventory_err = |message: String| SyncError::Inventory {
+        app: app.to_string(),
+        namespace: parent.namespace.clone(),
+        name: parent.name.clone(),
+        message,
+    };
+    let parent_probe = object::from_value(parent.object(&BTreeSet::new()), None, 0)
+        .map_err(|e| inventory_err(e.to_string()))?;
+    let mut live_parent = target
+        .get(&parent_probe)
+        .await
+        .map_err(|e| inventory_err(e.to_string()))?;
+    if let Some(lp) = &live_parent {
+        let id = lp
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(applyset::ID_LABEL))
+            .and_then(Value::as_str);
+        if id != Some(parent.id.as_str()) {
+            return Err(inventory_err(format!(
+                "it exists but is not labelled {}={}; it belongs to something else, rename the app or delete that Secret",
+                applyset::ID_LABEL,
+                parent.id
+            )));
+        }
+    }
+    let old_kinds = live_parent
+        .as_ref()
+        .map(applyset::group_kinds)
+        .unwrap_or_default();
+    let new_kinds: BTreeSet<GroupKind> = objects.iter().map(|o| gk(&o.id)).collect();
+    let all_kinds: BTreeSet<GroupKind> = old_kinds.union(&new_kinds).cloned().collect();
+    let mut live: HashMap<ObjectId, Value> = HashMap::new();
+    for (n, v) in target
+        .list_members(&parent.id, &all_kinds)
+        .await
+        .map_err(target_err)?
+        .into_iter()
+        .enumerate()
+    {
+        if let Ok(o) = object::from_value(v, None, n) {
+            live.insert(o.id, o.value);
+        }
+    }
+    if objects.is_empty() && rows.is_empty() && !live.is_empty() && opts.prune && !opts.allow_empty
+    {
+        return Err(SyncError::EmptyRender {
+            app: app.to_string(),
+            members: live.len(),
+        });
+    }
+    for o in &mut objects {
+        applyset::label_member(&mut o.value, &parent.id);
+    }
+
+    progress.start(objects.len() as u64);
+    // Namespaces that a dry-run would create: their objects cannot be
+    // dry-run on the server yet.
+    let mut missing_ns: HashSet<String> = HashSet::new();
+    let declares_ns = objects
+        .iter()
+        .any(|o| o.id.kind == "Namespace" && o.id.group.is_empty() && o.id.name == ns);
+    if opts.create_namespace && !declares_ns {
+        let v = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        let nso = object::from_value(v, None, 0).map_err(|e| inventory_err(e.to_string()))?;
+        let mut row = one(target, &nso, None, opts, false).await;
+        if row.status == RowStatus::Missing {
+            missing_ns.insert(ns.to_string());
+        }
+        row.message.push_str(" (CreateNamespace=true)");
+        rows.push(row);
+    }
+    let mut parent_written = false;
+    for group in order::groups(&objects) {
+        let first_kind = group.first().map(|&i| objects[i].id.kind.as_str());
+        if !opts.dry_run && !parent_written && first_kind != Some("Namespace") {
+            write_parent(target, &parent, &all_kinds, &mut live_parent, app).await?;
+            parent_written = true;
+        }
+        let live = &live;
+        let mut done: Vec<(usize, Row)> = futures::stream::iter(group.iter().map(|&i| {
+            let o = &objects[i];
+            let assume_missing = opts.dry_run
+                && (unserved.contains(&o.id)
+                    || o.id
+                        .namespace
+                        .as_ref()
+                        .is_some_and(|n| missing_ns.contains(n)));
+            async move {
+                let row = one(target, o, live.get(&o.id), opts, assume_missing).await;
+                progress.step(&row);
+                (i, row)
+            }
+        }))
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
+        done.sort_by_key(|(i, _)| *i);
+        let mut established = false;
+        for (i, row) in &mut done {
+            let o = &objects[*i];
+            if o.id.kind == "Namespace" && row.status == RowStatus::Missing {
+                missing_ns.insert(o.id.name.clone());
+            }
+            if o.id.kind == "CustomResourceDefinition"
+                && !opts.dry_run
+                && row.status == RowStatus::Synced
+            {
+                if let Err(e) = target.wait_established(&o.id.name, opts.crd_timeout).await {
+                    *row = failed(&o.id, &e, true);
+                }
+                established = true;
+            }
+        }
+        if established {
+            target.discover().await.map_err(target_err)?;
+        }
+        rows.extend(done.into_iter().map(|(_, r)| r));
+    }
+    if !opts.dry_run && !parent_written && (!objects.is_empty() || live_parent.is_some()) {
+        write_parent(target, &parent, &all_kinds, &mut live_parent, app).await?;
+    }
+
+    // Prune, in reverse order.
+    let desired_ids: HashSet<&ObjectId> = objects.iter().map(|o| &o.id).collect();
+    let mut extraneous: Vec<Object> = live
+        .iter()
+        .filter(|(id, _)| !desired_ids.contains(id))
+        .filter_map(|(_, v)| object::from_value(v.clone(), None, 0).ok())
+        .collect();
+    extraneous.sort_by(|a, b| a.id.cmp(&b.id));
+    let failures = rows
+        .iter()
+        .filter(|r| r.status == RowStatus::SyncFailed)
+        .count();
+    let blocked = (failures > 0)
+        .then(|| format!("{failures} objects failed to sync; fix them and sync again"));
+    let mut kept_kinds = new_kinds.clone();
+    for group in order::groups(&extraneous).into_iter().rev() {
+        let done: Vec<(usize, Row)> = futures::stream::iter(group.iter().map(|&i| {
+            let blocked = blocked.as_deref();
+            let ext = &extraneous;
+            async move { (i, prune_one(target, &ext[i], opts, blocked).await) }
+        }))
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
+        let mut done = done;
+        done.sort_by_key(|(i, _)| *i);
+        for (i, row) in done {
+            if row.status != RowStatus::Pruned {
+                kept_kinds.insert(gk(&extraneous[i].id));
+            }
+            rows.push(row);
+        }
+    }
+    if !opts.dry_run && live_parent.is_some() {
+        write_parent(target, &parent, &kept_kinds, &mut live_parent, app).await?;
+    }
+    progress.finish();
+    Ok(Report {
+        app: app.to_string(),
+        target: target.describe(),
+        dry_run: opts.dry_run,
+        rows,
+    })
+}
