@@ -1,5 +1,6 @@
 //! sluice end-to-end tests: one binary, one module per area.
 
+mod dir;
 mod fuzz;
 mod render;
 mod sandbox;

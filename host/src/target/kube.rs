@@ -57,6 +57,9 @@ impl KubeTarget {
         kubeconfig: Option<&Path>,
         context: Option<&str>,
     ) -> Result<KubeTarget, TargetError> {
+        // Several rustls providers are linked (kube's ring, gix's); pick
+        // ring for the process once. An error only means one is set already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let opts = KubeConfigOptions {
             context: context.map(str::to_string),
             ..Default::default()

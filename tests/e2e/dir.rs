@@ -1,0 +1,410 @@
+//! Sync and diff against the `dir` target: the library driven directly,
+//! and `sluice sync` / `sluice diff` run as a user runs them.
+
+use serde_json::{Value, json};
+use sluice::object::{Object, from_value};
+use sluice::sync::{Action, NoProgress, Report, RowStatus, SyncError, SyncOptions, run};
+use sluice::target::applyset::{PART_OF_LABEL, Parent};
+use sluice::target::dir::DirTarget;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn objs(values: Vec<Value>) -> Vec<Object> {
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| from_value(v, None, i).expect("valid object"))
+        .collect()
+}
+
+fn cm(name: &str, data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
+}
+
+fn deploy(name: &str, app: &str, image: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": {"app": app}},
+            "template": {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": "c", "image": image}]}}}})
+}
+
+fn opts(ns: &str) -> SyncOptions {
+    let mut o = SyncOptions::new("demo", ns);
+    o.create_namespace = true;
+    o
+}
+
+async fn sync(t: &DirTarget, values: Vec<Value>, o: &SyncOptions) -> Result<Report, SyncError> {
+    run(t, objs(values), o, &NoProgress).await
+}
+
+fn status_of(r: &Report, name: &str) -> RowStatus {
+    r.rows
+        .iter()
+        .find(|row| row.name == name)
+        .map(|row| row.status)
+        .unwrap_or_else(|| panic!("no row {name}: {r:#?}"))
+}
+
+fn read(t: &DirTarget, rel: &str) -> Value {
+    let text = std::fs::read_to_string(t.root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    serde_norway::from_str(&text).expect("yaml")
+}
+
+#[tokio::test]
+async fn create_update_noop_and_prune() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = DirTarget::new(tmp.path()).expect("dir");
+    let o = opts("shop");
+    let r = sync(
+        &t,
+        vec![
+            cm("a", json!({"k": "1"})),
+            cm("b", json!({})),
+            deploy("web", "web", "nginx:1"),
+        ],
+        &o,
+    )
+    .await
+    .expect("sync");
+    assert_eq!(r.failed(), 0, "{r:#?}");
+    assert!(
+        r.rows.iter().all(|row| row.action == Action::Created),
+        "{r:#?}"
+    );
+    assert_eq!(r.rows[0].kind, "Namespace", "namespace first");
+    let a = read(&t, "shop/core_ConfigMap_a.yaml");
+    let id = Parent::for_app("demo", "shop").id;
+    assert_eq!(a["metadata"]["labels"][PART_OF_LABEL], id.as_str());
+    let parent = read(&t, "shop/core_Secret_sluice-applyset-demo.yaml");
+    assert_eq!(
+        parent["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"],
+        "ConfigMap,Deployment.apps"
+    );
+    assert!(t.root().join("shop/apps_Deployment_web.yaml").exists());
+
+    // No-op: every object unchanged, no file rewritten.
+    let before = std::fs::metadata(t.root().join("shop/core_ConfigMap_a.yaml"))
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let r = sync(
+        &t,
+        vec![
+            cm("a", json!({"k": "1"})),
+            cm("b", json!({})),
+            deploy("web", "web", "nginx:1"),
+        ],
+        &o,
+    )
+    .await
+    .expect("sync");
+    assert!(r.in_sync(), "{r:#?}");
+    assert!(
+        r.rows
+            .iter()
+            .all(|row| row.status == RowStatus::Synced && row.action == Action::Unchanged),
+        "{r:#?}"
+    );
+    let after = std::fs::metadata(t.root().join("shop/core_ConfigMap_a.yaml"))
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(before, after);
+
+    // Update one, drop one: without --prune it stays, Extraneous.
+    let r = sync(
+        &t,
+        vec![cm("a", json!({"k": "2"})), deploy("web", "web", "nginx:1")],
+        &o,
+    )
+    .await
+    .expect("sync");
+    assert_eq!(
+        r.rows.iter().find(|x| x.name == "a").map(|x| x.action),
+        Some(Action::Configured)
+    );
+    assert_eq!(status_of(&r, "b"), RowStatus::Extraneous);
+    assert!(!r.in_sync());
+    assert_eq!(read(&t, "shop/core_ConfigMap_a.yaml")["data"]["k"], "2");
+    assert!(t.root().join("shop/core_ConfigMap_b.yaml").exists());
+
+    // Dry-run prune says so and deletes nothing; prune deletes.
+    let mut p = o.clone();
+    p.prune = true;
+    p.dry_run = true;
+    let r = sync(
+        &t,
+        vec![cm("a", json!({"k": "2"})), deploy("web", "web", "nginx:1")],
+        &p,
+    )
+    .await
+    .expect("sync");
+    assert_eq!(
+        r.rows
+            .iter()
+            .find(|x| x.name == "b")
+            .map(|x| x.message.as_str()),
+        Some("would prune")
+    );
+    assert!(t.root().join("shop/core_ConfigMap_b.yaml").exists());
+    p.dry_run = false;
+    let r = sync(
+        &t,
+        vec![cm("a", json!({"k": "2"})), deploy("web", "web", "nginx:1")],
+        &p,
+    )
+    .await
+    .expect("sync");
+    assert_eq!(status_of(&r, "b"), RowStatus::Pruned);
+    assert!(!t.root().join("shop/core_ConfigMap_b.yaml").exists());
+
+    // Drift made by hand is reported, then overwritten.
+    std::fs::write(
+        t.root().join("shop/core_ConfigMap_a.yaml"),
+        serde_norway::to_string(&{
+            let mut v = read(&t, "shop/core_ConfigMap_a.yaml");
+            v["data"]["k"] = json!("hand-edited");
+            v
+        })
+        .expect("yaml"),
+    )
+    .expect("write");
+    let mut d = o.clone();
+    d.dry_run = true;
+    let r = sync(
+        &t,
+        vec![cm("a", json!({"k": "2"})), deploy("web", "web", "nginx:1")],
+        &d,
+    )
+    .await
+    .expect("diff");
+    assert_eq!(status_of(&r, "a"), RowStatus::OutOfSync);
+    let text = sluice::diff::unified(
+        "ConfigMap/a",
+        r.rows[1].live.as_ref(),
+        r.rows[1].desired.as_ref(),
+        false,
+    );
+    assert!(text.contains("-  k: hand-edited\n+  k: '2'\n"), "{text}");
+}
+
+#[tokio::test]
+async fn prune_guards_and_opt_outs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = DirTarget::new(tmp.path()).expect("dir");
+    let mut o = opts("guard");
+    let mut keep = cm("keep", json!({}));
+    keep["metadata"]["annotations"] = json!({"argocd.argoproj.io/sync-options": "Prune=false"});
+    let mut flux = cm("flux", json!({}));
+    flux["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/prune": "disabled"});
+    sync(&t, vec![cm("a", json!({})), keep, flux], &o)
+        .await
+        .expect("sync");
+
+    o.prune = true;
+    let err = sync(&t, vec![], &o)
+        .await
+        .expect_err("empty render refused");
+    assert!(
+        matches!(err, SyncError::EmptyRender { members: 3, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--allow-empty"), "{err}");
+    assert!(t.root().join("guard/core_ConfigMap_a.yaml").exists());
+
+    o.allow_empty = true;
+    let r = sync(&t, vec![], &o).await.expect("allowed");
+    assert_eq!(status_of(&r, "a"), RowStatus::Pruned);
+    assert_eq!(status_of(&r, "keep"), RowStatus::Extraneous);
+    assert_eq!(status_of(&r, "flux"), RowStatus::Extraneous);
+    assert!(!t.root().join("guard/core_ConfigMap_a.yaml").exists());
+    assert!(t.root().join("guard/core_ConfigMap_keep.yaml").exists());
+    assert!(t.root().join("guard/core_ConfigMap_flux.yaml").exists());
+}
+
+#[tokio::test]
+async fn crd_then_cr_namespaces_invalid_and_immutable() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = DirTarget::new(tmp.path()).expect("dir");
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Cluster", "names": {"kind": "Widget", "plural": "widgets"},
+            "versions": [{"name": "v1", "served": true, "storage": true}]}});
+    let widget =
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}});
+    let bad = cm("Not_Valid", json!({}));
+    let mut o = SyncOptions::new("crd", "nowhere");
+    // No CreateNamespace: the inventory cannot be written.
+    let err = sync(&t, vec![widget.clone(), crd.clone()], &o)
+        .await
+        .expect_err("namespace missing");
+    assert!(
+        err.to_string().contains("namespaces \"nowhere\" not found"),
+        "{err}"
+    );
+    o.create_namespace = true;
+    let r = sync(
+        &t,
+        vec![widget, crd, bad, deploy("web", "web", "nginx:1")],
+        &o,
+    )
+    .await
+    .expect("sync");
+    let kinds: Vec<&str> = r.rows.iter().map(|x| x.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "Namespace",
+            "ConfigMap",
+            "CustomResourceDefinition",
+            "Deployment",
+            "Widget"
+        ],
+        "{r:#?}"
+    );
+    assert_eq!(status_of(&r, "Not_Valid"), RowStatus::SyncFailed);
+    assert!(
+        r.rows[1].message.contains("RFC 1123"),
+        "{}",
+        r.rows[1].message
+    );
+    assert_eq!(r.failed(), 1);
+    assert!(
+        t.root()
+            .join("_cluster/example.com_Widget_w1.yaml")
+            .exists()
+    );
+
+    o.prune = true;
+    let r = sync(&t, vec![deploy("web", "other", "nginx:2")], &o)
+        .await
+        .expect("sync");
+    assert_eq!(status_of(&r, "web"), RowStatus::SyncFailed);
+    assert!(
+        r.rows
+            .iter()
+            .any(|x| x.message.contains("field is immutable")),
+        "{r:#?}"
+    );
+    assert!(
+        r.rows.iter().any(|x| x.message.contains("failed to sync")),
+        "prune held back: {r:#?}"
+    );
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn sluice(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run sluice")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn readme_main_command_syncs_the_guestbook_into_a_directory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let target = format!("dir:{}", tmp.path().display());
+    let out = sluice(&["sync", "examples/guestbook-app.yaml", "--target", &target]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}\nstdout: {}",
+        text(&out.stderr),
+        text(&out.stdout)
+    );
+    let table = text(&out.stdout);
+    assert!(table.starts_with("GROUP  KIND"), "{table}");
+    assert!(table.contains("app guestbook on dir"), "{table}");
+    for f in [
+        "_cluster/core_Namespace_guestbook.yaml",
+        "guestbook/apps_Deployment_frontend.yaml",
+        "guestbook/core_Service_redis-leader.yaml",
+    ] {
+        assert!(tmp.path().join(f).exists(), "{f} missing:\n{table}");
+    }
+    let out = sluice(&["diff", "examples/guestbook-app.yaml", "--target", &target]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "in sync: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = sluice(&[
+        "sync",
+        "examples/guestbook-app.yaml",
+        "--target",
+        &target,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        v["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["action"] == "unchanged"),
+        "{v:#}"
+    );
+}
+
+fn write(dir: &Path, name: &str, body: &str) {
+    std::fs::write(dir.join(name), body).expect("write");
+}
+
+#[test]
+fn diff_masks_secrets_and_exit_codes() {
+    let src = tempfile::tempdir().expect("tempdir");
+    let dst = tempfile::tempdir().expect("tempdir");
+    let target = format!("dir:{}", dst.path().display());
+    let repo = src.path().display().to_string();
+    let secret = |v: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\nstringData: {{password: {v}}}\n"
+        )
+    };
+    write(src.path(), "s.yaml", &secret("first-secret-value"));
+    let args = |cmd: &'static str| vec![cmd, "--repo", &repo, "--name", "sec", "--target", &target];
+    let out = sluice(&args("diff"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "missing objects: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stdout).contains("first-secret-value"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = sluice(&args("sync"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    write(src.path(), "s.yaml", &secret("second-secret-value"));
+    let out = sluice(&args("diff"));
+    assert_eq!(out.status.code(), Some(1));
+    let d = text(&out.stdout);
+    assert!(d.contains("password: +++"), "{d}");
+    assert!(!d.contains("secret-value"), "{d}");
+
+    // A failed render never prunes, and exits 2.
+    write(src.path(), "s.yaml", "kind: [broken");
+    let mut a = args("sync");
+    a.push("--prune");
+    let out = sluice(&a);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nothing was applied or pruned"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(dst.path().join("default/core_Secret_creds.yaml").exists());
+}
