@@ -348,3 +348,17 @@ async fn conflict_invalid_immutable_and_secret_diff() {
         assert!(!d.contains(leak), "{leak} leaked: {d}");
     }
 }
+
+/// Not a test: keeps the shared test cluster up for `bench/kube.sh`.
+/// Writes the kubeconfig path to `$SLUICE_HOLD_CLUSTER` and waits until that
+/// file is removed.
+#[test]
+#[ignore = "used by bench/kube.sh"]
+fn hold_cluster_for_bench() {
+    let Some(out) = std::env::var_os("SLUICE_HOLD_CLUSTER") else { return };
+    let c = TestCluster::shared();
+    std::fs::write(&out, c.kubeconfig.display().to_string()).expect("write kubeconfig path");
+    while std::path::Path::new(&out).exists() {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

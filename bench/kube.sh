@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Whole-command benchmark against the local test API server:
+# 1,000 objects (ConfigMaps, Services, Deployments) over 10 namespaces.
+#   1. first sync:  sluice sync  vs  kubectl apply --server-side -f
+#   2. no change:   sluice diff  vs  kubectl diff
+#   3. peak RSS of sluice sync (/usr/bin/time -v)
+# Prints the figures and the ratios (kubectl / sluice) from the same run.
+#
+# Usage: bench/kube.sh            (starts the test cluster through the harness)
+#        KUBECONFIG=... bench/kube.sh   (uses that cluster instead)
+# SLUICE_BIN picks the sluice binary (default: a release build).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sluice/target}"
+work="$(mktemp -d)"
+hold_pid=""
+cleanup() {
+    rm -f "$work/kubeconfig.path"
+    if [[ -n "$hold_pid" ]]; then wait "$hold_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [[ -z "${SLUICE_BIN:-}" ]]; then
+    (cd "$here" && cargo build --release -q -p sluice --bin sluice)
+    SLUICE_BIN="$CARGO_TARGET_DIR/release/sluice"
+fi
+
+if [[ -z "${KUBECONFIG:-}" ]]; then
+    echo "starting the test cluster ..." >&2
+    (cd "$here" && SLUICE_HOLD_CLUSTER="$work/kubeconfig.path" \
+        cargo test -q -p sluice --test e2e kube::hold_cluster_for_bench -- --ignored --exact >/dev/null 2>&1) &
+    hold_pid=$!
+    for _ in $(seq 600); do [[ -s "$work/kubeconfig.path" ]] && break; sleep 0.5; done
+    [[ -s "$work/kubeconfig.path" ]] || { echo "the test cluster did not start" >&2; exit 1; }
+    KUBECONFIG="$(cat "$work/kubeconfig.path")"
+fi
+export KUBECONFIG
+
+# Two identical apps: one for sluice, one for kubectl (own namespaces).
+gen() { # $1 prefix, $2 dir
+    mkdir -p "$2"
+    for n in $(seq 0 9); do
+        ns="$1-$n"
+        printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n' "$ns"
+        for i in $(seq 0 32); do
+            cat <<Y
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm-$i, namespace: $ns}
+data: {key: value-$i, other: "$n-$i"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc-$i, namespace: $ns}
+spec:
+  selector: {app: app-$i}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app-$i, namespace: $ns}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: app-$i}}
+  template:
+    metadata: {labels: {app: app-$i}}
+    spec: {containers: [{name: c, image: "nginx:1.27"}]}
+---
+Y
+        done
+    done > "$2/objects.yaml"
+}
+run_id=$$
+gen "bs$run_id" "$work/sluice"
+gen "bk$run_id" "$work/kubectl"
+echo "objects per tool: $(grep -c '^kind:' "$work/sluice/objects.yaml")" >&2
+
+# t OK_CODES CMD...: wall seconds of CMD; fails unless its exit code is in OK_CODES.
+t() {
+    local ok="$1" s e rc=0; shift
+    s=$(date +%s.%N); "$@" >"$work/out" 2>"$work/err" || rc=$?; e=$(date +%s.%N)
+    [[ " $ok " == *" $rc "* ]] || { echo "$* exited $rc:" >&2; cat "$work/err" "$work/out" >&2; exit 1; }
+    echo "$e - $s" | bc
+}
+
+s_sync=$(t 0 /usr/bin/time -v -o "$work/time.txt" "$SLUICE_BIN" sync --repo "$work/sluice" --renderer yaml --name bench --dest-namespace "bs$run_id-0")
+rss_kib=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/time.txt")
+k_sync=$(t 0 kubectl apply --server-side --field-manager=kubectl-bench -f "$work/kubectl/objects.yaml")
+s_diff=$(t 0 "$SLUICE_BIN" diff --repo "$work/sluice" --renderer yaml --name bench --dest-namespace "bs$run_id-0")
+k_diff=$(t "0 1" kubectl diff --server-side --field-manager=kubectl-bench -f "$work/kubectl/objects.yaml")
+
+printf '\n%-34s %10s %10s %8s\n' "1,000 objects, 10 namespaces" sluice kubectl ratio
+printf '%-34s %9.2fs %9.2fs %7.1fx\n' "first sync (apply --server-side)" "$s_sync" "$k_sync" "$(echo "$k_sync / $s_sync" | bc -l)"
+printf '%-34s %9.2fs %9.2fs %7.1fx\n' "second run, no change (diff)" "$s_diff" "$k_diff" "$(echo "$k_diff / $s_diff" | bc -l)"
+printf '%-34s %8.1fMiB\n' "peak RSS of sluice sync" "$(echo "$rss_kib / 1024" | bc -l)"
+
+kubectl delete ns $(for n in $(seq 0 9); do echo "bs$run_id-$n" "bk$run_id-$n"; done) --wait=false >/dev/null 2>&1 || true
