@@ -5,8 +5,10 @@
 //! directory; Git sources serve a commit straight from the object database.
 
 mod dir;
+pub mod git;
 
 pub use dir::DirTree;
+pub use git::{GitTree, Options, Resolved, SourceError, SourceSpec, resolve, resolve_with};
 
 /// What an entry in a [`Tree`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
