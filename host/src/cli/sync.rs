@@ -226,7 +226,7 @@ pub enum AnyTarget {
     /// A directory.
     Dir(DirTarget),
     /// A cluster.
-    Kube(KubeTarget),
+    Kube(Box<KubeTarget>),
 }
 
 /// Connect to the target.
@@ -238,9 +238,9 @@ pub async fn connect(args: &AppArgs, context: Option<&str>) -> anyhow::Result<An
                 .with_context(|| format!("--target {t:?}: use dir:PATH"))?;
             Ok(AnyTarget::Dir(DirTarget::new(path)?))
         }
-        None => Ok(AnyTarget::Kube(
+        None => Ok(AnyTarget::Kube(Box::new(
             KubeTarget::connect(args.kubeconfig.as_deref(), context).await?,
-        )),
+        ))),
     }
 }
 
@@ -291,7 +291,7 @@ pub async fn run_on(
             sluice::sync::run(t, prepared.objects, &prepared.options, &progress).await
         }
         AnyTarget::Kube(t) => {
-            sluice::sync::run(t, prepared.objects, &prepared.options, &progress).await
+            sluice::sync::run(t.as_ref(), prepared.objects, &prepared.options, &progress).await
         }
     }
 }

@@ -151,17 +151,13 @@ pub fn mask_secrets(mut live: Option<&mut Value>, mut desired: Option<&mut Value
         mask(desired.as_deref_mut(), &d, &l, NEW);
     }
     // A masked value must not leak through the last-applied annotation.
+    const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
     for side in [live, desired].into_iter().flatten() {
-        if let Some(a) = side
+        if let Some(v) = side
             .pointer_mut("/metadata/annotations")
-            .and_then(Value::as_object_mut)
+            .and_then(|a| a.get_mut(LAST_APPLIED))
         {
-            if a.contains_key("kubectl.kubernetes.io/last-applied-configuration") {
-                a.insert(
-                    "kubectl.kubernetes.io/last-applied-configuration".into(),
-                    Value::String(SAME.into()),
-                );
-            }
+            *v = Value::String(SAME.into());
         }
     }
 }
