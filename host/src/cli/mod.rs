@@ -5,6 +5,7 @@ mod diff;
 mod plugin;
 mod render;
 mod sync;
+mod wait;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::time::Duration;
@@ -58,6 +59,8 @@ pub enum Command {
     Diff(diff::Args),
     /// Apply an application to a cluster or a directory, optionally pruning.
     Sync(sync::Args),
+    /// Wait until an already-synced app is Healthy.
+    Wait(wait::Args),
 }
 
 /// Output formats for machine-read results.
@@ -114,6 +117,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plugin(cmd) => plugin::run(cmd, &cli.global),
         Command::Diff(args) => diff::run(args, &cli.global),
         Command::Sync(args) => sync::run(args, &cli.global),
+        Command::Wait(args) => wait::run(args, &cli.global),
     }
 }
 

@@ -74,6 +74,13 @@ pub struct Args {
     /// Refuse to take over fields owned by another field manager.
     #[arg(long)]
     pub no_force_conflicts: bool,
+    /// Also wait for the last wave to be Healthy (earlier waves are always
+    /// waited for).
+    #[arg(long)]
+    pub wait: bool,
+    /// The deadline for all waiting (waves, hooks, --wait): 90s, 5m, 1h.
+    #[arg(long, default_value = "5m", value_parser = super::parse_duration)]
+    pub timeout: std::time::Duration,
     /// Output: table (default) or json.
     #[arg(short, long, value_parser = ["table", "json"], default_value = "table")]
     pub output: String,
@@ -282,9 +289,10 @@ fn bar(enabled: bool) -> Bar {
 /// Run the engine on whichever target.
 pub async fn run_on(
     target: &AnyTarget,
-    prepared: Prepared,
+    mut prepared: Prepared,
     show_progress: bool,
 ) -> Result<Report, sluice::sync::SyncError> {
+    prepared.options.watcher = Some(super::wait::watcher(target));
     let progress = bar(show_progress);
     match target {
         AnyTarget::Dir(t) => {
@@ -304,9 +312,9 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Print rows as `GROUP KIND NAMESPACE NAME STATUS MESSAGE`.
+/// Print rows as `GROUP KIND NAMESPACE NAME STATUS HEALTH HOOK MESSAGE`.
 pub fn print_table(report: &Report, out: &mut impl std::io::Write) -> std::io::Result<()> {
-    let cells: Vec<[String; 6]> = report
+    let cells: Vec<[String; 8]> = report
         .rows
         .iter()
         .map(|r| {
@@ -316,11 +324,16 @@ pub fn print_table(report: &Report, out: &mut impl std::io::Write) -> std::io::R
                 r.namespace.clone().unwrap_or_default(),
                 r.name.clone(),
                 r.status.to_string(),
+                r.health.clone().unwrap_or_default(),
+                r.hook.clone().unwrap_or_default(),
                 r.message.clone(),
             ]
         })
         .collect();
-    let head = ["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "MESSAGE"].map(String::from);
+    let head = [
+        "GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "HOOK", "MESSAGE",
+    ]
+    .map(String::from);
     let mut width = head.clone().map(|h| h.len());
     for c in &cells {
         for (w, s) in width.iter_mut().zip(c) {
@@ -331,10 +344,10 @@ pub fn print_table(report: &Report, out: &mut impl std::io::Write) -> std::io::R
         let line: Vec<String> = c
             .iter()
             .zip(width)
-            .take(5)
+            .take(7)
             .map(|(s, w)| format!("{s:w$}"))
             .collect();
-        writeln!(out, "{}  {}", line.join("  "), c[5])?;
+        writeln!(out, "{}  {}", line.join("  "), c[7])?;
     }
     Ok(())
 }
@@ -350,6 +363,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     o.prune |= args.prune;
     o.allow_empty |= args.allow_empty;
     o.force_conflicts = !args.no_force_conflicts;
+    o.wait = args.wait;
+    o.timeout = args.timeout;
     let json = args.output == "json";
     let context = prepared.context.clone();
     let report = runtime()?.block_on(async {

@@ -1,6 +1,7 @@
 //! The apply loop: compare, apply what differs, record the inventory,
 //! prune. See the module documentation of [`crate::sync`].
 
+use super::waves::Waves;
 use super::{Action, Progress, Report, Row, RowStatus, SyncError, SyncOptions, order};
 use crate::diff::{self, Status};
 use crate::object::{self, Object, ObjectId};
@@ -279,6 +280,11 @@ pub async fn run<T: Target>(
         app: app.to_string(),
         source,
     })?;
+    // Phases and waves: hooks and Skip objects leave the member list.
+    let (mut objects, waves) = Waves::split(objects).map_err(|source| SyncError::Plan {
+        app: app.to_string(),
+        source,
+    })?;
 
     let parent = Parent::for_app(app, ns);
     let inventory_err = |message: String| SyncError::Inventory {
@@ -353,51 +359,66 @@ pub async fn run<T: Target>(
         rows.push(row);
     }
     let mut parent_written = false;
-    for group in order::groups(&objects) {
-        let first_kind = group.first().map(|&i| objects[i].id.kind.as_str());
-        if !opts.dry_run && !parent_written && first_kind != Some("Namespace") {
-            write_parent(target, &parent, &all_kinds, &mut live_parent, app).await?;
-            parent_written = true;
-        }
-        let live = &live;
-        let mut done: Vec<(usize, Row)> = futures::stream::iter(group.iter().map(|&i| {
-            let o = &objects[i];
-            let assume_missing = opts.dry_run
-                && (unserved.contains(&o.id)
-                    || o.id
-                        .namespace
-                        .as_ref()
-                        .is_some_and(|n| missing_ns.contains(n)));
-            async move {
-                let row = one(target, o, live.get(&o.id), opts, assume_missing).await;
-                progress.step(&row);
-                (i, row)
+    let steps = waves.steps(&objects);
+    let mut stopped = None;
+    for (si, step) in steps.iter().enumerate() {
+        for group in step.groups.iter() {
+            let first_kind = group.first().map(|&i| objects[i].id.kind.as_str());
+            if !opts.dry_run && !parent_written && first_kind != Some("Namespace") {
+                write_parent(target, &parent, &all_kinds, &mut live_parent, app).await?;
+                parent_written = true;
             }
-        }))
-        .buffer_unordered(opts.concurrency.max(1))
-        .collect()
-        .await;
-        done.sort_by_key(|(i, _)| *i);
-        let mut established = false;
-        for (i, row) in &mut done {
-            let o = &objects[*i];
-            if o.id.kind == "Namespace" && row.status == RowStatus::Missing {
-                missing_ns.insert(o.id.name.clone());
-            }
-            if o.id.kind == "CustomResourceDefinition"
-                && !opts.dry_run
-                && row.status == RowStatus::Synced
-            {
-                if let Err(e) = target.wait_established(&o.id.name, opts.crd_timeout).await {
-                    *row = failed(&o.id, &e, true);
+            let live = &live;
+            let mut done: Vec<(usize, Row)> = futures::stream::iter(group.iter().map(|&i| {
+                let o = &objects[i];
+                let assume_missing = opts.dry_run
+                    && (unserved.contains(&o.id)
+                        || o.id
+                            .namespace
+                            .as_ref()
+                            .is_some_and(|n| missing_ns.contains(n)));
+                async move {
+                    let row = one(target, o, live.get(&o.id), opts, assume_missing).await;
+                    progress.step(&row);
+                    (i, row)
                 }
-                established = true;
+            }))
+            .buffer_unordered(opts.concurrency.max(1))
+            .collect()
+            .await;
+            done.sort_by_key(|(i, _)| *i);
+            let mut established = false;
+            for (i, row) in &mut done {
+                let o = &objects[*i];
+                if o.id.kind == "Namespace" && row.status == RowStatus::Missing {
+                    missing_ns.insert(o.id.name.clone());
+                }
+                if o.id.kind == "CustomResourceDefinition"
+                    && !opts.dry_run
+                    && row.status == RowStatus::Synced
+                {
+                    if let Err(e) = target.wait_established(&o.id.name, opts.crd_timeout).await {
+                        *row = failed(&o.id, &e, true);
+                    }
+                    established = true;
+                }
             }
+            if established {
+                target.discover().await.map_err(target_err)?;
+            }
+            rows.extend(done.into_iter().map(|(_, r)| r));
         }
-        if established {
-            target.discover().await.map_err(target_err)?;
+        let last = si + 1 == steps.len();
+        if let Err(stop) = waves
+            .after_step(target, opts, &objects, step, last, &mut rows)
+            .await
+        {
+            waves
+                .fail(target, opts, &objects, &steps[si + 1..], &stop, &mut rows)
+                .await;
+            stopped = Some(stop);
+            break;
         }
-        rows.extend(done.into_iter().map(|(_, r)| r));
     }
     if !opts.dry_run && !parent_written && (!objects.is_empty() || live_parent.is_some()) {
         write_parent(target, &parent, &all_kinds, &mut live_parent, app).await?;
@@ -415,8 +436,11 @@ pub async fn run<T: Target>(
         .iter()
         .filter(|r| r.status == RowStatus::SyncFailed)
         .count();
-    let blocked = (failures > 0)
-        .then(|| format!("{failures} objects failed to sync; fix them and sync again"));
+    let blocked = match &stopped {
+        Some(stop) => Some(format!("{stop}")),
+        None => (failures > 0)
+            .then(|| format!("{failures} objects failed to sync; fix them and sync again")),
+    };
     let mut kept_kinds = new_kinds.clone();
     for group in order::groups(&extraneous).into_iter().rev() {
         let done: Vec<(usize, Row)> = futures::stream::iter(group.iter().map(|&i| {

@@ -16,8 +16,11 @@
 //! [`Target`]: crate::target::Target
 
 mod apply;
+pub mod hooks;
 mod order;
 pub mod plan;
+pub mod wait;
+pub mod waves;
 
 pub use apply::run;
 
@@ -48,6 +51,13 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// How long to wait for a CRD to be Established.
     pub crd_timeout: Duration,
+    /// How to watch health between waves and for hooks; `None`: apply
+    /// every step without waiting (hooks are then not run).
+    pub watcher: Option<wait::Watcher>,
+    /// Wait for the last step to be Healthy too (`--wait`).
+    pub wait: bool,
+    /// The deadline for all waiting in one sync (`--timeout`).
+    pub timeout: Duration,
 }
 
 impl SyncOptions {
@@ -64,6 +74,9 @@ impl SyncOptions {
             create_namespace: false,
             concurrency: 32,
             crd_timeout: Duration::from_secs(60),
+            watcher: None,
+            wait: false,
+            timeout: Duration::from_secs(300),
         }
     }
 }
@@ -135,11 +148,22 @@ pub struct Row {
     /// The object as it is (would be) after applying, when it differs.
     #[serde(skip)]
     pub desired: Option<Value>,
+    /// Its health when it was waited for: `Healthy`, `Progressing`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// The hook phase for a hook object: `PreSync`, `Sync`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
 }
 
 impl Row {
     /// A row for `id`.
-    pub fn new(id: &ObjectId, status: RowStatus, action: Action, message: impl Into<String>) -> Row {
+    pub fn new(
+        id: &ObjectId,
+        status: RowStatus,
+        action: Action,
+        message: impl Into<String>,
+    ) -> Row {
         Row {
             group: id.group.clone(),
             kind: id.kind.clone(),
@@ -151,12 +175,19 @@ impl Row {
             ignored: false,
             live: None,
             desired: None,
+            health: None,
+            hook: None,
         }
     }
 
     /// The object's identity.
     pub fn id(&self) -> ObjectId {
-        ObjectId { group: self.group.clone(), kind: self.kind.clone(), namespace: self.namespace.clone(), name: self.name.clone() }
+        ObjectId {
+            group: self.group.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
     }
 
     /// Whether this row means the app is not in sync.
@@ -186,7 +217,10 @@ pub struct Report {
 impl Report {
     /// How many objects failed.
     pub fn failed(&self) -> usize {
-        self.rows.iter().filter(|r| r.status == RowStatus::SyncFailed).count()
+        self.rows
+            .iter()
+            .filter(|r| r.status == RowStatus::SyncFailed)
+            .count()
     }
 
     /// Whether live equals desired for every object.
@@ -208,8 +242,15 @@ impl Report {
             n(&|r| r.action == Action::Unchanged),
             n(&|r| r.action == Action::Pruned),
             self.failed(),
-            if self.in_sync() { "; in sync" } else { "; out of sync" },
-        )
+            if self.in_sync() {
+                "; in sync"
+            } else {
+                "; out of sync"
+            },
+        ) + &self
+            .health()
+            .map(|h| format!("; health {h}"))
+            .unwrap_or_default()
     }
 }
 
@@ -255,8 +296,19 @@ pub enum SyncError {
         #[source]
         source: ObjectError,
     },
+    /// A wave or hook annotation is invalid.
+    #[error("app {app}: {source}")]
+    Plan {
+        /// The app.
+        app: String,
+        /// Which object and annotation.
+        #[source]
+        source: plan::PlanError,
+    },
     /// The render returned nothing and pruning would delete every member.
-    #[error("app {app}: the render returned no objects but the app has {members} live objects; refusing to prune them all. Pass --allow-empty (or set syncPolicy.automated.allowEmpty) if that is what you want")]
+    #[error(
+        "app {app}: the render returned no objects but the app has {members} live objects; refusing to prune them all. Pass --allow-empty (or set syncPolicy.automated.allowEmpty) if that is what you want"
+    )]
     EmptyRender {
         /// The app.
         app: String,

@@ -1,0 +1,334 @@
+//! Phases and waves in the sync engine: the glue between [`plan`], the
+//! apply loop, [`hooks`] and [`wait`].
+//!
+//! [`Waves::split`] plans the desired objects and takes the hooks (and
+//! `Skip` objects) out of them, so only ApplySet members reach the apply
+//! loop. [`Waves::steps`] gives the loop its steps, each as groups of member
+//! indices in apply order. After each step the loop calls
+//! [`Waves::after_step`]: it runs the step's hooks, then waits until every
+//! member of the step is Healthy before the next step starts (and after the
+//! last one with `--wait`). A failure stops the sync: later steps are not
+//! applied, and [`Waves::fail`] runs the SyncFail hooks.
+
+use super::plan::{self, Phase, Plan, PlanError};
+use super::wait::{WaitError, Watcher};
+use super::{Action, Row, RowStatus, SyncOptions, hooks, order};
+use crate::health::Health;
+use crate::object::{Object, ObjectId};
+use crate::target::Target;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+/// One step for the apply loop.
+#[derive(Debug, Clone)]
+pub struct StepGroups {
+    /// The phase.
+    pub phase: Phase,
+    /// The wave.
+    pub wave: i64,
+    /// Member indices grouped for concurrent apply (kind order).
+    pub groups: Vec<Vec<usize>>,
+    /// Indices of the step's hooks in [`Waves::hooks`].
+    pub hooks: Vec<usize>,
+}
+
+/// The planned sync, hooks kept apart from the members.
+#[derive(Debug)]
+pub struct Waves {
+    /// The plan.
+    pub plan: Plan,
+    /// The hook objects as declared.
+    pub hooks: Vec<Object>,
+    started: Instant,
+}
+
+/// Why the sync stopped before its last step.
+#[derive(Debug, Clone)]
+pub struct Stopped {
+    /// The phase of the step that failed.
+    pub phase: Phase,
+    /// Its wave.
+    pub wave: i64,
+    /// What failed, naming the object(s).
+    pub reason: String,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sync stopped in {} wave {}: {}",
+            self.phase, self.wave, self.reason
+        )
+    }
+}
+
+impl Waves {
+    /// Plan `objects` (namespaces defaulted) and split them: the returned
+    /// objects are the ApplySet members; hooks stay in [`Waves::hooks`];
+    /// `Skip` objects are dropped.
+    pub fn split(objects: Vec<Object>) -> Result<(Vec<Object>, Waves), PlanError> {
+        let plan = plan::plan(&objects)?;
+        let skipped: HashSet<&ObjectId> = plan.skipped.iter().collect();
+        let (hooks, members): (Vec<Object>, Vec<Object>) = objects
+            .into_iter()
+            .filter(|o| !skipped.contains(&o.id))
+            .partition(|o| plan.is_hook(&o.id));
+        Ok((
+            members,
+            Waves {
+                plan,
+                hooks,
+                started: Instant::now(),
+            },
+        ))
+    }
+
+    fn steps_of(&self, steps: &[plan::Step], members: &[Object]) -> Vec<StepGroups> {
+        let member_index: HashMap<&ObjectId, usize> = members
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (&o.id, i))
+            .collect();
+        let hook_index: HashMap<&ObjectId, usize> = self
+            .hooks
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (&o.id, i))
+            .collect();
+        steps
+            .iter()
+            .map(|s| {
+                let idx: Vec<usize> = s
+                    .objects
+                    .iter()
+                    .filter_map(|id| member_index.get(id).copied())
+                    .collect();
+                let subset: Vec<Object> = idx.iter().map(|&i| members[i].clone()).collect();
+                StepGroups {
+                    phase: s.phase,
+                    wave: s.wave,
+                    groups: order::groups(&subset)
+                        .into_iter()
+                        .map(|g| g.into_iter().map(|j| idx[j]).collect())
+                        .collect(),
+                    hooks: s
+                        .objects
+                        .iter()
+                        .filter_map(|id| hook_index.get(id).copied())
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// The steps of the sync, for `members` as returned by
+    /// [`Waves::split`] (indices into it).
+    pub fn steps(&self, members: &[Object]) -> Vec<StepGroups> {
+        self.steps_of(&self.plan.steps, members)
+    }
+
+    /// Run `step`'s hooks, then wait until its members are Healthy (when
+    /// it is not the last step, or `opts.wait` is set). Adds the hook rows
+    /// and the members' health to `rows`. Does nothing for a dry-run or
+    /// without a watcher.
+    pub async fn after_step<T: Target>(
+        &self,
+        target: &T,
+        opts: &SyncOptions,
+        members: &[Object],
+        step: &StepGroups,
+        last: bool,
+        rows: &mut Vec<Row>,
+    ) -> Result<(), Stopped> {
+        let Some(watcher) = opts.watcher.as_ref().filter(|_| !opts.dry_run) else {
+            return Ok(());
+        };
+        let stop = |reason: String| Stopped {
+            phase: step.phase,
+            wave: step.wave,
+            reason,
+        };
+        let mut on_change = |id: &ObjectId, h: &Health| {
+            tracing::info!(app = %opts.app, phase = %step.phase, wave = step.wave, "{id}: {h}");
+        };
+        let hooks = self
+            .run_hooks(target, watcher, opts, step.phase, &step.hooks, rows)
+            .await;
+        if let Some(reason) = hooks {
+            return Err(stop(reason));
+        }
+        let ids: HashSet<&ObjectId> = step
+            .groups
+            .iter()
+            .flatten()
+            .map(|&i| &members[i].id)
+            .collect();
+        let failed: Vec<String> = rows
+            .iter()
+            .filter(|r| r.status == RowStatus::SyncFailed && ids.contains(&r.id()))
+            .map(|r| r.id().to_string())
+            .collect();
+        if !failed.is_empty() {
+            return Err(stop(format!("{} failed to apply", failed.join(", "))));
+        }
+        if last && !opts.wait {
+            return Ok(());
+        }
+        let objs: Vec<Object> = step
+            .groups
+            .iter()
+            .flatten()
+            .map(|&i| members[i].clone())
+            .collect();
+        let timeout = opts.timeout.saturating_sub(self.started.elapsed());
+        let result = watcher.wait(target, &objs, timeout, &mut on_change).await;
+        let healths: Vec<(ObjectId, Option<Health>)> = match &result {
+            Ok(h) => h
+                .iter()
+                .map(|(i, h)| (i.clone(), Some(h.clone())))
+                .collect(),
+            Err(e) => e.blocking(),
+        };
+        for (id, h) in healths {
+            if let (Some(h), Some(row)) = (h, rows.iter_mut().find(|r| r.id() == id)) {
+                row.health = Some(h.status.to_string());
+                if !h.is_healthy() && !h.message.is_empty() {
+                    row.message = format!("{}; {}", row.message, h.message);
+                }
+            }
+        }
+        if result.is_ok() {
+            for row in rows.iter_mut().filter(|r| ids.contains(&r.id())) {
+                row.health.get_or_insert_with(|| "Healthy".into());
+            }
+        }
+        result.map(|_| ()).map_err(|e| stop(wait_reason(&e)))
+    }
+
+    /// Run hooks `which` (indices into [`Waves::hooks`]) of `phase`; adds
+    /// their rows. Returns why they failed, if they did.
+    async fn run_hooks<T: Target>(
+        &self,
+        target: &T,
+        watcher: &Watcher,
+        opts: &SyncOptions,
+        phase: Phase,
+        which: &[usize],
+        rows: &mut Vec<Row>,
+    ) -> Option<String> {
+        if which.is_empty() {
+            return None;
+        }
+        let list: Vec<(&Object, &plan::Hook)> = which
+            .iter()
+            .filter_map(|&i| {
+                let o = &self.hooks[i];
+                self.plan.hook(&o.id).map(|h| (o, h))
+            })
+            .collect();
+        let timeout = opts.timeout.saturating_sub(self.started.elapsed());
+        let runs = hooks::run(
+            target,
+            watcher,
+            &opts.app,
+            phase,
+            &list,
+            timeout,
+            &mut |id, h| {
+                tracing::info!(app = %opts.app, %phase, "hook {id}: {h}");
+            },
+        )
+        .await;
+        let mut failed = Vec::new();
+        for run in &runs {
+            let ok = run.succeeded();
+            let mut row = Row::new(
+                &run.created,
+                if ok {
+                    RowStatus::Synced
+                } else {
+                    RowStatus::SyncFailed
+                },
+                if ok { Action::Created } else { Action::None },
+                match (ok, run.deleted) {
+                    (true, true) => "hook succeeded; deleted (HookSucceeded)".to_string(),
+                    (true, false) => "hook succeeded".to_string(),
+                    (false, true) => {
+                        format!("hook failed: {}; deleted (HookFailed)", run.health.message)
+                    }
+                    (false, false) => format!("hook failed: {}", run.health.message),
+                },
+            );
+            row.hook = Some(run.column().to_string());
+            row.health = Some(run.health.status.to_string());
+            rows.push(row);
+            if !ok {
+                failed.push(format!("hook {} ({})", run.created, run.health));
+            }
+        }
+        (!failed.is_empty()).then(|| failed.join(", "))
+    }
+
+    /// The sync failed: mark the members of steps after `from` as not
+    /// applied, and run the SyncFail hooks.
+    pub async fn fail<T: Target>(
+        &self,
+        target: &T,
+        opts: &SyncOptions,
+        members: &[Object],
+        later: &[StepGroups],
+        stopped: &Stopped,
+        rows: &mut Vec<Row>,
+    ) {
+        for step in later {
+            for &i in step.groups.iter().flatten() {
+                rows.push(Row::new(
+                    &members[i].id,
+                    RowStatus::SyncFailed,
+                    Action::None,
+                    format!("not applied: {stopped}"),
+                ));
+            }
+        }
+        let Some(watcher) = opts.watcher.as_ref().filter(|_| !opts.dry_run) else {
+            return;
+        };
+        for step in self.steps_of(&self.plan.sync_fail, members) {
+            let _ = self
+                .run_hooks(target, watcher, opts, Phase::SyncFail, &step.hooks, rows)
+                .await;
+        }
+    }
+}
+
+/// What a failed wait means for the user.
+fn wait_reason(e: &WaitError) -> String {
+    match e {
+        WaitError::Timeout { .. } => format!("{e}; raise --timeout or fix the objects"),
+        other => other.to_string(),
+    }
+}
+
+impl super::Report {
+    /// The app's health: the worst health of the objects waited for (Argo
+    /// CD's order), `None` when nothing was waited for.
+    pub fn health(&self) -> Option<&'static str> {
+        use crate::health::{HealthStatus, worst};
+        let parse = |s: &str| match s {
+            "Healthy" => HealthStatus::Healthy,
+            "Progressing" => HealthStatus::Progressing,
+            "Degraded" => HealthStatus::Degraded,
+            "Suspended" => HealthStatus::Suspended,
+            "Missing" => HealthStatus::Missing,
+            _ => HealthStatus::Unknown,
+        };
+        let all: Vec<Health> = self
+            .rows
+            .iter()
+            .filter_map(|r| r.health.as_deref())
+            .map(|h| Health::new(parse(h), ""))
+            .collect();
+        (!all.is_empty()).then(|| worst(&all).as_str())
+    }
+}
