@@ -2,5 +2,6 @@
 
 mod dir;
 mod fuzz;
+mod git;
 mod render;
 mod sandbox;

@@ -231,6 +231,7 @@ impl Ctx {
             return SourceError::Interrupted { url, revision };
         }
         if lower.contains("host key verification failed")
+            || lower.contains("host key is known")
             || lower.contains("remote host identification has changed")
         {
             return SourceError::HostKey { url, revision };

@@ -18,6 +18,8 @@ pub(crate) struct Net<'a> {
     pub ctx: &'a Ctx,
     pub progress: &'a dyn ProgressSink,
     pub interrupt: &'a AtomicBool,
+    /// Send credentials over plain `http://` too.
+    pub insecure_http: bool,
 }
 
 impl Net<'_> {
@@ -45,13 +47,8 @@ impl Net<'_> {
             set("ssh.variant", "ssh")?;
         }
         if matches!(self.url.kind(), UrlKind::Http | UrlKind::Https) {
-            if let Some(t) = &self.auth.token
-                && self.auth.password.is_none()
-            {
-                set(
-                    "http.extraHeader",
-                    &format!("Authorization: Bearer {}", t.expose()),
-                )?;
+            if let Some(header) = self.auth_header()? {
+                set("http.extraHeader", &header)?;
             }
             set(
                 "http.userAgent",
@@ -101,49 +98,106 @@ impl Net<'_> {
     ) -> Result<gix::Remote<'r>, SourceError> {
         let remote = repo
             .remote_at(self.url.connect_url())
-            .map_err(|e| self.ctx.from_gix(&e))?;
+            .map_err(|e| self.fail(&e))?;
         let remote = remote.with_fetch_tags(gix::remote::fetch::Tags::None);
         remote
             .with_refspecs(
                 specs.iter().map(String::as_str),
                 gix::remote::Direction::Fetch,
             )
-            .map_err(|e| self.ctx.from_gix(&e))
+            .map_err(|e| self.fail(&e))
     }
 
+    /// Turn a gix error into a [`SourceError`]. `ssh` reports why it
+    /// failed only on its stderr, which the transport does not keep: for an
+    /// SSH failure not otherwise explained, run `ssh` once more with the
+    /// same options to capture it (host key or key refused).
+    fn fail(&self, err: &gix::Error) -> SourceError {
+        let e = self.ctx.from_gix(err);
+        if self.url.kind() != UrlKind::Ssh || !matches!(e, SourceError::Fetch { .. } | SourceError::Unreachable { .. }) {
+            return e;
+        }
+        let Some(stderr) = self.ssh_diagnosis() else { return e };
+        match self.ctx.classify(&stderr, false, false, false) {
+            SourceError::Fetch { .. } => match e {
+                SourceError::Fetch { url, revision, reason, retryable } => {
+                    SourceError::Fetch { url, revision, reason: format!("{reason}; ssh: {}", self.ctx.scrub(&stderr)), retryable }
+                }
+                other => other,
+            },
+            explained => explained,
+        }
+    }
+
+    /// The stderr of `ssh … true` against the URL's host, trimmed.
+    fn ssh_diagnosis(&self) -> Option<String> {
+        let url = gix::url::parse(self.url.connect_url().as_bytes().as_bstr()).ok()?;
+        let host = url.host()?.to_string();
+        let target = match url.user() {
+            Some(u) => format!("{u}@{host}"),
+            None => host,
+        };
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c").arg(format!("{} \"$@\"", self.ssh_command())).arg("sluice-ssh");
+        if let Some(port) = url.port {
+            cmd.arg("-p").arg(port.to_string());
+        }
+        let out = cmd
+            .arg("--")
+            .arg(target)
+            .arg("true")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added")).collect();
+        (!lines.is_empty()).then(|| lines.join("; "))
+    }
+
+    /// The `Authorization` header sent with every request when credentials
+    /// are configured: basic for a password, bearer for a token. Refused over
+    /// plain `http://` unless insecure HTTP credentials are allowed.
+    fn auth_header(&self) -> Result<Option<String>, SourceError> {
+        let header = match (&self.auth.password, &self.auth.token) {
+            (Some(p), _) => {
+                let user = self.auth.username.as_deref().unwrap_or("x-access-token");
+                format!("Authorization: Basic {}", base64(format!("{user}:{}", p.expose()).as_bytes()))
+            }
+            (None, Some(t)) => format!("Authorization: Bearer {}", t.expose()),
+            (None, None) => return Ok(None),
+        };
+        if self.url.kind() == UrlKind::Http && !self.insecure_http {
+            return Err(SourceError::Authentication {
+                url: self.ctx.url.clone(),
+                revision: self.ctx.revision.clone(),
+                reason: "refusing to send credentials over plain http://; use https://, or allow it with \
+                         SLUICE_GIT_INSECURE_HTTP_CREDENTIALS=1"
+                    .into(),
+            });
+        }
+        Ok(Some(header))
+    }
+
+    /// Answers the transport's requests for credentials. The configured ones
+    /// already went out in the `Authorization` header, so a request here
+    /// means they were refused, or that none are configured.
     fn authenticate(
         &self,
     ) -> impl FnMut(
         gix::credentials::helper::Action,
     ) -> gix::Result<Option<gix::credentials::protocol::Outcome>>
     + 'static {
-        let user = self.auth.username.clone();
-        let secret = self
-            .auth
-            .password
-            .clone()
-            .or_else(|| self.auth.token.clone());
+        let configured = self.auth.password.is_some() || self.auth.token.is_some();
         move |action| {
-            let gix::credentials::helper::Action::Get(ctx) = action else {
+            if !matches!(action, gix::credentials::helper::Action::Get(_)) {
                 return Ok(None);
-            };
-            match &secret {
-                Some(s) => Ok(Some(gix::credentials::protocol::Outcome {
-                    identity: gix::sec::identity::Account {
-                        username: user
-                            .clone()
-                            .or_else(|| ctx.username.clone())
-                            .unwrap_or_else(|| "x-access-token".into()),
-                        password: s.expose().to_string(),
-                        oauth_refresh_token: None,
-                    },
-                    next: ctx.into(),
-                })),
-                None => Err(gix::error::unauthenticated(
-                    "the server asks for credentials and none are configured for this URL",
-                )
-                .into()),
             }
+            Err(gix::error::unauthenticated(if configured {
+                "the server refused the configured credentials"
+            } else {
+                "the server asks for credentials and none are configured for this URL"
+            })
+            .into())
         }
     }
 
@@ -154,7 +208,7 @@ impl Net<'_> {
         let remote = self.remote(repo, &["+refs/heads/*:refs/remotes/origin/*".to_string()])?;
         let con = remote
             .connect(gix::remote::Direction::Fetch)
-            .map_err(|e| self.ctx.from_gix(&e))?
+            .map_err(|e| self.fail(&e))?
             .with_credentials(self.authenticate());
         let opts = gix::remote::ref_map::Options {
             prefix_from_spec_as_filter_on_remote: false,
@@ -162,7 +216,7 @@ impl Net<'_> {
         };
         let (map, _) = con
             .ref_map(gix::progress::Discard, opts)
-            .map_err(|e| self.ctx.from_gix(&e))?;
+            .map_err(|e| self.fail(&e))?;
         Ok(map.remote_refs.iter().filter_map(to_remote_ref).collect())
     }
 
@@ -180,7 +234,7 @@ impl Net<'_> {
         let remote = self.remote(repo, specs)?;
         let con = remote
             .connect(gix::remote::Direction::Fetch)
-            .map_err(|e| self.ctx.from_gix(&e))?
+            .map_err(|e| self.fail(&e))?
             .with_credentials(self.authenticate());
         let opts = gix::remote::ref_map::Options {
             prefix_from_spec_as_filter_on_remote: true,
@@ -188,10 +242,10 @@ impl Net<'_> {
         };
         let outcome = con
             .prepare_fetch(gix::progress::Discard, opts)
-            .map_err(|e| self.ctx.from_gix(&e))?
+            .map_err(|e| self.fail(&e))?
             .with_shallow(shallow)
             .receive(gix::progress::Discard, self.interrupt)
-            .map_err(|e| self.ctx.from_gix(&e))?;
+            .map_err(|e| self.fail(&e))?;
         let (objects, bytes) = match &outcome.status {
             gix::remote::fetch::Status::Change {
                 write_pack_bundle, ..
@@ -240,4 +294,33 @@ fn to_remote_ref(r: &gix::protocol::handshake::Ref) -> Option<RemoteRef> {
         id,
         symref,
     })
+}
+
+/// Standard base64 with padding, for the basic auth header.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_the_rfc_vectors() {
+        let cases = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")];
+        for (i, o) in cases {
+            assert_eq!(super::base64(i.as_bytes()), o);
+        }
+    }
 }

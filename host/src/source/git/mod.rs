@@ -86,6 +86,9 @@ pub struct Options {
     /// Fetch only the commit needed (depth 1), deepening only when a
     /// revision needs history. On by default.
     pub shallow: bool,
+    /// Send credentials over plain `http://` (off by default: only
+    /// `https://` gets them).
+    pub allow_insecure_http_credentials: bool,
 }
 
 impl Default for Options {
@@ -95,6 +98,7 @@ impl Default for Options {
             credentials: Credentials::none(),
             ssh: SshOptions::default(),
             shallow: true,
+            allow_insecure_http_credentials: false,
         }
     }
 }
@@ -102,7 +106,8 @@ impl Default for Options {
 impl Options {
     /// Defaults plus the environment: `SLUICE_GIT_CACHE_DIR`, credentials
     /// (see [`Credentials::from_env`]), `SLUICE_SSH_PRIVATE_KEY`,
-    /// `SLUICE_SSH_KNOWN_HOSTS`, `SLUICE_SSH_CONFIG`, and `SLUICE_SSH_STRICT_HOST_KEY_CHECKING=no`.
+    /// `SLUICE_SSH_KNOWN_HOSTS`, `SLUICE_SSH_CONFIG`, `SLUICE_SSH_STRICT_HOST_KEY_CHECKING=no`, and
+    /// `SLUICE_GIT_INSECURE_HTTP_CREDENTIALS=1`.
     pub fn from_env() -> Result<Options, String> {
         let path = |n: &str| {
             std::env::var_os(n)
@@ -124,6 +129,8 @@ impl Options {
         {
             o.ssh.strict_host_key_checking = false;
         }
+        o.allow_insecure_http_credentials =
+            std::env::var("SLUICE_GIT_INSECURE_HTTP_CREDENTIALS").is_ok_and(|v| v == "1" || v == "true");
         Ok(o)
     }
 }
@@ -248,6 +255,7 @@ pub fn resolve_with(
         ctx: &ctx,
         progress,
         interrupt,
+        insecure_http: opts.allow_insecure_http_credentials,
     };
     let attempt = || -> Result<Resolved, Fail> {
         let mut repo = cache::open_or_init(&dir).map_err(Fail::Corrupt)?;

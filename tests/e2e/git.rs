@@ -1,0 +1,408 @@
+//! Git sources end to end: every URL kind and revision kind, auth, history
+//! rewrites, concurrency, cache recovery and tree safety, against the real
+//! servers of `sluice_testkit::git` on 127.0.0.1.
+
+use sluice::source::git::{CredentialEntry, Credentials, Secret, SshOptions};
+use sluice::source::{self, Options, SourceError, SourceSpec, TreeError};
+use sluice_testkit::git::{Fixture, PASSWORD, TOKEN, USER, server};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+fn opts(cache: &Path) -> Options {
+    let ssh = server().ssh();
+    Options {
+        cache_dir: cache.to_path_buf(),
+        ssh: SshOptions {
+            private_key: Some(ssh.private_key.clone()),
+            known_hosts: Some(ssh.known_hosts.clone()),
+            strict_host_key_checking: true,
+            config_file: Some(ssh.config.clone()),
+        },
+        ..Options::default()
+    }
+}
+
+fn spec(repo: &str, revision: &str) -> SourceSpec {
+    SourceSpec { repo: repo.to_string(), revision: revision.to_string() }
+}
+
+fn read(r: &source::Resolved, path: &str) -> String {
+    String::from_utf8(r.tree.read(path).expect("read")).expect("utf-8")
+}
+
+fn app_repo(name: &str) -> Fixture {
+    server().create(
+        name,
+        "mkdir -p app && echo 'kind: ConfigMap' > app/a.yaml && git add -A && git commit -qm one\n\
+         echo 'kind: Secret' > app/b.yaml && git add -A && git commit -qm two",
+    )
+}
+
+#[test]
+fn every_url_kind_resolves_the_same_commit() {
+    let f = app_repo("kinds");
+    let s = server();
+    let want = f.rev("main");
+    let urls = [
+        s.http_url("kinds"),
+        s.git_url("kinds"),
+        s.ssh_url("kinds"),
+        s.scp_url("kinds"),
+        s.file_url("kinds"),
+        s.path("kinds").display().to_string(),
+    ];
+    for url in urls {
+        let cache = tempfile::tempdir().expect("tempdir");
+        let r = source::resolve(&spec(&url, "main"), &opts(cache.path())).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(r.commit, want, "{url}");
+        assert_eq!(r.ref_name.as_deref(), Some("refs/heads/main"), "{url}");
+        assert!(r.fetched, "{url}: first resolve fetches");
+        assert_eq!(read(&r, "app/a.yaml"), "kind: ConfigMap\n", "{url}");
+        assert!(r.tree.describe().contains(&want), "{url}");
+    }
+}
+
+fn tagged_repo(name: &str) -> Fixture {
+    let f = server().create(name, "echo 0 > v && git add v && git commit -qm c0");
+    let mut ids = Vec::new();
+    for (i, tag) in ["v1.2.0", "v1.4.3", "1.4.7", "v2.0.0", "v2.3.1", "v3.0.0-rc.1"].iter().enumerate() {
+        ids.push(f.commit_files(&format!("c{}", i + 1), &[("v", tag)]));
+        f.tag(tag, "HEAD", i % 2 == 1);
+    }
+    f.commit_files("tip", &[("v", "tip")]);
+    f.git(&["checkout", "-q", "-b", "feature", "HEAD~2"]);
+    f.commit_files("feature", &[("v", "feature")]);
+    f.git(&["checkout", "-q", "main"]);
+    f
+}
+
+#[test]
+fn every_revision_kind_resolves_and_names_its_ref() {
+    let f = tagged_repo("revs");
+    let url = server().http_url("revs");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = opts(cache.path());
+    let cases: Vec<(String, &str, Option<&str>)> = vec![
+        ("main".into(), "tip", Some("refs/heads/main")),
+        ("HEAD".into(), "tip", Some("refs/heads/main")),
+        ("feature".into(), "feature", Some("refs/heads/feature")),
+        ("v1.2.0".into(), "v1.2.0", Some("refs/tags/v1.2.0")),
+        ("v1.4.3".into(), "v1.4.3", Some("refs/tags/v1.4.3")),
+        (">=1.2.0 <2".into(), "1.4.7", Some("refs/tags/1.4.7")),
+        ("~1.4".into(), "1.4.7", Some("refs/tags/1.4.7")),
+        ("^2".into(), "v2.3.1", Some("refs/tags/v2.3.1")),
+        ("^v2".into(), "v2.3.1", Some("refs/tags/v2.3.1")),
+        ("~v1.4.3, <1.4.5".into(), "v1.4.3", Some("refs/tags/v1.4.3")),
+        (f.rev("v2.0.0"), "v2.0.0", Some("refs/tags/v2.0.0")),
+        (f.rev("main~1"), "v3.0.0-rc.1", Some("refs/tags/v3.0.0-rc.1")),
+        (f.rev("main~4")[..10].to_string(), "1.4.7", Some("refs/tags/1.4.7")),
+        // Not a tip: an abbreviated id deepens the shallow cache; a full one
+        // is fetched by id.
+        (f.rev("main~7")[..7].to_string(), "0", None),
+        (f.rev("main~7"), "0", None),
+    ];
+    for (rev, content, ref_name) in cases {
+        let r = source::resolve(&spec(&url, &rev), &o).unwrap_or_else(|e| panic!("{rev}: {e}"));
+        assert_eq!(read(&r, "v").trim(), content, "{rev}");
+        assert_eq!(r.ref_name.as_deref(), ref_name, "{rev}");
+    }
+    let err = source::resolve(&spec(&url, "^4"), &o).expect_err("no v4");
+    assert!(matches!(err, SourceError::NoMatchingTag { tags: 6, .. }), "{err}");
+    let err = source::resolve(&spec(&url, "nope"), &o).expect_err("no ref");
+    assert!(matches!(err, SourceError::RefNotFound { .. }) && !err.is_retryable(), "{err}");
+    assert!(err.to_string().contains(&url) && err.to_string().contains("nope"), "{err}");
+    let err = source::resolve(&spec(&url, &"0".repeat(40)), &o).expect_err("no such commit");
+    assert!(matches!(err, SourceError::CommitNotFound { .. }), "{err}");
+}
+
+#[test]
+fn unchanged_remote_takes_the_fast_path() {
+    let f = app_repo("fast");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = opts(cache.path());
+    let url = server().http_url("fast");
+    assert!(source::resolve(&spec(&url, "main"), &o).expect("first").fetched);
+    let again = source::resolve(&spec(&url, "main"), &o).expect("again");
+    assert!(!again.fetched, "nothing changed: no fetch");
+    let c = f.commit_files("three", &[("app/c.yaml", "c")]);
+    let moved = source::resolve(&spec(&url, "main"), &o).expect("moved");
+    assert!(moved.fetched);
+    assert_eq!(moved.commit, c);
+    assert_eq!(read(&moved, "app/c.yaml"), "c");
+}
+
+fn creds(entry: CredentialEntry) -> Credentials {
+    let mut c = Credentials::none();
+    c.push(entry);
+    c
+}
+
+#[test]
+fn http_auth_by_url_prefix_and_no_secret_in_errors() {
+    app_repo("private-auth");
+    let s = server();
+    let url = s.http_url("private-auth");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let mut o = opts(cache.path());
+
+    let err = source::resolve(&spec(&url, "main"), &o).expect_err("no credentials");
+    assert!(matches!(err, SourceError::Authentication { .. }) && !err.is_retryable(), "{err}");
+    assert!(err.to_string().contains(&url) && err.to_string().contains("main"), "{err}");
+
+    // Credentials go over plain http:// only when allowed.
+    o.credentials = creds(CredentialEntry { url_prefix: url.clone(), username: Some(USER.into()), password: Some(Secret::new(PASSWORD)), ..Default::default() });
+    let err = source::resolve(&spec(&url, "main"), &o).expect_err("cleartext refused");
+    assert!(err.to_string().contains("plain http://") && !err.to_string().contains(PASSWORD), "{err}");
+    o.allow_insecure_http_credentials = true;
+
+    o.credentials = creds(CredentialEntry {
+        url_prefix: format!("http://127.0.0.1:{}/", url.split(':').nth(2).and_then(|p| p.split('/').next()).unwrap_or("")),
+        username: Some(USER.into()),
+        password: Some(Secret::new("wrong-password-123")),
+        ..CredentialEntry::default()
+    });
+    let err = source::resolve(&spec(&url, "main"), &o).expect_err("bad password");
+    assert!(matches!(err, SourceError::Authentication { .. }), "{err}");
+    assert!(!format!("{err} {err:?}").contains("wrong-password-123"), "{err:?}");
+
+    // The longer prefix wins over the wrong one above.
+    let mut c = o.credentials.clone();
+    c.push(CredentialEntry { url_prefix: url.clone(), username: Some(USER.into()), password: Some(Secret::new(PASSWORD)), ..Default::default() });
+    o.credentials = c;
+    let r = source::resolve(&spec(&url, "main"), &o).expect("basic auth");
+    assert_eq!(read(&r, "app/a.yaml"), "kind: ConfigMap\n");
+
+    let cache2 = tempfile::tempdir().expect("tempdir");
+    let mut o2 = opts(cache2.path());
+    o2.allow_insecure_http_credentials = true;
+    o2.credentials = creds(CredentialEntry { url_prefix: url.clone(), token: Some(Secret::new(TOKEN)), ..Default::default() });
+    source::resolve(&spec(&url, "main"), &o2).expect("bearer token");
+
+    let cache3 = tempfile::tempdir().expect("tempdir");
+    let embedded = url.replace("http://", &format!("http://{USER}:{PASSWORD}@"));
+    let o3 = Options { allow_insecure_http_credentials: true, ..opts(cache3.path()) };
+    let r = source::resolve(&spec(&embedded, "main"), &o3).expect("password in URL");
+    assert!(!r.url.contains(PASSWORD) && !format!("{r:?}").contains(PASSWORD) && !r.tree.describe().contains(PASSWORD));
+
+    // From a credentials file.
+    let file = cache3.path().join("creds.yaml");
+    std::fs::write(&file, format!("- urlPrefix: {url}\n  username: {USER}\n  password: {PASSWORD}\n")).expect("write");
+    let cache4 = tempfile::tempdir().expect("tempdir");
+    let mut o4 = opts(cache4.path());
+    o4.allow_insecure_http_credentials = true;
+    o4.credentials = Credentials::from_file(&file).expect("credentials file");
+    source::resolve(&spec(&url, "v-none"), &o4).expect_err("missing ref, but authenticated");
+    source::resolve(&spec(&url, "main"), &o4).expect("file credentials");
+}
+
+#[test]
+fn ssh_host_keys_are_checked() {
+    app_repo("hostkey");
+    let s = server();
+    let cache = tempfile::tempdir().expect("tempdir");
+    let mut o = opts(cache.path());
+    o.ssh.known_hosts = Some(s.ssh().wrong_known_hosts.clone());
+    let err = source::resolve(&spec(&s.ssh_url("hostkey"), "main"), &o).expect_err("wrong host key");
+    assert!(matches!(err, SourceError::HostKey { .. }), "{err}");
+    let empty = cache.path().join("empty_known_hosts");
+    std::fs::write(&empty, "").expect("write");
+    o.ssh.known_hosts = Some(empty);
+    let err = source::resolve(&spec(&s.scp_url("hostkey"), "main"), &o).expect_err("unknown host key");
+    assert!(matches!(err, SourceError::HostKey { .. }), "{err}");
+    o.ssh.known_hosts = Some(s.ssh().known_hosts.clone());
+    source::resolve(&spec(&s.ssh_url("hostkey"), "main"), &o).expect("known host key");
+
+    let stranger = cache.path().join("stranger_key");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&stranger)
+        .status()
+        .expect("ssh-keygen");
+    assert!(made.success());
+    let cache2 = tempfile::tempdir().expect("tempdir");
+    let o2 = Options { ssh: SshOptions { private_key: Some(stranger), ..o.ssh.clone() }, ..opts(cache2.path()) };
+    let err = source::resolve(&spec(&s.ssh_url("hostkey"), "main"), &o2).expect_err("key not authorised");
+    assert!(matches!(err, SourceError::Authentication { .. }), "{err}");
+}
+
+#[test]
+fn force_push_and_deleted_branch() {
+    let f = app_repo("rewrite");
+    f.git(&["branch", "doomed"]);
+    f.push();
+    let url = server().git_url("rewrite");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = opts(cache.path());
+    let before = source::resolve(&spec(&url, "main"), &o).expect("before");
+    let new = f.force_push("main", "app/b.yaml", "kind: Rewritten\n");
+    let after = source::resolve(&spec(&url, "main"), &o).expect("after force-push");
+    assert_ne!(before.commit, after.commit);
+    assert_eq!(after.commit, new);
+    assert_eq!(read(&after, "app/b.yaml"), "kind: Rewritten\n");
+    assert_eq!(read(&before, "app/b.yaml"), "kind: Secret\n", "an older tree stays readable");
+
+    source::resolve(&spec(&url, "doomed"), &o).expect("branch exists");
+    f.delete_branch("doomed");
+    let err = source::resolve(&spec(&url, "doomed"), &o).expect_err("deleted branch");
+    assert!(matches!(err, SourceError::RefNotFound { .. }), "{err}");
+    assert!(err.to_string().contains("doomed") && err.to_string().contains(&url), "{err}");
+    source::resolve(&spec(&url, "main"), &o).expect("cache still usable");
+}
+
+#[test]
+fn concurrent_fetches_in_threads_share_one_cache() {
+    let f = app_repo("threads");
+    let url = server().http_url("threads");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = opts(cache.path());
+    let commits: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..8).map(|i| {
+            let (o, url) = (&o, &url);
+            s.spawn(move || source::resolve(&spec(url, if i % 2 == 0 { "main" } else { "HEAD" }), o).map(|r| r.commit))
+        }).collect();
+        hs.into_iter().map(|h| h.join().expect("join").expect("resolve")).collect()
+    });
+    assert!(commits.iter().all(|c| *c == f.rev("main")), "{commits:?}");
+}
+
+/// Not a test on its own: the body of the two-process test, run in a child
+/// process when `SLUICE_E2E_CHILD_CACHE` is set.
+#[test]
+fn child_process_resolve() {
+    let (Ok(cache), Ok(url)) = (std::env::var("SLUICE_E2E_CHILD_CACHE"), std::env::var("SLUICE_E2E_CHILD_URL")) else { return };
+    let r = source::resolve(&spec(&url, "main"), &opts(Path::new(&cache))).expect("child resolve");
+    println!("CHILD-COMMIT={}", r.commit);
+}
+
+#[test]
+fn concurrent_fetches_in_two_processes() {
+    let f = server().create("procs", "echo x > x && git add x && git commit -qm x");
+    f.add_many_files("bulk", 3000);
+    let url = server().http_url("procs");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let exe = std::env::current_exe().expect("test binary");
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "git::child_process_resolve", "--nocapture", "--test-threads=1"])
+                .env("SLUICE_E2E_CHILD_CACHE", cache.path())
+                .env("SLUICE_E2E_CHILD_URL", &url)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn child")
+        })
+        .collect();
+    let want = format!("CHILD-COMMIT={}", f.rev("main"));
+    for c in children {
+        let out = c.wait_with_output().expect("child");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && stdout.contains(&want), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+fn cached_repo(cache: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(cache)
+        .expect("cache dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("one cached repository")
+}
+
+#[test]
+fn corrupt_cache_is_deleted_and_refetched() {
+    let f = app_repo("corrupt");
+    let url = server().http_url("corrupt");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = opts(cache.path());
+    source::resolve(&spec(&url, "main"), &o).expect("first");
+    let repo = cached_repo(cache.path());
+    // Garbage in every pack and index: objects unreadable.
+    for e in std::fs::read_dir(repo.join("objects/pack")).expect("packs").flatten() {
+        std::fs::write(e.path(), b"garbage").expect("corrupt");
+    }
+    let r = source::resolve(&spec(&url, "main"), &o).expect("recovered from corrupt packs");
+    assert_eq!((r.commit.as_str(), read(&r, "app/b.yaml").as_str()), (f.rev("main").as_str(), "kind: Secret\n"));
+    // A broken repository layout: HEAD and config unreadable.
+    std::fs::write(repo.join("HEAD"), b"\0\0not a ref").expect("corrupt");
+    std::fs::write(repo.join("config"), b"[[[").expect("corrupt");
+    let r = source::resolve(&spec(&url, "main"), &o).expect("recovered from broken layout");
+    assert_eq!(r.commit, f.rev("main"));
+}
+
+#[test]
+fn symlinks_stay_inside_and_submodules_are_named() {
+    let f = server().create(
+        "links",
+        "mkdir -p app shared && echo shared > shared/s.yaml && echo a > app/a.yaml\n\
+         ln -s a.yaml app/in.yaml && ln -s ../shared app/dir && ln -s ../../etc/passwd app/out\n\
+         ln -s /etc/passwd app/abs && ln -s loop2 app/loop1 && ln -s loop1 app/loop2\n\
+         git add -A && git commit -qm links\n\
+         git update-index --add --cacheinfo 160000,0123456789abcdef0123456789abcdef01234567,app/vendor\n\
+         printf '[submodule \"vendor\"]\\n\\tpath = app/vendor\\n\\turl = https://example.invalid/v.git\\n' > .gitmodules\n\
+         git add .gitmodules && git commit -qm submodule",
+    );
+    let cache = tempfile::tempdir().expect("tempdir");
+    let r = source::resolve(&spec(&server().file_url("links"), "main"), &opts(cache.path())).expect("resolve");
+    assert_eq!(r.commit, f.rev("main"));
+    let t = &r.tree;
+    assert_eq!(t.read("app/in.yaml").expect("in"), b"a\n");
+    assert_eq!(t.read("app/dir/s.yaml").expect("dir link"), b"shared\n");
+    assert_eq!(t.read("app/out"), Err(TreeError::OutsideRoot("app/out".into())));
+    assert_eq!(t.read("app/abs"), Err(TreeError::OutsideRoot("app/abs".into())));
+    assert_eq!(t.read("app/../../x"), Err(TreeError::OutsideRoot("app/../../x".into())));
+    assert!(matches!(t.read("app/loop1"), Err(TreeError::Io(m)) if m.contains("symbolic links")));
+    let err = t.read("app/vendor/x.yaml").expect_err("inside a submodule");
+    assert!(matches!(&err, TreeError::Unsupported(m) if m.contains("app/vendor") && m.contains("submodule")), "{err}");
+    assert!(matches!(t.list("app/vendor"), Err(TreeError::Unsupported(_))));
+    let names: Vec<(String, source::EntryKind)> = t.list("app").expect("list").into_iter().map(|e| (e.name, e.kind)).collect();
+    use source::EntryKind::*;
+    assert_eq!(
+        names,
+        [("a.yaml".into(), File), ("dir".into(), Directory), ("in.yaml".into(), File), ("vendor".into(), Submodule)]
+    );
+    assert_eq!(t.stat("app/in.yaml").expect("stat").size, 2);
+    assert_eq!(t.read("app"), Err(TreeError::IsDirectory("app".into())));
+    assert_eq!(t.read("app/none"), Err(TreeError::NotFound("app/none".into())));
+}
+
+fn count_files(t: &dyn source::Tree, dir: &str) -> usize {
+    t.list(dir)
+        .expect("list")
+        .into_iter()
+        .map(|e| {
+            let p = if dir.is_empty() { e.name } else { format!("{dir}/{}", e.name) };
+            if e.kind == source::EntryKind::Directory { count_files(t, &p) } else { 1 }
+        })
+        .sum()
+}
+
+#[test]
+fn twenty_thousand_files() {
+    let f = server().create("big", "echo root > README && git add README && git commit -qm root");
+    let tip = f.add_many_files("apps", 20_000);
+    let cache = tempfile::tempdir().expect("tempdir");
+    let r = source::resolve(&spec(&server().http_url("big"), "main"), &opts(cache.path())).expect("resolve");
+    assert_eq!(r.commit, tip);
+    assert_eq!(count_files(r.tree.as_ref(), "apps"), 20_000);
+    assert!(read(&r, "apps/d199/f19999.yaml").contains("cm-19999"));
+}
+
+#[test]
+fn failures_are_classified() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = opts(cache.path());
+    let err = source::resolve(&spec("http://127.0.0.1:1/nothing.git", "main"), &o).expect_err("unreachable");
+    assert!(matches!(err, SourceError::Unreachable { .. }) && err.is_retryable(), "{err:?}");
+    assert!(err.to_string().contains("http://127.0.0.1:1/nothing.git") && err.to_string().contains("main"), "{err}");
+    let err = source::resolve(&spec("ftp://x/y", "main"), &o).expect_err("bad scheme");
+    assert!(matches!(err, SourceError::InvalidUrl { .. }) && !err.is_retryable(), "{err}");
+    let err = source::resolve(&spec(&server().http_url("missing-repo"), "main"), &o).expect_err("no repo");
+    assert!(!err.to_string().is_empty() && err.to_string().contains("missing-repo"), "{err}");
+    app_repo("interrupt");
+    let stop = AtomicBool::new(true);
+    let err = source::resolve_with(&spec(&server().http_url("interrupt"), "main"), &o, &source::git::LogProgress, &stop)
+        .expect_err("interrupted");
+    assert!(matches!(err, SourceError::Interrupted { .. }), "{err}");
+}
