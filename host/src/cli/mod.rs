@@ -4,6 +4,7 @@
 mod diff;
 mod plugin;
 mod render;
+mod source;
 mod sync;
 mod wait;
 
@@ -61,6 +62,9 @@ pub enum Command {
     Sync(sync::Args),
     /// Wait until an already-synced app is Healthy.
     Wait(wait::Args),
+    /// Git sources: resolve a revision to a commit.
+    #[command(subcommand)]
+    Source(source::Command),
 }
 
 /// Output formats for machine-read results.
@@ -118,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Diff(args) => diff::run(args, &cli.global),
         Command::Sync(args) => sync::run(args, &cli.global),
         Command::Wait(args) => wait::run(args, &cli.global),
+        Command::Source(cmd) => source::run(cmd),
     }
 }
 

@@ -65,9 +65,7 @@ pub fn open_or_init(dir: &Path) -> Result<gix::Repository, String> {
 /// Open an existing cached repository.
 pub fn open(dir: &Path) -> Result<gix::Repository, String> {
     let opts = gix::open::Options::isolated().strict_config(false);
-    gix::open_opts(dir, opts)
-        
-        .map_err(|e| format!("cannot open repository: {e}"))
+    gix::open_opts(dir, opts).map_err(|e| format!("cannot open repository: {e}"))
 }
 
 /// Delete a corrupt cached repository so the next fetch starts afresh.

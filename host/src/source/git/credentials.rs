@@ -103,12 +103,20 @@ impl Credentials {
             Some(p) if !p.is_empty() => Credentials::from_file(Path::new(&p))?,
             _ => Credentials::none(),
         };
+        creds.extend(Credentials::from_env_vars());
+        Ok(creds)
+    }
+
+    /// The one template the `SLUICE_GIT_USERNAME`, `SLUICE_GIT_PASSWORD`,
+    /// `SLUICE_GIT_TOKEN` and `SLUICE_GIT_URL_PREFIX` variables describe.
+    pub fn from_env_vars() -> Self {
         let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
         let (user, pass, token) = (
             var("SLUICE_GIT_USERNAME"),
             var("SLUICE_GIT_PASSWORD"),
             var("SLUICE_GIT_TOKEN"),
         );
+        let mut creds = Credentials::none();
         if user.is_some() || pass.is_some() || token.is_some() {
             creds.push(CredentialEntry {
                 url_prefix: var("SLUICE_GIT_URL_PREFIX").unwrap_or_default(),
@@ -118,7 +126,12 @@ impl Credentials {
                 ssh_private_key_path: None,
             });
         }
-        Ok(creds)
+        creds
+    }
+
+    /// Add all of `other`'s templates after these.
+    pub fn extend(&mut self, other: Credentials) {
+        self.entries.extend(other.entries);
     }
 
     /// Add a template.

@@ -198,7 +198,7 @@ impl Ctx {
 
     /// Classify a gix error: authentication, host key, unreachable,
     /// interrupted, or a generic fetch failure.
-    pub fn from_gix(&self, err: &gix::Error) -> SourceError {
+    pub fn of_gix(&self, err: &gix::Error) -> SourceError {
         let chain: Vec<String> = err.iter_errors().map(|e| e.to_string()).collect();
         let mut text = String::new();
         for c in &chain {

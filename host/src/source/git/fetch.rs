@@ -37,7 +37,7 @@ impl Net<'_> {
     pub fn configure(&self, repo: &mut gix::Repository) -> Result<(), SourceError> {
         let mut cfg = repo.config_snapshot_mut();
         let mut set = |key: &str, value: &str| {
-            cfg.set_raw_value(&key, value).map(|_| ()).map_err(|e| {
+            cfg.set_raw_value(key, value).map(|_| ()).map_err(|e| {
                 self.ctx
                     .cache(std::path::Path::new("."), format!("setting {key}: {e}"))
             })
@@ -113,16 +113,31 @@ impl Net<'_> {
     /// SSH failure not otherwise explained, run `ssh` once more with the
     /// same options to capture it (host key or key refused).
     fn fail(&self, err: &gix::Error) -> SourceError {
-        let e = self.ctx.from_gix(err);
-        if self.url.kind() != UrlKind::Ssh || !matches!(e, SourceError::Fetch { .. } | SourceError::Unreachable { .. }) {
+        let e = self.ctx.of_gix(err);
+        if self.url.kind() != UrlKind::Ssh
+            || !matches!(
+                e,
+                SourceError::Fetch { .. } | SourceError::Unreachable { .. }
+            )
+        {
             return e;
         }
-        let Some(stderr) = self.ssh_diagnosis() else { return e };
+        let Some(stderr) = self.ssh_diagnosis() else {
+            return e;
+        };
         match self.ctx.classify(&stderr, false, false, false) {
             SourceError::Fetch { .. } => match e {
-                SourceError::Fetch { url, revision, reason, retryable } => {
-                    SourceError::Fetch { url, revision, reason: format!("{reason}; ssh: {}", self.ctx.scrub(&stderr)), retryable }
-                }
+                SourceError::Fetch {
+                    url,
+                    revision,
+                    reason,
+                    retryable,
+                } => SourceError::Fetch {
+                    url,
+                    revision,
+                    reason: format!("{reason}; ssh: {}", self.ctx.scrub(&stderr)),
+                    retryable,
+                },
                 other => other,
             },
             explained => explained,
@@ -138,7 +153,9 @@ impl Net<'_> {
             None => host,
         };
         let mut cmd = std::process::Command::new("sh");
-        cmd.arg("-c").arg(format!("{} \"$@\"", self.ssh_command())).arg("sluice-ssh");
+        cmd.arg("-c")
+            .arg(format!("{} \"$@\"", self.ssh_command()))
+            .arg("sluice-ssh");
         if let Some(port) = url.port {
             cmd.arg("-p").arg(port.to_string());
         }
@@ -150,7 +167,11 @@ impl Net<'_> {
             .output()
             .ok()?;
         let text = String::from_utf8_lossy(&out.stderr);
-        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added")).collect();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
+            .collect();
         (!lines.is_empty()).then(|| lines.join("; "))
     }
 
@@ -161,7 +182,10 @@ impl Net<'_> {
         let header = match (&self.auth.password, &self.auth.token) {
             (Some(p), _) => {
                 let user = self.auth.username.as_deref().unwrap_or("x-access-token");
-                format!("Authorization: Basic {}", base64(format!("{user}:{}", p.expose()).as_bytes()))
+                format!(
+                    "Authorization: Basic {}",
+                    base64(format!("{user}:{}", p.expose()).as_bytes())
+                )
             }
             (None, Some(t)) => format!("Authorization: Bearer {}", t.expose()),
             (None, None) => return Ok(None),
@@ -301,7 +325,11 @@ fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -318,7 +346,13 @@ fn base64(input: &[u8]) -> String {
 mod tests {
     #[test]
     fn base64_matches_the_rfc_vectors() {
-        let cases = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")];
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ];
         for (i, o) in cases {
             assert_eq!(super::base64(i.as_bytes()), o);
         }

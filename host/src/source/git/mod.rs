@@ -129,8 +129,8 @@ impl Options {
         {
             o.ssh.strict_host_key_checking = false;
         }
-        o.allow_insecure_http_credentials =
-            std::env::var("SLUICE_GIT_INSECURE_HTTP_CREDENTIALS").is_ok_and(|v| v == "1" || v == "true");
+        o.allow_insecure_http_credentials = std::env::var("SLUICE_GIT_INSECURE_HTTP_CREDENTIALS")
+            .is_ok_and(|v| v == "1" || v == "true");
         Ok(o)
     }
 }
