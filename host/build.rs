@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (built-in name, crate name) of every plugin embedded in the binary.
-const BUILTINS: &[(&str, &str)] = &[("yaml", "sluice-plugin-yaml")];
+const BUILTINS: &[(&str, &str)] = &[
+    ("yaml", "sluice-plugin-yaml"),
+    ("kustomize", "sluice-plugin-kustomize"),
+];
 
 /// Plugins built for tests only, never embedded.
 const TEST_PLUGINS: &[(&str, &str)] = &[("HOSTILE", "sluice-plugin-test-hostile")];

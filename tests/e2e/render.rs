@@ -146,3 +146,34 @@ fn every_command_has_help() {
         assert!(text(&out.stdout).contains("Usage:"), "{args:?}");
     }
 }
+
+/// Parse a multi-document YAML stream into JSON values (empty documents
+/// dropped), for semantic comparison.
+fn yaml_stream(text: &str) -> Vec<serde_json::Value> {
+    use serde::Deserialize;
+    serde_norway::Deserializer::from_str(text)
+        .map(|d| serde_json::Value::deserialize(d).expect("valid YAML"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// The kustomize example renders exactly as `kubectl kustomize` does. The
+/// golden file is produced by kubectl: refresh it with
+/// `BLESS=1 cargo test -p sluice --test e2e kustomize_example`.
+#[test]
+fn kustomize_example_matches_kubectl_kustomize() {
+    let golden = repo_root().join("tests/e2e/golden/kustomize-prod.yaml");
+    if std::env::var_os("BLESS").is_some() {
+        let out = Command::new("kubectl")
+            .args(["kustomize", "examples/kustomize/overlays/prod"])
+            .current_dir(repo_root())
+            .output()
+            .expect("kubectl");
+        assert!(out.status.success());
+        std::fs::write(&golden, &out.stdout).expect("write golden");
+    }
+    let out = sluice(&["render", "examples/kustomize", "--path", "overlays/prod"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let expected = std::fs::read_to_string(&golden).expect("golden file");
+    assert_eq!(yaml_stream(&text(&out.stdout)), yaml_stream(&expected));
+}

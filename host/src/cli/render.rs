@@ -79,14 +79,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
                     serde_json::to_writer_pretty(&mut out, &values)?;
                     writeln!(out)?;
                 }
-                Output::Yaml => {
-                    for (i, v) in values.iter().enumerate() {
-                        if i > 0 {
-                            writeln!(out, "---")?;
-                        }
-                        out.write_all(serde_norway::to_string(v)?.as_bytes())?;
-                    }
-                }
+                Output::Yaml => out.write_all(sluice::object::to_yaml_stream(values).as_bytes())?,
             }
             Ok(EXIT_OK)
         }

@@ -4,6 +4,10 @@
 //! it, so `apps/v1` and `apps/v1beta1` Deployments of the same name are the
 //! same object. This module is pure: no I/O.
 
+mod yaml;
+
+pub use yaml::{to_yaml, to_yaml_stream};
+
 use serde_json::Value;
 use std::fmt;
 
@@ -88,7 +92,7 @@ pub enum ObjectError {
     #[error("{id} is defined twice: at {first} and at {second}; remove one of them")]
     Duplicate {
         /// The shared identity.
-        id: ObjectId,
+        id: Box<ObjectId>,
         /// Where the first is.
         first: String,
         /// Where the second is.
@@ -159,7 +163,7 @@ pub fn check_unique(objects: &[Object]) -> Result<(), ObjectError> {
     for (i, o) in objects.iter().enumerate() {
         if let Some(&j) = seen.get(&o.id) {
             return Err(ObjectError::Duplicate {
-                id: o.id.clone(),
+                id: Box::new(o.id.clone()),
                 first: at(objects[j].origin.as_ref(), j),
                 second: at(o.origin.as_ref(), i),
             });

@@ -158,14 +158,14 @@ impl Runtime {
         expected_sha256: Option<&str>,
     ) -> Result<Plugin, PluginError> {
         let sha256 = hex::encode(sha2::Sha256::digest(wasm));
-        if let Some(expected) = expected_sha256 {
-            if !expected.eq_ignore_ascii_case(&sha256) {
-                return Err(PluginError::Digest {
-                    plugin: name.to_string(),
-                    expected: expected.to_string(),
-                    actual: sha256,
-                });
-            }
+        if let Some(expected) = expected_sha256
+            && !expected.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(PluginError::Digest {
+                plugin: name.to_string(),
+                expected: expected.to_string(),
+                actual: sha256,
+            });
         }
         self.load_verified(name, wasm, &sha256)
     }
