@@ -49,7 +49,8 @@ fn deploy(name: &str, annotations: Value) -> Value {
                 "spec": {"containers": [{"name": "c", "image": "web:v1"}]}}}})
 }
 
-/// When the fake controller first saw each object (`Kind/name`).
+/// When the fake controller first saw each object (`Kind/name`), and when
+/// it made each one Healthy (`healthy:Kind/name`).
 type Seen = Arc<Mutex<HashMap<String, Instant>>>;
 
 /// Play the Job and Deployment controllers in `ns` until dropped.
@@ -90,8 +91,13 @@ fn controller(client: kube::Client, ns: &str) -> (tokio::task::JoinHandle<()>, S
                     };
                     // Let the migration "run" for a moment.
                     tokio::time::sleep(Duration::from_millis(200)).await;
-                    if let Err(e) = jobs.patch_status(&name, &pp, &Patch::Merge(&status)).await {
-                        eprintln!("fake controller: job {name}: {e}");
+                    match jobs.patch_status(&name, &pp, &Patch::Merge(&status)).await {
+                        Ok(_) => {
+                            s.lock()
+                                .expect("lock")
+                                .insert(format!("healthy:Job/{name}"), Instant::now());
+                        }
+                        Err(e) => eprintln!("fake controller: job {name}: {e}"),
                     }
                 }
             }
@@ -197,6 +203,14 @@ async fn migration_completes_before_the_deployment_is_applied() {
     let web = seen["Deployment/web"];
     let wave = seen["Job/migrate-wave"];
     assert!(web > wave + Duration::from_millis(150), "{seen:?}");
+    // Reported, not asserted: from the last object of wave -1 becoming
+    // Healthy to the first object of wave 0 existing (an upper bound: the
+    // fake controller lists every 20 ms).
+    let healthy = seen["healthy:Job/migrate-wave"];
+    println!(
+        "wave latency: {:.1} ms from Job/migrate-wave Healthy to Deployment/web seen",
+        web.saturating_duration_since(healthy).as_secs_f64() * 1e3
+    );
     // HookSucceeded: the hook Job is gone; the wave Job is a member and stays.
     assert!(!exists(_c, &ns, &format!("job/{}", hook.name)));
     assert!(exists(_c, &ns, "job/migrate-wave"));
