@@ -366,6 +366,12 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     o.wait = args.wait;
     o.timeout = args.timeout;
     let json = args.output == "json";
+    if args.dry_run && !json {
+        // The plan: phases, waves and the objects of each step.
+        if let Ok(plan) = sluice::sync::plan::plan(&prepared.objects) {
+            print!("{plan}\n");
+        }
+    }
     let context = prepared.context.clone();
     let report = runtime()?.block_on(async {
         let target = connect(&args.app, context.as_deref()).await?;

@@ -168,7 +168,22 @@ pub async fn run<T: Target>(
                 .find(|(b, _)| b == id)
                 .map(|(_, h)| {
                     let h = h.unwrap_or_else(|| Health::new(HealthStatus::Unknown, ""));
-                    Health::new(h.status, format!("{e}"))
+                    let why = match e {
+                        WaitError::Timeout { timeout, .. } => {
+                            format!("timed out after {}s", timeout.as_secs())
+                        }
+                        WaitError::Unchanging { .. } => {
+                            "the target does not run hooks (it never changes objects by itself)"
+                                .to_string()
+                        }
+                        other => other.to_string(),
+                    };
+                    let message = if h.message.is_empty() {
+                        why
+                    } else {
+                        format!("{}; {why}", h.message)
+                    };
+                    Health::new(h.status, message)
                 })
                 .unwrap_or_else(|| Health::healthy("hook succeeded")),
         }

@@ -276,6 +276,38 @@ impl Plan {
     }
 }
 
+impl fmt::Display for Plan {
+    /// One line per step, `PHASE WAVE OBJECTS`, hooks marked `(hook)`,
+    /// SyncFail steps last, as `sluice sync --dry-run` prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:<9} {:>5}  OBJECTS", "PHASE", "WAVE")?;
+        for s in self.steps.iter().chain(&self.sync_fail) {
+            let objects: Vec<String> = s
+                .objects
+                .iter()
+                .map(|id| {
+                    if self.is_hook(id) {
+                        format!("{id} (hook)")
+                    } else {
+                        id.to_string()
+                    }
+                })
+                .collect();
+            writeln!(
+                f,
+                "{:<9} {:>5}  {}",
+                s.phase.as_str(),
+                s.wave,
+                objects.join(", ")
+            )?;
+        }
+        for id in &self.skipped {
+            writeln!(f, "{:<9} {:>5}  {id}", "Skip", "-")?;
+        }
+        Ok(())
+    }
+}
+
 /// The error returned by [`plan`] and [`prune_order`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
