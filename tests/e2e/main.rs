@@ -1,7 +1,10 @@
-//! sluice end-to-end tests: one binary, one module per area.
+//! sluice's end-to-end tests: one binary, one module per area, against real
+//! servers started by `sluice-testkit` on 127.0.0.1.
 
 mod dir;
 mod fuzz;
 mod git;
+mod kube;
 mod render;
 mod sandbox;
+mod waves;

@@ -1,2 +1,10 @@
-//! The test harness: real servers on 127.0.0.1 for sluice's end-to-end tests
-//! (Git servers and a kube-apiserver; modules are added as they land).
+//! The test harness: real servers on 127.0.0.1 for sluice's end-to-end tests.
+//!
+//! - [`git`]: a smart-HTTP Git server (`git http-backend`), `git daemon`,
+//!   and `sshd`, serving repositories made by deterministic scripts;
+//! - [`cluster`]: `etcd` and `kube-apiserver` built from their Go modules
+//!   (see `tests/cluster/`), started the way controller-runtime's envtest
+//!   does.
+
+pub mod cluster;
+pub mod git;
