@@ -300,7 +300,7 @@ async fn crd_custom_resource_and_workload_in_three_negative_and_positive_waves()
             .all(|x| x.health.as_deref() == Some("Healthy")),
         "{r:#?}"
     );
-    assert!(exists(c, &ns, "widgets/w"));
+    assert!(exists(c, &ns, &format!("widgets.{group}/w")));
     assert!(seen.lock().expect("lock").contains_key("Deployment/web"));
 }
 

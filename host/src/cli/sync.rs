@@ -369,7 +369,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     if args.dry_run && !json {
         // The plan: phases, waves and the objects of each step.
         if let Ok(plan) = sluice::sync::plan::plan(&prepared.objects) {
-            print!("{plan}\n");
+            println!("{plan}");
         }
     }
     let context = prepared.context.clone();

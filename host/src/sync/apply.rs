@@ -2,7 +2,7 @@
 //! prune. See the module documentation of [`crate::sync`].
 
 use super::waves::Waves;
-use super::{Action, Progress, Report, Row, RowStatus, SyncError, SyncOptions, order};
+use super::{Action, Progress, Report, Row, RowStatus, SyncError, SyncOptions};
 use crate::diff::{self, Status};
 use crate::object::{self, Object, ObjectId};
 use crate::target::applyset::{self, GroupKind, Parent};
@@ -442,7 +442,7 @@ pub async fn run<T: Target>(
             .then(|| format!("{failures} objects failed to sync; fix them and sync again")),
     };
     let mut kept_kinds = new_kinds.clone();
-    for group in order::groups(&extraneous).into_iter().rev() {
+    for group in Waves::prune_groups(&extraneous) {
         let done: Vec<(usize, Row)> = futures::stream::iter(group.iter().map(|&i| {
             let blocked = blocked.as_deref();
             let ext = &extraneous;

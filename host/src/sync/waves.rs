@@ -128,6 +128,44 @@ impl Waves {
         self.steps_of(&self.plan.steps, members)
     }
 
+    /// Groups of `extraneous` indices in prune order: highest wave first,
+    /// each wave in reverse kind order ([`plan::prune_order`]). An object
+    /// with an invalid wave annotation falls back to reverse kind order
+    /// alone, so a bad annotation never blocks a prune.
+    pub fn prune_groups(extraneous: &[Object]) -> Vec<Vec<usize>> {
+        let index: HashMap<&ObjectId, usize> = extraneous
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (&o.id, i))
+            .collect();
+        let Ok(steps) = plan::prune_order(extraneous) else {
+            return order::groups(extraneous).into_iter().rev().collect();
+        };
+        let mut out = Vec::new();
+        let mut placed: HashSet<usize> = HashSet::new();
+        for s in &steps {
+            let idx: Vec<usize> = s
+                .objects
+                .iter()
+                .filter_map(|id| index.get(id).copied())
+                .collect();
+            let subset: Vec<Object> = idx.iter().map(|&i| extraneous[i].clone()).collect();
+            for g in order::groups(&subset).into_iter().rev() {
+                let g: Vec<usize> = g.into_iter().map(|j| idx[j]).collect();
+                placed.extend(&g);
+                out.push(g);
+            }
+        }
+        // Objects prune_order leaves out (annotated as hooks) still go.
+        let rest: Vec<usize> = (0..extraneous.len())
+            .filter(|i| !placed.contains(i))
+            .collect();
+        if !rest.is_empty() {
+            out.push(rest);
+        }
+        out
+    }
+
     /// Run `step`'s hooks, then wait until its members are Healthy (when
     /// it is not the last step, or `opts.wait` is set). Adds the hook rows
     /// and the members' health to `rows`. Does nothing for a dry-run or
@@ -330,5 +368,55 @@ impl super::Report {
             .map(|h| Health::new(parse(h), ""))
             .collect();
         (!all.is_empty()).then(|| worst(&all).as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(api: &str, kind: &str, name: &str, wave: &str) -> Object {
+        crate::object::from_value(
+            json!({"apiVersion": api, "kind": kind,
+                "metadata": {"name": name, "annotations": {"sluice.dev/sync-wave": wave}}}),
+            None,
+            0,
+        )
+        .expect("valid")
+    }
+
+    #[test]
+    fn prune_runs_highest_wave_first_then_reverse_kind_order() {
+        let ext = vec![
+            obj("v1", "Namespace", "ns", "0"),
+            obj("v1", "ConfigMap", "cm", "0"),
+            obj("apps/v1", "Deployment", "late", "3"),
+            obj("v1", "Secret", "bad", "x"),
+        ];
+        // An invalid wave: reverse kind order alone.
+        let fallback = Waves::prune_groups(&ext);
+        assert_eq!(fallback.first(), Some(&vec![2]));
+        let ext = &ext[..3];
+        assert_eq!(Waves::prune_groups(ext), vec![vec![2], vec![1], vec![0]]);
+    }
+
+    #[test]
+    fn split_keeps_hooks_and_skipped_out_of_the_members() {
+        let mut hook = obj("batch/v1", "Job", "migrate", "0");
+        hook.value["metadata"]["annotations"]["argocd.argoproj.io/hook"] = json!("PreSync");
+        let mut skip = obj("v1", "ConfigMap", "skip", "0");
+        skip.value["metadata"]["annotations"]["argocd.argoproj.io/hook"] = json!("Skip");
+        let (members, waves) =
+            Waves::split(vec![obj("v1", "ConfigMap", "cm", "1"), hook, skip]).expect("plan");
+        assert_eq!(members.len(), 1);
+        assert_eq!(waves.hooks.len(), 1);
+        let steps = waves.steps(&members);
+        assert_eq!(steps.len(), 2);
+        assert_eq!(
+            (steps[0].phase, steps[0].hooks.clone()),
+            (Phase::PreSync, vec![0])
+        );
+        assert_eq!((steps[1].wave, steps[1].groups.clone()), (1, vec![vec![0]]));
     }
 }
