@@ -383,3 +383,66 @@ async fn timeout_names_the_object_that_blocked() {
         after.message
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sluice_wait_names_what_is_not_healthy_then_succeeds() {
+    let (t, c, ns) = setup("waves-cli").await;
+    let repo = tempfile::tempdir().expect("tempdir");
+    let yaml = serde_json::to_string(&deploy("stuck-web", json!({}))).expect("json");
+    std::fs::write(repo.path().join("web.yaml"), yaml).expect("write");
+    // Synced without waiting; no controller yet.
+    let mut o = SyncOptions::new("cli", &ns);
+    o.watcher = None;
+    let r = run(
+        &t,
+        objs(vec![deploy("stuck-web", json!({}))]),
+        &o,
+        &NoProgress,
+    )
+    .await
+    .expect("sync");
+    assert_eq!(r.failed(), 0, "{r:#?}");
+    let wait = |timeout: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args([
+                "wait",
+                "--name",
+                "cli",
+                "--dest-namespace",
+                &ns,
+                "--timeout",
+                timeout,
+            ])
+            .arg("--repo")
+            .arg(repo.path())
+            .arg("--kubeconfig")
+            .arg(&c.kubeconfig)
+            .output()
+            .expect("sluice runs")
+    };
+    let out = wait("2s");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("timed out after")
+            && stderr.contains(&format!("apps/Deployment/{ns}/stuck-web (Progressing")),
+        "{stderr}"
+    );
+    // Play the controller for it: now it is Healthy.
+    c.kubectl_ok(&[
+        "patch", "-n", &ns, "deployment/stuck-web", "--subresource=status", "--type=merge", "-p",
+        r#"{"status":{"observedGeneration":1,"replicas":1,"updatedReplicas":1,"readyReplicas":1,"availableReplicas":1}}"#,
+    ]);
+    let out = wait("30s");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Deployment\t") && stdout.contains("Healthy"),
+        "{stdout}"
+    );
+}
