@@ -107,6 +107,23 @@ fn main() {
         peer,
     );
 
+    for (kind, url) in [
+        ("git://", s.git_url("bench-small")),
+        ("file://", s.file_url("bench-small")),
+    ] {
+        let spec = SourceSpec {
+            repo: url,
+            revision: "main".into(),
+        };
+        let o = opts(&format!("refresh-{}", kind.trim_end_matches("://")));
+        source::resolve(&spec, &o).expect("warm");
+        let t = time(50, || source::resolve(&spec, &o).expect("refresh"));
+        println!(
+            "  (for reference: refresh over {kind:<8} sluice {:>9.2} ms)",
+            t.as_secs_f64() * 1e3
+        );
+    }
+
     // 2. First shallow fetch of 20,000 files.
     let big = s.create(
         "bench-big",

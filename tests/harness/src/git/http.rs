@@ -12,14 +12,18 @@ use std::process::{Command, Stdio};
 pub fn start(repos: PathBuf) -> std::io::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
-    std::thread::Builder::new().name("git-http".into()).spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let repos = repos.clone();
-            let _ = std::thread::Builder::new().name("git-http-conn".into()).spawn(move || {
-                let _ = serve(stream, &repos);
-            });
-        }
-    })?;
+    std::thread::Builder::new()
+        .name("git-http".into())
+        .spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let repos = repos.clone();
+                let _ = std::thread::Builder::new()
+                    .name("git-http-conn".into())
+                    .spawn(move || {
+                        let _ = serve(stream, &repos);
+                    });
+            }
+        })?;
     Ok(port)
 }
 
@@ -33,7 +37,10 @@ struct Request {
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -63,12 +70,22 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
-    let mut req = Request { method, path, query, headers, body: Vec::new() };
-    if req.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    let mut req = Request {
+        method,
+        path,
+        query,
+        headers,
+        body: Vec::new(),
+    };
+    if req
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         loop {
             let mut size = String::new();
             r.read_line(&mut size)?;
-            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).map_err(std::io::Error::other)?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
+                .map_err(std::io::Error::other)?;
             let mut chunk = vec![0; n + 2];
             r.read_exact(&mut chunk)?;
             if n == 0 {
@@ -76,7 +93,10 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>
             }
             req.body.extend_from_slice(&chunk[..n]);
         }
-    } else if let Some(n) = req.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    } else if let Some(n) = req
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         req.body = vec![0; n];
         r.read_exact(&mut req.body)?;
     }
@@ -93,6 +113,9 @@ fn authorized(req: &Request) -> bool {
 }
 
 fn serve(stream: TcpStream, repos: &std::path::Path) -> std::io::Result<()> {
+    // One write per response and no Nagle delay: otherwise small writes
+    // meet the peer's delayed ACK and every request waits ~40 ms.
+    stream.set_nodelay(true)?;
     let mut out = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     while let Some(req) = read_request(&mut reader)? {
@@ -106,12 +129,14 @@ fn serve(stream: TcpStream, repos: &std::path::Path) -> std::io::Result<()> {
             continue;
         }
         let (status, headers, body) = cgi(&req, repos)?;
-        write!(out, "HTTP/1.1 {status}\r\n")?;
+        let mut response = format!("HTTP/1.1 {status}\r\n");
         for (k, v) in &headers {
-            write!(out, "{k}: {v}\r\n")?;
+            response.push_str(&format!("{k}: {v}\r\n"));
         }
-        write!(out, "Content-Length: {}\r\n\r\n", body.len())?;
-        out.write_all(&body)?;
+        response.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let mut bytes = response.into_bytes();
+        bytes.extend_from_slice(&body);
+        out.write_all(&bytes)?;
         out.flush()?;
     }
     Ok(())
@@ -135,7 +160,11 @@ fn cgi(req: &Request, repos: &std::path::Path) -> std::io::Result<Response> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    for (cgi_name, header) in [("CONTENT_TYPE", "content-type"), ("HTTP_GIT_PROTOCOL", "git-protocol"), ("HTTP_CONTENT_ENCODING", "content-encoding")] {
+    for (cgi_name, header) in [
+        ("CONTENT_TYPE", "content-type"),
+        ("HTTP_GIT_PROTOCOL", "git-protocol"),
+        ("HTTP_CONTENT_ENCODING", "content-encoding"),
+    ] {
         if let Some(v) = req.header(header) {
             cmd.env(cgi_name, v);
         }
@@ -144,14 +173,25 @@ fn cgi(req: &Request, repos: &std::path::Path) -> std::io::Result<Response> {
         cmd.env("REMOTE_USER", USER);
     }
     let mut child = cmd.spawn()?;
-    let mut stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stdin"))?;
     let body = req.body.clone();
     let writer = std::thread::spawn(move || stdin.write_all(&body));
     let mut raw = Vec::new();
-    child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?.read_to_end(&mut raw)?;
+    child
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stdout"))?
+        .read_to_end(&mut raw)?;
     let _ = writer.join();
     child.wait()?;
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4)).or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
     let Some((end, sep)) = split else {
         return Ok(("500 Internal Server Error".into(), Vec::new(), raw));
     };
