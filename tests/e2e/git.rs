@@ -23,7 +23,10 @@ fn opts(cache: &Path) -> Options {
 }
 
 fn spec(repo: &str, revision: &str) -> SourceSpec {
-    SourceSpec { repo: repo.to_string(), revision: revision.to_string() }
+    SourceSpec {
+        repo: repo.to_string(),
+        revision: revision.to_string(),
+    }
 }
 
 fn read(r: &source::Resolved, path: &str) -> String {
@@ -53,7 +56,8 @@ fn every_url_kind_resolves_the_same_commit() {
     ];
     for url in urls {
         let cache = tempfile::tempdir().expect("tempdir");
-        let r = source::resolve(&spec(&url, "main"), &opts(cache.path())).unwrap_or_else(|e| panic!("{url}: {e}"));
+        let r = source::resolve(&spec(&url, "main"), &opts(cache.path()))
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
         assert_eq!(r.commit, want, "{url}");
         assert_eq!(r.ref_name.as_deref(), Some("refs/heads/main"), "{url}");
         assert!(r.fetched, "{url}: first resolve fetches");
@@ -65,7 +69,17 @@ fn every_url_kind_resolves_the_same_commit() {
 fn tagged_repo(name: &str) -> Fixture {
     let f = server().create(name, "echo 0 > v && git add v && git commit -qm c0");
     let mut ids = Vec::new();
-    for (i, tag) in ["v1.2.0", "v1.4.3", "1.4.7", "v2.0.0", "v2.3.1", "v3.0.0-rc.1"].iter().enumerate() {
+    for (i, tag) in [
+        "v1.2.0",
+        "v1.4.3",
+        "1.4.7",
+        "v2.0.0",
+        "v2.3.1",
+        "v3.0.0-rc.1",
+    ]
+    .iter()
+    .enumerate()
+    {
         ids.push(f.commit_files(&format!("c{}", i + 1), &[("v", tag)]));
         f.tag(tag, "HEAD", i % 2 == 1);
     }
@@ -94,8 +108,16 @@ fn every_revision_kind_resolves_and_names_its_ref() {
         ("^v2".into(), "v2.3.1", Some("refs/tags/v2.3.1")),
         ("~v1.4.3, <1.4.5".into(), "v1.4.3", Some("refs/tags/v1.4.3")),
         (f.rev("v2.0.0"), "v2.0.0", Some("refs/tags/v2.0.0")),
-        (f.rev("main~1"), "v3.0.0-rc.1", Some("refs/tags/v3.0.0-rc.1")),
-        (f.rev("main~4")[..10].to_string(), "1.4.7", Some("refs/tags/1.4.7")),
+        (
+            f.rev("main~1"),
+            "v3.0.0-rc.1",
+            Some("refs/tags/v3.0.0-rc.1"),
+        ),
+        (
+            f.rev("main~4")[..10].to_string(),
+            "1.4.7",
+            Some("refs/tags/1.4.7"),
+        ),
         // Not a tip: an abbreviated id deepens the shallow cache; a full one
         // is fetched by id.
         (f.rev("main~7")[..7].to_string(), "0", None),
@@ -107,10 +129,19 @@ fn every_revision_kind_resolves_and_names_its_ref() {
         assert_eq!(r.ref_name.as_deref(), ref_name, "{rev}");
     }
     let err = source::resolve(&spec(&url, "^4"), &o).expect_err("no v4");
-    assert!(matches!(err, SourceError::NoMatchingTag { tags: 6, .. }), "{err}");
+    assert!(
+        matches!(err, SourceError::NoMatchingTag { tags: 6, .. }),
+        "{err}"
+    );
     let err = source::resolve(&spec(&url, "nope"), &o).expect_err("no ref");
-    assert!(matches!(err, SourceError::RefNotFound { .. }) && !err.is_retryable(), "{err}");
-    assert!(err.to_string().contains(&url) && err.to_string().contains("nope"), "{err}");
+    assert!(
+        matches!(err, SourceError::RefNotFound { .. }) && !err.is_retryable(),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&url) && err.to_string().contains("nope"),
+        "{err}"
+    );
     let err = source::resolve(&spec(&url, &"0".repeat(40)), &o).expect_err("no such commit");
     assert!(matches!(err, SourceError::CommitNotFound { .. }), "{err}");
 }
@@ -121,7 +152,11 @@ fn unchanged_remote_takes_the_fast_path() {
     let cache = tempfile::tempdir().expect("tempdir");
     let o = opts(cache.path());
     let url = server().http_url("fast");
-    assert!(source::resolve(&spec(&url, "main"), &o).expect("first").fetched);
+    assert!(
+        source::resolve(&spec(&url, "main"), &o)
+            .expect("first")
+            .fetched
+    );
     let again = source::resolve(&spec(&url, "main"), &o).expect("again");
     assert!(!again.fetched, "nothing changed: no fetch");
     let c = f.commit_files("three", &[("app/c.yaml", "c")]);
@@ -146,28 +181,56 @@ fn http_auth_by_url_prefix_and_no_secret_in_errors() {
     let mut o = opts(cache.path());
 
     let err = source::resolve(&spec(&url, "main"), &o).expect_err("no credentials");
-    assert!(matches!(err, SourceError::Authentication { .. }) && !err.is_retryable(), "{err}");
-    assert!(err.to_string().contains(&url) && err.to_string().contains("main"), "{err}");
+    assert!(
+        matches!(err, SourceError::Authentication { .. }) && !err.is_retryable(),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&url) && err.to_string().contains("main"),
+        "{err}"
+    );
 
     // Credentials go over plain http:// only when allowed.
-    o.credentials = creds(CredentialEntry { url_prefix: url.clone(), username: Some(USER.into()), password: Some(Secret::new(PASSWORD)), ..Default::default() });
+    o.credentials = creds(CredentialEntry {
+        url_prefix: url.clone(),
+        username: Some(USER.into()),
+        password: Some(Secret::new(PASSWORD)),
+        ..Default::default()
+    });
     let err = source::resolve(&spec(&url, "main"), &o).expect_err("cleartext refused");
-    assert!(err.to_string().contains("plain http://") && !err.to_string().contains(PASSWORD), "{err}");
+    assert!(
+        err.to_string().contains("plain http://") && !err.to_string().contains(PASSWORD),
+        "{err}"
+    );
     o.allow_insecure_http_credentials = true;
 
     o.credentials = creds(CredentialEntry {
-        url_prefix: format!("http://127.0.0.1:{}/", url.split(':').nth(2).and_then(|p| p.split('/').next()).unwrap_or("")),
+        url_prefix: format!(
+            "http://127.0.0.1:{}/",
+            url.split(':')
+                .nth(2)
+                .and_then(|p| p.split('/').next())
+                .unwrap_or("")
+        ),
         username: Some(USER.into()),
         password: Some(Secret::new("wrong-password-123")),
         ..CredentialEntry::default()
     });
     let err = source::resolve(&spec(&url, "main"), &o).expect_err("bad password");
     assert!(matches!(err, SourceError::Authentication { .. }), "{err}");
-    assert!(!format!("{err} {err:?}").contains("wrong-password-123"), "{err:?}");
+    assert!(
+        !format!("{err} {err:?}").contains("wrong-password-123"),
+        "{err:?}"
+    );
 
     // The longer prefix wins over the wrong one above.
     let mut c = o.credentials.clone();
-    c.push(CredentialEntry { url_prefix: url.clone(), username: Some(USER.into()), password: Some(Secret::new(PASSWORD)), ..Default::default() });
+    c.push(CredentialEntry {
+        url_prefix: url.clone(),
+        username: Some(USER.into()),
+        password: Some(Secret::new(PASSWORD)),
+        ..Default::default()
+    });
     o.credentials = c;
     let r = source::resolve(&spec(&url, "main"), &o).expect("basic auth");
     assert_eq!(read(&r, "app/a.yaml"), "kind: ConfigMap\n");
@@ -175,18 +238,33 @@ fn http_auth_by_url_prefix_and_no_secret_in_errors() {
     let cache2 = tempfile::tempdir().expect("tempdir");
     let mut o2 = opts(cache2.path());
     o2.allow_insecure_http_credentials = true;
-    o2.credentials = creds(CredentialEntry { url_prefix: url.clone(), token: Some(Secret::new(TOKEN)), ..Default::default() });
+    o2.credentials = creds(CredentialEntry {
+        url_prefix: url.clone(),
+        token: Some(Secret::new(TOKEN)),
+        ..Default::default()
+    });
     source::resolve(&spec(&url, "main"), &o2).expect("bearer token");
 
     let cache3 = tempfile::tempdir().expect("tempdir");
     let embedded = url.replace("http://", &format!("http://{USER}:{PASSWORD}@"));
-    let o3 = Options { allow_insecure_http_credentials: true, ..opts(cache3.path()) };
+    let o3 = Options {
+        allow_insecure_http_credentials: true,
+        ..opts(cache3.path())
+    };
     let r = source::resolve(&spec(&embedded, "main"), &o3).expect("password in URL");
-    assert!(!r.url.contains(PASSWORD) && !format!("{r:?}").contains(PASSWORD) && !r.tree.describe().contains(PASSWORD));
+    assert!(
+        !r.url.contains(PASSWORD)
+            && !format!("{r:?}").contains(PASSWORD)
+            && !r.tree.describe().contains(PASSWORD)
+    );
 
     // From a credentials file.
     let file = cache3.path().join("creds.yaml");
-    std::fs::write(&file, format!("- urlPrefix: {url}\n  username: {USER}\n  password: {PASSWORD}\n")).expect("write");
+    std::fs::write(
+        &file,
+        format!("- urlPrefix: {url}\n  username: {USER}\n  password: {PASSWORD}\n"),
+    )
+    .expect("write");
     let cache4 = tempfile::tempdir().expect("tempdir");
     let mut o4 = opts(cache4.path());
     o4.allow_insecure_http_credentials = true;
@@ -202,12 +280,14 @@ fn ssh_host_keys_are_checked() {
     let cache = tempfile::tempdir().expect("tempdir");
     let mut o = opts(cache.path());
     o.ssh.known_hosts = Some(s.ssh().wrong_known_hosts.clone());
-    let err = source::resolve(&spec(&s.ssh_url("hostkey"), "main"), &o).expect_err("wrong host key");
+    let err =
+        source::resolve(&spec(&s.ssh_url("hostkey"), "main"), &o).expect_err("wrong host key");
     assert!(matches!(err, SourceError::HostKey { .. }), "{err}");
     let empty = cache.path().join("empty_known_hosts");
     std::fs::write(&empty, "").expect("write");
     o.ssh.known_hosts = Some(empty);
-    let err = source::resolve(&spec(&s.scp_url("hostkey"), "main"), &o).expect_err("unknown host key");
+    let err =
+        source::resolve(&spec(&s.scp_url("hostkey"), "main"), &o).expect_err("unknown host key");
     assert!(matches!(err, SourceError::HostKey { .. }), "{err}");
     o.ssh.known_hosts = Some(s.ssh().known_hosts.clone());
     source::resolve(&spec(&s.ssh_url("hostkey"), "main"), &o).expect("known host key");
@@ -220,8 +300,15 @@ fn ssh_host_keys_are_checked() {
         .expect("ssh-keygen");
     assert!(made.success());
     let cache2 = tempfile::tempdir().expect("tempdir");
-    let o2 = Options { ssh: SshOptions { private_key: Some(stranger), ..o.ssh.clone() }, ..opts(cache2.path()) };
-    let err = source::resolve(&spec(&s.ssh_url("hostkey"), "main"), &o2).expect_err("key not authorised");
+    let o2 = Options {
+        ssh: SshOptions {
+            private_key: Some(stranger),
+            ..o.ssh.clone()
+        },
+        ..opts(cache2.path())
+    };
+    let err =
+        source::resolve(&spec(&s.ssh_url("hostkey"), "main"), &o2).expect_err("key not authorised");
     assert!(matches!(err, SourceError::Authentication { .. }), "{err}");
 }
 
@@ -239,13 +326,20 @@ fn force_push_and_deleted_branch() {
     assert_ne!(before.commit, after.commit);
     assert_eq!(after.commit, new);
     assert_eq!(read(&after, "app/b.yaml"), "kind: Rewritten\n");
-    assert_eq!(read(&before, "app/b.yaml"), "kind: Secret\n", "an older tree stays readable");
+    assert_eq!(
+        read(&before, "app/b.yaml"),
+        "kind: Secret\n",
+        "an older tree stays readable"
+    );
 
     source::resolve(&spec(&url, "doomed"), &o).expect("branch exists");
     f.delete_branch("doomed");
     let err = source::resolve(&spec(&url, "doomed"), &o).expect_err("deleted branch");
     assert!(matches!(err, SourceError::RefNotFound { .. }), "{err}");
-    assert!(err.to_string().contains("doomed") && err.to_string().contains(&url), "{err}");
+    assert!(
+        err.to_string().contains("doomed") && err.to_string().contains(&url),
+        "{err}"
+    );
     source::resolve(&spec(&url, "main"), &o).expect("cache still usable");
 }
 
@@ -256,11 +350,18 @@ fn concurrent_fetches_in_threads_share_one_cache() {
     let cache = tempfile::tempdir().expect("tempdir");
     let o = opts(cache.path());
     let commits: Vec<String> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..8).map(|i| {
-            let (o, url) = (&o, &url);
-            s.spawn(move || source::resolve(&spec(url, if i % 2 == 0 { "main" } else { "HEAD" }), o).map(|r| r.commit))
-        }).collect();
-        hs.into_iter().map(|h| h.join().expect("join").expect("resolve")).collect()
+        let hs: Vec<_> = (0..8)
+            .map(|i| {
+                let (o, url) = (&o, &url);
+                s.spawn(move || {
+                    source::resolve(&spec(url, if i % 2 == 0 { "main" } else { "HEAD" }), o)
+                        .map(|r| r.commit)
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().expect("join").expect("resolve"))
+            .collect()
     });
     assert!(commits.iter().all(|c| *c == f.rev("main")), "{commits:?}");
 }
@@ -269,7 +370,12 @@ fn concurrent_fetches_in_threads_share_one_cache() {
 /// process when `SLUICE_E2E_CHILD_CACHE` is set.
 #[test]
 fn child_process_resolve() {
-    let (Ok(cache), Ok(url)) = (std::env::var("SLUICE_E2E_CHILD_CACHE"), std::env::var("SLUICE_E2E_CHILD_URL")) else { return };
+    let (Ok(cache), Ok(url)) = (
+        std::env::var("SLUICE_E2E_CHILD_CACHE"),
+        std::env::var("SLUICE_E2E_CHILD_URL"),
+    ) else {
+        return;
+    };
     let r = source::resolve(&spec(&url, "main"), &opts(Path::new(&cache))).expect("child resolve");
     println!("CHILD-COMMIT={}", r.commit);
 }
@@ -284,7 +390,12 @@ fn concurrent_fetches_in_two_processes() {
     let children: Vec<_> = (0..2)
         .map(|_| {
             std::process::Command::new(&exe)
-                .args(["--exact", "git::child_process_resolve", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "git::child_process_resolve",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env("SLUICE_E2E_CHILD_CACHE", cache.path())
                 .env("SLUICE_E2E_CHILD_URL", &url)
                 .stdout(std::process::Stdio::piped())
@@ -297,7 +408,11 @@ fn concurrent_fetches_in_two_processes() {
     for c in children {
         let out = c.wait_with_output().expect("child");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && stdout.contains(&want), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success() && stdout.contains(&want),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -319,11 +434,17 @@ fn corrupt_cache_is_deleted_and_refetched() {
     source::resolve(&spec(&url, "main"), &o).expect("first");
     let repo = cached_repo(cache.path());
     // Garbage in every pack and index: objects unreadable.
-    for e in std::fs::read_dir(repo.join("objects/pack")).expect("packs").flatten() {
+    for e in std::fs::read_dir(repo.join("objects/pack"))
+        .expect("packs")
+        .flatten()
+    {
         std::fs::write(e.path(), b"garbage").expect("corrupt");
     }
     let r = source::resolve(&spec(&url, "main"), &o).expect("recovered from corrupt packs");
-    assert_eq!((r.commit.as_str(), read(&r, "app/b.yaml").as_str()), (f.rev("main").as_str(), "kind: Secret\n"));
+    assert_eq!(
+        (r.commit.as_str(), read(&r, "app/b.yaml").as_str()),
+        (f.rev("main").as_str(), "kind: Secret\n")
+    );
     // A broken repository layout: HEAD and config unreadable.
     std::fs::write(repo.join("HEAD"), b"\0\0not a ref").expect("corrupt");
     std::fs::write(repo.join("config"), b"[[[").expect("corrupt");
@@ -344,27 +465,59 @@ fn symlinks_stay_inside_and_submodules_are_named() {
          git add .gitmodules && git commit -qm submodule",
     );
     let cache = tempfile::tempdir().expect("tempdir");
-    let r = source::resolve(&spec(&server().file_url("links"), "main"), &opts(cache.path())).expect("resolve");
+    let r = source::resolve(
+        &spec(&server().file_url("links"), "main"),
+        &opts(cache.path()),
+    )
+    .expect("resolve");
     assert_eq!(r.commit, f.rev("main"));
     let t = &r.tree;
     assert_eq!(t.read("app/in.yaml").expect("in"), b"a\n");
     assert_eq!(t.read("app/dir/s.yaml").expect("dir link"), b"shared\n");
-    assert_eq!(t.read("app/out"), Err(TreeError::OutsideRoot("app/out".into())));
-    assert_eq!(t.read("app/abs"), Err(TreeError::OutsideRoot("app/abs".into())));
-    assert_eq!(t.read("app/../../x"), Err(TreeError::OutsideRoot("app/../../x".into())));
+    assert_eq!(
+        t.read("app/out"),
+        Err(TreeError::OutsideRoot("app/out".into()))
+    );
+    assert_eq!(
+        t.read("app/abs"),
+        Err(TreeError::OutsideRoot("app/abs".into()))
+    );
+    assert_eq!(
+        t.read("app/../../x"),
+        Err(TreeError::OutsideRoot("app/../../x".into()))
+    );
     assert!(matches!(t.read("app/loop1"), Err(TreeError::Io(m)) if m.contains("symbolic links")));
     let err = t.read("app/vendor/x.yaml").expect_err("inside a submodule");
-    assert!(matches!(&err, TreeError::Unsupported(m) if m.contains("app/vendor") && m.contains("submodule")), "{err}");
-    assert!(matches!(t.list("app/vendor"), Err(TreeError::Unsupported(_))));
-    let names: Vec<(String, source::EntryKind)> = t.list("app").expect("list").into_iter().map(|e| (e.name, e.kind)).collect();
+    assert!(
+        matches!(&err, TreeError::Unsupported(m) if m.contains("app/vendor") && m.contains("submodule")),
+        "{err}"
+    );
+    assert!(matches!(
+        t.list("app/vendor"),
+        Err(TreeError::Unsupported(_))
+    ));
+    let names: Vec<(String, source::EntryKind)> = t
+        .list("app")
+        .expect("list")
+        .into_iter()
+        .map(|e| (e.name, e.kind))
+        .collect();
     use source::EntryKind::*;
     assert_eq!(
         names,
-        [("a.yaml".into(), File), ("dir".into(), Directory), ("in.yaml".into(), File), ("vendor".into(), Submodule)]
+        [
+            ("a.yaml".into(), File),
+            ("dir".into(), Directory),
+            ("in.yaml".into(), File),
+            ("vendor".into(), Submodule)
+        ]
     );
     assert_eq!(t.stat("app/in.yaml").expect("stat").size, 2);
     assert_eq!(t.read("app"), Err(TreeError::IsDirectory("app".into())));
-    assert_eq!(t.read("app/none"), Err(TreeError::NotFound("app/none".into())));
+    assert_eq!(
+        t.read("app/none"),
+        Err(TreeError::NotFound("app/none".into()))
+    );
 }
 
 fn count_files(t: &dyn source::Tree, dir: &str) -> usize {
@@ -372,18 +525,33 @@ fn count_files(t: &dyn source::Tree, dir: &str) -> usize {
         .expect("list")
         .into_iter()
         .map(|e| {
-            let p = if dir.is_empty() { e.name } else { format!("{dir}/{}", e.name) };
-            if e.kind == source::EntryKind::Directory { count_files(t, &p) } else { 1 }
+            let p = if dir.is_empty() {
+                e.name
+            } else {
+                format!("{dir}/{}", e.name)
+            };
+            if e.kind == source::EntryKind::Directory {
+                count_files(t, &p)
+            } else {
+                1
+            }
         })
         .sum()
 }
 
 #[test]
 fn twenty_thousand_files() {
-    let f = server().create("big", "echo root > README && git add README && git commit -qm root");
+    let f = server().create(
+        "big",
+        "echo root > README && git add README && git commit -qm root",
+    );
     let tip = f.add_many_files("apps", 20_000);
     let cache = tempfile::tempdir().expect("tempdir");
-    let r = source::resolve(&spec(&server().http_url("big"), "main"), &opts(cache.path())).expect("resolve");
+    let r = source::resolve(
+        &spec(&server().http_url("big"), "main"),
+        &opts(cache.path()),
+    )
+    .expect("resolve");
     assert_eq!(r.commit, tip);
     assert_eq!(count_files(r.tree.as_ref(), "apps"), 20_000);
     assert!(read(&r, "apps/d199/f19999.yaml").contains("cm-19999"));
@@ -393,16 +561,36 @@ fn twenty_thousand_files() {
 fn failures_are_classified() {
     let cache = tempfile::tempdir().expect("tempdir");
     let o = opts(cache.path());
-    let err = source::resolve(&spec("http://127.0.0.1:1/nothing.git", "main"), &o).expect_err("unreachable");
-    assert!(matches!(err, SourceError::Unreachable { .. }) && err.is_retryable(), "{err:?}");
-    assert!(err.to_string().contains("http://127.0.0.1:1/nothing.git") && err.to_string().contains("main"), "{err}");
+    let err = source::resolve(&spec("http://127.0.0.1:1/nothing.git", "main"), &o)
+        .expect_err("unreachable");
+    assert!(
+        matches!(err, SourceError::Unreachable { .. }) && err.is_retryable(),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("http://127.0.0.1:1/nothing.git")
+            && err.to_string().contains("main"),
+        "{err}"
+    );
     let err = source::resolve(&spec("ftp://x/y", "main"), &o).expect_err("bad scheme");
-    assert!(matches!(err, SourceError::InvalidUrl { .. }) && !err.is_retryable(), "{err}");
-    let err = source::resolve(&spec(&server().http_url("missing-repo"), "main"), &o).expect_err("no repo");
-    assert!(!err.to_string().is_empty() && err.to_string().contains("missing-repo"), "{err}");
+    assert!(
+        matches!(err, SourceError::InvalidUrl { .. }) && !err.is_retryable(),
+        "{err}"
+    );
+    let err = source::resolve(&spec(&server().http_url("missing-repo"), "main"), &o)
+        .expect_err("no repo");
+    assert!(
+        !err.to_string().is_empty() && err.to_string().contains("missing-repo"),
+        "{err}"
+    );
     app_repo("interrupt");
     let stop = AtomicBool::new(true);
-    let err = source::resolve_with(&spec(&server().http_url("interrupt"), "main"), &o, &source::git::LogProgress, &stop)
-        .expect_err("interrupted");
+    let err = source::resolve_with(
+        &spec(&server().http_url("interrupt"), "main"),
+        &o,
+        &source::git::LogProgress,
+        &stop,
+    )
+    .expect_err("interrupted");
     assert!(matches!(err, SourceError::Interrupted { .. }), "{err}");
 }

@@ -93,7 +93,10 @@ fn run(cmd: &mut Command) -> std::io::Result<String> {
 
 impl GitServer {
     fn start() -> std::io::Result<GitServer> {
-        let root = tempfile::Builder::new().prefix("sluice-git-").tempdir()?.keep();
+        let root = tempfile::Builder::new()
+            .prefix("sluice-git-")
+            .tempdir()?
+            .keep();
         for d in ["repos", "work", "home"] {
             std::fs::create_dir_all(root.join(d))?;
         }
@@ -101,7 +104,12 @@ impl GitServer {
         let http_port = http::start(repos.clone())?;
         let daemon_port = free_port()?;
         let daemon = Command::new("git")
-            .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--listen=127.0.0.1",
+            ])
             .arg(format!("--port={daemon_port}"))
             .arg(format!("--base-path={}", repos.display()))
             .arg(&repos)
@@ -124,7 +132,12 @@ impl GitServer {
             }
         };
         watchdog(&pids, &root)?;
-        Ok(GitServer { root, http_port, daemon_port, ssh })
+        Ok(GitServer {
+            root,
+            http_port,
+            daemon_port,
+            ssh,
+        })
     }
 
     /// The directory of bare repositories.
@@ -154,30 +167,52 @@ impl GitServer {
 
     /// The sshd details; panics when sshd could not be started.
     pub fn ssh(&self) -> &Ssh {
-        self.ssh.as_ref().expect("sshd is not running (install openssh-server)")
+        self.ssh
+            .as_ref()
+            .expect("sshd is not running (install openssh-server)")
     }
 
     /// `ssh://USER@127.0.0.1:PORT/…/NAME.git`.
     pub fn ssh_url(&self, name: &str) -> String {
         let s = self.ssh();
-        format!("ssh://{}@127.0.0.1:{}{}", s.user, s.port, self.path(name).display())
+        format!(
+            "ssh://{}@127.0.0.1:{}{}",
+            s.user,
+            s.port,
+            self.path(name).display()
+        )
     }
 
     /// `USER@gitserver:/…/NAME.git` (scp-like; the port comes from the ssh
     /// config file [`Ssh::config`]).
     pub fn scp_url(&self, name: &str) -> String {
-        format!("{}@gitserver:{}", self.ssh().user, self.path(name).display())
+        format!(
+            "{}@gitserver:{}",
+            self.ssh().user,
+            self.path(name).display()
+        )
     }
 
     /// Make repository `name` (bare, served by every server) by running
     /// `script` with `sh` in a fresh work tree on branch `main`; the work
     /// tree's branches and tags are then force-pushed.
     pub fn create(&self, name: &str, script: &str) -> Fixture {
-        let f = Fixture { name: name.to_string(), work: self.root.join("work").join(name), bare: self.path(name), home: self.root.join("home") };
+        let f = Fixture {
+            name: name.to_string(),
+            work: self.root.join("work").join(name),
+            bare: self.path(name),
+            home: self.root.join("home"),
+        };
         let _ = std::fs::remove_dir_all(&f.work);
         let _ = std::fs::remove_dir_all(&f.bare);
-        run(Command::new("git").args(["init", "-q", "--bare", "-b", "main"]).arg(&f.bare)).expect("git init --bare");
-        run(Command::new("git").args(["init", "-q", "-b", "main"]).arg(&f.work)).expect("git init");
+        run(Command::new("git")
+            .args(["init", "-q", "--bare", "-b", "main"])
+            .arg(&f.bare))
+        .expect("git init --bare");
+        run(Command::new("git")
+            .args(["init", "-q", "-b", "main"])
+            .arg(&f.work))
+        .expect("git init");
         f.git(&["remote", "add", "origin", &f.bare.display().to_string()]);
         f.run(script);
         f
@@ -227,15 +262,29 @@ impl Fixture {
     /// Force-push all branches and tags, deleting remote ones that no longer
     /// exist locally.
     pub fn push(&self) {
-        let has_commits = self.command("git").args(["rev-parse", "-q", "--verify", "HEAD"]).output().is_ok_and(|o| o.status.success());
+        let has_commits = self
+            .command("git")
+            .args(["rev-parse", "-q", "--verify", "HEAD"])
+            .output()
+            .is_ok_and(|o| o.status.success());
         if has_commits {
-            self.git(&["push", "-q", "--force", "--prune", "origin", "refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*"]);
+            self.git(&[
+                "push",
+                "-q",
+                "--force",
+                "--prune",
+                "origin",
+                "refs/heads/*:refs/heads/*",
+                "refs/tags/*:refs/tags/*",
+            ]);
         }
     }
 
     /// The commit id `rev` names in the work tree.
     pub fn rev(&self, rev: &str) -> String {
-        self.git(&["rev-parse", &format!("{rev}^{{commit}}")]).trim().to_string()
+        self.git(&["rev-parse", &format!("{rev}^{{commit}}")])
+            .trim()
+            .to_string()
     }
 
     /// Commit `files` (path, content) on the current branch.
@@ -280,7 +329,11 @@ impl Fixture {
     /// Commit `count` small YAML files under `dir` in one commit.
     pub fn add_many_files(&self, dir: &str, count: usize) -> String {
         for i in 0..count {
-            let p = self.work.join(dir).join(format!("d{:03}", i / 100)).join(format!("f{i:05}.yaml"));
+            let p = self
+                .work
+                .join(dir)
+                .join(format!("d{:03}", i / 100))
+                .join(format!("f{i:05}.yaml"));
             if let Some(d) = p.parent() {
                 std::fs::create_dir_all(d).expect("mkdir");
             }
@@ -296,12 +349,21 @@ impl Fixture {
 /// Kill `pids` and delete `root` once this process is gone.
 fn watchdog(pids: &[u32], root: &Path) -> std::io::Result<()> {
     let me = std::process::id();
-    let list = pids.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
+    let list = pids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
     let script = format!(
         "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill {list} 2>/dev/null; sleep 0.5; kill -9 {list} 2>/dev/null; rm -rf '{}'",
         root.display()
     );
-    Command::new("sh").args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
     Ok(())
 }
 

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn keygen(path: &Path) -> std::io::Result<String> {
-    run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "sluice-test", "-f"]).arg(path))?;
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "sluice-test", "-f"])
+        .arg(path))?;
     std::fs::read_to_string(path.with_extension("pub"))
 }
 
@@ -22,16 +24,44 @@ pub fn start(root: &Path) -> std::io::Result<(Ssh, u32)> {
     let other_pub = keygen(&dir.join("other_key"))?;
     std::fs::write(dir.join("authorized_keys"), &client_pub)?;
     let port = free_port()?;
-    let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| {
-        run(Command::new("id").arg("-un")).map(|s| s.trim().to_string()).unwrap_or_else(|_| "root".into())
-    });
-    let key_of = |pubkey: &str| pubkey.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    let user = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            run(Command::new("id").arg("-un"))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "root".into())
+        });
+    let key_of = |pubkey: &str| {
+        pubkey
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let known_hosts = dir.join("known_hosts");
-    std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {}\n[gitserver]:{port} {}\n", key_of(&host_pub), key_of(&host_pub)))?;
+    std::fs::write(
+        &known_hosts,
+        format!(
+            "[127.0.0.1]:{port} {}\n[gitserver]:{port} {}\n",
+            key_of(&host_pub),
+            key_of(&host_pub)
+        ),
+    )?;
     let wrong = dir.join("wrong_known_hosts");
-    std::fs::write(&wrong, format!("[127.0.0.1]:{port} {}\n[gitserver]:{port} {}\n", key_of(&other_pub), key_of(&other_pub)))?;
+    std::fs::write(
+        &wrong,
+        format!(
+            "[127.0.0.1]:{port} {}\n[gitserver]:{port} {}\n",
+            key_of(&other_pub),
+            key_of(&other_pub)
+        ),
+    )?;
     let config = dir.join("ssh_config");
-    std::fs::write(&config, format!("Host gitserver\n  HostName 127.0.0.1\n  Port {port}\n"))?;
+    std::fs::write(
+        &config,
+        format!("Host gitserver\n  HostName 127.0.0.1\n  Port {port}\n"),
+    )?;
     let sshd_config = dir.join("sshd_config");
     std::fs::write(
         &sshd_config,
