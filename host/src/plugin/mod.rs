@@ -28,6 +28,9 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
 
+/// How many plugin instances may be alive at once (concurrent calls).
+const POOL_SIZE: u32 = 64;
+
 /// How often the epoch ticks; timeouts are measured in these.
 const TICK: Duration = Duration::from_millis(10);
 
@@ -128,6 +131,15 @@ impl Runtime {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // Instances come from a pre-reserved pool: a fresh instance per call
+        // then costs a few page resets instead of mmap/munmap.
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_SIZE)
+            .total_core_instances(POOL_SIZE * 4)
+            .total_memories(POOL_SIZE * 2)
+            .total_tables(POOL_SIZE * 4)
+            .max_memory_size(usize::try_from(limits.memory).unwrap_or(usize::MAX));
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.into()))?;
         let mut linker = Linker::<State>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
