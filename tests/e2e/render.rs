@@ -177,3 +177,75 @@ fn kustomize_example_matches_kubectl_kustomize() {
     let expected = std::fs::read_to_string(&golden).expect("golden file");
     assert_eq!(yaml_stream(&text(&out.stdout)), yaml_stream(&expected));
 }
+
+/// `sluice render --repo` reads the app straight from a Git repository's
+/// objects (here a `file://` URL of a repository made on the spot).
+#[test]
+fn renders_from_a_git_repository() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    };
+    std::fs::create_dir_all(repo.join("apps/web")).expect("mkdir");
+    std::fs::write(
+        repo.join("apps/web/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-git}\n",
+    )
+    .expect("write");
+    git(&["init", "-q", "-b", "main"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "add",
+        ".",
+    ]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "commit",
+        "-q",
+        "-m",
+        "init",
+    ]);
+    let url = format!("file://{}", repo.display());
+    let cache = dir.path().join("cache");
+    let out = sluice(&[
+        "render",
+        "--repo",
+        &url,
+        "--revision",
+        "main",
+        "--path",
+        "apps/web",
+        "--git-cache-dir",
+        cache.to_str().expect("utf-8"),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["metadata"]["name"], "from-git");
+    let out = sluice(&[
+        "render",
+        "--repo",
+        &url,
+        "--revision",
+        "nope",
+        "--git-cache-dir",
+        cache.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("nope"), "{}", text(&out.stderr));
+}

@@ -11,9 +11,12 @@ use std::sync::Arc;
 /// Arguments of `sluice render`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A local directory standing for the repository root.
-    #[arg(default_value = ".")]
+    /// A local directory standing for the repository root (or use --repo).
+    #[arg(default_value = ".", conflicts_with = "repo")]
     pub dir: PathBuf,
+    /// A Git repository to render from instead of DIR.
+    #[command(flatten)]
+    pub git: super::source::GitArgs,
     /// The application's directory inside the repository.
     #[arg(long, default_value = "")]
     pub path: String,
@@ -49,10 +52,27 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 
 /// Run `sluice render`.
 pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
-    let tree: Arc<dyn Tree> = Arc::new(
-        DirTree::new(&args.dir)
-            .with_context(|| format!("cannot open directory {}", args.dir.display()))?,
-    );
+    let (tree, revision, repo_url): (Arc<dyn Tree>, String, String) = match args.git.resolve() {
+        Ok(Some(r)) => {
+            eprintln!(
+                "source: {} {} resolved to {} ({})",
+                r.url,
+                r.revision,
+                r.commit,
+                r.ref_name.as_deref().unwrap_or("no ref")
+            );
+            (r.tree, r.commit, r.url)
+        }
+        Ok(None) => {
+            let dir = DirTree::new(&args.dir)
+                .with_context(|| format!("cannot open directory {}", args.dir.display()))?;
+            (Arc::new(dir), String::new(), String::new())
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(EXIT_FAILED);
+        }
+    };
     let spec = RenderSpec {
         app: args.app.clone(),
         path: args.path.clone(),
@@ -62,8 +82,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
         params: args.params.clone(),
         params_json: args.params_json.clone(),
         namespace: args.namespace.clone(),
-        revision: String::new(),
-        repo_url: String::new(),
+        revision,
+        repo_url,
     };
     let renderers = global.renderers()?;
     match renderers.render(tree, &spec) {
