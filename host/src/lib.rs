@@ -12,5 +12,5 @@ pub mod object;
 pub mod plugin;
 pub mod render;
 pub mod source;
-pub mod target;
 pub mod sync;
+pub mod target;

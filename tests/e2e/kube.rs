@@ -355,7 +355,9 @@ async fn conflict_invalid_immutable_and_secret_diff() {
 #[test]
 #[ignore = "used by bench/kube.sh"]
 fn hold_cluster_for_bench() {
-    let Some(out) = std::env::var_os("SLUICE_HOLD_CLUSTER") else { return };
+    let Some(out) = std::env::var_os("SLUICE_HOLD_CLUSTER") else {
+        return;
+    };
     let c = TestCluster::shared();
     std::fs::write(&out, c.kubeconfig.display().to_string()).expect("write kubeconfig path");
     while std::path::Path::new(&out).exists() {

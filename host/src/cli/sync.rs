@@ -331,7 +331,14 @@ pub fn print_table(report: &Report, out: &mut impl std::io::Write) -> std::io::R
         })
         .collect();
     let head = [
-        "GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "HOOK", "MESSAGE",
+        "GROUP",
+        "KIND",
+        "NAMESPACE",
+        "NAME",
+        "STATUS",
+        "HEALTH",
+        "HOOK",
+        "MESSAGE",
     ]
     .map(String::from);
     let mut width = head.clone().map(|h| h.len());
