@@ -198,13 +198,13 @@ fn push_object(
     if api_version.is_empty() || kind.is_empty() {
         return Err(not_object("no apiVersion or kind"));
     }
-    if kind.ends_with("List") {
-        if let Some(Value::Array(items)) = map.get("items") {
-            for item in items.clone() {
-                push_object(item, file, index, out)?;
-            }
-            return Ok(());
+    if kind.ends_with("List")
+        && let Some(Value::Array(items)) = map.get("items")
+    {
+        for item in items.clone() {
+            push_object(item, file, index, out)?;
         }
+        return Ok(());
     }
     let origin = sluice_plugin_sdk::Origin {
         file: file.to_string(),
