@@ -294,6 +294,15 @@ pub async fn run_on(
 ) -> Result<Report, sluice::sync::SyncError> {
     prepared.options.watcher = Some(super::wait::watcher(target));
     let progress = bar(show_progress);
+    // What the sync waits for: the bar's live message on a terminal, plain
+    // lines on stderr otherwise.
+    prepared.options.status = match &progress.0 {
+        Some(b) => {
+            let b = b.clone();
+            sluice::sync::StatusSink::new(move |line| b.set_message(line.to_string()))
+        }
+        None => sluice::sync::StatusSink::new(|line| eprintln!("{line}")),
+    };
     match target {
         AnyTarget::Dir(t) => {
             sluice::sync::run(t, prepared.objects, &prepared.options, &progress).await

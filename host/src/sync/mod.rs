@@ -58,6 +58,38 @@ pub struct SyncOptions {
     pub wait: bool,
     /// The deadline for all waiting in one sync (`--timeout`).
     pub timeout: Duration,
+    /// Told what the sync is waiting for (phase, wave, object and its
+    /// health) each time that changes: a live line on a terminal, plain
+    /// lines otherwise.
+    pub status: StatusSink,
+}
+
+/// Where "waiting for ..." lines go; by default nowhere.
+#[derive(Clone, Default)]
+pub struct StatusSink(Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>);
+
+impl StatusSink {
+    /// A sink calling `f` with each line.
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        StatusSink(Some(std::sync::Arc::new(f)))
+    }
+
+    /// Report one line.
+    pub fn show(&self, line: &str) {
+        if let Some(f) = &self.0 {
+            f(line);
+        }
+    }
+}
+
+impl std::fmt::Debug for StatusSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "StatusSink(set)"
+        } else {
+            "StatusSink(none)"
+        })
+    }
 }
 
 impl SyncOptions {
@@ -77,6 +109,7 @@ impl SyncOptions {
             watcher: None,
             wait: false,
             timeout: Duration::from_secs(300),
+            status: StatusSink::default(),
         }
     }
 }

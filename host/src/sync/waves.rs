@@ -189,6 +189,12 @@ impl Waves {
         };
         let mut on_change = |id: &ObjectId, h: &Health| {
             tracing::info!(app = %opts.app, phase = %step.phase, wave = step.wave, "{id}: {h}");
+            if !h.is_healthy() {
+                opts.status.show(&format!(
+                    "{} wave {}: waiting for {id}: {h}",
+                    step.phase, step.wave
+                ));
+            }
         };
         let hooks = self
             .run_hooks(target, watcher, opts, step.phase, &step.hooks, rows)
@@ -275,6 +281,10 @@ impl Waves {
             timeout,
             &mut |id, h| {
                 tracing::info!(app = %opts.app, %phase, "hook {id}: {h}");
+                if !h.is_healthy() {
+                    opts.status
+                        .show(&format!("{phase}: waiting for hook {id}: {h}"));
+                }
             },
         )
         .await;
