@@ -249,3 +249,87 @@ fn renders_from_a_git_repository() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("nope"), "{}", text(&out.stderr));
 }
+
+/// `sluice sync --repo` and an Application whose repoURL is a Git URL both
+/// read the app from Git (here `file://`) and apply it to a `dir` target.
+#[test]
+fn syncs_from_a_git_repository() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("app")).expect("mkdir");
+    std::fs::write(
+        repo.join("app/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: synced-from-git}\n",
+    )
+    .expect("write");
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "."],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-q",
+            "-m",
+            "init",
+        ],
+        &["tag", "v1.0.0"],
+    ] {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    }
+    let url = format!("file://{}", repo.display());
+    let app = dir.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: from-git}}\nspec:\n  source: {{repoURL: \"{url}\", targetRevision: \"^1\", path: app}}\n  destination: {{namespace: demo}}\n  syncPolicy: {{syncOptions: [CreateNamespace=true]}}\n"
+        ),
+    )
+    .expect("write app");
+    let cluster = dir.path().join("cluster");
+    let target = format!("dir:{}", cluster.display());
+    let out = sluice(&["sync", app.to_str().expect("utf-8"), "--target", &target]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        cluster
+            .join("demo/core_ConfigMap_synced-from-git.yaml")
+            .exists(),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = sluice(&["diff", app.to_str().expect("utf-8"), "--target", &target]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "in sync after the sync: {}",
+        text(&out.stdout)
+    );
+    let out = sluice(&[
+        "sync",
+        "--repo",
+        &url,
+        "--revision",
+        "nope",
+        "--path",
+        "app",
+        "--target",
+        &target,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("nope"), "{}", text(&out.stderr));
+}

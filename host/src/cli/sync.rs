@@ -24,7 +24,8 @@ pub struct AppArgs {
     /// `metadata.name` or `app`.
     #[arg(long)]
     pub name: Option<String>,
-    /// The repository: a local directory (Git URLs need `sluice::source`).
+    /// The repository: a Git URL (http(s)://, git://, ssh://, git@host:path,
+    /// file://) or a local directory.
     #[arg(long)]
     pub repo: Option<String>,
     /// The revision (for Git sources).
@@ -144,25 +145,39 @@ pub fn prepare(args: &AppArgs, global: &Global) -> Result<Prepared, i32> {
                 .and_then(|a| a.spec.destination.namespace.clone())
         })
         .unwrap_or_else(|| "default".into());
-    if repo.contains("://") || repo.starts_with("git@") {
-        eprintln!(
-            "error: app {name}: Git sources ({repo}) are not supported by this build of `sync` yet; clone it and pass the directory"
-        );
-        return Err(EXIT_USAGE);
-    }
-    let dir = if args.repo.is_some() {
-        PathBuf::from(&repo)
+    let revision = args.revision.clone().or_else(|| {
+        app.as_ref()
+            .and_then(|a| a.spec.source.target_revision.clone())
+    });
+    let is_git = repo.contains("://") || (repo.contains('@') && repo.contains(':'));
+    let (tree, revision): (Arc<dyn Tree>, String) = if is_git {
+        // A Git source: fetched into the cache, read lazily from its objects.
+        let spec = sluice::source::SourceSpec {
+            repo: repo.clone(),
+            revision: revision.unwrap_or_else(|| "HEAD".into()),
+        };
+        match sluice::source::resolve(&spec, &sluice::source::Options::default()) {
+            Ok(r) => (r.tree, r.commit),
+            Err(e) => {
+                eprintln!("error: app {name}: {e}");
+                return Err(super::EXIT_FAILED);
+            }
+        }
     } else {
-        base.join(&repo)
-    };
-    let tree: Arc<dyn Tree> = match DirTree::new(&dir) {
-        Ok(t) => Arc::new(t),
-        Err(e) => {
-            eprintln!(
-                "error: app {name}: cannot open repository directory {}: {e}",
-                dir.display()
-            );
-            return Err(EXIT_USAGE);
+        let dir = if args.repo.is_some() {
+            PathBuf::from(&repo)
+        } else {
+            base.join(&repo)
+        };
+        match DirTree::new(&dir) {
+            Ok(t) => (Arc::new(t), revision.unwrap_or_default()),
+            Err(e) => {
+                eprintln!(
+                    "error: app {name}: cannot open repository directory {}: {e}",
+                    dir.display()
+                );
+                return Err(EXIT_USAGE);
+            }
         }
     };
     let file_renderer = app.as_ref().and_then(|a| a.spec.renderer.clone());
@@ -189,7 +204,7 @@ pub fn prepare(args: &AppArgs, global: &Global) -> Result<Prepared, i32> {
         params_json: (!structured.is_empty())
             .then(|| serde_json::Value::Object(structured).to_string()),
         namespace: namespace.clone(),
-        revision: args.revision.clone().unwrap_or_default(),
+        revision,
         repo_url: repo,
     };
     let rendered = global.renderers().map_err(|e| {
