@@ -64,9 +64,12 @@ pub struct SyncOptions {
     pub status: StatusSink,
 }
 
+/// A function receiving status lines.
+type StatusFn = dyn Fn(&str) + Send + Sync;
+
 /// Where "waiting for ..." lines go; by default nowhere.
 #[derive(Clone, Default)]
-pub struct StatusSink(Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>);
+pub struct StatusSink(Option<std::sync::Arc<StatusFn>>);
 
 impl StatusSink {
     /// A sink calling `f` with each line.
