@@ -1,31 +1,12 @@
 //! Sync and diff against the `dir` target: the library driven directly,
 //! and `sluice sync` / `sluice diff` run as a user runs them.
 
+use crate::common::{cm, deploy, objs, sluice, text};
 use serde_json::{Value, json};
-use sluice::object::{Object, from_value};
 use sluice::sync::{Action, NoProgress, Report, RowStatus, SyncError, SyncOptions, run};
 use sluice::target::applyset::{PART_OF_LABEL, Parent};
 use sluice::target::dir::DirTarget;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn objs(values: Vec<Value>) -> Vec<Object> {
-    values
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| from_value(v, None, i).expect("valid object"))
-        .collect()
-}
-
-fn cm(name: &str, data: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
-}
-
-fn deploy(name: &str, app: &str, image: &str) -> Value {
-    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"selector": {"matchLabels": {"app": app}},
-            "template": {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": "c", "image": image}]}}}})
-}
+use std::path::Path;
 
 fn opts(ns: &str) -> SyncOptions {
     let mut o = SyncOptions::new("demo", ns);
@@ -289,22 +270,6 @@ async fn crd_then_cr_namespaces_invalid_and_immutable() {
         r.rows.iter().any(|x| x.message.contains("failed to sync")),
         "prune held back: {r:#?}"
     );
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn sluice(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .expect("run sluice")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]

@@ -1,30 +1,12 @@
 //! Sync and diff against a real kube-apiserver (started by
 //! `sluice_testkit::cluster`), each test in its own namespaces.
 
+use crate::common::{cm, deploy, objs};
 use serde_json::{Value, json};
-use sluice::object::{Object, from_value};
 use sluice::sync::{Action, NoProgress, Report, RowStatus, SyncError, SyncOptions, run};
 use sluice::target::applyset::{PART_OF_LABEL, Parent};
 use sluice::target::kube::KubeTarget;
 use sluice_testkit::cluster::TestCluster;
-
-fn objs(values: Vec<Value>) -> Vec<Object> {
-    values
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| from_value(v, None, i).expect("valid object"))
-        .collect()
-}
-
-fn cm(name: &str, data: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
-}
-
-fn deploy(name: &str, app: &str, image: &str) -> Value {
-    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"selector": {"matchLabels": {"app": app}},
-            "template": {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": "c", "image": image}]}}}})
-}
 
 async fn target() -> (KubeTarget, &'static TestCluster) {
     let cluster = TestCluster::shared();

@@ -1,23 +1,7 @@
 //! `sluice render` and `sluice plugin list`, run as a user runs them.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn sluice(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .expect("run sluice")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use crate::common::{git_repo, repo_root, sluice, text};
+use std::process::Command;
 
 #[test]
 fn renders_the_guestbook_example_as_yaml_and_json() {
@@ -183,43 +167,14 @@ fn kustomize_example_matches_kubectl_kustomize() {
 #[test]
 fn renders_from_a_git_repository() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("repo");
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-            .output()
-            .expect("git");
-        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-    };
-    std::fs::create_dir_all(repo.join("apps/web")).expect("mkdir");
-    std::fs::write(
-        repo.join("apps/web/cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-git}\n",
-    )
-    .expect("write");
-    git(&["init", "-q", "-b", "main"]);
-    git(&[
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "add",
-        ".",
-    ]);
-    git(&[
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "commit",
-        "-q",
-        "-m",
-        "init",
-    ]);
-    let url = format!("file://{}", repo.display());
+    let url = git_repo(
+        &dir.path().join("repo"),
+        &[(
+            "apps/web/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-git}\n",
+        )],
+        &[],
+    );
     let cache = dir.path().join("cache");
     let out = sluice(&[
         "render",
@@ -255,38 +210,14 @@ fn renders_from_a_git_repository() {
 #[test]
 fn syncs_from_a_git_repository() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join("app")).expect("mkdir");
-    std::fs::write(
-        repo.join("app/cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: synced-from-git}\n",
-    )
-    .expect("write");
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "."],
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "-q",
-            "-m",
-            "init",
-        ],
-        &["tag", "v1.0.0"],
-    ] {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-            .output()
-            .expect("git");
-        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-    }
-    let url = format!("file://{}", repo.display());
+    let url = git_repo(
+        &dir.path().join("repo"),
+        &[(
+            "app/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: synced-from-git}\n",
+        )],
+        &["v1.0.0"],
+    );
     let app = dir.path().join("app.yaml");
     std::fs::write(
         &app,

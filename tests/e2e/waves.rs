@@ -5,11 +5,11 @@
 //! Deployment named `stuck*` never becomes available) and records when it
 //! first saw each object.
 
+use crate::common::objs;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
-use sluice::object::{Object, from_value};
 use sluice::sync::wait::Watcher;
 use sluice::sync::{NoProgress, Report, RowStatus, SyncOptions, run};
 use sluice::target::kube::KubeTarget;
@@ -17,14 +17,6 @@ use sluice_testkit::cluster::TestCluster;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn objs(values: Vec<Value>) -> Vec<Object> {
-    values
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| from_value(v, None, i).expect("valid object"))
-        .collect()
-}
 
 fn ann(pairs: &[(&str, &str)]) -> Value {
     Value::Object(

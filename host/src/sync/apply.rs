@@ -10,6 +10,7 @@ use crate::target::{ApplyOptions, ObjectError, Scope, Target};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
 
 /// Argo CD's per-object sync options annotation.
 const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
@@ -387,6 +388,9 @@ pub async fn run<T: Target>(
             .collect()
             .await;
             done.sort_by_key(|(i, _)| *i);
+            // Kinds served by CRDs established in this group, as
+            // (apiVersion, kind), to find in discovery afterwards.
+            let mut new_kinds: Vec<(String, String)> = Vec::new();
             let mut established = false;
             for (i, row) in &mut done {
                 let o = &objects[*i];
@@ -401,10 +405,24 @@ pub async fn run<T: Target>(
                         *row = failed(&o.id, &e, true);
                     }
                     established = true;
+                    new_kinds.extend(crd_kinds(&o.value));
                 }
             }
             if established {
-                target.discover().await.map_err(target_err)?;
+                // Discovery lags Established by a moment: refresh until the
+                // new kinds show up (bounded), so their objects resolve.
+                let deadline =
+                    std::time::Instant::now() + opts.crd_timeout.min(Duration::from_secs(10));
+                loop {
+                    target.discover().await.map_err(target_err)?;
+                    let known = new_kinds
+                        .iter()
+                        .all(|(av, k)| target.scope(av, k).is_some());
+                    if known || std::time::Instant::now() > deadline {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
             rows.extend(done.into_iter().map(|(_, r)| r));
         }
@@ -470,4 +488,23 @@ pub async fn run<T: Target>(
         dry_run: opts.dry_run,
         rows,
     })
+}
+
+/// The (apiVersion, kind) pairs a CustomResourceDefinition serves.
+fn crd_kinds(crd: &Value) -> Vec<(String, String)> {
+    let group = crd
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some(kind) = crd.pointer("/spec/names/kind").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    crd.pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| v["served"] != false)
+        .filter_map(|v| v["name"].as_str())
+        .map(|v| (format!("{group}/{v}"), kind.to_string()))
+        .collect()
 }
