@@ -18,21 +18,7 @@ enum Seg {
 
 /// Split `a.b.[k=v].[x.y].c` (dots inside brackets do not split).
 fn parse_path(fp: &str) -> Vec<Seg> {
-    let mut parts = Vec::new();
-    let (mut depth, mut cur) = (0, String::new());
-    for c in fp.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth -= 1,
-            '.' if depth == 0 => {
-                parts.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    parts.push(cur);
+    let parts = sluice_plugin_sdk::params::split_outside(fp, '.', '[', ']');
     let mut out = Vec::new();
     for p in parts.into_iter().filter(|p| !p.is_empty()) {
         // `ports[0]` style (vars) as well as `[k=v]` segments.

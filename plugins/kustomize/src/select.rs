@@ -38,21 +38,7 @@ fn anchored(s: &str) -> Result<Option<Regex>> {
 
 /// Parse a Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`).
 fn parse_reqs(s: &str) -> Result<Vec<Req>> {
-    let mut parts = Vec::new();
-    let (mut depth, mut cur) = (0, String::new());
-    for c in s.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    parts.push(cur);
+    let parts = sluice_plugin_sdk::params::split_outside(s, ',', '(', ')');
     let mut out = Vec::new();
     for p in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
         let set = |rest: &str| -> Vec<String> {

@@ -82,25 +82,32 @@ pub fn spec(name: &str, description: &str, default: Option<&str>) -> ParamSpec {
 }
 
 fn split_top_level(v: &str) -> Vec<String> {
+    split_outside(v, ',', '{', '}')
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Split `s` on `sep` where it is not inside `open`...`close` (nesting
+/// counted), keeping every part as written, empty ones included:
+/// `split_outside("a.[b.c].d", '.', '[', ']')` is `["a", "[b.c]", "d"]`.
+pub fn split_outside(s: &str, sep: char, open: char, close: char) -> Vec<String> {
     let mut out = Vec::new();
     let (mut depth, mut cur) = (0usize, String::new());
-    for c in v.chars() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                out.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
+    for c in s.chars() {
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            depth = depth.saturating_sub(1);
+        } else if c == sep && depth == 0 {
+            out.push(std::mem::take(&mut cur));
+            continue;
         }
         cur.push(c);
     }
     out.push(cur);
-    out.into_iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
+    out
 }
 
 #[cfg(test)]
