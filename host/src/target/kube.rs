@@ -255,13 +255,20 @@ impl Target for KubeTarget {
         let lp = ListParams::default()
             .labels(&format!("{ID_LABEL}={id}"))
             .limit(1);
-        let list = api.list(&lp).await.map_err(|e| TargetError::List {
-            target: self.describe(),
-            id: id.to_string(),
-            kind: "Secret".into(),
-            message: e.to_string(),
-        })?;
-        Ok(list.items.into_iter().next().and_then(|o| value_of(o, &ar)))
+        // Metadata only: another app's Secret data is none of our business.
+        let list = api
+            .list_metadata(&lp)
+            .await
+            .map_err(|e| TargetError::List {
+                target: self.describe(),
+                id: id.to_string(),
+                kind: "Secret".into(),
+                message: e.to_string(),
+            })?;
+        Ok(list.items.into_iter().next().and_then(|o| {
+            let metadata = serde_json::to_value(o.metadata).ok()?;
+            Some(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata}))
+        }))
     }
 
     async fn apply(&self, obj: &Object, opts: ApplyOptions) -> Result<Value, ObjectError> {
