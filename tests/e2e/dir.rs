@@ -266,8 +266,12 @@ async fn crd_then_cr_namespaces_invalid_and_immutable() {
             .any(|x| x.message.contains("field is immutable")),
         "{r:#?}"
     );
+    // The failed object stops the sync (as it always did with a watcher),
+    // and so holds the prune back.
     assert!(
-        r.rows.iter().any(|x| x.message.contains("failed to sync")),
+        r.rows.iter().any(|x| x.message.contains(
+            "not pruned: sync stopped in Sync wave 0: apps/Deployment/nowhere/web failed to apply"
+        )),
         "prune held back: {r:#?}"
     );
 }
@@ -372,4 +376,196 @@ fn diff_masks_secrets_and_exit_codes() {
         text(&out.stderr)
     );
     assert!(dst.path().join("default/core_Secret_creds.yaml").exists());
+}
+
+#[tokio::test]
+async fn a_sync_that_has_to_wait_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = DirTarget::new(tmp.path()).expect("dir");
+    let wave = |name: &str, w: &str| {
+        let mut v = cm(name, json!({}));
+        v["metadata"]["annotations"] = json!({"sluice.dev/sync-wave": w});
+        v
+    };
+    let mut hook = cm("seed", json!({}));
+    hook["metadata"]["annotations"] = json!({"argocd.argoproj.io/hook": "PreSync"});
+    let mut waiting = opts("waits");
+    waiting.wait = true;
+    for (what, values, o, needs) in [
+        (
+            "two waves",
+            vec![wave("a", "0"), wave("b", "1")],
+            opts("waits"),
+            "2 phase/wave steps",
+        ),
+        (
+            "a hook",
+            vec![cm("a", json!({})), hook],
+            opts("waits"),
+            "2 phase/wave steps, 1 hook",
+        ),
+        ("--wait", vec![cm("a", json!({}))], waiting, "--wait"),
+    ] {
+        let err = sync(&t, values, &o).await.expect_err(what);
+        let msg = err.to_string();
+        assert!(matches!(err, SyncError::CannotWait { .. }), "{what}: {msg}");
+        assert!(
+            msg.contains(&format!(
+                "this sync has to wait for objects to be Healthy ({needs}), but dir {} cannot watch objects; nothing was applied",
+                tmp.path().display()
+            )),
+            "{what}: {msg}"
+        );
+        let written = std::fs::read_dir(tmp.path()).expect("ls").count();
+        assert_eq!(written, 0, "{what}: nothing written");
+    }
+    // A dry-run waits for nothing; one wave without hooks needs no watch.
+    let mut dry = opts("waits");
+    dry.dry_run = true;
+    sync(&t, vec![wave("a", "0"), wave("b", "1")], &dry)
+        .await
+        .expect("a diff does not wait");
+    let r = sync(&t, vec![wave("a", "3")], &opts("waits"))
+        .await
+        .expect("one wave");
+    assert_eq!(r.failed(), 0, "{r:#?}");
+
+    // `sluice wait` says the same instead of pretending.
+    let repo = tempfile::tempdir().expect("tempdir");
+    write(
+        repo.path(),
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    );
+    let target = format!("dir:{}", tmp.path().display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "wait",
+            "--name",
+            "demo",
+            "--dest-namespace",
+            "waits",
+            "--repo",
+            ".",
+        ])
+        .args(["--target", &target, "--timeout", "5s"])
+        .current_dir(repo.path())
+        .output()
+        .expect("sluice runs");
+    let stderr = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("cannot watch objects: the dir target cannot watch"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn an_inventory_write_failure_after_applies_still_reports_them() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = DirTarget::new(tmp.path()).expect("dir");
+    // The Namespace is applied first; then the inventory Secret cannot be
+    // written (its temporary file's name is taken by a directory).
+    std::fs::create_dir_all(
+        tmp.path()
+            .join("inv/core_Secret_sluice-applyset-demo.yaml.tmp"),
+    )
+    .expect("mkdir");
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "inv"}});
+    let o = SyncOptions::new("demo", "inv");
+    let r = sync(&t, vec![ns, cm("a", json!({}))], &o)
+        .await
+        .expect("a report, not an error: the Namespace was written");
+    let namespace = r.rows.iter().find(|x| x.kind == "Namespace").expect("row");
+    assert_eq!(
+        (namespace.status, namespace.action),
+        (RowStatus::Synced, Action::Created),
+        "{r:#?}"
+    );
+    assert!(tmp.path().join("_cluster/core_Namespace_inv.yaml").exists());
+    let secret = r
+        .rows
+        .iter()
+        .find(|x| x.name == "sluice-applyset-demo")
+        .expect("an inventory row");
+    assert_eq!(secret.status, RowStatus::SyncFailed);
+    assert!(
+        secret
+            .message
+            .contains("app demo: cannot use the inventory Secret inv/sluice-applyset-demo"),
+        "{}",
+        secret.message
+    );
+    assert_eq!(status_of(&r, "a"), RowStatus::SyncFailed);
+    assert!(
+        r.rows.iter().any(|x| x.name == "a"
+            && x.message.contains(
+                "not applied: the inventory Secret inv/sluice-applyset-demo could not be written"
+            )),
+        "{r:#?}"
+    );
+    assert!(!tmp.path().join("inv/core_ConfigMap_a.yaml").exists());
+}
+
+#[tokio::test]
+async fn objects_of_another_app_or_made_by_hand_are_refused_then_adopted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = DirTarget::new(tmp.path()).expect("dir");
+    let mut a = opts("own");
+    a.app = "alpha".into();
+    let mut b = opts("own");
+    b.app = "beta".into();
+    sync(&t, vec![cm("shared", json!({"k": "alpha"}))], &a)
+        .await
+        .expect("sync");
+    let r = sync(&t, vec![cm("shared", json!({"k": "beta"}))], &b)
+        .await
+        .expect("sync");
+    assert_eq!(status_of(&r, "shared"), RowStatus::SyncFailed);
+    assert!(
+        r.rows.iter().any(|x| x.message.contains(
+            "exists and belongs to app alpha (ApplySet parent Secret own/sluice-applyset-alpha)"
+        )),
+        "{r:#?}"
+    );
+    assert_eq!(
+        read(&t, "own/core_ConfigMap_shared.yaml")["data"]["k"],
+        "alpha"
+    );
+    // Made by hand: refused too, named as such.
+    std::fs::write(
+        t.root().join("own/core_ConfigMap_manual.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: manual, namespace: own}\ndata: {k: hand}\n",
+    )
+    .expect("write");
+    let r = sync(&t, vec![cm("manual", json!({"k": "beta"}))], &b)
+        .await
+        .expect("sync");
+    assert!(
+        r.rows.iter().any(|x| x.message.contains(
+            "exists but is not part of app beta: it has no applyset.kubernetes.io/part-of label"
+        )),
+        "{r:#?}"
+    );
+    b.adopt = true;
+    let r = sync(
+        &t,
+        vec![
+            cm("shared", json!({"k": "beta"})),
+            cm("manual", json!({"k": "beta"})),
+        ],
+        &b,
+    )
+    .await
+    .expect("sync");
+    assert_eq!(r.failed(), 0, "{r:#?}");
+    let beta = Parent::for_app("beta", "own").id;
+    for f in [
+        "own/core_ConfigMap_shared.yaml",
+        "own/core_ConfigMap_manual.yaml",
+    ] {
+        let v = read(&t, f);
+        assert_eq!(v["metadata"]["labels"][PART_OF_LABEL], beta.as_str(), "{f}");
+        assert_eq!(v["data"]["k"], "beta", "{f}");
+    }
 }

@@ -10,7 +10,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
-use sluice::sync::wait::Watcher;
 use sluice::sync::{NoProgress, Report, RowStatus, SyncOptions, run};
 use sluice::target::kube::KubeTarget;
 use sluice_testkit::cluster::TestCluster;
@@ -138,7 +137,6 @@ async fn sync(
     timeout: Duration,
 ) -> Report {
     let mut o = SyncOptions::new(app, ns);
-    o.watcher = Some(Watcher::Kube(t.client().clone()));
     o.wait = true;
     o.timeout = timeout;
     run(t, objs(values), &o, &NoProgress)
@@ -383,8 +381,7 @@ async fn sluice_wait_names_what_is_not_healthy_then_succeeds() {
     let yaml = serde_json::to_string(&deploy("stuck-web", json!({}))).expect("json");
     std::fs::write(repo.path().join("web.yaml"), yaml).expect("write");
     // Synced without waiting; no controller yet.
-    let mut o = SyncOptions::new("cli", &ns);
-    o.watcher = None;
+    let o = SyncOptions::new("cli", &ns);
     let r = run(
         &t,
         objs(vec![deploy("stuck-web", json!({}))]),
@@ -437,4 +434,100 @@ async fn sluice_wait_names_what_is_not_healthy_then_succeeds() {
         stdout.contains("Deployment\t") && stdout.contains("Healthy"),
         "{stdout}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_never_replaces_an_object_that_is_not_its_own() {
+    let (t, c, ns) = setup("waves-clash").await;
+    let (task, _) = controller(t.client().clone(), &ns);
+    let uid = |name: &str| {
+        c.kubectl_ok(&[
+            "get",
+            "-n",
+            &ns,
+            &format!("job/{name}"),
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ])
+    };
+    let app = |cfg: &str, hook: &str| {
+        vec![
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": cfg}}),
+            job(
+                json!({"name": hook, "annotations": ann(&[("argocd.argoproj.io/hook", "PostSync")])}),
+            ),
+        ]
+    };
+    // A user's Job with the hook's name (BeforeHookCreation, the default,
+    // would delete it if it were the app's).
+    c.kubectl_ok(&["create", "job", "seed", "--image=busybox", "-n", &ns]);
+    let users = uid("seed");
+    let r = sync(
+        &t,
+        "clash",
+        &ns,
+        app("clash-cfg", "seed"),
+        Duration::from_secs(60),
+    )
+    .await;
+    let hook = row(&r, "Job", "seed");
+    assert_eq!(hook.status, RowStatus::SyncFailed, "{r:#?}");
+    assert!(
+        hook.message.contains(&format!(
+            "batch/Job/{ns}/seed exists and was not created by sluice as a hook of app clash"
+        )) && hook.message.contains("it was left alone"),
+        "{}",
+        hook.message
+    );
+    assert_eq!(uid("seed"), users, "the user's Job is untouched");
+    let labels = c.kubectl_ok(&[
+        "get",
+        "-n",
+        &ns,
+        "job/seed",
+        "-o",
+        "jsonpath={.metadata.labels}",
+    ]);
+    assert!(!labels.contains("sluice.dev/hook-of"), "{labels}");
+
+    // Another app's hook is not this app's either.
+    let r = sync(
+        &t,
+        "first",
+        &ns,
+        app("first-cfg", "shared-hook"),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(r.failed(), 0, "{r:#?}");
+    let firsts = uid("shared-hook");
+    let r = sync(
+        &t,
+        "second",
+        &ns,
+        app("second-cfg", "shared-hook"),
+        Duration::from_secs(60),
+    )
+    .await;
+    let hook = row(&r, "Job", "shared-hook");
+    assert_eq!(hook.status, RowStatus::SyncFailed, "{r:#?}");
+    assert!(
+        hook.message
+            .contains("was not created by sluice as a hook of app second"),
+        "{}",
+        hook.message
+    );
+    assert_eq!(uid("shared-hook"), firsts);
+    // Its own app recreates it (BeforeHookCreation).
+    let r = sync(
+        &t,
+        "first",
+        &ns,
+        app("first-cfg", "shared-hook"),
+        Duration::from_secs(60),
+    )
+    .await;
+    task.abort();
+    assert_eq!(r.failed(), 0, "{r:#?}");
+    assert_ne!(uid("shared-hook"), firsts);
 }

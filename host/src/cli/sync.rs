@@ -75,6 +75,10 @@ pub struct Args {
     /// Refuse to take over fields owned by another field manager.
     #[arg(long)]
     pub no_force_conflicts: bool,
+    /// Take over desired objects that exist but are not this app's
+    /// (another app's, or created with kubectl); refused without it.
+    #[arg(long)]
+    pub adopt: bool,
     /// Also wait for the last wave to be Healthy (earlier waves are always
     /// waited for).
     #[arg(long)]
@@ -307,7 +311,6 @@ pub async fn run_on(
     mut prepared: Prepared,
     show_progress: bool,
 ) -> Result<Report, sluice::sync::SyncError> {
-    prepared.options.watcher = Some(super::wait::watcher(target));
     let progress = bar(show_progress);
     // What the sync waits for: the bar's live message on a terminal, plain
     // lines on stderr otherwise.
@@ -394,6 +397,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     o.prune |= args.prune;
     o.allow_empty |= args.allow_empty;
     o.force_conflicts = !args.no_force_conflicts;
+    o.adopt = args.adopt;
     o.wait = args.wait;
     o.timeout = args.timeout;
     let json = args.output == "json";

@@ -10,7 +10,7 @@ use super::sync::{AnyTarget, AppArgs, connect, prepare, runtime};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Global};
 use sluice::health::Health;
 use sluice::object::{Object, ObjectId};
-use sluice::sync::wait::{WaitError, Watcher};
+use sluice::sync::wait::{self, WaitError};
 use sluice::sync::waves::Waves;
 use sluice::target::{Scope, Target};
 use std::io::Write as _;
@@ -25,15 +25,6 @@ pub struct Args {
     /// How long to wait: 90s, 5m, 1h.
     #[arg(long, default_value = "5m", value_parser = super::parse_duration)]
     pub timeout: Duration,
-}
-
-/// The watcher for a target: a Kubernetes watch, or one read per object
-/// for a directory.
-pub fn watcher(target: &AnyTarget) -> Watcher {
-    match target {
-        AnyTarget::Dir(_) => Watcher::Snapshot,
-        AnyTarget::Kube(t) => Watcher::Kube(t.client().clone()),
-    }
 }
 
 /// Give namespaced objects without a namespace the destination namespace,
@@ -56,7 +47,6 @@ fn default_namespaces<T: Target>(target: &T, objects: &mut [Object], ns: &str) {
 
 async fn wait_on<T: Target>(
     target: &T,
-    watcher: &Watcher,
     mut objects: Vec<Object>,
     ns: &str,
     timeout: Duration,
@@ -65,9 +55,7 @@ async fn wait_on<T: Target>(
     default_namespaces(target, &mut objects, ns);
     let (members, _) = Waves::split(objects)?;
     let mut on_change = |id: &ObjectId, h: &Health| eprintln!("{id}: {h}");
-    Ok(watcher
-        .wait(target, &members, timeout, &mut on_change)
-        .await)
+    Ok(wait::wait_for(target, &members, timeout, &mut on_change).await)
 }
 
 /// Run `sluice wait`.
@@ -81,12 +69,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     let context = prepared.context.clone();
     let result = runtime()?.block_on(async {
         let target = connect(&args.app, context.as_deref()).await?;
-        let w = watcher(&target);
         match &target {
-            AnyTarget::Dir(t) => wait_on(t, &w, prepared.objects, &ns, args.timeout).await,
-            AnyTarget::Kube(t) => {
-                wait_on(t.as_ref(), &w, prepared.objects, &ns, args.timeout).await
-            }
+            AnyTarget::Dir(t) => wait_on(t, prepared.objects, &ns, args.timeout).await,
+            AnyTarget::Kube(t) => wait_on(t.as_ref(), prepared.objects, &ns, args.timeout).await,
         }
     });
     let result = match result {

@@ -5,11 +5,12 @@ use super::waves::Waves;
 use super::{Action, Progress, Report, Row, RowStatus, SyncError, SyncOptions};
 use crate::diff::{self, Status};
 use crate::object::{self, Object, ObjectId};
-use crate::target::applyset::{self, GroupKind, Parent};
-use crate::target::{ApplyOptions, ObjectError, Scope, Target};
+use crate::target::applyset::{self, GroupKind, Owner, PART_OF_LABEL, Parent};
+use crate::target::{ApplyOptions, Deleted, ObjectError, Scope, Target, uid_of};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Argo CD's per-object sync options annotation.
@@ -73,13 +74,83 @@ fn failed(id: &ObjectId, e: &ObjectError, force: bool) -> Row {
     Row::new(id, RowStatus::SyncFailed, Action::None, message)
 }
 
-/// Compare one object and apply it when it differs.
+/// This app's claim on live objects: its ApplySet id, whether to adopt
+/// objects that are not its own, and the names of other owners found so
+/// far (one parent lookup per foreign ApplySet).
+struct Ownership<'a> {
+    app: &'a str,
+    id: &'a str,
+    adopt: bool,
+    names: Mutex<HashMap<String, String>>,
+}
+
+/// What to do with a live object that is not in this app's inventory.
+enum Verdict {
+    /// It is a member after all (labelled, but of a kind the parent did
+    /// not list yet).
+    Ours,
+    /// Take it over (`--adopt`); from whom.
+    Adopt(String),
+    /// Leave it alone; why, and what to do.
+    Refuse(String),
+}
+
+impl Ownership<'_> {
+    /// Name the owner of ApplySet `other` (cached).
+    async fn name_of<T: Target>(&self, target: &T, other: &str) -> String {
+        if let Some(n) = self.names.lock().ok().and_then(|m| m.get(other).cloned()) {
+            return n;
+        }
+        // Not being allowed to look is no reason to fail: name the id.
+        let parent = target.find_parent(other).await.ok().flatten();
+        let name = applyset::describe_owner(other, parent.as_ref());
+        if let Ok(mut m) = self.names.lock() {
+            m.insert(other.to_string(), name.clone());
+        }
+        name
+    }
+
+    async fn check<T: Target>(&self, target: &T, live: &Value) -> Verdict {
+        let app = self.app;
+        match applyset::owner(live, self.id) {
+            Owner::Ours => Verdict::Ours,
+            Owner::Other(other) => {
+                let who = self.name_of(target, &other).await;
+                if self.adopt {
+                    Verdict::Adopt(who)
+                } else {
+                    Verdict::Refuse(format!(
+                        "exists and belongs to {who}; sluice does not take over another app's objects: remove it from one of the two apps, or pass --adopt to move it to app {app}"
+                    ))
+                }
+            }
+            Owner::Unmanaged { by_sluice } => {
+                let how = if by_sluice {
+                    "although field manager sluice owns fields of it (applied by a sluice that did not label its objects, or taken over by hand)"
+                } else {
+                    "(created outside sluice, e.g. with kubectl; an Argo CD tracking annotation does not count)"
+                };
+                if self.adopt {
+                    Verdict::Adopt("outside any ApplySet".into())
+                } else {
+                    Verdict::Refuse(format!(
+                        "exists but is not part of app {app}: it has no {PART_OF_LABEL} label {how}; pass --adopt to take it over"
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Compare one object and apply it when it differs. With `ownership`, a
+/// live object that is not in the inventory (`member`) is checked first.
 async fn one<T: Target>(
     target: &T,
     obj: &Object,
     member: Option<&Value>,
     opts: &SyncOptions,
     assume_missing: bool,
+    ownership: Option<&Ownership<'_>>,
 ) -> Row {
     let id = &obj.id;
     let live = match member {
@@ -98,6 +169,41 @@ async fn one<T: Target>(
             format!("{FLUX_RECONCILE}: disabled"),
         );
     }
+    let mut adopted = None;
+    if let (None, Some(own), Some(l)) = (member, ownership, &live) {
+        match own.check(target, l).await {
+            Verdict::Ours => {}
+            Verdict::Adopt(from) => adopted = Some(from),
+            Verdict::Refuse(why) => {
+                let mut row = Row::new(id, RowStatus::SyncFailed, Action::None, why);
+                row.live = live;
+                return row;
+            }
+        }
+    }
+    let mut row = compare_and_apply(target, obj, live, opts, assume_missing).await;
+    if let Some(from) = adopted
+        && row.status != RowStatus::SyncFailed
+    {
+        let verb = if opts.dry_run {
+            "would adopt"
+        } else {
+            "adopted"
+        };
+        row.message = format!("{} ({verb} from {from})", row.message);
+    }
+    row
+}
+
+/// The second half of [`one`]: dry-run, compare, apply.
+async fn compare_and_apply<T: Target>(
+    target: &T,
+    obj: &Object,
+    live: Option<Value>,
+    opts: &SyncOptions,
+    assume_missing: bool,
+) -> Row {
+    let id = &obj.id;
     let real = ApplyOptions {
         dry_run: false,
         force: opts.force_conflicts,
@@ -182,25 +288,38 @@ async fn prune_one<T: Target>(
         r.action = Action::Pruned;
         return r;
     }
-    match target.delete(obj).await {
-        Ok(()) => Row::new(id, RowStatus::Pruned, Action::Pruned, "pruned"),
+    match target.delete(obj, uid_of(&obj.value)).await {
+        Ok(Deleted::Deleted | Deleted::NotFound) => {
+            Row::new(id, RowStatus::Pruned, Action::Pruned, "pruned")
+        }
+        Ok(Deleted::Replaced) => Row::new(
+            id,
+            RowStatus::Skipped,
+            Action::None,
+            "not pruned: it was deleted and created again by someone else since it was listed (another UID); that object is not this app's",
+        ),
         Err(e) => failed(id, &e, true),
     }
 }
 
-/// Write the inventory parent listing `kinds`, unless it already does.
+/// Write the inventory parent listing `kinds` and `namespaces`, unless it
+/// already does.
 async fn write_parent<T: Target>(
     target: &T,
     parent: &Parent,
-    kinds: &BTreeSet<GroupKind>,
+    (kinds, namespaces): (&BTreeSet<GroupKind>, &BTreeSet<String>),
     live: &mut Option<Value>,
     app: &str,
 ) -> Result<(), SyncError> {
-    let want = parent.object(kinds);
+    let want = parent.object(kinds, namespaces);
     let same = live.as_ref().is_some_and(|l| {
-        [applyset::CONTAINS_GROUP_KINDS, applyset::TOOLING]
-            .iter()
-            .all(|a| annotation(l, a) == annotation(&want, a))
+        [
+            applyset::CONTAINS_GROUP_KINDS,
+            applyset::ADDITIONAL_NAMESPACES,
+            applyset::TOOLING,
+        ]
+        .iter()
+        .all(|a| annotation(l, a) == annotation(&want, a))
     });
     if same {
         return Ok(());
@@ -230,7 +349,50 @@ async fn write_parent<T: Target>(
     Ok(())
 }
 
+/// Whether anything was written so far (a row created, configured or
+/// pruned something).
+fn wrote(rows: &[Row]) -> bool {
+    rows.iter().any(|r| {
+        matches!(
+            r.action,
+            Action::Created | Action::Configured | Action::Pruned
+        ) && matches!(r.status, RowStatus::Synced | RowStatus::Pruned)
+    })
+}
+
+/// The row standing for an inventory write that failed after other
+/// objects were written.
+fn inventory_row(parent: &Parent, e: &SyncError) -> Row {
+    let id = ObjectId {
+        group: String::new(),
+        kind: "Secret".into(),
+        namespace: Some(parent.namespace.clone()),
+        name: parent.name.clone(),
+    };
+    Row::new(
+        &id,
+        RowStatus::SyncFailed,
+        Action::None,
+        format!(
+            "{e}; the other rows say what was applied or pruned, but the inventory does not record it: fix this and sync again"
+        ),
+    )
+}
+
+/// The namespaces of `objects` (cluster-scoped ones have none).
+fn namespaces_of<'a>(objects: impl IntoIterator<Item = &'a Object>) -> BTreeSet<String> {
+    objects
+        .into_iter()
+        .filter_map(|o| o.id.namespace.clone())
+        .collect()
+}
+
 /// Sync `desired` (a successful render's objects) to `target`.
+///
+/// `Err` means nothing was written. Once something has been written,
+/// problems are rows of the report: even when the inventory cannot be
+/// written afterwards, the report lists what was applied, plus a failed
+/// row for the inventory Secret.
 pub async fn run<T: Target>(
     target: &T,
     desired: Vec<Object>,
@@ -286,25 +448,35 @@ pub async fn run<T: Target>(
         app: app.to_string(),
         source,
     })?;
+    // Waits are never skipped: refuse before anything is written.
+    if !opts.dry_run
+        && let Some(needs) = waves.needs_watch(opts.wait)
+        && !target.can_watch()
+    {
+        return Err(SyncError::CannotWait {
+            app: app.to_string(),
+            target: target.describe(),
+            needs,
+        });
+    }
 
     let parent = Parent::for_app(app, ns);
+    let waves = waves.with_owner(&parent.id);
     let inventory_err = |message: String| SyncError::Inventory {
         app: app.to_string(),
         namespace: parent.namespace.clone(),
         name: parent.name.clone(),
         message,
     };
-    let parent_probe = object::from_value(parent.object(&BTreeSet::new()), None, 0)
-        .map_err(|e| inventory_err(e.to_string()))?;
+    let parent_probe =
+        object::from_value(parent.object(&BTreeSet::new(), &BTreeSet::new()), None, 0)
+            .map_err(|e| inventory_err(e.to_string()))?;
     let mut live_parent = target
         .get(&parent_probe)
         .await
         .map_err(|e| inventory_err(e.to_string()))?;
     if let Some(lp) = &live_parent {
-        let id = lp
-            .pointer("/metadata/labels")
-            .and_then(|l| l.get(applyset::ID_LABEL))
-            .and_then(Value::as_str);
+        let id = applyset::label(lp, applyset::ID_LABEL);
         if id != Some(parent.id.as_str()) {
             return Err(inventory_err(format!(
                 "it exists but is not labelled {}={}; it belongs to something else, rename the app or delete that Secret",
@@ -313,22 +485,42 @@ pub async fn run<T: Target>(
             )));
         }
     }
+    // Where members may be: what the parent records, plus where the
+    // desired objects go (recorded in the parent before any is applied).
     let old_kinds = live_parent
         .as_ref()
         .map(applyset::group_kinds)
         .unwrap_or_default();
+    let old_namespaces = live_parent
+        .as_ref()
+        .map(applyset::namespaces)
+        .unwrap_or_default();
     let new_kinds: BTreeSet<GroupKind> = objects.iter().map(|o| gk(&o.id)).collect();
+    let mut new_namespaces = namespaces_of(&objects);
+    new_namespaces.insert(ns.to_string());
     let all_kinds: BTreeSet<GroupKind> = old_kinds.union(&new_kinds).cloned().collect();
+    let all_namespaces: BTreeSet<String> = old_namespaces.union(&new_namespaces).cloned().collect();
     let mut live: HashMap<ObjectId, Value> = HashMap::new();
     for (n, v) in target
-        .list_members(&parent.id, &all_kinds)
+        .list_members(&parent.id, &all_kinds, &all_namespaces)
         .await
         .map_err(target_err)?
         .into_iter()
         .enumerate()
     {
+        // Only members of this ApplySet, whatever the target's selector did.
+        if applyset::label(&v, PART_OF_LABEL) != Some(parent.id.as_str()) {
+            continue;
+        }
         if let Ok(o) = object::from_value(v, None, n) {
-            live.insert(o.id, o.value);
+            let kind_ok = all_kinds.contains(&gk(&o.id));
+            let ns_ok =
+                o.id.namespace
+                    .as_ref()
+                    .is_none_or(|n| all_namespaces.contains(n));
+            if kind_ok && ns_ok {
+                live.insert(o.id, o.value);
+            }
         }
     }
     if objects.is_empty() && rows.is_empty() && !live.is_empty() && opts.prune && !opts.allow_empty
@@ -341,6 +533,12 @@ pub async fn run<T: Target>(
     for o in &mut objects {
         applyset::label_member(&mut o.value, &parent.id);
     }
+    let ownership = Ownership {
+        app,
+        id: &parent.id,
+        adopt: opts.adopt,
+        names: Mutex::new(HashMap::new()),
+    };
 
     progress.start(objects.len() as u64);
     // Namespaces that a dry-run would create: their objects cannot be
@@ -352,24 +550,38 @@ pub async fn run<T: Target>(
     if opts.create_namespace && !declares_ns {
         let v = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
         let nso = object::from_value(v, None, 0).map_err(|e| inventory_err(e.to_string()))?;
-        let mut row = one(target, &nso, None, opts, false).await;
+        // Not a member: an existing namespace is used as it is, whoever
+        // made it.
+        let mut row = one(target, &nso, None, opts, false, None).await;
         if row.status == RowStatus::Missing {
             missing_ns.insert(ns.to_string());
         }
         row.message.push_str(" (CreateNamespace=true)");
         rows.push(row);
     }
+    let inventory = (&all_kinds, &all_namespaces);
     let mut parent_written = false;
+    // The inventory could not be written after something else was.
+    let mut inventory_failed: Option<SyncError> = None;
     let steps = waves.steps(&objects);
     let mut stopped = None;
-    for (si, step) in steps.iter().enumerate() {
+    'steps: for (si, step) in steps.iter().enumerate() {
         for group in step.groups.iter() {
             let first_kind = group.first().map(|&i| objects[i].id.kind.as_str());
             if !opts.dry_run && !parent_written && first_kind != Some("Namespace") {
-                write_parent(target, &parent, &all_kinds, &mut live_parent, app).await?;
+                if let Err(e) =
+                    write_parent(target, &parent, inventory, &mut live_parent, app).await
+                {
+                    if !wrote(&rows) {
+                        return Err(e);
+                    }
+                    inventory_failed = Some(e);
+                    break 'steps;
+                }
                 parent_written = true;
             }
             let live = &live;
+            let ownership = &ownership;
             let mut done: Vec<(usize, Row)> = futures::stream::iter(group.iter().map(|&i| {
                 let o = &objects[i];
                 let assume_missing = opts.dry_run
@@ -379,7 +591,15 @@ pub async fn run<T: Target>(
                             .as_ref()
                             .is_some_and(|n| missing_ns.contains(n)));
                 async move {
-                    let row = one(target, o, live.get(&o.id), opts, assume_missing).await;
+                    let row = one(
+                        target,
+                        o,
+                        live.get(&o.id),
+                        opts,
+                        assume_missing,
+                        Some(ownership),
+                    )
+                    .await;
                     progress.step(&row);
                     (i, row)
                 }
@@ -409,8 +629,9 @@ pub async fn run<T: Target>(
                 }
             }
             if established {
-                // Discovery lags Established by a moment: refresh until the
-                // new kinds show up (bounded), so their objects resolve.
+                // Discovery lags Established by a moment and cannot be
+                // watched: refresh until the new kinds show up (bounded),
+                // so their objects resolve.
                 let deadline =
                     std::time::Instant::now() + opts.crd_timeout.min(Duration::from_secs(10));
                 loop {
@@ -438,8 +659,39 @@ pub async fn run<T: Target>(
             break;
         }
     }
-    if !opts.dry_run && !parent_written && (!objects.is_empty() || live_parent.is_some()) {
-        write_parent(target, &parent, &all_kinds, &mut live_parent, app).await?;
+    if !opts.dry_run
+        && inventory_failed.is_none()
+        && !parent_written
+        && (!objects.is_empty() || live_parent.is_some())
+        && let Err(e) = write_parent(target, &parent, inventory, &mut live_parent, app).await
+    {
+        if !wrote(&rows) {
+            return Err(e);
+        }
+        inventory_failed = Some(e);
+    }
+    if let Some(e) = inventory_failed {
+        // What was not applied says so; nothing is pruned.
+        let done: HashSet<ObjectId> = rows.iter().map(Row::id).collect();
+        rows.push(inventory_row(&parent, &e));
+        for o in objects.iter().filter(|o| !done.contains(&o.id)) {
+            rows.push(Row::new(
+                &o.id,
+                RowStatus::SyncFailed,
+                Action::None,
+                format!(
+                    "not applied: the inventory Secret {}/{} could not be written",
+                    parent.namespace, parent.name
+                ),
+            ));
+        }
+        progress.finish();
+        return Ok(Report {
+            app: app.to_string(),
+            target: target.describe(),
+            dry_run: opts.dry_run,
+            rows,
+        });
     }
 
     // Prune, in reverse order.
@@ -460,6 +712,7 @@ pub async fn run<T: Target>(
             .then(|| format!("{failures} objects failed to sync; fix them and sync again")),
     };
     let mut kept_kinds = new_kinds.clone();
+    let mut kept_namespaces = new_namespaces.clone();
     for group in Waves::prune_groups(&extraneous) {
         let done: Vec<(usize, Row)> = futures::stream::iter(group.iter().map(|&i| {
             let blocked = blocked.as_deref();
@@ -474,12 +727,26 @@ pub async fn run<T: Target>(
         for (i, row) in done {
             if row.status != RowStatus::Pruned {
                 kept_kinds.insert(gk(&extraneous[i].id));
+                kept_namespaces.extend(extraneous[i].id.namespace.clone());
             }
             rows.push(row);
         }
     }
-    if !opts.dry_run && live_parent.is_some() {
-        write_parent(target, &parent, &kept_kinds, &mut live_parent, app).await?;
+    if !opts.dry_run
+        && live_parent.is_some()
+        && let Err(e) = write_parent(
+            target,
+            &parent,
+            (&kept_kinds, &kept_namespaces),
+            &mut live_parent,
+            app,
+        )
+        .await
+    {
+        if !wrote(&rows) {
+            return Err(e);
+        }
+        rows.push(inventory_row(&parent, &e));
     }
     progress.finish();
     Ok(Report {

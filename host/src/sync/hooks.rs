@@ -7,19 +7,28 @@
 //! would give it, so every sync creates a new object), waits until each one
 //! is Healthy (a Job complete, a Pod succeeded) or failed, then deletes it
 //! per `HookSucceeded` / `HookFailed`. Hook objects carry the label
-//! [`HOOK_OF_LABEL`] with the app's name and are never ApplySet members, so
-//! prune leaves them alone.
+//! [`HOOK_OF_LABEL`] with the id of the app's ApplySet and are never
+//! ApplySet members, so prune leaves them alone.
+//!
+//! **Only this app's hooks are ever deleted or overwritten.** Before a named
+//! hook is created, the live object with its name is read: if it exists
+//! and does not carry `sluice.dev/hook-of=<this app's ApplySet id>` (a
+//! user's Job, another app's hook, a hook made by a sluice that labelled
+//! hooks with the app's name), the hook fails with an error naming it and
+//! the object is left alone. Every delete (`BeforeHookCreation`,
+//! `HookSucceeded`, `HookFailed`) carries the UID of the object sluice read
+//! or created, so an object recreated by someone else in between survives.
 
 use super::plan::{DeletePolicy, Hook, Phase};
-use super::wait::{WaitError, Watcher};
+use super::wait::{self, WaitError};
 use crate::health::{Health, HealthStatus};
 use crate::object::{self, Object, ObjectId};
-use crate::target::{ApplyOptions, Target};
+use crate::target::applyset::label;
+use crate::target::{ApplyOptions, Deleted, Target, uid_of};
 use serde_json::Value;
 use std::time::Duration;
 
-/// Label on every hook object sluice creates: the app's name.
-pub const HOOK_OF_LABEL: &str = "sluice.dev/hook-of";
+pub use crate::target::applyset::HOOK_OF_LABEL;
 
 /// What happened to one hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,9 +86,10 @@ fn is_named(obj: &Object) -> bool {
         .is_some_and(|n| !n.is_empty())
 }
 
-/// The object to create for one run of hook `obj` of `app`: its
-/// `generateName` resolved to a fresh name, labelled [`HOOK_OF_LABEL`].
-pub fn instance(obj: &Object, app: &str) -> Object {
+/// The object to create for one run of hook `obj` of the app whose
+/// ApplySet id is `owner`: its `generateName` resolved to a fresh name,
+/// labelled [`HOOK_OF_LABEL`]`=owner`.
+pub fn instance(obj: &Object, owner: &str) -> Object {
     let mut value = obj.value.clone();
     if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
         if !is_named(obj)
@@ -93,7 +103,7 @@ pub fn instance(obj: &Object, app: &str) -> Object {
             .entry("labels")
             .or_insert_with(|| Value::Object(Default::default()));
         if let Some(labels) = labels.as_object_mut() {
-            labels.insert(HOOK_OF_LABEL.into(), Value::String(app.to_string()));
+            labels.insert(HOOK_OF_LABEL.into(), Value::String(owner.to_string()));
         }
     }
     match object::from_value(value, obj.origin.clone(), 0) {
@@ -106,28 +116,30 @@ pub fn instance(obj: &Object, app: &str) -> Object {
     }
 }
 
-/// Run the hooks of one step of `app` in `phase`: create them, wait for each
-/// to succeed or fail (at most `timeout`), apply the delete policies.
-/// Returns one [`HookRun`] per hook; the step failed when any did not
-/// succeed. `on_change` sees every health change of a hook object.
+/// Run the hooks of one step of `app` (ApplySet id `owner`) in `phase`:
+/// create them, wait for each to succeed or fail (at most `timeout`),
+/// apply the delete policies. Returns one [`HookRun`] per hook; the step
+/// failed when any did not succeed. `on_change` sees every health change
+/// of a hook object.
 pub async fn run<T: Target>(
     target: &T,
-    watcher: &Watcher,
     app: &str,
+    owner: &str,
     phase: Phase,
     hooks: &[(&Object, &Hook)],
     timeout: Duration,
     on_change: &mut (dyn FnMut(&ObjectId, &Health) + Send),
 ) -> Vec<HookRun> {
     let mut runs = Vec::with_capacity(hooks.len());
-    let mut created: Vec<Object> = Vec::new();
+    // Each created hook with the UID the target gave it.
+    let mut created: Vec<(Object, Option<String>)> = Vec::new();
     let mut declared: Vec<(&Object, &Hook)> = Vec::new();
     let apply = ApplyOptions {
         dry_run: false,
         force: true,
     };
     for &(obj, hook) in hooks {
-        let inst = instance(obj, app);
+        let inst = instance(obj, owner);
         let fail = |message: String| HookRun {
             declared: obj.id.clone(),
             created: inst.id.clone(),
@@ -135,25 +147,44 @@ pub async fn run<T: Target>(
             health: Health::degraded(message),
             deleted: false,
         };
-        if hook.deletes_on(DeletePolicy::BeforeHookCreation)
-            && is_named(obj)
-            && let Err(e) = delete_and_confirm(target, &inst).await
-        {
-            runs.push(fail(format!(
-                "cannot delete the previous {} (BeforeHookCreation): {e}",
-                obj.id
-            )));
-            continue;
+        if is_named(obj) {
+            let previous = match target.get(&inst).await {
+                Ok(p) => p,
+                Err(e) => {
+                    runs.push(fail(format!("cannot read {}: {e}", inst.id)));
+                    continue;
+                }
+            };
+            if let Some(live) = previous {
+                if label(&live, HOOK_OF_LABEL) != Some(owner) {
+                    runs.push(fail(format!(
+                        "{} exists and was not created by sluice as a hook of app {app} (it has no label {HOOK_OF_LABEL}={owner}); it was left alone. Rename the hook, or delete that object if it is no longer needed",
+                        inst.id
+                    )));
+                    continue;
+                }
+                if hook.deletes_on(DeletePolicy::BeforeHookCreation)
+                    && let Err(e) = delete_and_confirm(target, &inst, uid_of(&live)).await
+                {
+                    runs.push(fail(format!(
+                        "cannot delete the previous {} (BeforeHookCreation): {e}",
+                        obj.id
+                    )));
+                    continue;
+                }
+            }
         }
         match target.apply(&inst, apply).await {
-            Ok(_) => {
-                created.push(inst);
+            Ok(v) => {
+                let uid = uid_of(&v).map(str::to_string);
+                created.push((inst, uid));
                 declared.push((obj, hook));
             }
             Err(e) => runs.push(fail(format!("cannot create hook {}: {e}", obj.id))),
         }
     }
-    let outcome = watcher.wait(target, &created, timeout, on_change).await;
+    let objects: Vec<Object> = created.iter().map(|(o, _)| o.clone()).collect();
+    let outcome = wait::wait_for(target, &objects, timeout, on_change).await;
     let health_of = |id: &ObjectId| -> Health {
         match &outcome {
             Ok(_) => Health::healthy("hook succeeded"),
@@ -162,6 +193,9 @@ pub async fn run<T: Target>(
                 HealthStatus::Progressing,
                 format!("not waited for: hook {failed} failed"),
             ),
+            Err(e @ WaitError::Watch(crate::target::WatchError::Unsupported { .. })) => {
+                Health::new(HealthStatus::Unknown, e.to_string())
+            }
             Err(e) => e
                 .blocking()
                 .into_iter()
@@ -188,13 +222,19 @@ pub async fn run<T: Target>(
                 .unwrap_or_else(|| Health::healthy("hook succeeded")),
         }
     };
-    for (inst, &(obj, hook)) in created.iter().zip(&declared) {
+    for ((inst, uid), &(obj, hook)) in created.iter().zip(&declared) {
         let health = health_of(&inst.id);
         let finished_ok = health.is_healthy();
         let finished_bad = health.status == HealthStatus::Degraded;
         let delete = (finished_ok && hook.deletes_on(DeletePolicy::HookSucceeded))
             || (finished_bad && hook.deletes_on(DeletePolicy::HookFailed));
-        let deleted = delete && target.delete(inst).await.is_ok();
+        // Only the object created above: a UID precondition when the
+        // target gave one.
+        let deleted = delete
+            && matches!(
+                target.delete(inst, uid.as_deref()).await,
+                Ok(Deleted::Deleted | Deleted::NotFound)
+            );
         runs.push(HookRun {
             declared: obj.id.clone(),
             created: inst.id.clone(),
@@ -206,10 +246,23 @@ pub async fn run<T: Target>(
     runs
 }
 
-/// Delete `obj` and check it is gone (background deletion removes a Job or
-/// Pod at once; an object held by a finalizer is reported).
-async fn delete_and_confirm<T: Target>(target: &T, obj: &Object) -> Result<(), String> {
-    target.delete(obj).await.map_err(|e| e.to_string())?;
+/// Delete `obj` (only if it still has `uid`) and check it is gone
+/// (background deletion removes a Job or Pod at once; an object held by a
+/// finalizer is reported).
+async fn delete_and_confirm<T: Target>(
+    target: &T,
+    obj: &Object,
+    uid: Option<&str>,
+) -> Result<(), String> {
+    match target.delete(obj, uid).await.map_err(|e| e.to_string())? {
+        Deleted::Deleted | Deleted::NotFound => {}
+        Deleted::Replaced => {
+            return Err(format!(
+                "{} was replaced by another object while sluice was deleting it; sync again",
+                obj.id
+            ));
+        }
+    }
     match target.get(obj).await {
         Ok(None) => Ok(()),
         Ok(Some(_)) => Err(format!(
@@ -234,11 +287,14 @@ mod tests {
             0,
         )
         .expect("valid");
-        let a = instance(&hook, "shop");
-        let b = instance(&hook, "shop");
+        let a = instance(&hook, "applyset-shop-v1");
+        let b = instance(&hook, "applyset-shop-v1");
         assert!(a.id.name.starts_with("migrate-") && a.id.name.len() == "migrate-".len() + 5);
         assert_ne!(a.id.name, b.id.name);
-        assert_eq!(a.value["metadata"]["labels"][HOOK_OF_LABEL], "shop");
+        assert_eq!(
+            a.value["metadata"]["labels"][HOOK_OF_LABEL],
+            "applyset-shop-v1"
+        );
         assert!(a.value["metadata"].get("generateName").is_none());
     }
 
@@ -251,7 +307,7 @@ mod tests {
             0,
         )
         .expect("valid");
-        let a = instance(&hook, "shop");
+        let a = instance(&hook, "applyset-shop-v1");
         assert_eq!(a.id, hook.id);
         assert_eq!(a.value["metadata"]["labels"]["a"], "b");
     }

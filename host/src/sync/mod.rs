@@ -13,6 +13,35 @@
 //! written and the rows say what would happen (this is what `sluice diff`
 //! uses).
 //!
+//! **Ownership.** An app touches only its own objects. A desired object
+//! that exists live but is not a member of this app's ApplySet (labelled
+//! `applyset.kubernetes.io/part-of` with another id, or not labelled at
+//! all: created by `kubectl`, by a controller, or applied by a sluice that
+//! did not label its objects) is not applied: its row fails with an error
+//! naming the owner (the other app, from its ApplySet parent, else the id)
+//! and saying to pass `--adopt` ([`SyncOptions::adopt`]) to take it over.
+//! Argo CD's tracking annotation is not proof of ownership. Adoption
+//! relabels the object, so the former owner stops seeing it as a member
+//! (it is never pruned by it, and that app's next sync refuses it in turn).
+//! There is a short window between reading an object and applying it in
+//! which someone else could create it; server-side apply offers no
+//! "create only" precondition to close it.
+//!
+//! **Prune** deletes only members of this app's ApplySet (a label selector
+//! on its id), only of the group-kinds and in the namespaces its parent
+//! records, each with a UID precondition: an object deleted and created
+//! again by someone else since it was listed is left alone (a `Skipped`
+//! row).
+//!
+//! **Waits** are never skipped: a sync that has to wait (more than one
+//! phase or wave, hooks, `--wait`) on a target that cannot watch is
+//! refused with [`SyncError::CannotWait`] before anything is written.
+//!
+//! **Errors.** `Err` from [`run`] means nothing was written. Once something
+//! has been, every problem is a row: when the inventory Secret cannot be
+//! written after objects were applied, the report lists them and adds a
+//! failed row for the Secret, and nothing is pruned.
+//!
 //! [`Target`]: crate::target::Target
 
 mod apply;
@@ -51,9 +80,10 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// How long to wait for a CRD to be Established.
     pub crd_timeout: Duration,
-    /// How to watch health between waves and for hooks; `None`: apply
-    /// every step without waiting (hooks are then not run).
-    pub watcher: Option<wait::Watcher>,
+    /// Take over desired objects that exist but are not members of this
+    /// app's ApplySet (`--adopt`): another app's, or created outside
+    /// sluice. Without it such objects are refused, each on its row.
+    pub adopt: bool,
     /// Wait for the last step to be Healthy too (`--wait`).
     pub wait: bool,
     /// The deadline for all waiting in one sync (`--timeout`).
@@ -109,7 +139,7 @@ impl SyncOptions {
             create_namespace: false,
             concurrency: 32,
             crd_timeout: Duration::from_secs(60),
-            watcher: None,
+            adopt: false,
             wait: false,
             timeout: Duration::from_secs(300),
             status: StatusSink::default(),
@@ -132,7 +162,8 @@ pub enum RowStatus {
     Pruned,
     /// The target refused it; see the message.
     SyncFailed,
-    /// Left alone (`kustomize.toolkit.fluxcd.io/reconcile: disabled`).
+    /// Left alone: `kustomize.toolkit.fluxcd.io/reconcile: disabled`, or
+    /// a prune candidate replaced by someone else since it was listed.
     Skipped,
 }
 
@@ -340,6 +371,19 @@ pub enum SyncError {
         /// Which object and annotation.
         #[source]
         source: plan::PlanError,
+    },
+    /// The sync would have to wait (waves, hooks, `--wait`) but the target
+    /// cannot watch objects; nothing was written.
+    #[error(
+        "app {app}: this sync has to wait for objects to be Healthy ({needs}), but {target} cannot watch objects; nothing was applied. Sync to a Kubernetes cluster, or drop the sync-wave and hook annotations and --wait"
+    )]
+    CannotWait {
+        /// The app.
+        app: String,
+        /// The target, described.
+        target: String,
+        /// Why it has to wait.
+        needs: String,
     },
     /// The render returned nothing and pruning would delete every member.
     #[error(

@@ -7,26 +7,22 @@
 //!   failed), or the deadline passed, listing every object that is not
 //!   Healthy with its health message. It reacts to each update as it comes:
 //!   no polling, no fixed delay between waves.
-//! - Sources of updates: [`kube_updates`] watches the Kubernetes API (one
-//!   watch per resource and namespace, driven by the explicit [`State`]
-//!   machine, relisting on `410 Gone` and resuming from the last
-//!   resourceVersion when the server closes the watch); [`Watcher::Snapshot`]
-//!   turns one `get` per object into updates for targets whose objects
-//!   never change by themselves (the `dir` target).
+//! - The updates come from the target ([`Target::watch`]): watching
+//!   belongs to the target, so this module never talks to an API server.
+//!   [`wait_for`] joins the two. A target that cannot watch makes
+//!   [`wait_for`] fail at once with the target's reason; nothing is ever
+//!   skipped silently.
 
 use crate::health::{Health, HealthStatus, assess};
 use crate::object::{Object, ObjectId};
-use crate::target::Target;
-use futures::stream::{self, BoxStream, LocalBoxStream, Stream, StreamExt as _};
-use kube::Client;
-use kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
-use kube::discovery::{ApiResource, Scope as KubeScope, pinned_kind};
+use crate::target::{Target, WatchError};
+use futures::stream::{Stream, StreamExt as _};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// One update: the live state of an object (`None`: it does not exist).
-pub type Update = Result<(ObjectId, Option<Value>), WaitError>;
+pub type Update = crate::target::LiveUpdate;
 
 /// The error returned by [`wait_healthy`] and the update sources.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -56,14 +52,10 @@ pub enum WaitError {
         /// Every object that is not Healthy, with its health.
         pending: Vec<(ObjectId, Health)>,
     },
-    /// An object's kind could not be resolved or watched.
-    #[error("cannot watch {id}: {message}")]
-    Watch {
-        /// The object.
-        id: Box<ObjectId>,
-        /// What went wrong.
-        message: String,
-    },
+    /// The objects could not be watched (the target cannot watch, or an
+    /// object's kind could not be resolved or watched).
+    #[error(transparent)]
+    Watch(#[from] WatchError),
 }
 
 impl WaitError {
@@ -75,7 +67,8 @@ impl WaitError {
                 .map(|(i, h)| (i.clone(), Some(h.clone())))
                 .collect(),
             WaitError::Failed { id, health } => vec![((**id).clone(), Some(health.clone()))],
-            WaitError::Watch { id, .. } => vec![((**id).clone(), None)],
+            WaitError::Watch(WatchError::Object { id, .. }) => vec![((**id).clone(), None)],
+            WaitError::Watch(WatchError::Unsupported { .. }) => Vec::new(),
         }
     }
 }
@@ -187,282 +180,21 @@ where
     }
 }
 
-/// The objects of one watch: one resource in one namespace.
-struct Group {
-    resource: ApiResource,
-    namespace: Option<String>,
-    /// Names watched, with their identities.
-    names: BTreeMap<String, ObjectId>,
-}
-
-/// Where one watch is.
-///
-/// `Listing` reads the current objects (every watched name gets an update,
-/// `None` when absent) and remembers the list's resourceVersion;
-/// `Watching` follows events from there. When the server closes the watch
-/// (its timeout), `Watching` resumes from the last resourceVersion seen;
-/// on `410 Gone` it goes back to `Listing`. After a transport error it
-/// waits a moment in `Retry` before listing again.
-pub enum State {
-    /// Read the current state.
-    Listing,
-    /// Start a watch from this resourceVersion.
-    Resume(String),
-    /// Following a watch; the last resourceVersion seen.
-    Watching(
-        String,
-        BoxStream<'static, kube::Result<WatchEvent<DynamicObject>>>,
-    ),
-    /// Wait, then list again.
-    Retry,
-}
-
-fn value_of(o: DynamicObject, resource: &ApiResource) -> Option<Value> {
-    let mut v = serde_json::to_value(o).ok()?;
-    // Lists leave apiVersion and kind off their items.
-    if let Some(m) = v.as_object_mut() {
-        m.entry("apiVersion")
-            .or_insert_with(|| Value::String(resource.api_version.clone()));
-        m.entry("kind")
-            .or_insert_with(|| Value::String(resource.kind.clone()));
-    }
-    Some(v)
-}
-
-impl Group {
-    fn api(&self, client: &Client) -> Api<DynamicObject> {
-        match &self.namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &self.resource),
-            None => Api::all_with(client.clone(), &self.resource),
-        }
-    }
-
-    /// A field selector when one name is watched (a hook Job), so the
-    /// watch sees only that object.
-    fn fields(&self) -> Option<String> {
-        (self.names.len() == 1)
-            .then(|| {
-                self.names
-                    .keys()
-                    .next()
-                    .map(|n| format!("metadata.name={n}"))
-            })
-            .flatten()
-    }
-
-    fn update(&self, o: DynamicObject, deleted: bool) -> Option<(ObjectId, Option<Value>)> {
-        let id = self.names.get(o.metadata.name.as_deref()?)?.clone();
-        if deleted {
-            return Some((id, None));
-        }
-        Some((id, value_of(o, &self.resource)))
-    }
-
-    /// One step of the state machine: the updates it produced and the
-    /// next state.
-    async fn step(&self, client: &Client, state: State) -> (Vec<Update>, State) {
-        match state {
-            State::Listing => {
-                let mut lp = ListParams::default();
-                if let Some(f) = self.fields() {
-                    lp = lp.fields(&f);
-                }
-                match self.api(client).list(&lp).await {
-                    Ok(list) => {
-                        let rv = list.metadata.resource_version.clone().unwrap_or_default();
-                        let mut seen: HashMap<ObjectId, Option<Value>> = HashMap::new();
-                        for o in list.items {
-                            if let Some((id, v)) = self.update(o, false) {
-                                seen.insert(id, v);
-                            }
-                        }
-                        let out = self
-                            .names
-                            .values()
-                            .map(|id| Ok((id.clone(), seen.remove(id).flatten())))
-                            .collect();
-                        (out, State::Resume(rv))
-                    }
-                    Err(e) => (self.transient(&e), State::Retry),
-                }
-            }
-            State::Resume(rv) => {
-                let mut wp = WatchParams::default().timeout(290);
-                if let Some(f) = self.fields() {
-                    wp = wp.fields(&f);
-                }
-                match self.api(client).watch(&wp, &rv).await {
-                    Ok(s) => (Vec::new(), State::Watching(rv, s.boxed())),
-                    Err(e) => (self.transient(&e), State::Retry),
-                }
-            }
-            State::Watching(rv, mut events) => match events.next().await {
-                None => (Vec::new(), State::Resume(rv)),
-                Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => {
-                    let rv = o.metadata.resource_version.clone().unwrap_or(rv);
-                    let out = self.update(o, false).map(Ok).into_iter().collect();
-                    (out, State::Watching(rv, events))
-                }
-                Some(Ok(WatchEvent::Deleted(o))) => {
-                    let rv = o.metadata.resource_version.clone().unwrap_or(rv);
-                    let out = self.update(o, true).map(Ok).into_iter().collect();
-                    (out, State::Watching(rv, events))
-                }
-                Some(Ok(WatchEvent::Bookmark(b))) => (
-                    Vec::new(),
-                    State::Watching(b.metadata.resource_version, events),
-                ),
-                // 410 Gone: the resourceVersion is too old; read again.
-                Some(Ok(WatchEvent::Error(_))) => (Vec::new(), State::Listing),
-                Some(Err(e)) => (self.transient(&e), State::Retry),
-            },
-            State::Retry => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                (Vec::new(), State::Listing)
-            }
-        }
-    }
-
-    /// Transport errors are retried; a refusal (403, 404) is reported.
-    fn transient(&self, e: &kube::Error) -> Vec<Update> {
-        match e {
-            kube::Error::Api(s) if matches!(s.code, 401 | 403 | 404) => self
-                .names
-                .values()
-                .map(|id| {
-                    Err(WaitError::Watch {
-                        id: Box::new(id.clone()),
-                        message: s.message.clone(),
-                    })
-                })
-                .take(1)
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-
-    fn into_stream(self, client: Client) -> BoxStream<'static, Update> {
-        stream::unfold(
-            (self, client, Some(State::Listing)),
-            |(group, client, state)| async move {
-                let state = state?;
-                let (out, next) = group.step(&client, state).await;
-                Some((stream::iter(out), (group, client, Some(next))))
-            },
-        )
-        .flatten()
-        .boxed()
-    }
-}
-
-/// Watch `objects` (namespaces already defaulted) on a Kubernetes API
-/// server: the current state of each first, then every change. One watch
-/// per resource and namespace; the stream never ends by itself.
-pub async fn kube_updates(
-    client: &Client,
+/// Wait until every object of `objects` (namespaces defaulted) is Healthy,
+/// watching them through `target`; see [`wait_healthy`]. Fails at once
+/// when the target cannot watch.
+pub async fn wait_for<T: Target>(
+    target: &T,
     objects: &[Object],
-) -> Result<BoxStream<'static, Update>, WaitError> {
-    let mut resources: HashMap<(String, String), (ApiResource, KubeScope)> = HashMap::new();
-    let mut groups: BTreeMap<(String, String, Option<String>), Group> = BTreeMap::new();
-    for o in objects {
-        let key = (o.api_version.clone(), o.id.kind.clone());
-        if !resources.contains_key(&key) {
-            let (group, version) = o
-                .api_version
-                .rsplit_once('/')
-                .unwrap_or(("", &o.api_version));
-            let gvk = kube::api::GroupVersionKind::gvk(group, version, &o.id.kind);
-            let (ar, caps) = pinned_kind(client, &gvk)
-                .await
-                .map_err(|e| WaitError::Watch {
-                    id: Box::new(o.id.clone()),
-                    message: format!(
-                        "the server does not serve {} {}: {e}",
-                        o.api_version, o.id.kind
-                    ),
-                })?;
-            resources.insert(key.clone(), (ar, caps.scope));
-        }
-        let (ar, scope) = &resources[&key];
-        let namespace = match scope {
-            KubeScope::Namespaced => o.id.namespace.clone(),
-            KubeScope::Cluster => None,
-        };
-        groups
-            .entry((key.0, key.1, namespace.clone()))
-            .or_insert_with(|| Group {
-                resource: ar.clone(),
-                namespace,
-                names: BTreeMap::new(),
-            })
-            .names
-            .insert(o.id.name.clone(), o.id.clone());
+    timeout: Duration,
+    on_change: &mut (dyn FnMut(&ObjectId, &Health) + Send),
+) -> Result<Vec<(ObjectId, Health)>, WaitError> {
+    if objects.is_empty() {
+        return Ok(Vec::new());
     }
-    let client = client.clone();
-    Ok(stream::select_all(
-        groups
-            .into_values()
-            .map(move |g| g.into_stream(client.clone())),
-    )
-    .boxed())
-}
-
-/// Where updates come from: a Kubernetes watch, or one read per object
-/// through the [`Target`] for targets whose objects do not change by
-/// themselves (`dir`). The CLI picks it with the target.
-#[derive(Clone)]
-pub enum Watcher {
-    /// Watch the API server of this client.
-    Kube(Client),
-    /// Read each object once through the target.
-    Snapshot,
-}
-
-impl std::fmt::Debug for Watcher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Watcher::Kube(_) => "Watcher::Kube",
-            Watcher::Snapshot => "Watcher::Snapshot",
-        })
-    }
-}
-
-impl Watcher {
-    /// Updates for `objects` (namespaces defaulted).
-    pub async fn updates<'a, T: Target>(
-        &self,
-        target: &'a T,
-        objects: &'a [Object],
-    ) -> Result<LocalBoxStream<'a, Update>, WaitError> {
-        match self {
-            Watcher::Kube(client) => Ok(kube_updates(client, objects).await?.boxed_local()),
-            Watcher::Snapshot => Ok(stream::iter(objects)
-                .then(move |o| async move {
-                    match target.get(o).await {
-                        Ok(live) => Ok((o.id.clone(), live)),
-                        Err(e) => Err(WaitError::Watch {
-                            id: Box::new(o.id.clone()),
-                            message: e.to_string(),
-                        }),
-                    }
-                })
-                .boxed_local()),
-        }
-    }
-
-    /// Wait until every object of `objects` is Healthy; see
-    /// [`wait_healthy`].
-    pub async fn wait<T: Target>(
-        &self,
-        target: &T,
-        objects: &[Object],
-        timeout: Duration,
-        on_change: &mut (dyn FnMut(&ObjectId, &Health) + Send),
-    ) -> Result<Vec<(ObjectId, Health)>, WaitError> {
-        let ids: Vec<ObjectId> = objects.iter().map(|o| o.id.clone()).collect();
-        let updates = self.updates(target, objects).await?;
-        wait_healthy(&ids, updates, timeout, on_change).await
-    }
+    let ids: Vec<ObjectId> = objects.iter().map(|o| o.id.clone()).collect();
+    let updates = target.watch(objects).await?;
+    wait_healthy(&ids, updates, timeout, on_change).await
 }
 
 /// How long is left until `deadline` (zero when passed).

@@ -11,7 +11,7 @@
 //! applied, and [`Waves::fail`] runs the SyncFail hooks.
 
 use super::plan::{self, Phase, Plan, PlanError};
-use super::wait::{WaitError, Watcher};
+use super::wait::{self, WaitError};
 use super::{Action, Row, RowStatus, SyncOptions, hooks, order};
 use crate::health::Health;
 use crate::object::{Object, ObjectId};
@@ -39,6 +39,8 @@ pub struct Waves {
     pub plan: Plan,
     /// The hook objects as declared.
     pub hooks: Vec<Object>,
+    /// The ApplySet id of the app, which labels its hooks.
+    owner: String,
     started: Instant,
 }
 
@@ -79,9 +81,35 @@ impl Waves {
             Waves {
                 plan,
                 hooks,
+                owner: String::new(),
                 started: Instant::now(),
             },
         ))
+    }
+
+    /// Set the ApplySet id of the app, which labels (and so owns) the hook
+    /// objects this sync creates.
+    pub fn with_owner(mut self, applyset_id: &str) -> Waves {
+        self.owner = applyset_id.to_string();
+        self
+    }
+
+    /// Why this sync has to watch objects (more than one step, hooks, or
+    /// `wait`), if it has to.
+    pub fn needs_watch(&self, wait: bool) -> Option<String> {
+        let mut why = Vec::new();
+        if self.plan.steps.len() > 1 {
+            why.push(format!("{} phase/wave steps", self.plan.steps.len()));
+        }
+        match self.hooks.len() {
+            0 => {}
+            1 => why.push("1 hook".to_string()),
+            n => why.push(format!("{n} hooks")),
+        }
+        if wait {
+            why.push("--wait".to_string());
+        }
+        (!why.is_empty()).then(|| why.join(", "))
     }
 
     fn steps_of(&self, steps: &[plan::Step], members: &[Object]) -> Vec<StepGroups> {
@@ -167,9 +195,10 @@ impl Waves {
     }
 
     /// Run `step`'s hooks, then wait until its members are Healthy (when
-    /// it is not the last step, or `opts.wait` is set). Adds the hook rows
-    /// and the members' health to `rows`. Does nothing for a dry-run or
-    /// without a watcher.
+    /// it is not the last step, or `opts.wait` is set), watching them
+    /// through the target. Adds the hook rows and the members' health to
+    /// `rows`. Does nothing for a dry-run. Members left alone
+    /// (`Skipped`) are not waited for.
     pub async fn after_step<T: Target>(
         &self,
         target: &T,
@@ -179,9 +208,9 @@ impl Waves {
         last: bool,
         rows: &mut Vec<Row>,
     ) -> Result<(), Stopped> {
-        let Some(watcher) = opts.watcher.as_ref().filter(|_| !opts.dry_run) else {
+        if opts.dry_run {
             return Ok(());
-        };
+        }
         let stop = |reason: String| Stopped {
             phase: step.phase,
             wave: step.wave,
@@ -197,7 +226,7 @@ impl Waves {
             }
         };
         let hooks = self
-            .run_hooks(target, watcher, opts, step.phase, &step.hooks, rows)
+            .run_hooks(target, opts, step.phase, &step.hooks, rows)
             .await;
         if let Some(reason) = hooks {
             return Err(stop(reason));
@@ -219,14 +248,21 @@ impl Waves {
         if last && !opts.wait {
             return Ok(());
         }
+        let skipped: HashSet<ObjectId> = rows
+            .iter()
+            .filter(|r| r.status == RowStatus::Skipped)
+            .map(Row::id)
+            .collect();
         let objs: Vec<Object> = step
             .groups
             .iter()
             .flatten()
-            .map(|&i| members[i].clone())
+            .map(|&i| &members[i])
+            .filter(|o| !skipped.contains(&o.id))
+            .cloned()
             .collect();
         let timeout = opts.timeout.saturating_sub(self.started.elapsed());
-        let result = watcher.wait(target, &objs, timeout, &mut on_change).await;
+        let result = wait::wait_for(target, &objs, timeout, &mut on_change).await;
         let healths: Vec<(ObjectId, Option<Health>)> = match &result {
             Ok(h) => h
                 .iter()
@@ -243,7 +279,10 @@ impl Waves {
             }
         }
         if result.is_ok() {
-            for row in rows.iter_mut().filter(|r| ids.contains(&r.id())) {
+            for row in rows
+                .iter_mut()
+                .filter(|r| ids.contains(&r.id()) && r.status != RowStatus::Skipped)
+            {
                 row.health.get_or_insert_with(|| "Healthy".into());
             }
         }
@@ -255,7 +294,6 @@ impl Waves {
     async fn run_hooks<T: Target>(
         &self,
         target: &T,
-        watcher: &Watcher,
         opts: &SyncOptions,
         phase: Phase,
         which: &[usize],
@@ -274,8 +312,8 @@ impl Waves {
         let timeout = opts.timeout.saturating_sub(self.started.elapsed());
         let runs = hooks::run(
             target,
-            watcher,
             &opts.app,
+            &self.owner,
             phase,
             &list,
             timeout,
@@ -339,12 +377,12 @@ impl Waves {
                 ));
             }
         }
-        let Some(watcher) = opts.watcher.as_ref().filter(|_| !opts.dry_run) else {
+        if opts.dry_run {
             return;
-        };
+        }
         for step in self.steps_of(&self.plan.sync_fail, members) {
             let _ = self
-                .run_hooks(target, watcher, opts, Phase::SyncFail, &step.hooks, rows)
+                .run_hooks(target, opts, Phase::SyncFail, &step.hooks, rows)
                 .await;
         }
     }

@@ -3,19 +3,42 @@
 //! One [`kube::Client`] (one connection pool) per target; API discovery
 //! (aggregated discovery, two requests) cached for the target's life and
 //! refreshed after CustomResourceDefinitions are established.
+//!
+//! Watching ([`Target::watch`]) runs one list-then-watch per resource and
+//! namespace, driven by the explicit [`State`] machine: it relists on
+//! `410 Gone`, resumes from the last resourceVersion when the server closes
+//! the watch, and retries after a transport error. Each watch is narrowed
+//! as far as the API allows: by a field selector on the name when it
+//! follows one object (a hook Job, a CRD), and by a label selector on the
+//! ApplySet (`applyset.kubernetes.io/part-of`) or hook
+//! (`sluice.dev/hook-of`) label when every object it follows carries the
+//! same one. Waiting for a CRD to be Established is such a watch too, not
+//! a polling loop. (Discovery has no watch: after a CRD is Established the
+//! sync engine refreshes discovery until the new kinds appear.)
+//!
+//! Deletes use background propagation and, when the caller passes a UID,
+//! a UID precondition: the server refuses (409) to delete an object that
+//! was replaced since it was read, and we report [`Deleted::Replaced`].
 
-use super::applyset::{GroupKind, PART_OF_LABEL};
-use super::{ApplyOptions, FIELD_MANAGER, ObjectError, Scope, Target, TargetError};
-use crate::object::Object;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use super::applyset::{GroupKind, HOOK_OF_LABEL, ID_LABEL, PART_OF_LABEL, label};
+use super::{
+    ApplyOptions, Deleted, FIELD_MANAGER, LiveUpdate, ObjectError, Scope, Target, TargetError,
+    WatchError,
+};
+use crate::object::{Object, ObjectId};
+use futures::stream::{self, BoxStream, StreamExt as _};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions, WatchEvent,
+    WatchParams,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope as KubeScope};
+use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope as KubeScope, pinned_kind};
 use kube::{Client, Config};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A Kubernetes API server.
 pub struct KubeTarget {
@@ -182,33 +205,70 @@ impl Target for KubeTarget {
         &self,
         id: &str,
         kinds: &BTreeSet<GroupKind>,
+        namespaces: &BTreeSet<String>,
     ) -> Result<Vec<Value>, TargetError> {
         let lp = ListParams::default().labels(&format!("{PART_OF_LABEL}={id}"));
         let mut out = Vec::new();
         for gk in kinds {
             // A kind the server no longer serves has no live members.
-            let Some((ar, _)) = self.recommended(gk) else {
+            let Some((ar, caps)) = self.recommended(gk) else {
                 continue;
             };
-            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
-            let list = api.list(&lp).await.map_err(|e| TargetError::List {
-                target: self.describe(),
-                id: id.to_string(),
-                kind: gk.to_string(),
-                message: e.to_string(),
-            })?;
-            for mut item in list.items {
-                // Lists leave apiVersion/kind off the items.
-                item.types = Some(kube::api::TypeMeta {
-                    api_version: ar.api_version.clone(),
-                    kind: ar.kind.clone(),
-                });
-                if let Ok(v) = serde_json::to_value(item) {
-                    out.push(v);
+            let apis: Vec<Api<DynamicObject>> = match caps.scope {
+                KubeScope::Cluster => vec![Api::all_with(self.client.clone(), &ar)],
+                KubeScope::Namespaced => namespaces
+                    .iter()
+                    .map(|ns| Api::namespaced_with(self.client.clone(), ns, &ar))
+                    .collect(),
+            };
+            for api in apis {
+                let list = api.list(&lp).await.map_err(|e| TargetError::List {
+                    target: self.describe(),
+                    id: id.to_string(),
+                    kind: gk.to_string(),
+                    message: e.to_string(),
+                })?;
+                for mut item in list.items {
+                    // Lists leave apiVersion/kind off the items.
+                    item.types = Some(kube::api::TypeMeta {
+                        api_version: ar.api_version.clone(),
+                        kind: ar.kind.clone(),
+                    });
+                    if let Ok(v) = serde_json::to_value(item) {
+                        out.push(v);
+                    }
                 }
             }
         }
         Ok(out)
+    }
+
+    async fn find_parent(&self, id: &str) -> Result<Option<Value>, TargetError> {
+        let ar = ApiResource {
+            group: String::new(),
+            version: "v1".into(),
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            plural: "secrets".into(),
+        };
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
+        let lp = ListParams::default()
+            .labels(&format!("{ID_LABEL}={id}"))
+            .limit(1);
+        // Metadata only: another app's Secret data is none of our business.
+        let list = api
+            .list_metadata(&lp)
+            .await
+            .map_err(|e| TargetError::List {
+                target: self.describe(),
+                id: id.to_string(),
+                kind: "Secret".into(),
+                message: e.to_string(),
+            })?;
+        Ok(list.items.into_iter().next().and_then(|o| {
+            let metadata = serde_json::to_value(o.metadata).ok()?;
+            Some(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata}))
+        }))
     }
 
     async fn apply(&self, obj: &Object, opts: ApplyOptions) -> Result<Value, ObjectError> {
@@ -227,13 +287,22 @@ impl Target for KubeTarget {
         )
     }
 
-    async fn delete(&self, obj: &Object) -> Result<(), ObjectError> {
+    async fn delete(&self, obj: &Object, uid: Option<&str>) -> Result<Deleted, ObjectError> {
         let Some(api) = self.api(obj)? else {
-            return Ok(());
+            return Ok(Deleted::NotFound);
         };
-        match api.delete(&obj.id.name, &DeleteParams::background()).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        let mut dp = DeleteParams::background();
+        if let Some(uid) = uid {
+            dp.preconditions = Some(Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            });
+        }
+        match api.delete(&obj.id.name, &dp).await {
+            Ok(_) => Ok(Deleted::Deleted),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(Deleted::NotFound),
+            // With a UID precondition, a conflict means the UID differs.
+            Err(kube::Error::Api(s)) if s.code == 409 && uid.is_some() => Ok(Deleted::Replaced),
             Err(e) => Err(object_error(e)),
         }
     }
@@ -246,32 +315,307 @@ impl Target for KubeTarget {
             kind: "CustomResourceDefinition".into(),
             plural: "customresourcedefinitions".into(),
         };
-        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
-        let start = Instant::now();
-        loop {
-            if let Some(crd) = api.get_opt(name).await.map_err(object_error)? {
-                let established = crd
-                    .data
-                    .pointer("/status/conditions")
-                    .and_then(Value::as_array)
-                    .is_some_and(|cs| {
-                        cs.iter()
-                            .any(|c| c["type"] == "Established" && c["status"] == "True")
-                    });
-                if established {
-                    return Ok(());
+        let id = ObjectId {
+            group: ar.group.clone(),
+            kind: ar.kind.clone(),
+            namespace: None,
+            name: name.to_string(),
+        };
+        let group = Group {
+            resource: ar,
+            namespace: None,
+            names: BTreeMap::from([(name.to_string(), id)]),
+            labels: None,
+        };
+        let mut updates = group.into_stream(self.client.clone());
+        let established = |crd: &Value| {
+            crd.pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Established" && c["status"] == "True")
+                })
+        };
+        let wait = async {
+            while let Some(update) = updates.next().await {
+                match update {
+                    Ok((_, Some(crd))) if established(&crd) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => return Err(ObjectError::Transport(e.to_string())),
                 }
             }
-            if start.elapsed() > timeout {
-                return Err(ObjectError::Rejected {
-                    code: 504,
-                    message: format!(
-                        "not Established after {}s; check the CRD's status conditions",
-                        timeout.as_secs()
-                    ),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            Err(ObjectError::Transport("the watch ended".into()))
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(r) => r,
+            Err(_) => Err(ObjectError::Rejected {
+                code: 504,
+                message: format!(
+                    "not Established after {}s; check the CRD's status conditions",
+                    timeout.as_secs()
+                ),
+            }),
         }
+    }
+
+    fn can_watch(&self) -> bool {
+        true
+    }
+
+    async fn watch(
+        &self,
+        objects: &[Object],
+    ) -> Result<BoxStream<'static, LiveUpdate>, WatchError> {
+        let mut resources: HashMap<(String, String), (ApiResource, KubeScope)> = HashMap::new();
+        let mut groups: BTreeMap<(String, String, Option<String>), Group> = BTreeMap::new();
+        let mut selectors: HashMap<(String, String, Option<String>), Option<String>> =
+            HashMap::new();
+        for o in objects {
+            let key = (o.api_version.clone(), o.id.kind.clone());
+            if !resources.contains_key(&key) {
+                let found = match self.resolve(&o.api_version, &o.id.kind) {
+                    Some((ar, caps)) => (ar, caps.scope),
+                    // Not in the cached discovery (a kind defined since):
+                    // ask the server for this one kind.
+                    None => {
+                        let (group, version) = o
+                            .api_version
+                            .rsplit_once('/')
+                            .unwrap_or(("", &o.api_version));
+                        let gvk = kube::api::GroupVersionKind::gvk(group, version, &o.id.kind);
+                        let (ar, caps) = pinned_kind(&self.client, &gvk).await.map_err(|e| {
+                            WatchError::Object {
+                                id: Box::new(o.id.clone()),
+                                message: format!(
+                                    "the server does not serve {} {}: {e}",
+                                    o.api_version, o.id.kind
+                                ),
+                            }
+                        })?;
+                        (ar, caps.scope)
+                    }
+                };
+                resources.insert(key.clone(), found);
+            }
+            let (ar, scope) = &resources[&key];
+            let namespace = match scope {
+                KubeScope::Namespaced => o.id.namespace.clone(),
+                KubeScope::Cluster => None,
+            };
+            let gkey = (key.0, key.1, namespace.clone());
+            // The label selector this group can use: the same ApplySet or
+            // hook label on every object of it.
+            let mine = common_selector(&o.value);
+            selectors
+                .entry(gkey.clone())
+                .and_modify(|s| {
+                    if *s != mine {
+                        *s = None;
+                    }
+                })
+                .or_insert(mine);
+            groups
+                .entry(gkey)
+                .or_insert_with(|| Group {
+                    resource: ar.clone(),
+                    namespace,
+                    names: BTreeMap::new(),
+                    labels: None,
+                })
+                .names
+                .insert(o.id.name.clone(), o.id.clone());
+        }
+        let client = self.client.clone();
+        Ok(
+            stream::select_all(groups.into_iter().map(move |(key, mut g)| {
+                g.labels = selectors.get(&key).cloned().flatten();
+                g.into_stream(client.clone())
+            }))
+            .boxed(),
+        )
+    }
+}
+
+/// The label selector an object can be watched by: its ApplySet
+/// membership, else its hook label.
+fn common_selector(value: &Value) -> Option<String> {
+    [PART_OF_LABEL, HOOK_OF_LABEL]
+        .iter()
+        .find_map(|k| label(value, k).map(|v| format!("{k}={v}")))
+}
+
+/// The objects of one watch: one resource in one namespace.
+struct Group {
+    resource: ApiResource,
+    namespace: Option<String>,
+    /// Names watched, with their identities.
+    names: BTreeMap<String, ObjectId>,
+    /// A label selector every watched object matches, when there is one.
+    labels: Option<String>,
+}
+
+/// Where one watch is.
+///
+/// `Listing` reads the current objects (every watched name gets an update,
+/// `None` when absent) and remembers the list's resourceVersion;
+/// `Watching` follows events from there. When the server closes the watch
+/// (its timeout), `Watching` resumes from the last resourceVersion seen;
+/// on `410 Gone` it goes back to `Listing`. After a transport error it
+/// waits a moment in `Retry` before listing again.
+pub enum State {
+    /// Read the current state.
+    Listing,
+    /// Start a watch from this resourceVersion.
+    Resume(String),
+    /// Following a watch; the last resourceVersion seen.
+    Watching(
+        String,
+        BoxStream<'static, kube::Result<WatchEvent<DynamicObject>>>,
+    ),
+    /// Wait, then list again.
+    Retry,
+}
+
+fn value_of(o: DynamicObject, resource: &ApiResource) -> Option<Value> {
+    let mut v = serde_json::to_value(o).ok()?;
+    // Lists leave apiVersion and kind off their items.
+    if let Some(m) = v.as_object_mut() {
+        m.entry("apiVersion")
+            .or_insert_with(|| Value::String(resource.api_version.clone()));
+        m.entry("kind")
+            .or_insert_with(|| Value::String(resource.kind.clone()));
+    }
+    Some(v)
+}
+
+impl Group {
+    fn api(&self, client: &Client) -> Api<DynamicObject> {
+        match &self.namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &self.resource),
+            None => Api::all_with(client.clone(), &self.resource),
+        }
+    }
+
+    /// A field selector when one name is watched (a hook Job, a CRD), so
+    /// the watch sees only that object.
+    fn fields(&self) -> Option<String> {
+        (self.names.len() == 1)
+            .then(|| {
+                self.names
+                    .keys()
+                    .next()
+                    .map(|n| format!("metadata.name={n}"))
+            })
+            .flatten()
+    }
+
+    fn update(&self, o: DynamicObject, deleted: bool) -> Option<(ObjectId, Option<Value>)> {
+        let id = self.names.get(o.metadata.name.as_deref()?)?.clone();
+        if deleted {
+            return Some((id, None));
+        }
+        Some((id, value_of(o, &self.resource)))
+    }
+
+    /// One step of the state machine: the updates it produced and the
+    /// next state.
+    async fn step(&self, client: &Client, state: State) -> (Vec<LiveUpdate>, State) {
+        match state {
+            State::Listing => {
+                let mut lp = ListParams::default();
+                if let Some(f) = self.fields() {
+                    lp = lp.fields(&f);
+                }
+                if let Some(l) = &self.labels {
+                    lp = lp.labels(l);
+                }
+                match self.api(client).list(&lp).await {
+                    Ok(list) => {
+                        let rv = list.metadata.resource_version.clone().unwrap_or_default();
+                        let mut seen: HashMap<ObjectId, Option<Value>> = HashMap::new();
+                        for o in list.items {
+                            if let Some((id, v)) = self.update(o, false) {
+                                seen.insert(id, v);
+                            }
+                        }
+                        let out = self
+                            .names
+                            .values()
+                            .map(|id| Ok((id.clone(), seen.remove(id).flatten())))
+                            .collect();
+                        (out, State::Resume(rv))
+                    }
+                    Err(e) => (self.transient(&e), State::Retry),
+                }
+            }
+            State::Resume(rv) => {
+                let mut wp = WatchParams::default().timeout(290);
+                if let Some(f) = self.fields() {
+                    wp = wp.fields(&f);
+                }
+                if let Some(l) = &self.labels {
+                    wp = wp.labels(l);
+                }
+                match self.api(client).watch(&wp, &rv).await {
+                    Ok(s) => (Vec::new(), State::Watching(rv, s.boxed())),
+                    Err(e) => (self.transient(&e), State::Retry),
+                }
+            }
+            State::Watching(rv, mut events) => match events.next().await {
+                None => (Vec::new(), State::Resume(rv)),
+                Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => {
+                    let rv = o.metadata.resource_version.clone().unwrap_or(rv);
+                    let out = self.update(o, false).map(Ok).into_iter().collect();
+                    (out, State::Watching(rv, events))
+                }
+                Some(Ok(WatchEvent::Deleted(o))) => {
+                    let rv = o.metadata.resource_version.clone().unwrap_or(rv);
+                    let out = self.update(o, true).map(Ok).into_iter().collect();
+                    (out, State::Watching(rv, events))
+                }
+                Some(Ok(WatchEvent::Bookmark(b))) => (
+                    Vec::new(),
+                    State::Watching(b.metadata.resource_version, events),
+                ),
+                // 410 Gone: the resourceVersion is too old; read again.
+                Some(Ok(WatchEvent::Error(_))) => (Vec::new(), State::Listing),
+                Some(Err(e)) => (self.transient(&e), State::Retry),
+            },
+            State::Retry => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                (Vec::new(), State::Listing)
+            }
+        }
+    }
+
+    /// Transport errors are retried; a refusal (401, 403, 404) is reported.
+    fn transient(&self, e: &kube::Error) -> Vec<LiveUpdate> {
+        match e {
+            kube::Error::Api(s) if matches!(s.code, 401 | 403 | 404) => self
+                .names
+                .values()
+                .map(|id| {
+                    Err(WatchError::Object {
+                        id: Box::new(id.clone()),
+                        message: s.message.clone(),
+                    })
+                })
+                .take(1)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn into_stream(self, client: Client) -> BoxStream<'static, LiveUpdate> {
+        stream::unfold(
+            (self, client, Some(State::Listing)),
+            |(group, client, state)| async move {
+                let state = state?;
+                let (out, next) = group.step(&client, state).await;
+                Some((stream::iter(out), (group, client, Some(next))))
+            },
+        )
+        .flatten()
+        .boxed()
     }
 }

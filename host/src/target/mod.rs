@@ -1,22 +1,36 @@
 //! Targets: where desired objects are applied.
 //!
 //! The sync engine talks to a [`Target`]: discover what kinds exist, get
-//! live objects, list the members of an app's inventory, apply (for real or
-//! as a dry-run that returns what the object would become), delete, and
-//! wait for a CustomResourceDefinition to be Established. Two
+//! live objects, list the members of an app's inventory, find the parent of
+//! an ApplySet, apply (for real or as a dry-run that returns what the object
+//! would become), delete (with a UID precondition), wait for a
+//! CustomResourceDefinition to be Established, and watch objects. Two
 //! implementations:
 //! - [`kube::KubeTarget`]: a Kubernetes API server, server-side apply with
 //!   field manager `sluice`;
 //! - [`dir::DirTarget`]: a directory standing for a cluster, one YAML file
 //!   per object at `<namespace or _cluster>/<group>_<kind>_<name>.yaml`
 //!   (`core` for the core group), so everything runs without a cluster.
+//!
+//! **Watching belongs to the target.** Waiting (between waves, for hooks,
+//! for `--wait` and `sluice wait`) consumes the stream of live-object
+//! updates that [`Target::watch`] returns; the sync engine never talks to
+//! an API server itself. A target that cannot watch says so in
+//! [`Target::can_watch`], and the engine refuses, before applying anything,
+//! a sync that would have to wait on it, rather than skipping the waits.
+//!
+//! **Deletes carry a UID precondition.** Prune and hook clean-up pass the
+//! UID of the object they decided to delete; when the object has been
+//! deleted and recreated by someone else in between, the target leaves the
+//! new one alone and answers [`Deleted::Replaced`].
 
 pub mod applyset;
 pub mod dir;
 pub mod kube;
 
-use crate::object::Object;
+use crate::object::{Object, ObjectId};
 use applyset::GroupKind;
+use futures::stream::BoxStream;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -66,6 +80,43 @@ impl ObjectError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, ObjectError::Rejected { code: 409, .. })
     }
+}
+
+/// What [`Target::delete`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// The object was deleted (or its deletion started).
+    Deleted,
+    /// There was no such object.
+    NotFound,
+    /// The object with that name has another UID than the precondition:
+    /// it was replaced since it was read, and was left alone.
+    Replaced,
+}
+
+/// One update from [`Target::watch`]: an object's identity and its live
+/// state (`None`: it does not exist).
+pub type LiveUpdate = Result<(ObjectId, Option<Value>), WatchError>;
+
+/// Why objects cannot be watched.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WatchError {
+    /// The target has no way to watch objects.
+    #[error("{target} cannot watch objects: {why}")]
+    Unsupported {
+        /// The target, described.
+        target: String,
+        /// Why, and what to do instead.
+        why: String,
+    },
+    /// One object's kind could not be resolved or watched.
+    #[error("cannot watch {id}: {message}")]
+    Object {
+        /// The object.
+        id: Box<ObjectId>,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// The error returned by target operations that concern the whole target.
@@ -124,19 +175,39 @@ pub trait Target {
     fn scope(&self, api_version: &str, kind: &str) -> Option<Scope>;
     /// The live object with `obj`'s identity, if any.
     async fn get(&self, obj: &Object) -> Result<Option<Value>, ObjectError>;
-    /// The live objects of `kinds` labelled as members of ApplySet `id`.
+    /// The live objects of `kinds` labelled as members of ApplySet `id`
+    /// (a label selector on `applyset.kubernetes.io/part-of`): for
+    /// namespaced kinds only in `namespaces`, cluster-scoped kinds anywhere.
     async fn list_members(
         &self,
         id: &str,
         kinds: &BTreeSet<GroupKind>,
+        namespaces: &BTreeSet<String>,
     ) -> Result<Vec<Value>, TargetError>;
+    /// The parent of ApplySet `id`: the object labelled
+    /// `applyset.kubernetes.io/id=<id>` (sluice's parents are Secrets), if
+    /// the target has one and lets us see it.
+    async fn find_parent(&self, id: &str) -> Result<Option<Value>, TargetError>;
     /// Apply `obj`; returns the object as the target has it afterwards (or
     /// would have it, for a dry-run).
     async fn apply(&self, obj: &Object, opts: ApplyOptions) -> Result<Value, ObjectError>;
-    /// Delete `obj` (not finding it is not an error).
-    async fn delete(&self, obj: &Object) -> Result<(), ObjectError>;
+    /// Delete `obj`; with `uid`, only if the live object still has that
+    /// UID (a precondition checked by the target, so an object recreated by
+    /// someone else in between is never deleted).
+    async fn delete(&self, obj: &Object, uid: Option<&str>) -> Result<Deleted, ObjectError>;
     /// Wait until CustomResourceDefinition `name` is Established.
     async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), ObjectError>;
+    /// Whether [`Target::watch`] works on this target.
+    fn can_watch(&self) -> bool;
+    /// Watch `objects` (namespaces defaulted): first the current state of
+    /// each, then every change, until the stream is dropped.
+    async fn watch(&self, objects: &[Object])
+    -> Result<BoxStream<'static, LiveUpdate>, WatchError>;
+}
+
+/// The UID of a live object, if it has one.
+pub fn uid_of(live: &Value) -> Option<&str> {
+    live.pointer("/metadata/uid").and_then(Value::as_str)
 }
 
 /// Cluster-scoped built-in kinds, for targets without discovery.
