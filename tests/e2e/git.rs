@@ -449,6 +449,23 @@ fn corrupt_cache_is_deleted_and_refetched() {
     // A broken repository layout: HEAD and config unreadable.
     std::fs::write(repo.join("HEAD"), b"\0\0not a ref").expect("corrupt");
     std::fs::write(repo.join("config"), b"[[[").expect("corrupt");
+    // While a tree from the cache is in use, it is not deleted: the wipe
+    // waits for the reader, and gives up naming the readers lock.
+    let waiting = Options {
+        lock_timeout: Duration::from_millis(500),
+        ..opts(cache.path())
+    };
+    let err = source::resolve(&spec(&url, "main"), &waiting).expect_err("a reader holds it");
+    assert!(
+        err_chain(&err).contains(&format!(
+            "lock file {} is held by a render still reading this repository",
+            repo.with_extension("readers").display()
+        )),
+        "{}",
+        err_chain(&err)
+    );
+    assert_eq!(read(&r, "app/b.yaml"), "kind: Secret\n", "still readable");
+    drop(r);
     let r = source::resolve(&spec(&url, "main"), &o).expect("recovered from broken layout");
     assert_eq!(r.commit, f.rev("main"));
 }
@@ -731,7 +748,11 @@ fn lock_wait_is_bounded_and_names_the_lock_file() {
     held.lock().expect("hold the lock");
     let start = Instant::now();
     let err = source::resolve(&spec(&url, "main"), &o).expect_err("lock held");
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     assert!(
         matches!(
             &err,
@@ -781,7 +802,11 @@ fn an_http_500_leaves_the_cache_intact() {
         .args(["cat-file", "-e", &format!("{}^{{tree}}", before.commit)])
         .output()
         .expect("git cat-file");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(read(&before, "app/b.yaml"), "kind: Secret\n");
     let after = source::resolve(&spec(&url, "main"), &o).expect("the server is back");
     assert_eq!(read(&after, "app/c.yaml"), "c");
@@ -793,7 +818,11 @@ fn credential_prefixes_match_whole_segments_and_the_port() {
     let s = server();
     let url = s.http_url("private-boundary");
     let base = url.trim_end_matches("/private-boundary.git").to_string();
-    let port: u16 = base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+    let port: u16 = base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
     let with_prefix = |prefix: String| Options {
         credentials: creds(CredentialEntry {
             url_prefix: prefix,
@@ -820,7 +849,11 @@ fn credential_prefixes_match_whole_segments_and_the_port() {
             "{prefix}: {err}"
         );
     }
-    for prefix in [base.clone(), format!("{base}/"), format!("{base}/private-boundary")] {
+    for prefix in [
+        base.clone(),
+        format!("{base}/"),
+        format!("{base}/private-boundary"),
+    ] {
         source::resolve(&spec(&url, "main"), &with_prefix(prefix.clone()))
             .unwrap_or_else(|e| panic!("{prefix}: {e}"));
     }
@@ -833,13 +866,15 @@ fn credential_prefixes_match_whole_segments_and_the_port() {
         ..opts(tempfile::tempdir().expect("tempdir").keep().as_path())
     };
     let err = source::resolve(&spec(&embedded, "main"), &o).expect_err("wrong password");
-    assert!(
-        matches!(err, SourceError::Authentication { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, SourceError::Authentication { .. }), "{err:?}");
     let shown = format!("{err} {err:?} {}", err_chain(&err));
     assert!(!shown.contains("ss?w#rd"), "{shown}");
-    assert!(shown.contains(&format!("http://{USER}:***@127.0.0.1:{port}/private-boundary.git")), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "http://{USER}:***@127.0.0.1:{port}/private-boundary.git"
+        )),
+        "{shown}"
+    );
 }
 
 fn err_chain(e: &dyn std::error::Error) -> String {
@@ -870,12 +905,10 @@ fn short_ids_must_be_reachable_from_the_remote_refs() {
     // server's object store), but no ref reaches it any more.
     f.delete_branch("tmp");
     let err = source::resolve(&spec(&url, short), &o).expect_err("unreachable");
+    assert!(matches!(err, SourceError::CommitNotFound { .. }), "{err:?}");
     assert!(
-        matches!(err, SourceError::CommitNotFound { .. }),
-        "{err:?}"
-    );
-    assert!(
-        err.to_string().contains("not reachable from any of its branches and tags"),
+        err.to_string()
+            .contains("not reachable from any of its branches and tags"),
         "{err}"
     );
     let main = f.rev("main~1");
@@ -903,19 +936,27 @@ fn trees_never_show_git_metadata() {
     )
     .expect("resolve");
     assert_eq!(r.commit, f.rev("main"));
-    let names: Vec<String> = r.tree.list("").expect("list").into_iter().map(|e| e.name).collect();
+    let names: Vec<String> = r
+        .tree
+        .list("")
+        .expect("list")
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     assert_eq!(names, ["app"]);
     for p in [".git/config", ".GIT/config", "app/../.git/config"] {
-        assert!(
-            matches!(r.tree.read(p), Err(TreeError::NotFound(_))),
-            "{p}"
-        );
+        assert!(matches!(r.tree.read(p), Err(TreeError::NotFound(_))), "{p}");
     }
 
     // A local checkout served as a directory: its .git stays hidden.
     let d = DirTree::new(&f.work).expect("dir tree");
     assert!(f.work.join(".git/config").exists());
-    let names: Vec<String> = d.list("").expect("list").into_iter().map(|e| e.name).collect();
+    let names: Vec<String> = d
+        .list("")
+        .expect("list")
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     assert_eq!(names, ["app"]);
     assert_eq!(
         d.read(".git/config"),
@@ -931,12 +972,18 @@ fn a_directory_source_refuses_a_link_out_of_the_root() {
     let root = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(root.path().join("app")).expect("mkdir");
     std::fs::write(root.path().join("app/a.yaml"), "kind: Secret\n").expect("write");
-    std::os::unix::fs::symlink(outside.path().join("cm.yaml"), root.path().join("app/cm.yaml"))
-        .expect("link");
+    std::os::unix::fs::symlink(
+        outside.path().join("cm.yaml"),
+        root.path().join("app/cm.yaml"),
+    )
+    .expect("link");
     let t = DirTree::new(root.path()).expect("tree");
     let err = t.list("app").expect_err("escaping link");
     assert_eq!(err, TreeError::OutsideRoot("app/cm.yaml".into()));
-    assert_eq!(err.to_string(), "app/cm.yaml: path leaves the repository root");
+    assert_eq!(
+        err.to_string(),
+        "app/cm.yaml: path leaves the repository root"
+    );
     assert_eq!(
         t.read("app/cm.yaml"),
         Err(TreeError::OutsideRoot("app/cm.yaml".into()))

@@ -242,14 +242,25 @@ mod tests {
         std::os::unix::fs::symlink("../.git/config", d.path().join("app/cfg.yaml")).expect("link");
         std::os::unix::fs::symlink(".git", d.path().join("gitdir")).expect("link");
         let t = DirTree::new(d.path()).expect("tree");
-        for p in [".git/config", "app/.git/config", "app/.GIT/config", "app/cfg.yaml", "gitdir/config", "app/../.git"] {
+        for p in [
+            ".git/config",
+            "app/.git/config",
+            "app/.GIT/config",
+            "app/cfg.yaml",
+            "gitdir/config",
+            "app/../.git",
+        ] {
             let err = t.read(p).expect_err(p);
             assert!(matches!(err, TreeError::NotFound(_)), "{p}: {err}");
             assert!(t.stat(p).is_err(), "{p}");
         }
         assert!(t.list(".git").is_err());
         let names = |dir: &str| -> Vec<String> {
-            t.list(dir).expect("list").into_iter().map(|e| e.name).collect()
+            t.list(dir)
+                .expect("list")
+                .into_iter()
+                .map(|e| e.name)
+                .collect()
         };
         assert_eq!(names(""), ["app"]);
         assert_eq!(names("app"), ["a.yaml"]);
@@ -265,7 +276,10 @@ mod tests {
         let t = DirTree::new(d.path()).expect("tree");
         let err = t.list("app/base").expect_err("escaping link");
         assert_eq!(err, TreeError::OutsideRoot("app/base/shared".into()));
-        assert_eq!(err.to_string(), "app/base/shared: path leaves the repository root");
+        assert_eq!(
+            err.to_string(),
+            "app/base/shared: path leaves the repository root"
+        );
         assert!(t.list("app").is_ok(), "the parent lists fine");
     }
 }

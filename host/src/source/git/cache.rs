@@ -305,8 +305,10 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(2));
         let msg = err.to_string();
         assert!(
-            msg.contains(&format!("lock file {}", dir.with_extension("lock").display()))
-                && msg.contains(&format!("held by process {}", std::process::id())),
+            msg.contains(&format!(
+                "lock file {}",
+                dir.with_extension("lock").display()
+            )) && msg.contains(&format!("held by process {}", std::process::id())),
             "{msg}"
         );
         drop(held);
@@ -353,6 +355,9 @@ mod tests {
             "{err}"
         );
         let err = prepare_root(Path::new("")).expect_err("no home");
-        assert!(err.to_string().contains("set SLUICE_GIT_CACHE_DIR"), "{err}");
+        assert!(
+            err.to_string().contains("set SLUICE_GIT_CACHE_DIR"),
+            "{err}"
+        );
     }
 }

@@ -306,19 +306,55 @@ mod tests {
 
     #[test]
     fn prefixes_match_on_host_port_and_segment_boundaries() {
-        assert!(matches("https://git.example", "https://git.example/org/r.git"));
-        assert!(matches("https://git.example/", "https://GIT.example:443/org/r"));
-        assert!(!matches("https://git.example", "https://git.example.evil/org/r"));
-        assert!(!matches("https://git.example", "https://git.example:8443/org/r"));
+        assert!(matches(
+            "https://git.example",
+            "https://git.example/org/r.git"
+        ));
+        assert!(matches(
+            "https://git.example/",
+            "https://GIT.example:443/org/r"
+        ));
+        assert!(!matches(
+            "https://git.example",
+            "https://git.example.evil/org/r"
+        ));
+        assert!(!matches(
+            "https://git.example",
+            "https://git.example:8443/org/r"
+        ));
         assert!(!matches("https://git.example", "http://git.example/org/r"));
-        assert!(!matches("https://git.example", "https://evil/git.example/r"));
-        assert!(matches("https://git.example/org", "https://git.example/org/r.git"));
-        assert!(matches("https://git.example/org/", "https://git.example/org/r.git"));
-        assert!(!matches("https://git.example/org", "https://git.example/org2/r.git"));
-        assert!(!matches("https://git.example/org", "https://git.example/organisation"));
-        assert!(matches("https://git.example/org/r.git", "https://git.example/org/r"));
-        assert!(matches("git@git.example:org", "ssh://git@git.example/org/r.git"));
-        assert!(!matches("ssh://git.example/org", "https://git.example/org/r"));
+        assert!(!matches(
+            "https://git.example",
+            "https://evil/git.example/r"
+        ));
+        assert!(matches(
+            "https://git.example/org",
+            "https://git.example/org/r.git"
+        ));
+        assert!(matches(
+            "https://git.example/org/",
+            "https://git.example/org/r.git"
+        ));
+        assert!(!matches(
+            "https://git.example/org",
+            "https://git.example/org2/r.git"
+        ));
+        assert!(!matches(
+            "https://git.example/org",
+            "https://git.example/organisation"
+        ));
+        assert!(matches(
+            "https://git.example/org/r.git",
+            "https://git.example/org/r"
+        ));
+        assert!(matches(
+            "git@git.example:org",
+            "ssh://git@git.example/org/r.git"
+        ));
+        assert!(!matches(
+            "ssh://git.example/org",
+            "https://git.example/org/r"
+        ));
         assert!(matches("", "https://anything/at/all"));
         assert!(!matches("not a url ::", "https://git.example/org/r"));
         // The deeper prefix wins whatever the order.
@@ -339,7 +375,9 @@ mod tests {
         let pass = "p/a?s#s@w:rd";
         std::fs::write(
             &f,
-            format!("- urlPrefix: https://git.example/org\n  username: bob\n  password: \"{pass}\"\n"),
+            format!(
+                "- urlPrefix: https://git.example/org\n  username: bob\n  password: \"{pass}\"\n"
+            ),
         )
         .expect("write");
         let c = Credentials::from_file(&f).expect("parse");
@@ -348,7 +386,11 @@ mod tests {
         assert_eq!(auth.password.as_ref().map(Secret::expose), Some(pass));
         assert!(!format!("{c:?} {auth:?}").contains("a?s"));
         // Bad YAML right after the password: the error has a line, not text.
-        std::fs::write(&f, format!("- urlPrefix: x\n  password: \"{pass}\"\n  : [\n")).expect("write");
+        std::fs::write(
+            &f,
+            format!("- urlPrefix: x\n  password: \"{pass}\"\n  : [\n"),
+        )
+        .expect("write");
         let err = Credentials::from_file(&f).expect_err("bad yaml");
         assert!(!format!("{err} {err:?}").contains("a?s"), "{err}");
         // In a URL's userinfo, percent-encoded or not.
@@ -358,7 +400,11 @@ mod tests {
         ] {
             let u = RepoUrl::parse(&raw).expect("url");
             let auth = Auth::for_url(&u, &Credentials::none());
-            assert_eq!(auth.password.as_ref().map(Secret::expose), Some(pass), "{raw}");
+            assert_eq!(
+                auth.password.as_ref().map(Secret::expose),
+                Some(pass),
+                "{raw}"
+            );
             assert_eq!(auth.username.as_deref(), Some("bob"));
         }
     }

@@ -283,10 +283,9 @@ impl SourceError {
             | SourceError::TooSlow { .. }
             | SourceError::Corrupt { .. } => true,
             SourceError::HttpStatus { status, .. } => *status == 429 || *status >= 500,
-            SourceError::Cache { source, .. } => !matches!(
-                source,
-                CacheError::NoCacheDir | CacheError::Insecure { .. }
-            ),
+            SourceError::Cache { source, .. } => {
+                !matches!(source, CacheError::NoCacheDir | CacheError::Insecure { .. })
+            }
             SourceError::Fetch { retryable, .. } => *retryable,
             SourceError::InvalidUrl { .. }
             | SourceError::InvalidRevision { .. }

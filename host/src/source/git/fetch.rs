@@ -5,7 +5,7 @@
 
 use super::credentials::Auth;
 use super::error::{Ctx, SourceError};
-use super::limits::{Budget, Meter};
+use super::limits::{Budget, Meter, Metered};
 use super::revision::RemoteRef;
 use super::url::{RepoUrl, UrlKind};
 use super::{ProgressEvent, ProgressSink, SshOptions};
@@ -54,14 +54,14 @@ impl Net<'_> {
     pub fn configure(&self, repo: &mut gix::Repository) -> Result<(), SourceError> {
         let mut cfg = repo.config_snapshot_mut();
         let mut set = |key: &str, value: &str| {
-            cfg.set_raw_value(key, value).map(|_| ()).map_err(|e| {
-                SourceError::Fetch {
+            cfg.set_raw_value(key, value)
+                .map(|_| ())
+                .map_err(|e| SourceError::Fetch {
                     url: self.ctx.url.clone(),
                     revision: self.ctx.revision.clone(),
                     retryable: false,
                     source: self.ctx.cause(&format!("setting {key}: {e}")),
-                }
-            })
+                })
         };
         if self.url.kind() == UrlKind::Ssh {
             set("core.sshCommand", &self.ssh_command())?;
@@ -259,35 +259,62 @@ impl Net<'_> {
     /// Connect to the remote for fetching, with our credentials callback
     /// and, over HTTP(S), a per-request timeout: the time left before the
     /// deadline, covering connect, headers and body.
-    fn connect<'c, 'r>(&self, remote: &'c gix::Remote<'r>) -> Result<Connection<'c, 'r>, SourceError> {
+    fn connect<'c, 'r>(
+        &self,
+        remote: &'c gix::Remote<'r>,
+    ) -> Result<Connection<'c, 'r>, SourceError> {
         let repo = remote.repo();
+        if !matches!(self.url.kind(), UrlKind::Http | UrlKind::Https) {
+            return Ok(remote
+                .connect(gix::remote::Direction::Fetch)
+                .map_err(|e| self.fail(&e))?
+                .with_credentials(self.authenticate()));
+        }
+        // HTTP(S): our own client, metering response bodies, with a
+        // per-request timeout of the time left before the deadline
+        // (covering connect, headers and body).
+        use gix::protocol::transport::client::blocking_io::{Transport, http};
+        let Some(url) = remote.url(gix::remote::Direction::Fetch).cloned() else {
+            return Err(SourceError::Fetch {
+                url: self.ctx.url.clone(),
+                revision: self.ctx.revision.clone(),
+                retryable: false,
+                source: self.ctx.cause("the remote has no fetch URL"),
+            });
+        };
+        let client = Metered {
+            inner: http::reqwest::Remote::default(),
+            shared: self.budget.shared.clone(),
+        };
+        let transport: Box<dyn Transport + Send> = Box::new(http::connect_http(
+            client,
+            url,
+            gix::protocol::transport::Protocol::V2,
+            false,
+        ));
         let mut con = remote
-            .connect(gix::remote::Direction::Fetch)
-            .map_err(|e| self.fail(&e))?
+            .to_connection_with_transport(transport)
             .with_credentials(self.authenticate());
-        if matches!(self.url.kind(), UrlKind::Http | UrlKind::Https) {
-            use gix::protocol::transport::client::blocking_io::http;
-            let mut opts = repo
-                .transport_options(self.url.connect_url(), None)
-                .map_err(|e| self.fail(&e))?;
-            if let Some(o) = opts
-                .as_mut()
-                .and_then(|o| o.downcast_mut::<http::Options>())
-            {
-                let deadline = self.budget.deadline;
-                let backend = http::reqwest::Options {
-                    configure_request: Some(Box::new(move |req: &mut reqwest::blocking::Request| {
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        *req.timeout_mut() = Some(left.max(Duration::from_millis(1)));
-                        Ok(())
-                    })),
-                    configure_client: None,
-                };
-                o.backend = Some(std::sync::Arc::new(std::sync::Mutex::new(backend)));
-            }
-            if let Some(o) = opts {
-                con.set_transport_options(o);
-            }
+        let mut opts = repo
+            .transport_options(self.url.connect_url(), None)
+            .map_err(|e| self.fail(&e))?;
+        if let Some(o) = opts
+            .as_mut()
+            .and_then(|o| o.downcast_mut::<http::Options>())
+        {
+            let deadline = self.budget.deadline;
+            let backend = http::reqwest::Options {
+                configure_request: Some(Box::new(move |req: &mut reqwest::blocking::Request| {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    *req.timeout_mut() = Some(left.max(Duration::from_millis(1)));
+                    Ok(())
+                })),
+                configure_client: None,
+            };
+            o.backend = Some(std::sync::Arc::new(std::sync::Mutex::new(backend)));
+        }
+        if let Some(o) = opts {
+            con.set_transport_options(o);
         }
         Ok(con)
     }

@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     max_pack_size: u64,
     /// Pack bytes received so far (all fetches of this resolve).
     bytes: AtomicU64,
+    /// Bytes of HTTP response bodies received so far, every phase.
+    wire: AtomicU64,
     trip: Mutex<Option<Trip>>,
 }
 
@@ -79,18 +81,24 @@ pub(crate) struct Budget<'a> {
     pub timeout: Duration,
     pub low_speed_limit: u64,
     pub low_speed_time: Duration,
+    /// Measure speed on the wire (HTTP bodies) rather than pack bytes.
+    http: bool,
 }
 
 impl<'a> Budget<'a> {
-    pub fn new(opts: &super::Options, user: &'a AtomicBool) -> Self {
+    /// Limits from `opts`; `http` when the transport is HTTP(S), whose
+    /// response bodies are metered ([`Metered`]).
+    pub fn new(opts: &super::Options, user: &'a AtomicBool, http: bool) -> Self {
         Budget {
             user,
             shared: Arc::new(Shared {
                 flag: AtomicBool::new(false),
                 max_pack_size: opts.max_pack_size,
                 bytes: AtomicU64::new(0),
+                wire: AtomicU64::new(0),
                 trip: Mutex::new(None),
             }),
+            http,
             // A timeout too large to represent means "a year".
             deadline: Instant::now()
                 .checked_add(opts.fetch_timeout)
@@ -161,9 +169,14 @@ impl<'a> Budget<'a> {
             if self.low_speed_limit == 0 || self.low_speed_time.is_zero() {
                 continue;
             }
-            let bytes = self.shared.bytes.load(Ordering::Relaxed);
-            // Measure only once a pack flows: before that the server may be
-            // counting objects, which the deadline bounds well enough.
+            // Over HTTP every byte of every response counts, as with curl's
+            // limit; elsewhere only pack bytes are seen. Measure once data
+            // flows: before that the deadline bounds the wait.
+            let bytes = if self.http {
+                self.shared.wire.load(Ordering::Relaxed)
+            } else {
+                self.shared.bytes.load(Ordering::Relaxed)
+            };
             if bytes == 0 {
                 continue;
             }
@@ -184,6 +197,108 @@ impl<'a> Budget<'a> {
                 }
             }
         }
+    }
+}
+
+/// An HTTP client that meters its response bodies: every byte read counts
+/// toward the low-speed check, and once a limit has stopped the fetch the
+/// next read fails, so a trickling server cannot keep a packet line (up to
+/// 64 KiB, minutes at a trickle) between gix and its interrupt checks.
+pub(crate) struct Metered<H> {
+    pub inner: H,
+    pub shared: Arc<Shared>,
+}
+
+/// A response body counted into [`Shared`]; see [`Metered`].
+pub(crate) struct Counting<R> {
+    inner: R,
+    shared: Arc<Shared>,
+}
+
+impl<R> Counting<R> {
+    fn check(&self) -> std::io::Result<()> {
+        if self.shared.flag.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("fetch stopped by a limit"));
+        }
+        Ok(())
+    }
+}
+
+/// Reads return what has arrived, one buffer at a time: gix's pipe reader
+/// would block until the whole output buffer is full (a 64 KiB packet
+/// line), which at a trickle takes minutes without a single check.
+impl<R: std::io::BufRead> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.check()?;
+        let avail = self.inner.fill_buf()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.inner.consume(n);
+        self.shared.wire.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<R: std::io::BufRead> std::io::BufRead for Counting<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.check()?;
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.shared.wire.fetch_add(n as u64, Ordering::Relaxed);
+        self.inner.consume(n);
+    }
+}
+
+use gix::protocol::transport::client::blocking_io::http;
+
+impl<H: http::Http> http::Http for Metered<H> {
+    type Headers = H::Headers;
+    type ResponseBody = Counting<H::ResponseBody>;
+    type PostBody = H::PostBody;
+
+    fn get(
+        &mut self,
+        url: &str,
+        base_url: &str,
+        headers: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<http::GetResponse<Self::Headers, Self::ResponseBody>, gix::Error> {
+        let r = self.inner.get(url, base_url, headers)?;
+        Ok(http::GetResponse {
+            headers: r.headers,
+            body: Counting {
+                inner: r.body,
+                shared: self.shared.clone(),
+            },
+        })
+    }
+
+    fn post(
+        &mut self,
+        url: &str,
+        base_url: &str,
+        headers: impl IntoIterator<Item = impl AsRef<str>>,
+        body: http::PostBodyDataKind,
+    ) -> Result<http::PostResponse<Self::Headers, Self::ResponseBody, Self::PostBody>, gix::Error>
+    {
+        let r = self.inner.post(url, base_url, headers, body)?;
+        Ok(http::PostResponse {
+            post_body: r.post_body,
+            headers: r.headers,
+            body: Counting {
+                inner: r.body,
+                shared: self.shared.clone(),
+            },
+        })
+    }
+
+    fn configure(&mut self, config: &dyn std::any::Any) -> Result<(), gix::Error> {
+        self.inner.configure(config)
+    }
+
+    fn redirected_base_url(&self) -> Option<String> {
+        self.inner.redirected_base_url()
     }
 }
 

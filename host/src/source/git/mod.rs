@@ -396,7 +396,8 @@ pub fn resolve_with(
     cache::prepare_root(&opts.cache_dir).map_err(|e| ctx.cache(&opts.cache_dir, e))?;
     let dir = cache::repo_dir(&opts.cache_dir, url.normalized());
     let _lock = cache::lock(&dir, opts.lock_timeout).map_err(|e| ctx.cache(&dir, e))?;
-    let budget = limits::Budget::new(opts, interrupt);
+    let http = matches!(url.kind(), url::UrlKind::Http | url::UrlKind::Https);
+    let budget = limits::Budget::new(opts, interrupt, http);
     let net = fetch::Net {
         url: &url,
         auth: &auth,
@@ -438,10 +439,12 @@ pub fn resolve_with(
         Ok(r) => return Ok(r),
         Err(Fail::Source(e)) => return Err(e),
         Err(Fail::Corrupt(reason)) => reason,
-        Err(Fail::Suspect(e)) => match cache::open(&dir).map_or_else(|e| Some(error_text(&e)), |r| verify(&r)) {
-            Some(problem) => problem,
-            None => return Err(e),
-        },
+        Err(Fail::Suspect(e)) => {
+            match cache::open(&dir).map_or_else(|e| Some(error_text(&e)), |r| verify(&r)) {
+                Some(problem) => problem,
+                None => return Err(e),
+            }
+        }
     };
     tracing::warn!(url = %ctx.url, revision = %ctx.revision, reason = %ctx.scrub(&reason), "git cache corrupt; deleting and fetching afresh");
     progress.event(&ProgressEvent::CacheRecovered {

@@ -305,7 +305,9 @@ impl Tree for GitTree {
                             e
                         }
                         Err(TreeError::NotFound(_)) => continue,
-                        Err(TreeError::OutsideRoot(_)) => return Err(TreeError::OutsideRoot(child)),
+                        Err(TreeError::OutsideRoot(_)) => {
+                            return Err(TreeError::OutsideRoot(child));
+                        }
                         Err(e) => return Err(e),
                     }
                 }

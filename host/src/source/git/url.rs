@@ -11,7 +11,9 @@ pub enum UrlError {
     #[error("the repository URL is empty")]
     Empty,
     /// A scheme sluice cannot fetch from.
-    #[error("unsupported URL scheme `{0}`; use https://, http://, git://, ssh://, file:// or a path")]
+    #[error(
+        "unsupported URL scheme `{0}`; use https://, http://, git://, ssh://, file:// or a path"
+    )]
     UnsupportedScheme(String),
     /// A network URL without a host.
     #[error("{0} URL has no host")]
@@ -227,7 +229,10 @@ impl RepoUrl {
             Some(i) => n.split_at(after_scheme + i),
             None => (n, ""),
         };
-        (authority, path.split('/').filter(|s| !s.is_empty()).collect())
+        (
+            authority,
+            path.split('/').filter(|s| !s.is_empty()).collect(),
+        )
     }
 }
 
@@ -383,7 +388,10 @@ mod tests {
         assert_eq!(u.embedded_password(), None);
         assert_eq!(u.normalized(), "https://host:8080/org/@scope/repo");
         let u = RepoUrl::parse("https://host/org/@x").expect("parse");
-        assert_eq!((u.username(), u.normalized()), (None, "https://host/org/@x"));
+        assert_eq!(
+            (u.username(), u.normalized()),
+            (None, "https://host/org/@x")
+        );
     }
 
     #[test]
