@@ -754,13 +754,8 @@ fn lock_wait_is_bounded_and_names_the_lock_file() {
         start.elapsed()
     );
     assert!(
-        matches!(
-            &err,
-            SourceError::Cache {
-                source: CacheError::LockTimeout { .. },
-                ..
-            }
-        ) && err.is_retryable(),
+        matches!(&err, SourceError::Cache { source, .. } if matches!(**source, CacheError::LockTimeout { .. }))
+            && err.is_retryable(),
         "{err:?}"
     );
     let chain = format!("{err}: {}", std::error::Error::source(&err).expect("cause"));

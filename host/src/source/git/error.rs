@@ -238,7 +238,7 @@ pub enum SourceError {
         path: String,
         /// What failed.
         #[source]
-        source: CacheError,
+        source: Box<CacheError>,
     },
     /// The cached repository is corrupt and was deleted, and fetching it
     /// afresh failed the same way.
@@ -283,9 +283,10 @@ impl SourceError {
             | SourceError::TooSlow { .. }
             | SourceError::Corrupt { .. } => true,
             SourceError::HttpStatus { status, .. } => *status == 429 || *status >= 500,
-            SourceError::Cache { source, .. } => {
-                !matches!(source, CacheError::NoCacheDir | CacheError::Insecure { .. })
-            }
+            SourceError::Cache { source, .. } => !matches!(
+                **source,
+                CacheError::NoCacheDir | CacheError::Insecure { .. }
+            ),
             SourceError::Fetch { retryable, .. } => *retryable,
             SourceError::InvalidUrl { .. }
             | SourceError::InvalidRevision { .. }
@@ -395,7 +396,7 @@ impl Ctx {
             url: self.url.clone(),
             revision: self.revision.clone(),
             path: path.display().to_string(),
-            source,
+            source: Box::new(source),
         }
     }
 

@@ -13,15 +13,15 @@
 //! ```
 //!
 //! The steps, each in its own file: [`url`] parses and normalises the URL,
-//! [`credentials`] picks the credentials by URL prefix, [`cache`] opens and
-//! locks the bare repository for that URL, [`fetch`] lists the remote's refs
+//! [`credentials`] picks the credentials by URL prefix, `cache` opens and
+//! locks the bare repository for that URL, `fetch` lists the remote's refs
 //! and fetches, [`revision`] matches the revision against the refs, and
-//! [`tree`] serves the commit. Fetching blocks: call it from
+//! `tree` serves the commit. Fetching blocks: call it from
 //! `spawn_blocking` in async code.
 //!
 //! **Limits.** Every resolve is bounded ([`Options`]): an overall fetch
 //! deadline, a low-speed limit, a pack size cap and a ref count cap (see
-//! [`limits`] for how each is enforced per transport), and a wait limit
+//! `limits` for how each is enforced per transport), and a wait limit
 //! on the cache's locks.
 //!
 //! **When the cache is deleted.** Only on proven corruption: the cached
@@ -231,15 +231,14 @@ impl Options {
             parse: impl Fn(&str) -> Option<T>,
         ) -> Result<Option<T>, OptionsError> {
             match std::env::var(name) {
-                Ok(v) if !v.trim().is_empty() => {
-                    parse(&v)
-                        .map(Some)
-                        .ok_or_else(|| OptionsError::InvalidValue {
-                            var: name,
-                            value: v,
-                            expected,
-                        })
-                }
+                Ok(v) if !v.trim().is_empty() => match parse(&v) {
+                    Some(x) => Ok(Some(x)),
+                    None => Err(OptionsError::InvalidValue {
+                        var: name,
+                        value: v,
+                        expected,
+                    }),
+                },
                 _ => Ok(None),
             }
         }
