@@ -170,14 +170,15 @@ impl<'a> Budget<'a> {
                 continue;
             }
             // Over HTTP every byte of every response counts, as with curl's
-            // limit; elsewhere only pack bytes are seen. Measure once data
-            // flows: before that the deadline bounds the wait.
+            // limit, from the start. Elsewhere only pack bytes are seen, so
+            // measuring starts once the pack flows: before that the server
+            // may be compressing, and the deadline bounds the wait.
             let bytes = if self.http {
                 self.shared.wire.load(Ordering::Relaxed)
             } else {
                 self.shared.bytes.load(Ordering::Relaxed)
             };
-            if bytes == 0 {
+            if bytes == 0 && !self.http {
                 continue;
             }
             samples.push_back((now, bytes));

@@ -116,7 +116,11 @@ pub struct Options {
     pub fetch_timeout: Duration,
     /// Bytes per second below which a transfer that lasts
     /// [`low_speed_time`](Self::low_speed_time) is abandoned; 0 disables.
-    /// Default 1,000.
+    /// Default 1: a connection that delivers nothing for a minute is dead.
+    /// Not higher, because while a server compresses a large repository it
+    /// sends only progress lines and keep-alives (a few bytes a second),
+    /// and the deadline already bounds the whole fetch; raise it to cut
+    /// trickling servers sooner.
     pub low_speed_limit: u64,
     /// How long a transfer may stay below
     /// [`low_speed_limit`](Self::low_speed_limit). Default 60 s.
@@ -140,7 +144,7 @@ impl Default for Options {
             shallow: true,
             allow_insecure_http_credentials: false,
             fetch_timeout: Duration::from_secs(300),
-            low_speed_limit: 1000,
+            low_speed_limit: 1,
             low_speed_time: Duration::from_secs(60),
             lock_timeout: Duration::from_secs(360),
             max_pack_size: 2 << 30,
