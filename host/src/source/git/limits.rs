@@ -14,7 +14,9 @@
 //! The reason is recorded ([`Trip`]), so the error says which limit was
 //! hit instead of "interrupted". A flag cannot wake a read that is blocked
 //! on a silent server, so over HTTP(S) every request also gets a reqwest
-//! timeout equal to the time left before the deadline (set in `fetch.rs`):
+//! timeout equal to the time left before the deadline (set in `fetch.rs`),
+//! and the response bodies go through [`Metered`], which counts every byte
+//! for the low-speed check and fails the next read once a limit tripped:
 //! a server that sends nothing at all is cut at the deadline, one that
 //! trickles is cut by the low-speed limit. Over SSH, `ssh` itself is told
 //! to give up on a dead connection (`ServerAliveInterval`); a live server
@@ -22,6 +24,7 @@
 //! once data flows again. git:// and local repositories rely on the flag.
 
 use gix::progress::{Count, Id, MessageLevel, NestedProgress, Progress, Step, StepShared, Unit};
+use gix::protocol::transport::client::blocking_io::http;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -251,8 +254,6 @@ impl<R: std::io::BufRead> std::io::BufRead for Counting<R> {
         self.inner.consume(n);
     }
 }
-
-use gix::protocol::transport::client::blocking_io::http;
 
 impl<H: http::Http> http::Http for Metered<H> {
     type Headers = H::Headers;
