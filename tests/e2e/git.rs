@@ -2,11 +2,12 @@
 //! rewrites, concurrency, cache recovery and tree safety, against the real
 //! servers of `sluice_testkit::git` on 127.0.0.1.
 
-use sluice::source::git::{CredentialEntry, Credentials, Secret, SshOptions};
-use sluice::source::{self, Options, SourceError, SourceSpec, TreeError};
-use sluice_testkit::git::{Fixture, PASSWORD, TOKEN, USER, server};
+use sluice::source::git::{CacheError, CredentialEntry, Credentials, Secret, SshOptions};
+use sluice::source::{self, DirTree, Options, SourceError, SourceSpec, Tree, TreeError};
+use sluice_testkit::git::{Fixture, HttpMode, PASSWORD, TOKEN, USER, server};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 fn opts(cache: &Path) -> Options {
     let ssh = server().ssh();
@@ -448,6 +449,23 @@ fn corrupt_cache_is_deleted_and_refetched() {
     // A broken repository layout: HEAD and config unreadable.
     std::fs::write(repo.join("HEAD"), b"\0\0not a ref").expect("corrupt");
     std::fs::write(repo.join("config"), b"[[[").expect("corrupt");
+    // While a tree from the cache is in use, it is not deleted: the wipe
+    // waits for the reader, and gives up naming the readers lock.
+    let waiting = Options {
+        lock_timeout: Duration::from_millis(500),
+        ..opts(cache.path())
+    };
+    let err = source::resolve(&spec(&url, "main"), &waiting).expect_err("a reader holds it");
+    assert!(
+        err_chain(&err).contains(&format!(
+            "lock file {} is held by a render still reading this repository",
+            repo.with_extension("readers").display()
+        )),
+        "{}",
+        err_chain(&err)
+    );
+    assert_eq!(read(&r, "app/b.yaml"), "kind: Secret\n", "still readable");
+    drop(r);
     let r = source::resolve(&spec(&url, "main"), &o).expect("recovered from broken layout");
     assert_eq!(r.commit, f.rev("main"));
 }
@@ -456,10 +474,13 @@ fn corrupt_cache_is_deleted_and_refetched() {
 fn symlinks_stay_inside_and_submodules_are_named() {
     let f = server().create(
         "links",
-        "mkdir -p app shared && echo shared > shared/s.yaml && echo a > app/a.yaml\n\
-         ln -s a.yaml app/in.yaml && ln -s ../shared app/dir && ln -s ../../etc/passwd app/out\n\
-         ln -s /etc/passwd app/abs && ln -s loop2 app/loop1 && ln -s loop1 app/loop2\n\
+        "mkdir -p app shared bad loops long && echo shared > shared/s.yaml && echo a > app/a.yaml\n\
+         ln -s a.yaml app/in.yaml && ln -s ../shared app/dir && ln -s nowhere app/dangling\n\
+         ln -s ../../etc/passwd bad/out && ln -s /etc/passwd bad/abs\n\
+         ln -s loop2 loops/loop1 && ln -s loop1 loops/loop2\n\
          git add -A && git commit -qm links\n\
+         target=$(head -c 5000 /dev/zero | tr '\\0' a | git hash-object -w --stdin)\n\
+         git update-index --add --cacheinfo 120000,$target,long/link\n\
          git update-index --add --cacheinfo 160000,0123456789abcdef0123456789abcdef01234567,app/vendor\n\
          printf '[submodule \"vendor\"]\\n\\tpath = app/vendor\\n\\turl = https://example.invalid/v.git\\n' > .gitmodules\n\
          git add .gitmodules && git commit -qm submodule",
@@ -475,18 +496,29 @@ fn symlinks_stay_inside_and_submodules_are_named() {
     assert_eq!(t.read("app/in.yaml").expect("in"), b"a\n");
     assert_eq!(t.read("app/dir/s.yaml").expect("dir link"), b"shared\n");
     assert_eq!(
-        t.read("app/out"),
-        Err(TreeError::OutsideRoot("app/out".into()))
+        t.read("bad/out"),
+        Err(TreeError::OutsideRoot("bad/out".into()))
     );
     assert_eq!(
-        t.read("app/abs"),
-        Err(TreeError::OutsideRoot("app/abs".into()))
+        t.read("bad/abs"),
+        Err(TreeError::OutsideRoot("bad/abs".into()))
     );
+    // A directory holding an escaping link does not list without it: the
+    // listing fails, naming the link.
+    assert_eq!(t.list("bad"), Err(TreeError::OutsideRoot("bad/abs".into())));
     assert_eq!(
         t.read("app/../../x"),
         Err(TreeError::OutsideRoot("app/../../x".into()))
     );
-    assert!(matches!(t.read("app/loop1"), Err(TreeError::Io(m)) if m.contains("symbolic links")));
+    assert!(matches!(t.read("loops/loop1"), Err(TreeError::Io(m)) if m.contains("symbolic links")));
+    assert!(t.list("loops").is_err(), "a loop is not silently left out");
+    // Link targets are read with a 4 KiB cap.
+    assert_eq!(
+        t.read("long/link"),
+        Err(TreeError::Io(
+            "long/link: symlink target longer than 4096 bytes".into()
+        ))
+    );
     let err = t.read("app/vendor/x.yaml").expect_err("inside a submodule");
     assert!(
         matches!(&err, TreeError::Unsupported(m) if m.contains("app/vendor") && m.contains("submodule")),
@@ -593,4 +625,362 @@ fn failures_are_classified() {
     )
     .expect_err("interrupted");
     assert!(matches!(err, SourceError::Interrupted { .. }), "{err}");
+}
+
+/// A repository with one incompressible 200 KB file, so its pack takes a
+/// while to trickle and can exceed a small cap.
+fn bulky_repo(name: &str) -> Fixture {
+    server().create(
+        name,
+        "head -c 200000 /dev/urandom > blob && echo 'kind: ConfigMap' > a.yaml\n\
+         git add -A && git commit -qm bulky",
+    )
+}
+
+#[test]
+fn deadline_cuts_a_stalling_server() {
+    app_repo("stall");
+    let s = server();
+    let url = s.http_url("stall");
+    s.set_http_mode("stall", HttpMode::Stall);
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = Options {
+        fetch_timeout: Duration::from_secs(2),
+        ..opts(cache.path())
+    };
+    let start = Instant::now();
+    let err = source::resolve(&spec(&url, "main"), &o).expect_err("stalled");
+    let took = start.elapsed();
+    s.set_http_mode("stall", HttpMode::Normal);
+    assert!(
+        matches!(err, SourceError::DeadlineExceeded { .. }) && err.is_retryable(),
+        "{err:?}"
+    );
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(
+        err.to_string()
+            .contains(&format!("{url}@main: fetch did not finish within 2s")),
+        "{err}"
+    );
+    source::resolve(&spec(&url, "main"), &o).expect("the server answers again");
+}
+
+#[test]
+fn low_speed_limit_cuts_a_trickling_pack() {
+    bulky_repo("trickle");
+    let s = server();
+    let url = s.http_url("trickle");
+    s.set_http_mode(
+        "trickle",
+        HttpMode::Trickle {
+            bytes: 64,
+            every: Duration::from_millis(100),
+        },
+    );
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = Options {
+        fetch_timeout: Duration::from_secs(60),
+        low_speed_limit: 10_000,
+        low_speed_time: Duration::from_secs(1),
+        ..opts(cache.path())
+    };
+    let start = Instant::now();
+    let err = source::resolve(&spec(&url, "main"), &o).expect_err("too slow");
+    let took = start.elapsed();
+    s.set_http_mode("trickle", HttpMode::Normal);
+    assert!(matches!(err, SourceError::TooSlow { .. }), "{err:?}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(
+        err.to_string()
+            .contains("the server sent less than 10000 bytes/s for 1s"),
+        "{err}"
+    );
+}
+
+#[test]
+fn pack_size_and_ref_count_are_capped() {
+    let f = bulky_repo("bulky");
+    for i in 0..12 {
+        f.tag(&format!("t{i}"), "HEAD", false);
+    }
+    let cache = tempfile::tempdir().expect("tempdir");
+    for url in [server().file_url("bulky"), server().http_url("bulky")] {
+        let o = Options {
+            max_pack_size: 50_000,
+            ..opts(cache.path())
+        };
+        let err = source::resolve(&spec(&url, "main"), &o).expect_err("pack too large");
+        assert!(
+            err.to_string().contains(&format!(
+                "{url}@main: the server sent a pack larger than 50000 bytes"
+            )),
+            "{err}"
+        );
+        let o = Options {
+            max_refs: 10,
+            ..opts(cache.path())
+        };
+        let err = source::resolve(&spec(&url, "main"), &o).expect_err("too many refs");
+        assert!(
+            err.to_string()
+                .contains("the remote advertises 14 refs, more than the limit of 10"),
+            "{err}"
+        );
+        source::resolve(&spec(&url, "main"), &opts(cache.path())).expect("within the defaults");
+    }
+}
+
+#[test]
+fn lock_wait_is_bounded_and_names_the_lock_file() {
+    app_repo("locked");
+    let url = server().http_url("locked");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = Options {
+        lock_timeout: Duration::from_millis(500),
+        ..opts(cache.path())
+    };
+    source::resolve(&spec(&url, "main"), &o).expect("first");
+    let lock_file = cached_repo(cache.path()).with_extension("lock");
+    let held = std::fs::File::options()
+        .write(true)
+        .open(&lock_file)
+        .expect("open lock file");
+    held.lock().expect("hold the lock");
+    let start = Instant::now();
+    let err = source::resolve(&spec(&url, "main"), &o).expect_err("lock held");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        matches!(&err, SourceError::Cache { source, .. } if matches!(**source, CacheError::LockTimeout { .. }))
+            && err.is_retryable(),
+        "{err:?}"
+    );
+    let chain = format!("{err}: {}", std::error::Error::source(&err).expect("cause"));
+    assert!(
+        chain.contains(&format!("lock file {} is held by", lock_file.display())),
+        "{chain}"
+    );
+    drop(held);
+    source::resolve(&spec(&url, "main"), &o).expect("lock released");
+}
+
+#[test]
+fn an_http_500_leaves_the_cache_intact() {
+    let f = app_repo("flaky");
+    let s = server();
+    let url = s.http_url("flaky");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = opts(cache.path());
+    let before = source::resolve(&spec(&url, "main"), &o).expect("first");
+    f.commit_files("three", &[("app/c.yaml", "c")]);
+    s.set_http_mode("flaky", HttpMode::Status(500));
+    let err = source::resolve(&spec(&url, "main"), &o).expect_err("server error");
+    s.set_http_mode("flaky", HttpMode::Normal);
+    assert!(
+        matches!(err, SourceError::HttpStatus { status: 500, .. }) && err.is_retryable(),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("{url}@main: the server answered HTTP 500")),
+        "{err}"
+    );
+    // Not wiped: the commit fetched before is still in the cache, and the
+    // tree resolved before still reads.
+    let repo = cached_repo(cache.path());
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&repo)
+        .args(["cat-file", "-e", &format!("{}^{{tree}}", before.commit)])
+        .output()
+        .expect("git cat-file");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(read(&before, "app/b.yaml"), "kind: Secret\n");
+    let after = source::resolve(&spec(&url, "main"), &o).expect("the server is back");
+    assert_eq!(read(&after, "app/c.yaml"), "c");
+}
+
+#[test]
+fn credential_prefixes_match_whole_segments_and_the_port() {
+    app_repo("private-boundary");
+    let s = server();
+    let url = s.http_url("private-boundary");
+    let base = url.trim_end_matches("/private-boundary.git").to_string();
+    let port: u16 = base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let with_prefix = |prefix: String| Options {
+        credentials: creds(CredentialEntry {
+            url_prefix: prefix,
+            username: Some(USER.into()),
+            password: Some(Secret::new(PASSWORD)),
+            ..Default::default()
+        }),
+        allow_insecure_http_credentials: true,
+        ..opts(tempfile::tempdir().expect("tempdir").keep().as_path())
+    };
+    for prefix in [
+        format!("{base}/private"),
+        format!("{base}/private-boundary.git.evil"),
+        format!("http://127.0.0.1:{}/", port.wrapping_add(1)),
+        format!("http://127.0.0.1.evil:{port}/"),
+        format!("https://127.0.0.1:{port}/"),
+    ] {
+        let err = source::resolve(&spec(&url, "main"), &with_prefix(prefix.clone()))
+            .expect_err("prefix must not match");
+        assert!(
+            err.to_string().contains(
+                "authentication failed: the server asks for credentials and none are configured for this URL"
+            ),
+            "{prefix}: {err}"
+        );
+    }
+    for prefix in [
+        base.clone(),
+        format!("{base}/"),
+        format!("{base}/private-boundary"),
+    ] {
+        source::resolve(&spec(&url, "main"), &with_prefix(prefix.clone()))
+            .unwrap_or_else(|e| panic!("{prefix}: {e}"));
+    }
+    // A password with URL delimiters in it, written in the URL: it parses,
+    // and a failure never shows it.
+    let odd = "pa/ss?w#rd@x";
+    let embedded = url.replace("http://", &format!("http://{USER}:{odd}@"));
+    let o = Options {
+        allow_insecure_http_credentials: true,
+        ..opts(tempfile::tempdir().expect("tempdir").keep().as_path())
+    };
+    let err = source::resolve(&spec(&embedded, "main"), &o).expect_err("wrong password");
+    assert!(matches!(err, SourceError::Authentication { .. }), "{err:?}");
+    let shown = format!("{err} {err:?} {}", err_chain(&err));
+    assert!(!shown.contains("ss?w#rd"), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "http://{USER}:***@127.0.0.1:{port}/private-boundary.git"
+        )),
+        "{shown}"
+    );
+}
+
+fn err_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
+#[test]
+fn short_ids_must_be_reachable_from_the_remote_refs() {
+    let f = app_repo("unreachable");
+    f.git(&["checkout", "-q", "-b", "tmp"]);
+    let lost = f.commit_files("on tmp", &[("app/tmp.yaml", "tmp")]);
+    f.git(&["checkout", "-q", "main"]);
+    let url = server().http_url("unreachable");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = opts(cache.path());
+    source::resolve(&spec(&url, "tmp"), &o).expect("tmp");
+    let short = &lost[..10];
+    let r = source::resolve(&spec(&url, short), &o).expect("reachable from tmp");
+    assert_eq!(r.commit, lost);
+    // Deleted on the server: the commit is still in the cache (and in the
+    // server's object store), but no ref reaches it any more.
+    f.delete_branch("tmp");
+    let err = source::resolve(&spec(&url, short), &o).expect_err("unreachable");
+    assert!(matches!(err, SourceError::CommitNotFound { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("not reachable from any of its branches and tags"),
+        "{err}"
+    );
+    let main = f.rev("main~1");
+    let r = source::resolve(&spec(&url, &main[..10]), &o).expect("reachable from main");
+    assert_eq!(r.commit, main);
+}
+
+#[test]
+fn trees_never_show_git_metadata() {
+    // A Git tree crafted with a `.git` directory in it.
+    let f = server().create(
+        "dotgit",
+        "mkdir app && echo a > app/a.yaml && git add -A && git commit -qm one\n\
+         secret=$(printf '[remote \"origin\"]\\n\\turl = https://u:hunter22@h/r\\n' | git hash-object -w --stdin)\n\
+         inner=$(printf '100644 blob %s\\tconfig\\n' $secret | git mktree)\n\
+         app=$(git rev-parse HEAD:app)\n\
+         root=$(printf '040000 tree %s\\t.git\\n040000 tree %s\\tapp\\n040000 tree %s\\t.GIT\\n' $inner $app $inner | git mktree)\n\
+         c=$(git commit-tree -p HEAD -m crafted $root)\n\
+         git update-ref refs/heads/main $c",
+    );
+    let cache = tempfile::tempdir().expect("tempdir");
+    let r = source::resolve(
+        &spec(&server().file_url("dotgit"), "main"),
+        &opts(cache.path()),
+    )
+    .expect("resolve");
+    assert_eq!(r.commit, f.rev("main"));
+    let names: Vec<String> = r
+        .tree
+        .list("")
+        .expect("list")
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["app"]);
+    for p in [".git/config", ".GIT/config", "app/../.git/config"] {
+        assert!(matches!(r.tree.read(p), Err(TreeError::NotFound(_))), "{p}");
+    }
+
+    // A local checkout served as a directory: its .git stays hidden.
+    let d = DirTree::new(&f.work).expect("dir tree");
+    assert!(f.work.join(".git/config").exists());
+    let names: Vec<String> = d
+        .list("")
+        .expect("list")
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["app"]);
+    assert_eq!(
+        d.read(".git/config"),
+        Err(TreeError::NotFound(".git/config".into()))
+    );
+    assert_eq!(d.stat(".git"), Err(TreeError::NotFound(".git".into())));
+}
+
+#[test]
+fn a_directory_source_refuses_a_link_out_of_the_root() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(outside.path().join("cm.yaml"), "kind: ConfigMap\n").expect("write");
+    let root = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(root.path().join("app")).expect("mkdir");
+    std::fs::write(root.path().join("app/a.yaml"), "kind: Secret\n").expect("write");
+    std::os::unix::fs::symlink(
+        outside.path().join("cm.yaml"),
+        root.path().join("app/cm.yaml"),
+    )
+    .expect("link");
+    let t = DirTree::new(root.path()).expect("tree");
+    let err = t.list("app").expect_err("escaping link");
+    assert_eq!(err, TreeError::OutsideRoot("app/cm.yaml".into()));
+    assert_eq!(
+        err.to_string(),
+        "app/cm.yaml: path leaves the repository root"
+    );
+    assert_eq!(
+        t.read("app/cm.yaml"),
+        Err(TreeError::OutsideRoot("app/cm.yaml".into()))
+    );
 }

@@ -1,10 +1,19 @@
 //! A local directory standing for a repository.
+//!
+//! Paths are resolved with `canonicalize`, so the kernel follows symlinks
+//! (and bounds their targets by `PATH_MAX`, the same 4 KiB
+//! [`MAX_LINK_TARGET`] Git trees use); the result must lie inside the
+//! root. `.git` is hidden at any depth, also when reached through a
+//! symlink. A symlink leaving the root makes a listing fail naming it,
+//! as in a Git tree, instead of being left out.
 
-use super::{Entry, EntryKind, MAX_FILE_SIZE, Tree, TreeError, normalize};
+use super::{
+    Entry, EntryKind, MAX_FILE_SIZE, MAX_LINK_TARGET, Tree, TreeError, is_git_dir, normalize,
+};
 use std::path::{Path, PathBuf};
 
 /// A [`Tree`] over a directory on disk. Symlinks are followed only while
-/// they stay inside the root.
+/// they stay inside the root; `.git` is never served.
 #[derive(Debug, Clone)]
 pub struct DirTree {
     root: PathBuf,
@@ -32,6 +41,9 @@ impl DirTree {
     /// only while they stay inside.
     fn resolve(&self, path: &str) -> Result<(String, PathBuf), TreeError> {
         let norm = normalize(path).ok_or_else(|| TreeError::OutsideRoot(path.to_string()))?;
+        if norm.split('/').any(is_git_dir) {
+            return Err(TreeError::NotFound(norm));
+        }
         let joined = if norm.is_empty() {
             self.root.clone()
         } else {
@@ -41,6 +53,11 @@ impl DirTree {
             Ok(p) => p,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // A dangling symlink that points outside is still an escape.
+                if std::fs::symlink_metadata(&joined).is_ok_and(|m| m.len() > MAX_LINK_TARGET) {
+                    return Err(TreeError::Io(format!(
+                        "{norm}: symlink target longer than {MAX_LINK_TARGET} bytes"
+                    )));
+                }
                 if let Ok(target) = std::fs::read_link(&joined) {
                     let abs = joined.parent().map(|p| p.join(&target)).unwrap_or(target);
                     if !lexically_inside(&abs, &self.root) {
@@ -51,8 +68,15 @@ impl DirTree {
             }
             Err(e) => return Err(TreeError::Io(format!("{norm}: {e}"))),
         };
-        if !real.starts_with(&self.root) {
+        let Ok(inside) = real.strip_prefix(&self.root) else {
             return Err(TreeError::OutsideRoot(norm));
+        };
+        // A symlink into `.git` is hidden like `.git` itself.
+        if inside
+            .components()
+            .any(|c| is_git_dir(&c.as_os_str().to_string_lossy()))
+        {
+            return Err(TreeError::NotFound(norm));
         }
         Ok((norm, real))
     }
@@ -108,7 +132,7 @@ impl Tree for DirTree {
         for e in rd {
             let e = e.map_err(|e| TreeError::Io(format!("{norm}: {e}")))?;
             let name = e.file_name().to_string_lossy().into_owned();
-            if norm.is_empty() && name == ".git" {
+            if is_git_dir(&name) {
                 continue;
             }
             let child = if norm.is_empty() {
@@ -116,13 +140,19 @@ impl Tree for DirTree {
             } else {
                 format!("{norm}/{name}")
             };
-            // Entries that escape through a symlink are left out of listings;
-            // reading them by name gives OutsideRoot.
-            let Ok((_, real_child)) = self.resolve(&child) else {
-                continue;
+            // A symlink out of the root fails the listing, naming it: left
+            // out, its objects would vanish from the render. One that
+            // dangles inside (or leads into `.git`) has nothing to list.
+            let real_child = match self.resolve(&child) {
+                Ok((_, r)) => r,
+                Err(TreeError::NotFound(_)) => continue,
+                Err(TreeError::OutsideRoot(_)) => return Err(TreeError::OutsideRoot(child)),
+                Err(e) => return Err(e),
             };
-            let Ok(md) = std::fs::metadata(&real_child) else {
-                continue;
+            let md = match std::fs::metadata(&real_child) {
+                Ok(md) => md,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(TreeError::Io(format!("{child}: {e}"))),
             };
             out.push(entry_of(name, &md));
         }
@@ -172,6 +202,21 @@ mod tests {
             t.read("/etc/passwd"),
             Err(TreeError::OutsideRoot("/etc/passwd".into()))
         );
+        // Listing refuses the escaping link, naming it; one that dangles
+        // inside the root is left out.
+        assert_eq!(
+            t.list("app"),
+            Err(TreeError::OutsideRoot("app/out.yaml".into()))
+        );
+        std::fs::remove_file(d.path().join("app/out.yaml")).expect("rm");
+        // A dangling link pointing outside is an escape too.
+        assert_eq!(
+            t.list("app"),
+            Err(TreeError::OutsideRoot("app/dangling".into()))
+        );
+        std::fs::remove_file(d.path().join("app/dangling")).expect("rm");
+        std::os::unix::fs::symlink("nothing-here", d.path().join("app/inside-dangling"))
+            .expect("link");
         let names: Vec<_> = t
             .list("app")
             .expect("list")
@@ -184,5 +229,57 @@ mod tests {
             t.read("app/none"),
             Err(TreeError::NotFound("app/none".into()))
         );
+    }
+
+    #[test]
+    fn git_metadata_is_hidden_at_any_depth_and_through_links() {
+        let d = tempfile::tempdir().expect("tempdir");
+        for dir in [".git", "app/.git", "app/.GIT"] {
+            std::fs::create_dir_all(d.path().join(dir)).expect("mkdir");
+            std::fs::write(d.path().join(dir).join("config"), "password=hunter2").expect("write");
+        }
+        std::fs::write(d.path().join("app/a.yaml"), "a").expect("write");
+        std::os::unix::fs::symlink("../.git/config", d.path().join("app/cfg.yaml")).expect("link");
+        std::os::unix::fs::symlink(".git", d.path().join("gitdir")).expect("link");
+        let t = DirTree::new(d.path()).expect("tree");
+        for p in [
+            ".git/config",
+            "app/.git/config",
+            "app/.GIT/config",
+            "app/cfg.yaml",
+            "gitdir/config",
+            "app/../.git",
+        ] {
+            let err = t.read(p).expect_err(p);
+            assert!(matches!(err, TreeError::NotFound(_)), "{p}: {err}");
+            assert!(t.stat(p).is_err(), "{p}");
+        }
+        assert!(t.list(".git").is_err());
+        let names = |dir: &str| -> Vec<String> {
+            t.list(dir)
+                .expect("list")
+                .into_iter()
+                .map(|e| e.name)
+                .collect()
+        };
+        assert_eq!(names(""), ["app"]);
+        assert_eq!(names("app"), ["a.yaml"]);
+    }
+
+    #[test]
+    fn an_escaping_link_in_a_subdirectory_fails_the_listing() {
+        let outside = tempfile::tempdir().expect("tempdir");
+        std::fs::write(outside.path().join("cm.yaml"), "kind: ConfigMap").expect("write");
+        let d = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(d.path().join("app/base")).expect("mkdir");
+        std::os::unix::fs::symlink(outside.path(), d.path().join("app/base/shared")).expect("link");
+        let t = DirTree::new(d.path()).expect("tree");
+        let err = t.list("app/base").expect_err("escaping link");
+        assert_eq!(err, TreeError::OutsideRoot("app/base/shared".into()));
+        assert_eq!(
+            err.to_string(),
+            "app/base/shared: path leaves the repository root"
+        );
+        assert!(t.list("app").is_ok(), "the parent lists fine");
     }
 }

@@ -3,6 +3,14 @@
 //! Everything downstream sees a source as a [`Tree`]: a read-only,
 //! repository-rooted view with lazy reads. [`DirTree`] serves a local
 //! directory; Git sources serve a commit straight from the object database.
+//!
+//! Both trees follow the same rules, so a plugin cannot tell them apart:
+//! `.git` (any case, at any depth) is never listed or read, so a local
+//! checkout's `.git/config` and its credentials stay hidden; a symlink
+//! that leaves the root is refused, in reads and in listings, naming the
+//! link (never silently left out, which would drop its objects from a
+//! render and let a prune delete them); symlink targets longer than
+//! [`MAX_LINK_TARGET`] are refused.
 
 mod dir;
 pub mod git;
@@ -76,6 +84,15 @@ pub trait Tree: Send + Sync {
 /// Largest file a tree serves, so a plugin cannot make the host read an
 /// arbitrarily large blob into memory.
 pub const MAX_FILE_SIZE: u64 = 256 << 20;
+
+/// Longest symlink target a tree follows (Linux's `PATH_MAX`).
+pub const MAX_LINK_TARGET: u64 = 4096;
+
+/// Whether a path component is `.git`, which trees never serve. Any case:
+/// on case-insensitive file systems `.GIT` is the same directory.
+pub fn is_git_dir(component: &str) -> bool {
+    component.eq_ignore_ascii_case(".git")
+}
 
 /// Normalise a repository-relative path: `.` and empty components dropped,
 /// `..` resolved. `None` when it is absolute or climbs past the root.

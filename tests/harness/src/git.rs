@@ -155,6 +155,12 @@ impl GitServer {
         format!("http://127.0.0.1:{}/{name}.git", self.http_port)
     }
 
+    /// Make the HTTP server answer requests for repository `name` this way
+    /// (for failure tests; [`HttpMode::Normal`] restores it).
+    pub fn set_http_mode(&self, name: &str, mode: HttpMode) {
+        http::set_mode(name, mode);
+    }
+
     /// `git://127.0.0.1:PORT/NAME.git`.
     pub fn git_url(&self, name: &str) -> String {
         format!("git://127.0.0.1:{}/{name}.git", self.daemon_port)
@@ -369,3 +375,5 @@ fn watchdog(pids: &[u32], root: &Path) -> std::io::Result<()> {
 
 mod http;
 mod ssh;
+
+pub use http::HttpMode;

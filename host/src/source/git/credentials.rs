@@ -1,6 +1,15 @@
 //! Credentials per URL prefix, like Argo CD's credential templates: the
 //! entry with the longest prefix of the repository URL wins.
 //!
+//! A prefix matches on URL structure, not on characters: the scheme, host
+//! and port must be equal (after normalisation: lowercase host, default
+//! port dropped, `git@host:path` = `ssh://host/path`), and the prefix's
+//! path must be a prefix of the URL's path *in whole segments*. So
+//! `https://git.example/org` matches `https://git.example/org/app.git` but
+//! neither `https://git.example/org2/app` nor `https://git.example.evil/`,
+//! and `https://git.example` does not match `http://git.example` or
+//! `https://git.example:8443`. An empty prefix matches every URL.
+//!
 //! A credentials file is a YAML or JSON list:
 //!
 //! ```yaml
@@ -19,9 +28,46 @@
 //! `SLUICE_GIT_URL_PREFIX` (every URL when unset). Secrets are held in
 //! [`Secret`], whose `Debug` prints `***`.
 
-use super::url::RepoUrl;
+use super::url::{RepoUrl, UrlError};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+
+/// Why credentials could not be loaded. Never contains a secret: parse
+/// errors give a line number, not the text around it.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// The file could not be read.
+    #[error("credentials file {path}: cannot read it")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a list of credential templates.
+    #[error(
+        "credentials file {path}: not a list of {{urlPrefix, username, password|token, sshPrivateKeyPath}}{}",
+        line.map(|l| format!(" (error at line {l})")).unwrap_or_default()
+    )]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where the first error is, when known.
+        line: Option<usize>,
+    },
+    /// A template's `urlPrefix` is not a URL sluice understands.
+    #[error("credentials file {path}: entry {index}: urlPrefix is not a repository URL")]
+    Prefix {
+        /// The file.
+        path: PathBuf,
+        /// The entry, counting from 1.
+        index: usize,
+        /// What is wrong with it.
+        #[source]
+        source: UrlError,
+    },
+}
 
 /// A secret string; `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -80,25 +126,32 @@ impl Credentials {
 
     /// Templates from a YAML or JSON file. The error names the file, never
     /// its contents.
-    pub fn from_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let entries: Vec<CredentialEntry> = serde_norway::from_str(&text).map_err(|e| {
-            // Locations only: a parse error message could quote a secret.
-            let at = e
-                .location()
-                .map(|l| format!(" at line {}", l.line()))
-                .unwrap_or_default();
-            format!(
-                "{}: not a list of {{urlPrefix, username, password|token, sshPrivateKeyPath}}{at}",
-                path.display()
-            )
+    pub fn from_file(path: &Path) -> Result<Self, CredentialsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Read {
+            path: path.to_path_buf(),
+            source,
         })?;
+        // Locations only: a parse error message could quote a secret.
+        let entries: Vec<CredentialEntry> =
+            serde_norway::from_str(&text).map_err(|e| CredentialsError::Parse {
+                path: path.to_path_buf(),
+                line: e.location().map(|l| l.line()),
+            })?;
+        for (i, e) in entries.iter().enumerate() {
+            if !e.url_prefix.is_empty() {
+                RepoUrl::parse(&e.url_prefix).map_err(|source| CredentialsError::Prefix {
+                    path: path.to_path_buf(),
+                    index: i + 1,
+                    source,
+                })?;
+            }
+        }
         Ok(Credentials { entries })
     }
 
     /// Templates from `SLUICE_GIT_CREDENTIALS` (a file) and the
     /// `SLUICE_GIT_*` variables; empty when none are set.
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, CredentialsError> {
         let mut creds = match std::env::var_os("SLUICE_GIT_CREDENTIALS") {
             Some(p) if !p.is_empty() => Credentials::from_file(Path::new(&p))?,
             _ => Credentials::none(),
@@ -139,19 +192,35 @@ impl Credentials {
         self.entries.push(entry);
     }
 
-    /// The template with the longest prefix of `url` (matched against the
-    /// URL as written and its normalised form); the first one on a tie.
+    /// The template whose prefix matches `url` with the most path segments
+    /// (see the module docs for what matches); the first one on a tie. A
+    /// prefix that is not a URL matches nothing.
     pub fn find(&self, url: &RepoUrl) -> Option<&CredentialEntry> {
-        let mut best: Option<&CredentialEntry> = None;
+        let (authority, segments) = url.authority_and_segments();
+        let mut best: Option<(usize, &CredentialEntry)> = None;
         for e in &self.entries {
-            let hit = url.connect_url().starts_with(&e.url_prefix)
-                || url.normalized().starts_with(&e.url_prefix);
-            if hit && best.is_none_or(|b| e.url_prefix.len() > b.url_prefix.len()) {
-                best = Some(e);
+            let depth = if e.url_prefix.is_empty() {
+                Some(0)
+            } else {
+                prefix_depth(&e.url_prefix, authority, &segments)
+            };
+            if let Some(d) = depth
+                && best.is_none_or(|(bd, _)| d > bd)
+            {
+                best = Some((d, e));
             }
         }
-        best
+        best.map(|(_, e)| e)
     }
+}
+
+/// How specific `prefix` is for a URL with this authority and these path
+/// segments (`None` when it does not match): 1 for the authority, plus one
+/// per path segment.
+fn prefix_depth(prefix: &str, authority: &str, segments: &[&str]) -> Option<usize> {
+    let p = RepoUrl::parse(prefix).ok()?;
+    let (p_authority, p_segments) = p.authority_and_segments();
+    (p_authority == authority && segments.starts_with(&p_segments)).then(|| 1 + p_segments.len())
 }
 
 /// What the transport uses for one repository.
@@ -215,6 +284,128 @@ mod tests {
         assert!(c.find(&other).is_none());
         std::fs::write(&f, "- urlPrefix: x\n  passwd: hunter22\n").expect("write");
         let err = Credentials::from_file(&f).expect_err("unknown field");
-        assert!(!err.contains("hunter22"), "{err}");
+        assert!(!format!("{err} {err:?}").contains("hunter22"), "{err}");
+        assert!(err.to_string().contains("(error at line"), "{err}");
+    }
+
+    fn one(prefix: &str) -> Credentials {
+        let mut c = Credentials::none();
+        c.push(CredentialEntry {
+            url_prefix: prefix.into(),
+            username: Some("u".into()),
+            ..Default::default()
+        });
+        c
+    }
+
+    fn matches(prefix: &str, url: &str) -> bool {
+        one(prefix)
+            .find(&RepoUrl::parse(url).expect("url"))
+            .is_some()
+    }
+
+    #[test]
+    fn prefixes_match_on_host_port_and_segment_boundaries() {
+        assert!(matches(
+            "https://git.example",
+            "https://git.example/org/r.git"
+        ));
+        assert!(matches(
+            "https://git.example/",
+            "https://GIT.example:443/org/r"
+        ));
+        assert!(!matches(
+            "https://git.example",
+            "https://git.example.evil/org/r"
+        ));
+        assert!(!matches(
+            "https://git.example",
+            "https://git.example:8443/org/r"
+        ));
+        assert!(!matches("https://git.example", "http://git.example/org/r"));
+        assert!(!matches(
+            "https://git.example",
+            "https://evil/git.example/r"
+        ));
+        assert!(matches(
+            "https://git.example/org",
+            "https://git.example/org/r.git"
+        ));
+        assert!(matches(
+            "https://git.example/org/",
+            "https://git.example/org/r.git"
+        ));
+        assert!(!matches(
+            "https://git.example/org",
+            "https://git.example/org2/r.git"
+        ));
+        assert!(!matches(
+            "https://git.example/org",
+            "https://git.example/organisation"
+        ));
+        assert!(matches(
+            "https://git.example/org/r.git",
+            "https://git.example/org/r"
+        ));
+        assert!(matches(
+            "git@git.example:org",
+            "ssh://git@git.example/org/r.git"
+        ));
+        assert!(!matches(
+            "ssh://git.example/org",
+            "https://git.example/org/r"
+        ));
+        assert!(matches("", "https://anything/at/all"));
+        assert!(!matches("not a url ::", "https://git.example/org/r"));
+        // The deeper prefix wins whatever the order.
+        let mut c = one("https://git.example/");
+        c.push(CredentialEntry {
+            url_prefix: "https://git.example/org".into(),
+            username: Some("deep".into()),
+            ..Default::default()
+        });
+        let u = RepoUrl::parse("https://git.example/org/r").expect("url");
+        assert_eq!(c.find(&u).and_then(|e| e.username.as_deref()), Some("deep"));
+    }
+
+    #[test]
+    fn passwords_with_delimiters_parse_from_a_file_and_never_print() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("c.yaml");
+        let pass = "p/a?s#s@w:rd";
+        std::fs::write(
+            &f,
+            format!(
+                "- urlPrefix: https://git.example/org\n  username: bob\n  password: \"{pass}\"\n"
+            ),
+        )
+        .expect("write");
+        let c = Credentials::from_file(&f).expect("parse");
+        let u = RepoUrl::parse("https://git.example/org/r.git").expect("url");
+        let auth = Auth::for_url(&u, &c);
+        assert_eq!(auth.password.as_ref().map(Secret::expose), Some(pass));
+        assert!(!format!("{c:?} {auth:?}").contains("a?s"));
+        // Bad YAML right after the password: the error has a line, not text.
+        std::fs::write(
+            &f,
+            format!("- urlPrefix: x\n  password: \"{pass}\"\n  : [\n"),
+        )
+        .expect("write");
+        let err = Credentials::from_file(&f).expect_err("bad yaml");
+        assert!(!format!("{err} {err:?}").contains("a?s"), "{err}");
+        // In a URL's userinfo, percent-encoded or not.
+        for raw in [
+            format!("https://bob:{pass}@git.example/org/r.git"),
+            "https://bob:p%2Fa%3Fs%23s%40w%3Ard@git.example/org/r.git".to_string(),
+        ] {
+            let u = RepoUrl::parse(&raw).expect("url");
+            let auth = Auth::for_url(&u, &Credentials::none());
+            assert_eq!(
+                auth.password.as_ref().map(Secret::expose),
+                Some(pass),
+                "{raw}"
+            );
+            assert_eq!(auth.username.as_deref(), Some("bob"));
+        }
     }
 }

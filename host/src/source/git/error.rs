@@ -1,4 +1,30 @@
-//! The error returned by [`resolve()`](super::resolve).
+//! The error returned by [`resolve()`](super::resolve), and how gix's errors
+//! are classified into it.
+//!
+//! Classification goes by type, never by searching messages: gix's error
+//! classes (cancelled, unauthenticated, permission denied), the HTTP status
+//! of the `reqwest` error in the chain, and the kind of any `std::io::Error`
+//! in it. The one exception is SSH: `ssh` reports why it failed only as
+//! text on its stderr, so that text is what is classified (host key or key
+//! refused).
+//!
+//! Each cause appears once in an error chain: a variant's message never
+//! repeats the text of its `#[source]`. gix's own error is not kept as the
+//! source, because its text could carry configuration values; it is
+//! flattened into a [`Cause`] with every known secret removed.
+
+use super::cache::CacheError;
+use super::credentials::CredentialsError;
+use super::limits::{Budget, Trip};
+use super::revision::RevisionError;
+use super::url::UrlError;
+use std::time::Duration;
+
+/// A cause reported by gix, a server or `ssh`, flattened to text with
+/// every known secret removed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Cause(pub String);
 
 /// The error returned by [`resolve()`](super::resolve). Every message names
 /// the repository URL (password removed) and the revision asked for, and
@@ -6,37 +32,40 @@
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The repository URL could not be understood.
-    #[error("{url}: invalid repository URL: {reason}")]
+    #[error("{url}: invalid repository URL")]
     InvalidUrl {
         /// The URL as given, password removed.
         url: String,
         /// What is wrong with it.
-        reason: String,
+        #[source]
+        source: UrlError,
     },
     /// The revision is neither a ref name, a commit id, `HEAD`, nor a
     /// semver constraint.
-    #[error("{url}@{revision}: invalid revision: {reason}")]
+    #[error("{url}@{revision}: invalid revision")]
     InvalidRevision {
         /// The repository URL.
         url: String,
         /// The revision as given.
         revision: String,
         /// What is wrong with it.
-        reason: String,
+        #[source]
+        source: RevisionError,
     },
     /// The credentials configuration (file or environment) is unusable.
-    #[error("{url}@{revision}: credentials configuration: {reason}")]
+    #[error("{url}@{revision}: credentials configuration is unusable")]
     Credentials {
         /// The repository URL.
         url: String,
         /// The revision.
         revision: String,
-        /// What is wrong (file path and parse error; never a secret).
-        reason: String,
+        /// What is wrong (file path and line; never a secret).
+        #[source]
+        source: CredentialsError,
     },
     /// The server could not be reached or the connection broke. Retryable.
     #[error(
-        "{url}@{revision}: cannot reach the repository: {reason}; check the URL and the network, sluice will retry"
+        "{url}@{revision}: cannot reach the repository; check the URL and the network, sluice will retry"
     )]
     Unreachable {
         /// The repository URL.
@@ -44,7 +73,21 @@ pub enum SourceError {
         /// The revision.
         revision: String,
         /// What the transport said.
-        reason: String,
+        #[source]
+        source: Cause,
+    },
+    /// The server answered an HTTP error status other than 401/403.
+    #[error("{url}@{revision}: the server answered HTTP {status}{}", status_hint(*status))]
+    HttpStatus {
+        /// The repository URL.
+        url: String,
+        /// The revision.
+        revision: String,
+        /// The status code.
+        status: u16,
+        /// What the transport said.
+        #[source]
+        source: Cause,
     },
     /// The server refused the credentials, or needs some and none are
     /// configured for this URL.
@@ -56,8 +99,11 @@ pub enum SourceError {
         url: String,
         /// The revision.
         revision: String,
-        /// What failed (never the secret itself).
+        /// What failed, in sluice's words (never the secret itself).
         reason: String,
+        /// What the transport said, when it said more.
+        #[source]
+        source: Option<Cause>,
     },
     /// The SSH host key is unknown or does not match known_hosts.
     #[error(
@@ -68,6 +114,61 @@ pub enum SourceError {
         url: String,
         /// The revision.
         revision: String,
+        /// What ssh said.
+        #[source]
+        source: Option<Cause>,
+    },
+    /// The fetch did not finish within the deadline.
+    #[error(
+        "{url}@{revision}: fetch did not finish within {timeout:?}; check the server, or raise the fetch timeout (SLUICE_GIT_FETCH_TIMEOUT)"
+    )]
+    DeadlineExceeded {
+        /// The repository URL.
+        url: String,
+        /// The revision.
+        revision: String,
+        /// The deadline.
+        timeout: Duration,
+    },
+    /// The server sent data slower than the low-speed limit for too long.
+    #[error(
+        "{url}@{revision}: the server sent less than {limit} bytes/s for {time:?}; check the server or the network, or lower SLUICE_GIT_LOW_SPEED_LIMIT"
+    )]
+    TooSlow {
+        /// The repository URL.
+        url: String,
+        /// The revision.
+        revision: String,
+        /// Bytes per second.
+        limit: u64,
+        /// Over how long.
+        time: Duration,
+    },
+    /// The pack the server sent is larger than the cap.
+    #[error(
+        "{url}@{revision}: the server sent a pack larger than {limit} bytes; raise SLUICE_GIT_MAX_PACK_SIZE if the repository is really that large"
+    )]
+    PackTooLarge {
+        /// The repository URL.
+        url: String,
+        /// The revision.
+        revision: String,
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// The remote advertises more refs than the cap.
+    #[error(
+        "{url}@{revision}: the remote advertises {count} refs, more than the limit of {limit}; raise SLUICE_GIT_MAX_REFS if that is expected"
+    )]
+    TooManyRefs {
+        /// The repository URL.
+        url: String,
+        /// The revision.
+        revision: String,
+        /// How many refs the remote advertised.
+        count: usize,
+        /// The cap.
+        limit: usize,
     },
     /// No branch or tag of that name exists on the remote (it may have
     /// been deleted).
@@ -92,9 +193,11 @@ pub enum SourceError {
         /// How many tags parsed as semver.
         tags: usize,
     },
-    /// The commit id is not on the remote (or not reachable from any of
-    /// its branches and tags).
-    #[error("{url}@{revision}: commit not found in the repository")]
+    /// The commit id is not on the remote, or not reachable from any of its
+    /// branches and tags.
+    #[error(
+        "{url}@{revision}: commit not found in the repository, or not reachable from any of its branches and tags"
+    )]
     CommitNotFound {
         /// The repository URL.
         url: String,
@@ -110,20 +213,22 @@ pub enum SourceError {
         revision: String,
     },
     /// Fetching failed in a way not covered above.
-    #[error("{url}@{revision}: fetch failed: {reason}")]
+    #[error("{url}@{revision}: fetch failed")]
     Fetch {
         /// The repository URL.
         url: String,
         /// The revision.
         revision: String,
-        /// What failed.
-        reason: String,
         /// Whether trying again may help.
         retryable: bool,
+        /// What failed.
+        #[source]
+        source: Cause,
     },
-    /// The local cache could not be used (disk full, permissions, or still
-    /// corrupt after deleting and refetching it).
-    #[error("{url}@{revision}: git cache {path}: {reason}")]
+    /// The local cache could not be used (no private cache directory, a
+    /// lock held too long, disk full, permissions, or still corrupt after
+    /// deleting and refetching it).
+    #[error("{url}@{revision}: git cache {path}")]
     Cache {
         /// The repository URL.
         url: String,
@@ -132,7 +237,22 @@ pub enum SourceError {
         /// The cache directory.
         path: String,
         /// What failed.
-        reason: String,
+        #[source]
+        source: Box<CacheError>,
+    },
+    /// The cached repository is corrupt and was deleted, and fetching it
+    /// afresh failed the same way.
+    #[error("{url}@{revision}: git cache {path} is corrupt, even after deleting and refetching it")]
+    Corrupt {
+        /// The repository URL.
+        url: String,
+        /// The revision.
+        revision: String,
+        /// The cache directory.
+        path: String,
+        /// What was wrong.
+        #[source]
+        source: Cause,
     },
     /// The operation was cancelled through the interrupt flag.
     #[error("{url}@{revision}: cancelled")]
@@ -144,19 +264,37 @@ pub enum SourceError {
     },
 }
 
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        404 => "; check the repository URL",
+        429 | 500..=599 => "; the server has a problem, sluice will retry",
+        _ => "",
+    }
+}
+
 impl SourceError {
     /// Whether trying the same operation again later may succeed: network
-    /// trouble and cache contention are retryable; a bad URL, a missing
-    /// ref or bad credentials are not.
+    /// trouble, server errors, timeouts and cache contention are
+    /// retryable; a bad URL, a missing ref or bad credentials are not.
     pub fn is_retryable(&self) -> bool {
         match self {
-            SourceError::Unreachable { .. } | SourceError::Cache { .. } => true,
+            SourceError::Unreachable { .. }
+            | SourceError::DeadlineExceeded { .. }
+            | SourceError::TooSlow { .. }
+            | SourceError::Corrupt { .. } => true,
+            SourceError::HttpStatus { status, .. } => *status == 429 || *status >= 500,
+            SourceError::Cache { source, .. } => !matches!(
+                **source,
+                CacheError::NoCacheDir | CacheError::Insecure { .. }
+            ),
             SourceError::Fetch { retryable, .. } => *retryable,
             SourceError::InvalidUrl { .. }
             | SourceError::InvalidRevision { .. }
             | SourceError::Credentials { .. }
             | SourceError::Authentication { .. }
             | SourceError::HostKey { .. }
+            | SourceError::PackTooLarge { .. }
+            | SourceError::TooManyRefs { .. }
             | SourceError::RefNotFound { .. }
             | SourceError::NoMatchingTag { .. }
             | SourceError::CommitNotFound { .. }
@@ -175,6 +313,67 @@ pub(crate) struct Ctx {
     pub secrets: Vec<String>,
 }
 
+/// `std::io::ErrorKind`s only sockets produce: the network, not the cache.
+fn is_network(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        kind,
+        K::ConnectionRefused
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::NotConnected
+            | K::TimedOut
+            | K::HostUnreachable
+            | K::NetworkUnreachable
+            | K::NetworkDown
+            | K::AddrNotAvailable
+    )
+}
+
+/// Whether `e` says the connection to the server failed: a reqwest
+/// connect or timeout error, a socket-only I/O error, or the transport's
+/// own I/O error for a broken stream (EOF, broken pipe).
+fn is_connection_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    use gix::protocol::transport::client::Error as Transport;
+    if let Some(r) = e.downcast_ref::<reqwest::Error>() {
+        return r.is_connect() || r.is_timeout() || r.is_request();
+    }
+    if let Some(Transport::Io(io)) = e.downcast_ref::<Transport>() {
+        use std::io::ErrorKind as K;
+        return is_network(io.kind()) || matches!(io.kind(), K::UnexpectedEof | K::BrokenPipe);
+    }
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| is_network(io.kind()))
+}
+
+/// Every error in `err`'s chain, including the payloads of `std::io::Error`s
+/// and the chains of gix errors nested in them.
+fn chain(err: &gix::Error) -> Vec<&(dyn std::error::Error + 'static)> {
+    let mut out: Vec<&(dyn std::error::Error + 'static)> = err.iter_errors().collect();
+    let mut i = 0;
+    while i < out.len() && out.len() < 256 {
+        let e = out[i];
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            let inner: &(dyn std::error::Error + 'static) = inner;
+            if let Some(g) = inner.downcast_ref::<gix::Error>() {
+                out.extend(g.iter_errors());
+            } else {
+                out.push(inner);
+            }
+        }
+        if let Some(src) = e.source()
+            && !out.iter().any(|o| std::ptr::addr_eq(*o, src))
+        {
+            out.push(src);
+        }
+        i += 1;
+    }
+    out
+}
+
 impl Ctx {
     /// Remove every known secret from `text`.
     pub fn scrub(&self, text: &str) -> String {
@@ -187,91 +386,153 @@ impl Ctx {
         out
     }
 
-    pub fn cache(&self, path: &std::path::Path, reason: impl std::fmt::Display) -> SourceError {
+    /// `text` as a [`Cause`], secrets removed.
+    pub fn cause(&self, text: &str) -> Cause {
+        Cause(self.scrub(text))
+    }
+
+    pub fn cache(&self, path: &std::path::Path, source: CacheError) -> SourceError {
         SourceError::Cache {
             url: self.url.clone(),
             revision: self.revision.clone(),
             path: path.display().to_string(),
-            reason: self.scrub(&reason.to_string()),
+            source: Box::new(source),
         }
     }
 
-    /// Classify a gix error: authentication, host key, unreachable,
-    /// interrupted, or a generic fetch failure.
-    pub fn of_gix(&self, err: &gix::Error) -> SourceError {
-        let chain: Vec<String> = err.iter_errors().map(|e| e.to_string()).collect();
+    /// The error for a fetch stopped by one of the [`Budget`]'s limits.
+    pub fn tripped(&self, trip: Trip, budget: &Budget<'_>, max_pack_size: u64) -> SourceError {
+        let (url, revision) = (self.url.clone(), self.revision.clone());
+        match trip {
+            Trip::Cancelled => SourceError::Interrupted { url, revision },
+            Trip::Deadline => SourceError::DeadlineExceeded {
+                url,
+                revision,
+                timeout: budget.timeout,
+            },
+            Trip::TooSlow => SourceError::TooSlow {
+                url,
+                revision,
+                limit: budget.low_speed_limit,
+                time: budget.low_speed_time,
+            },
+            Trip::PackTooLarge => SourceError::PackTooLarge {
+                url,
+                revision,
+                limit: max_pack_size,
+            },
+        }
+    }
+
+    /// gix's error chain as one line of text, each message once.
+    pub fn text_of(&self, err: &gix::Error) -> Cause {
         let mut text = String::new();
-        for c in &chain {
+        for c in err.iter_errors().map(|e| e.to_string()) {
             if !text.contains(c.as_str()) {
                 if !text.is_empty() {
                     text.push_str(": ");
                 }
-                text.push_str(c);
+                text.push_str(&c);
             }
         }
-        self.classify(
-            &text,
-            err.is_cancelled(),
-            err.is_unauthenticated(),
-            err.is_retryable(),
-        )
+        self.cause(&text)
     }
 
-    pub fn classify(
-        &self,
-        text: &str,
-        cancelled: bool,
-        unauth: bool,
-        retryable: bool,
-    ) -> SourceError {
+    /// Classify a gix error by type: cancelled, authentication, HTTP status,
+    /// network, or a generic fetch failure.
+    pub fn of_gix(&self, err: &gix::Error) -> SourceError {
         let (url, revision) = (self.url.clone(), self.revision.clone());
-        let reason = self.scrub(text);
-        let lower = reason.to_ascii_lowercase();
-        if cancelled || lower.contains("interrupted") {
+        let cause = self.text_of(err);
+        if err.is_cancelled() {
             return SourceError::Interrupted { url, revision };
         }
-        if lower.contains("host key verification failed")
-            || lower.contains("host key is known")
-            || lower.contains("remote host identification has changed")
-        {
-            return SourceError::HostKey { url, revision };
+        let chain = chain(err);
+        let status = chain
+            .iter()
+            .find_map(|e| e.downcast_ref::<reqwest::Error>()?.status());
+        match status.map(|s| s.as_u16()) {
+            Some(401) => {
+                return SourceError::Authentication {
+                    url,
+                    revision,
+                    reason: "the server answered HTTP 401".into(),
+                    source: Some(cause),
+                };
+            }
+            Some(403) => {
+                return SourceError::Authentication {
+                    url,
+                    revision,
+                    reason: "the server refused access (HTTP 403)".into(),
+                    source: Some(cause),
+                };
+            }
+            Some(status) => {
+                return SourceError::HttpStatus {
+                    url,
+                    revision,
+                    status,
+                    source: cause,
+                };
+            }
+            None => {}
         }
-        if unauth
-            || lower.contains("authentication")
-            || lower.contains("401")
-            || lower.contains("403")
-            || lower.contains("permission denied (publickey")
-            || lower.contains("credentials")
-        {
+        if let Some(reason) = chain.iter().find_map(|e| {
+            e.downcast_ref::<super::fetch::Unauthenticated>()
+                .map(|u| u.0)
+        }) {
             return SourceError::Authentication {
                 url,
                 revision,
-                reason,
+                reason: reason.into(),
+                source: None,
             };
         }
-        if lower.contains("connection refused")
-            || lower.contains("could not resolve")
-            || lower.contains("timed out")
-            || lower.contains("connection reset")
-            || lower.contains("broken pipe")
-            || lower.contains("error sending request")
-            || lower.contains("unexpected eof")
-            || lower.contains("connection closed")
-            || lower.contains("could not connect")
-            || lower.contains("failed to connect")
-            || lower.contains("no route to host")
-        {
+        if err.is_unauthenticated() || err.is_permission_denied() {
+            return SourceError::Authentication {
+                url,
+                revision,
+                reason: "the server refused the request".into(),
+                source: Some(cause),
+            };
+        }
+        if chain.iter().any(|e| is_connection_failure(*e)) {
             return SourceError::Unreachable {
                 url,
                 revision,
-                reason,
+                source: cause,
             };
         }
         SourceError::Fetch {
             url,
             revision,
-            reason,
-            retryable,
+            retryable: err.is_retryable(),
+            source: cause,
         }
+    }
+
+    /// Classify what `ssh` printed on stderr (it reports nothing else).
+    pub fn of_ssh(&self, stderr: &str) -> Option<SourceError> {
+        let (url, revision) = (self.url.clone(), self.revision.clone());
+        let lower = stderr.to_ascii_lowercase();
+        let cause = Some(self.cause(stderr));
+        if lower.contains("host key verification failed")
+            || lower.contains("remote host identification has changed")
+        {
+            return Some(SourceError::HostKey {
+                url,
+                revision,
+                source: cause,
+            });
+        }
+        if lower.contains("permission denied (") {
+            return Some(SourceError::Authentication {
+                url,
+                revision,
+                reason: "the SSH server refused the key".into(),
+                source: cause,
+            });
+        }
+        None
     }
 }

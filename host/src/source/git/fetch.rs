@@ -1,14 +1,30 @@
 //! Talking to the remote: listing its refs (ls-refs) and fetching packs,
 //! with credentials and SSH settings applied to an in-memory copy of the
-//! cache repository's configuration (nothing is written to disk).
+//! cache repository's configuration (nothing is written to disk), under
+//! the limits of a [`Budget`].
 
 use super::credentials::Auth;
 use super::error::{Ctx, SourceError};
+use super::limits::{Budget, Meter, Metered};
 use super::revision::RemoteRef;
 use super::url::{RepoUrl, UrlKind};
 use super::{ProgressEvent, ProgressSink, SshOptions};
 use gix::bstr::ByteSlice;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The error our credentials callback gives gix, found again in the chain
+/// to classify the failure as authentication.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Unauthenticated(pub &'static str);
+
+/// A connection to a remote, ready to list refs or fetch.
+type Connection<'c, 'r> = gix::remote::Connection<
+    'c,
+    'static,
+    'r,
+    Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>,
+>;
 
 /// Everything needed to reach one remote.
 pub(crate) struct Net<'a> {
@@ -17,30 +33,35 @@ pub(crate) struct Net<'a> {
     pub ssh: &'a SshOptions,
     pub ctx: &'a Ctx,
     pub progress: &'a dyn ProgressSink,
-    pub interrupt: &'a AtomicBool,
+    pub budget: &'a Budget<'a>,
     /// Send credentials over plain `http://` too.
     pub insecure_http: bool,
+    /// Most refs the remote may advertise.
+    pub max_refs: usize,
+    /// Most pack bytes per resolve (for messages; the [`Budget`] enforces it).
+    pub max_pack_size: u64,
 }
 
 impl Net<'_> {
-    fn check_interrupt(&self) -> Result<(), SourceError> {
-        if self.interrupt.load(Ordering::Relaxed) {
-            return Err(SourceError::Interrupted {
-                url: self.ctx.url.clone(),
-                revision: self.ctx.revision.clone(),
-            });
+    fn check_budget(&self) -> Result<(), SourceError> {
+        match self.budget.tripped() {
+            Some(t) => Err(self.ctx.tripped(t, self.budget, self.max_pack_size)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Apply SSH and HTTP settings to `repo`'s in-memory configuration.
     pub fn configure(&self, repo: &mut gix::Repository) -> Result<(), SourceError> {
         let mut cfg = repo.config_snapshot_mut();
         let mut set = |key: &str, value: &str| {
-            cfg.set_raw_value(key, value).map(|_| ()).map_err(|e| {
-                self.ctx
-                    .cache(std::path::Path::new("."), format!("setting {key}: {e}"))
-            })
+            cfg.set_raw_value(key, value)
+                .map(|_| ())
+                .map_err(|e| SourceError::Fetch {
+                    url: self.ctx.url.clone(),
+                    revision: self.ctx.revision.clone(),
+                    retryable: false,
+                    source: self.ctx.cause(&format!("setting {key}: {e}")),
+                })
         };
         if self.url.kind() == UrlKind::Ssh {
             set("core.sshCommand", &self.ssh_command())?;
@@ -68,7 +89,11 @@ impl Net<'_> {
         if let Some(cfg) = &self.ssh.config_file {
             cmd.push_str(&format!(" -F {}", q(cfg)));
         }
-        cmd.push_str(" -o BatchMode=yes -o ConnectTimeout=30");
+        // Bounded connect, and a dead connection noticed within a minute.
+        let connect = self.budget.remaining().as_secs().clamp(1, 30);
+        cmd.push_str(&format!(
+            " -o BatchMode=yes -o ConnectTimeout={connect} -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
+        ));
         if let Some(key) = self
             .auth
             .ssh_key
@@ -108,11 +133,15 @@ impl Net<'_> {
             .map_err(|e| self.fail(&e))
     }
 
-    /// Turn a gix error into a [`SourceError`]. `ssh` reports why it
-    /// failed only on its stderr, which the transport does not keep: for an
-    /// SSH failure not otherwise explained, run `ssh` once more with the
-    /// same options to capture it (host key or key refused).
+    /// Turn a gix error into a [`SourceError`]: a tripped limit first,
+    /// then gix's classification. `ssh` reports why it failed only on its
+    /// stderr, which the transport does not keep: for an SSH failure not
+    /// otherwise explained, run `ssh` once more with the same options to
+    /// capture it (host key or key refused).
     fn fail(&self, err: &gix::Error) -> SourceError {
+        if let Some(t) = self.budget.tripped() {
+            return self.ctx.tripped(t, self.budget, self.max_pack_size);
+        }
         let e = self.ctx.of_gix(err);
         if self.url.kind() != UrlKind::Ssh
             || !matches!(
@@ -125,22 +154,24 @@ impl Net<'_> {
         let Some(stderr) = self.ssh_diagnosis() else {
             return e;
         };
-        match self.ctx.classify(&stderr, false, false, false) {
-            SourceError::Fetch { .. } => match e {
-                SourceError::Fetch {
-                    url,
-                    revision,
-                    reason,
-                    retryable,
-                } => SourceError::Fetch {
-                    url,
-                    revision,
-                    reason: format!("{reason}; ssh: {}", self.ctx.scrub(&stderr)),
-                    retryable,
-                },
-                other => other,
+        if let Some(explained) = self.ctx.of_ssh(&stderr) {
+            return explained;
+        }
+        match e {
+            SourceError::Fetch {
+                url,
+                revision,
+                retryable,
+                source,
+            } => SourceError::Fetch {
+                url,
+                revision,
+                retryable,
+                source: self
+                    .ctx
+                    .cause(&format!("{source}; ssh: {}", self.ctx.scrub(&stderr))),
             },
-            explained => explained,
+            other => other,
         }
     }
 
@@ -197,6 +228,7 @@ impl Net<'_> {
                 reason: "refusing to send credentials over plain http://; use https://, or allow it with \
                          SLUICE_GIT_INSECURE_HTTP_CREDENTIALS=1"
                     .into(),
+                source: None,
             });
         }
         Ok(Some(header))
@@ -216,31 +248,100 @@ impl Net<'_> {
             if !matches!(action, gix::credentials::helper::Action::Get(_)) {
                 return Ok(None);
             }
-            Err(gix::error::unauthenticated(if configured {
+            Err(gix::Error::from_error(Unauthenticated(if configured {
                 "the server refused the configured credentials"
             } else {
                 "the server asks for credentials and none are configured for this URL"
-            })
-            .into())
+            })))
         }
     }
 
-    /// The refs the remote advertises (branches, tags peeled, `HEAD`).
+    /// Connect to the remote for fetching, with our credentials callback
+    /// and, over HTTP(S), a per-request timeout: the time left before the
+    /// deadline, covering connect, headers and body.
+    fn connect<'c, 'r>(
+        &self,
+        remote: &'c gix::Remote<'r>,
+    ) -> Result<Connection<'c, 'r>, SourceError> {
+        let repo = remote.repo();
+        if !matches!(self.url.kind(), UrlKind::Http | UrlKind::Https) {
+            return Ok(remote
+                .connect(gix::remote::Direction::Fetch)
+                .map_err(|e| self.fail(&e))?
+                .with_credentials(self.authenticate()));
+        }
+        // HTTP(S): our own client, metering response bodies, with a
+        // per-request timeout of the time left before the deadline
+        // (covering connect, headers and body).
+        use gix::protocol::transport::client::blocking_io::{Transport, http};
+        let Some(url) = remote.url(gix::remote::Direction::Fetch).cloned() else {
+            return Err(SourceError::Fetch {
+                url: self.ctx.url.clone(),
+                revision: self.ctx.revision.clone(),
+                retryable: false,
+                source: self.ctx.cause("the remote has no fetch URL"),
+            });
+        };
+        let client = Metered {
+            inner: http::reqwest::Remote::default(),
+            shared: self.budget.shared.clone(),
+        };
+        let transport: Box<dyn Transport + Send> = Box::new(http::connect_http(
+            client,
+            url,
+            gix::protocol::transport::Protocol::V2,
+            false,
+        ));
+        let mut con = remote
+            .to_connection_with_transport(transport)
+            .with_credentials(self.authenticate());
+        let mut opts = repo
+            .transport_options(self.url.connect_url(), None)
+            .map_err(|e| self.fail(&e))?;
+        if let Some(o) = opts
+            .as_mut()
+            .and_then(|o| o.downcast_mut::<http::Options>())
+        {
+            let deadline = self.budget.deadline;
+            let backend = http::reqwest::Options {
+                configure_request: Some(Box::new(move |req: &mut reqwest::blocking::Request| {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    *req.timeout_mut() = Some(left.max(Duration::from_millis(1)));
+                    Ok(())
+                })),
+                configure_client: None,
+            };
+            o.backend = Some(std::sync::Arc::new(std::sync::Mutex::new(backend)));
+        }
+        if let Some(o) = opts {
+            con.set_transport_options(o);
+        }
+        Ok(con)
+    }
+
+    /// The refs the remote advertises (branches, tags peeled, `HEAD`); more
+    /// than the cap is an error.
     pub fn list_refs(&self, repo: &gix::Repository) -> Result<Vec<RemoteRef>, SourceError> {
-        self.check_interrupt()?;
+        self.check_budget()?;
         self.progress.event(&ProgressEvent::ListingRefs);
         let remote = self.remote(repo, &["+refs/heads/*:refs/remotes/origin/*".to_string()])?;
-        let con = remote
-            .connect(gix::remote::Direction::Fetch)
-            .map_err(|e| self.fail(&e))?
-            .with_credentials(self.authenticate());
+        let con = self.connect(&remote)?;
         let opts = gix::remote::ref_map::Options {
             prefix_from_spec_as_filter_on_remote: false,
             ..Default::default()
         };
-        let (map, _) = con
-            .ref_map(gix::progress::Discard, opts)
+        let (map, _) = self
+            .budget
+            .watch(|| con.ref_map(gix::progress::Discard, opts))
             .map_err(|e| self.fail(&e))?;
+        if map.remote_refs.len() > self.max_refs {
+            return Err(SourceError::TooManyRefs {
+                url: self.ctx.url.clone(),
+                revision: self.ctx.revision.clone(),
+                count: map.remote_refs.len(),
+                limit: self.max_refs,
+            });
+        }
         Ok(map.remote_refs.iter().filter_map(to_remote_ref).collect())
     }
 
@@ -251,24 +352,23 @@ impl Net<'_> {
         specs: &[String],
         shallow: gix::remote::fetch::Shallow,
     ) -> Result<(), SourceError> {
-        self.check_interrupt()?;
+        self.check_budget()?;
         self.progress.event(&ProgressEvent::Fetching {
             refspecs: specs.to_vec(),
         });
         let remote = self.remote(repo, specs)?;
-        let con = remote
-            .connect(gix::remote::Direction::Fetch)
-            .map_err(|e| self.fail(&e))?
-            .with_credentials(self.authenticate());
+        let con = self.connect(&remote)?;
         let opts = gix::remote::ref_map::Options {
             prefix_from_spec_as_filter_on_remote: true,
             ..Default::default()
         };
-        let outcome = con
-            .prepare_fetch(gix::progress::Discard, opts)
-            .map_err(|e| self.fail(&e))?
-            .with_shallow(shallow)
-            .receive(gix::progress::Discard, self.interrupt)
+        let outcome = self
+            .budget
+            .watch(|| {
+                con.prepare_fetch(gix::progress::Discard, opts)?
+                    .with_shallow(shallow)
+                    .receive(Meter::new(self.budget), self.budget.flag())
+            })
             .map_err(|e| self.fail(&e))?;
         let (objects, bytes) = match &outcome.status {
             gix::remote::fetch::Status::Change {

@@ -13,31 +13,53 @@
 //! ```
 //!
 //! The steps, each in its own file: [`url`] parses and normalises the URL,
-//! [`credentials`] picks the credentials by URL prefix, [`cache`] opens and
-//! locks the bare repository for that URL, [`fetch`] lists the remote's refs
+//! [`credentials`] picks the credentials by URL prefix, `cache` opens and
+//! locks the bare repository for that URL, `fetch` lists the remote's refs
 //! and fetches, [`revision`] matches the revision against the refs, and
-//! [`tree`] serves the commit. Fetching blocks: call it from
+//! `tree` serves the commit. Fetching blocks: call it from
 //! `spawn_blocking` in async code.
+//!
+//! **Limits.** Every resolve is bounded ([`Options`]): an overall fetch
+//! deadline, a low-speed limit, a pack size cap and a ref count cap (see
+//! `limits` for how each is enforced per transport), and a wait limit
+//! on the cache's locks.
+//!
+//! **When the cache is deleted.** Only on proven corruption: the cached
+//! repository cannot be opened, or a commit or tree it claims to have
+//! cannot be read, or a fetch fails for a local reason and a check of the
+//! cache then finds a ref whose commit is unreadable. Network errors,
+//! authentication failures, HTTP errors (a 500 included), timeouts and
+//! limits never delete it, so the commits already fetched stay readable.
+//!
+//! **Abbreviated commit ids** are accepted only when the commit is
+//! reachable from a branch or tag the remote advertises now: an object that
+//! is merely in the cache (fetched for a branch since deleted, say) is
+//! not enough.
 
 mod cache;
 pub mod credentials;
 mod error;
 mod fetch;
+mod limits;
 pub mod revision;
 mod tree;
 pub mod url;
 
-pub use credentials::{CredentialEntry, Credentials, Secret};
-pub use error::SourceError;
+pub use cache::CacheError;
+pub use credentials::{CredentialEntry, Credentials, CredentialsError, Secret};
+pub use error::{Cause, SourceError};
+pub use revision::RevisionError;
 pub use tree::GitTree;
+pub use url::UrlError;
 
 use super::Tree;
 use error::Ctx;
 use gix::ObjectId;
-use revision::{Choice, NoMatch, Revision};
+use revision::{Choice, NoMatch, RemoteRef, Revision};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 /// Which repository and revision to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +111,28 @@ pub struct Options {
     /// Send credentials over plain `http://` (off by default: only
     /// `https://` gets them).
     pub allow_insecure_http_credentials: bool,
+    /// Overall deadline for the network part of one resolve (listing refs
+    /// and every fetch). Default 5 minutes.
+    pub fetch_timeout: Duration,
+    /// Bytes per second below which a transfer that lasts
+    /// [`low_speed_time`](Self::low_speed_time) is abandoned; 0 disables.
+    /// Default 1: a connection that delivers nothing for a minute is dead.
+    /// Not higher, because while a server compresses a large repository it
+    /// sends only progress lines and keep-alives (a few bytes a second),
+    /// and the deadline already bounds the whole fetch; raise it to cut
+    /// trickling servers sooner.
+    pub low_speed_limit: u64,
+    /// How long a transfer may stay below
+    /// [`low_speed_limit`](Self::low_speed_limit). Default 60 s.
+    pub low_speed_time: Duration,
+    /// How long to wait for another fetch of the same repository to
+    /// release the cache lock. Default 6 minutes (a little more than a
+    /// fetch may take).
+    pub lock_timeout: Duration,
+    /// Most pack bytes one resolve may receive. Default 2 GiB.
+    pub max_pack_size: u64,
+    /// Most refs the remote may advertise. Default 100,000.
+    pub max_refs: usize,
 }
 
 impl Default for Options {
@@ -99,16 +143,83 @@ impl Default for Options {
             ssh: SshOptions::default(),
             shallow: true,
             allow_insecure_http_credentials: false,
+            fetch_timeout: Duration::from_secs(300),
+            low_speed_limit: 1,
+            low_speed_time: Duration::from_secs(60),
+            lock_timeout: Duration::from_secs(360),
+            max_pack_size: 2 << 30,
+            max_refs: 100_000,
         }
     }
+}
+
+/// An environment variable with a value [`Options::from_env`] cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum OptionsError {
+    /// The credentials file or variables are unusable.
+    #[error("Git credentials configuration")]
+    Credentials(#[from] CredentialsError),
+    /// A variable's value is not what it should be.
+    #[error("{var}={value:?}: expected {expected}")]
+    InvalidValue {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What it should look like.
+        expected: &'static str,
+    },
+}
+
+/// Parse `30s`, `2m`, `500ms`, `1h` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let i = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let n: f64 = s[..i].parse().ok()?;
+    let secs = match &s[i..] {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// Parse a size: plain bytes, or with a `K`, `M`, `G` (powers of 1000) or
+/// `Ki`, `Mi`, `Gi` (powers of 1024) prefix, `B` optional (`2GiB`, `500M`).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let i = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n: u64 = s[..i].parse().ok()?;
+    let unit = s[i..].trim();
+    let unit = unit.strip_suffix('B').unwrap_or(unit);
+    let mult: u64 = match unit {
+        "" => 1,
+        "K" | "k" => 1000,
+        "M" => 1000 * 1000,
+        "G" => 1000 * 1000 * 1000,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
 }
 
 impl Options {
     /// Defaults plus the environment: `SLUICE_GIT_CACHE_DIR`, credentials
     /// (see [`Credentials::from_env`]), `SLUICE_SSH_PRIVATE_KEY`,
-    /// `SLUICE_SSH_KNOWN_HOSTS`, `SLUICE_SSH_CONFIG`, `SLUICE_SSH_STRICT_HOST_KEY_CHECKING=no`, and
-    /// `SLUICE_GIT_INSECURE_HTTP_CREDENTIALS=1`.
-    pub fn from_env() -> Result<Options, String> {
+    /// `SLUICE_SSH_KNOWN_HOSTS`, `SLUICE_SSH_CONFIG`,
+    /// `SLUICE_SSH_STRICT_HOST_KEY_CHECKING=no`,
+    /// `SLUICE_GIT_INSECURE_HTTP_CREDENTIALS=1`, and the limits
+    /// `SLUICE_GIT_FETCH_TIMEOUT` (`5m`), `SLUICE_GIT_LOW_SPEED_LIMIT`
+    /// (bytes/s), `SLUICE_GIT_LOW_SPEED_TIME` (`60s`),
+    /// `SLUICE_GIT_LOCK_TIMEOUT` (`6m`), `SLUICE_GIT_MAX_PACK_SIZE`
+    /// (`2GiB`) and `SLUICE_GIT_MAX_REFS`.
+    pub fn from_env() -> Result<Options, OptionsError> {
         let path = |n: &str| {
             std::env::var_os(n)
                 .filter(|v| !v.is_empty())
@@ -118,6 +229,47 @@ impl Options {
             credentials: Credentials::from_env()?,
             ..Options::default()
         };
+        fn var<T>(
+            name: &'static str,
+            expected: &'static str,
+            parse: impl Fn(&str) -> Option<T>,
+        ) -> Result<Option<T>, OptionsError> {
+            match std::env::var(name) {
+                Ok(v) if !v.trim().is_empty() => match parse(&v) {
+                    Some(x) => Ok(Some(x)),
+                    None => Err(OptionsError::InvalidValue {
+                        var: name,
+                        value: v,
+                        expected,
+                    }),
+                },
+                _ => Ok(None),
+            }
+        }
+        const DUR: &str = "a duration like 30s, 5m or 500ms";
+        const SIZE: &str = "a size in bytes like 2GiB, 500MiB or 1000000";
+        const NUM: &str = "a whole number";
+        let positive = |d: Duration| (!d.is_zero()).then_some(d);
+        if let Some(d) = var("SLUICE_GIT_FETCH_TIMEOUT", DUR, |s| {
+            parse_duration(s).and_then(positive)
+        })? {
+            o.fetch_timeout = d;
+        }
+        if let Some(n) = var("SLUICE_GIT_LOW_SPEED_LIMIT", NUM, |s| s.trim().parse().ok())? {
+            o.low_speed_limit = n;
+        }
+        if let Some(d) = var("SLUICE_GIT_LOW_SPEED_TIME", DUR, parse_duration)? {
+            o.low_speed_time = d;
+        }
+        if let Some(d) = var("SLUICE_GIT_LOCK_TIMEOUT", DUR, parse_duration)? {
+            o.lock_timeout = d;
+        }
+        if let Some(n) = var("SLUICE_GIT_MAX_PACK_SIZE", SIZE, parse_size)? {
+            o.max_pack_size = n;
+        }
+        if let Some(n) = var("SLUICE_GIT_MAX_REFS", NUM, |s| s.trim().parse().ok())? {
+            o.max_refs = n;
+        }
         if let Some(d) = path("SLUICE_GIT_CACHE_DIR") {
             o.cache_dir = d;
         }
@@ -228,43 +380,55 @@ pub fn resolve_with(
     progress: &dyn ProgressSink,
     interrupt: &AtomicBool,
 ) -> Result<Resolved, SourceError> {
-    let url = url::RepoUrl::parse(&spec.repo).map_err(|reason| SourceError::InvalidUrl {
-        url: url::RepoUrl::parse(&spec.repo)
-            .map(|u| u.to_string())
-            .unwrap_or_else(|_| "<unparsable URL>".into()),
-        reason,
+    let url = url::RepoUrl::parse(&spec.repo).map_err(|source| SourceError::InvalidUrl {
+        url: redact(&spec.repo),
+        source,
     })?;
     let mut ctx = Ctx {
         url: url.to_string(),
         revision: spec.revision.clone(),
         secrets: Vec::new(),
     };
-    let rev = Revision::parse(&spec.revision).map_err(|reason| SourceError::InvalidRevision {
+    let rev = Revision::parse(&spec.revision).map_err(|source| SourceError::InvalidRevision {
         url: ctx.url.clone(),
         revision: ctx.revision.clone(),
-        reason,
+        source,
     })?;
     let auth = credentials::Auth::for_url(&url, &opts.credentials);
     ctx.secrets = auth.secrets();
+    cache::prepare_root(&opts.cache_dir).map_err(|e| ctx.cache(&opts.cache_dir, e))?;
     let dir = cache::repo_dir(&opts.cache_dir, url.normalized());
-    let _lock = cache::lock(&dir).map_err(|e| ctx.cache(&dir, format!("cannot lock: {e}")))?;
+    let _lock = cache::lock(&dir, opts.lock_timeout).map_err(|e| ctx.cache(&dir, e))?;
+    let http = matches!(url.kind(), url::UrlKind::Http | url::UrlKind::Https);
+    let budget = limits::Budget::new(opts, interrupt, http);
     let net = fetch::Net {
         url: &url,
         auth: &auth,
         ssh: &opts.ssh,
         ctx: &ctx,
         progress,
-        interrupt,
+        budget: &budget,
         insecure_http: opts.allow_insecure_http_credentials,
+        max_refs: opts.max_refs,
+        max_pack_size: opts.max_pack_size,
     };
     let attempt = || -> Result<Resolved, Fail> {
-        let mut repo = cache::open_or_init(&dir).map_err(Fail::Corrupt)?;
+        let mut repo = match cache::open_or_init(&dir) {
+            Ok(r) => r,
+            Err(e @ CacheError::Repository { action: "open", .. }) => {
+                return Err(Fail::Corrupt(error_text(&e)));
+            }
+            Err(e) => return Err(Fail::Source(ctx.cache(&dir, e))),
+        };
         net.configure(&mut repo)?;
         let refs = net.list_refs(&repo)?;
         let choice = rev.choose(&refs).map_err(|m| no_match(&ctx, m))?;
-        let (commit, ref_name, fetched) = ensure_local(&net, &repo, &choice, opts.shallow)?;
+        let (commit, ref_name, fetched) = ensure_local(&net, &repo, &choice, &refs, opts.shallow)?;
         let label = format!("{}@{}", ctx.url, commit);
-        let tree = GitTree::new(&repo, commit, label).map_err(Fail::Corrupt)?;
+        let guard = cache::read_guard(&dir, opts.lock_timeout).map_err(|e| ctx.cache(&dir, e))?;
+        let tree = GitTree::new(&repo, commit, label)
+            .map_err(|c| Fail::Corrupt(c.0))?
+            .holding(guard);
         Ok(Resolved {
             url: ctx.url.clone(),
             revision: ctx.revision.clone(),
@@ -274,38 +438,109 @@ pub fn resolve_with(
             tree: Arc::new(tree),
         })
     };
-    match attempt() {
-        Ok(r) => Ok(r),
-        Err(Fail::Source(e)) if !matches!(e, SourceError::Fetch { .. }) => Err(e),
-        Err(first) => {
-            let reason = match first {
-                Fail::Corrupt(r) => r,
-                Fail::Source(e) => e.to_string(),
-            };
-            tracing::warn!(url = %ctx.url, revision = %ctx.revision, %reason, "git cache unusable; deleting and fetching afresh");
-            progress.event(&ProgressEvent::CacheRecovered {
-                reason: ctx.scrub(&reason),
-            });
-            cache::wipe(&dir)
-                .map_err(|e| ctx.cache(&dir, format!("cannot delete corrupt cache: {e}")))?;
-            attempt().map_err(|f| match f {
-                Fail::Corrupt(r) => ctx.cache(&dir, r),
-                Fail::Source(e) => e,
-            })
+    let reason = match attempt() {
+        Ok(r) => return Ok(r),
+        Err(Fail::Source(e)) => return Err(e),
+        Err(Fail::Corrupt(reason)) => reason,
+        Err(Fail::Suspect(e)) => {
+            match cache::open(&dir).map_or_else(|e| Some(error_text(&e)), |r| verify(&r)) {
+                Some(problem) => problem,
+                None => return Err(e),
+            }
         }
+    };
+    tracing::warn!(url = %ctx.url, revision = %ctx.revision, reason = %ctx.scrub(&reason), "git cache corrupt; deleting and fetching afresh");
+    progress.event(&ProgressEvent::CacheRecovered {
+        reason: ctx.scrub(&reason),
+    });
+    cache::wipe(&dir, opts.lock_timeout).map_err(|e| ctx.cache(&dir, e))?;
+    attempt().map_err(|f| match f {
+        Fail::Corrupt(r) => SourceError::Corrupt {
+            url: ctx.url.clone(),
+            revision: ctx.revision.clone(),
+            path: dir.display().to_string(),
+            source: ctx.cause(&r),
+        },
+        Fail::Source(e) | Fail::Suspect(e) => e,
+    })
+}
+
+/// A URL that did not parse, shown with any userinfo replaced by `***`.
+fn redact(raw: &str) -> String {
+    match raw.split_once("://") {
+        Some((scheme, rest)) if rest.contains('@') => {
+            let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            format!("{scheme}://***@{host}")
+        }
+        _ if raw.contains('@') => "<URL with user information>".into(),
+        _ => raw.to_string(),
     }
 }
 
-/// Why an attempt failed: a corrupt cache is deleted and tried once more.
+/// An error and its sources on one line.
+fn error_text(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cur = c.source();
+    }
+    text
+}
+
+/// Why an attempt failed.
 enum Fail {
+    /// The cache is proven corrupt: delete it and try once more.
     Corrupt(String),
+    /// A local failure that may come from a corrupt cache: check the cache
+    /// ([`verify`]); delete it only if the check finds a problem.
+    Suspect(SourceError),
+    /// Anything else (network, authentication, limits, no such ref): the
+    /// cache is left alone.
     Source(SourceError),
 }
 
 impl From<SourceError> for Fail {
     fn from(e: SourceError) -> Self {
-        Fail::Source(e)
+        match e {
+            e @ SourceError::Fetch { .. } => Fail::Suspect(e),
+            e => Fail::Source(e),
+        }
     }
+}
+
+/// Check a cached repository: every ref must name a readable commit (or a
+/// readable tag of one). `Some(problem)` when one does not.
+fn verify(repo: &gix::Repository) -> Option<String> {
+    let refs = match repo.references() {
+        Ok(r) => r,
+        Err(e) => return Some(format!("cannot read refs: {e}")),
+    };
+    let all = match refs.all() {
+        Ok(a) => a,
+        Err(e) => return Some(format!("cannot read refs: {e}")),
+    };
+    for r in all {
+        let mut r = match r {
+            Ok(r) => r,
+            Err(e) => return Some(format!("cannot read a ref: {e}")),
+        };
+        let name = r.name().as_bstr().to_string();
+        let id = match r.peel_to_id() {
+            Ok(id) => id.detach(),
+            Err(e) => return Some(format!("{name} cannot be resolved: {e}")),
+        };
+        let readable = match repo.find_header(id) {
+            Ok(h) if h.kind() != gix::object::Kind::Commit => true,
+            Ok(_) => has_commit(repo, id),
+            Err(_) => false,
+        };
+        if !readable {
+            return Some(format!("{name} points to {id}, which cannot be read"));
+        }
+    }
+    None
 }
 
 fn no_match(ctx: &Ctx, m: NoMatch) -> SourceError {
@@ -340,6 +575,7 @@ fn ensure_local(
     net: &fetch::Net<'_>,
     repo: &gix::Repository,
     choice: &Choice,
+    refs: &[RemoteRef],
     shallow: bool,
 ) -> Result<(ObjectId, Option<String>, bool), Fail> {
     use gix::remote::fetch::Shallow;
@@ -368,10 +604,16 @@ fn ensure_local(
             };
             net.fetch(repo, &[format!("+{name}:{dst}")], depth())?;
             if !has_commit(repo, *id) {
-                // The ref moved between listing and fetching: report what we have.
-                return Err(Fail::Corrupt(format!(
-                    "{name} fetched but commit {id} is missing"
-                )));
+                // The ref moved between listing and fetching, or the cache
+                // lost objects: the caller checks which.
+                return Err(Fail::Suspect(SourceError::Fetch {
+                    url,
+                    revision,
+                    retryable: true,
+                    source: ctx.cause(&format!(
+                        "{name} was fetched but commit {id} is not in the cache (did the branch move meanwhile?)"
+                    )),
+                }));
             }
             Ok((*id, Some(name.clone()), true))
         }
@@ -382,36 +624,68 @@ fn ensure_local(
             }
             // Servers speaking protocol v2 serve any reachable commit by id.
             let direct = net.fetch(repo, &[format!("{id}:refs/sluice/commits/{id}")], depth());
-            if direct.is_err() || !has_commit(repo, *id) {
-                if let Err(
-                    e @ (SourceError::Interrupted { .. }
-                    | SourceError::Unreachable { .. }
-                    | SourceError::Authentication { .. }),
-                ) = direct
-                {
-                    return Err(e.into());
-                }
-                net.fetch(repo, &deep, full_history(repo))?;
+            match direct {
+                // The server may refuse a fetch by id: fall back to history.
+                Err(SourceError::Fetch { .. }) => net.fetch(repo, &deep, full_history(repo))?,
+                Err(e) => return Err(Fail::Source(e)),
+                Ok(()) if !has_commit(repo, *id) => net.fetch(repo, &deep, full_history(repo))?,
+                Ok(()) => {}
             }
             if !has_commit(repo, *id) {
-                return Err(SourceError::CommitNotFound { url, revision }.into());
+                return Err(Fail::Source(SourceError::CommitNotFound { url, revision }));
             }
             Ok((*id, None, true))
         }
         Choice::Prefix(p) => {
-            let mut fetched = false;
-            let id = match lookup_prefix(repo, p, ctx)? {
-                Some(id) => id,
-                None => {
-                    net.fetch(repo, &deep, full_history(repo))?;
-                    fetched = true;
-                    lookup_prefix(repo, p, ctx)?
-                        .ok_or(SourceError::CommitNotFound { url, revision })?
-                }
-            };
-            Ok((id, None, fetched))
+            // Only what the remote's branches and tags reach today counts:
+            // an object merely present in the cache (fetched for a branch
+            // since deleted, say) does not.
+            let tips: Vec<ObjectId> = refs
+                .iter()
+                .filter(|r| {
+                    r.name == "HEAD"
+                        || r.name.starts_with("refs/heads/")
+                        || r.name.starts_with("refs/tags/")
+                })
+                .map(|r| r.id)
+                .collect();
+            if let Some(id) = lookup_prefix(repo, p, ctx)?
+                && reachable(repo, id, &tips)
+            {
+                net.progress.event(&ProgressEvent::UpToDate);
+                return Ok((id, None, false));
+            }
+            net.fetch(repo, &deep, full_history(repo))?;
+            match lookup_prefix(repo, p, ctx)? {
+                Some(id) if reachable(repo, id, &tips) => Ok((id, None, true)),
+                _ => Err(Fail::Source(SourceError::CommitNotFound { url, revision })),
+            }
         }
     }
+}
+
+/// Whether `id` is one of `tips` or an ancestor of one, walking the cached
+/// history (a shallow cache may say no where a full one says yes).
+fn reachable(repo: &gix::Repository, id: ObjectId, tips: &[ObjectId]) -> bool {
+    if tips.contains(&id) {
+        return true;
+    }
+    let present: Vec<ObjectId> = tips
+        .iter()
+        .copied()
+        .filter(|t| repo.has_object(t))
+        .collect();
+    let Ok(walk) = repo.rev_walk(present).all() else {
+        return false;
+    };
+    for info in walk {
+        match info {
+            Ok(info) if info.id == id => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// Unshallow when the cache is shallow, else keep it complete.
@@ -429,10 +703,10 @@ fn lookup_prefix(
     p: &str,
     ctx: &Ctx,
 ) -> Result<Option<ObjectId>, SourceError> {
-    let prefix = gix::hash::Prefix::from_hex(p).map_err(|e| SourceError::InvalidRevision {
+    let prefix = gix::hash::Prefix::from_hex(p).map_err(|_| SourceError::InvalidRevision {
         url: ctx.url.clone(),
         revision: ctx.revision.clone(),
-        reason: e.to_string(),
+        source: RevisionError::CommitId(p.to_string()),
     })?;
     match repo.objects.lookup_prefix(prefix, None) {
         Ok(Some(Ok(id))) if has_commit(repo, id) => Ok(Some(id)),
@@ -441,5 +715,30 @@ fn lookup_prefix(
             revision: ctx.revision.clone(),
         }),
         _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_parse() {
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("500M"), Some(500_000_000));
+        assert_eq!(parse_size("1024"), Some(1024));
+        assert_eq!(parse_size("12 KiB"), Some(12 << 10));
+        assert_eq!(parse_size("1X"), None);
+        assert_eq!(parse_size("99999999999999Gi"), None);
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+
+    #[test]
+    fn unparsable_urls_never_show_userinfo() {
+        assert_eq!(redact("ftp://bob:pa/ss@host/r"), "ftp://***@host/r");
+        assert_eq!(redact("ftp://host/r"), "ftp://host/r");
     }
 }

@@ -47,6 +47,20 @@ pub enum Choice {
     Prefix(String),
 }
 
+/// Why a revision was refused before asking the remote.
+#[derive(Debug, thiserror::Error)]
+pub enum RevisionError {
+    /// Not a valid Git ref name.
+    #[error("`{0}` is not a valid ref name")]
+    RefName(String),
+    /// Looks like a version constraint but is not one.
+    #[error("`{0}` is not a version constraint (try `>=1.2.0 <2`, `~1.4` or `^2`)")]
+    Constraint(String, #[source] Option<semver::Error>),
+    /// A commit id that is not hexadecimal.
+    #[error("`{0}` is not a commit id")]
+    CommitId(String),
+}
+
 /// Why a revision matched nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoMatch {
@@ -60,7 +74,7 @@ pub enum NoMatch {
 
 impl Revision {
     /// Parse what a user wrote.
-    pub fn parse(raw: &str) -> Result<Revision, String> {
+    pub fn parse(raw: &str) -> Result<Revision, RevisionError> {
         let r = raw.trim();
         if r.is_empty() || r == "HEAD" {
             return Ok(Revision::Head);
@@ -68,7 +82,7 @@ impl Revision {
         if r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()) {
             return ObjectId::from_hex(r.to_ascii_lowercase().as_bytes())
                 .map(Revision::Commit)
-                .map_err(|e| e.to_string());
+                .map_err(|_| RevisionError::CommitId(r.to_string()));
         }
         if r.contains(['<', '>', '=', '~', '^', '*', ' ', ',']) || r.ends_with(".x") || r == "x" {
             return parse_constraint(r).map(Revision::Semver);
@@ -78,7 +92,7 @@ impl Revision {
             || r.contains(['\0', ':', '?', '[', '\\'])
             || r.ends_with('/')
         {
-            return Err(format!("`{r}` is not a valid ref name"));
+            return Err(RevisionError::RefName(r.to_string()));
         }
         Ok(Revision::Name(r.to_string()))
     }
@@ -214,7 +228,7 @@ pub fn tag_version(tag: &str) -> Option<semver::Version> {
 
 /// `>=1.2.0 <2`, `~1.4`, `^v2`, `>= 1.0, < 2`: npm-style spaces become
 /// the commas the `semver` crate wants; `v` after an operator is dropped.
-fn parse_constraint(raw: &str) -> Result<semver::VersionReq, String> {
+fn parse_constraint(raw: &str) -> Result<semver::VersionReq, RevisionError> {
     let mut parts: Vec<String> = Vec::new();
     let mut pending_op = String::new();
     for tok in raw.split([' ', ',']).filter(|t| !t.is_empty()) {
@@ -231,10 +245,10 @@ fn parse_constraint(raw: &str) -> Result<semver::VersionReq, String> {
         pending_op.clear();
     }
     if !pending_op.is_empty() || parts.is_empty() {
-        return Err(format!("`{raw}` is not a version constraint"));
+        return Err(RevisionError::Constraint(raw.to_string(), None));
     }
     semver::VersionReq::parse(&parts.join(", "))
-        .map_err(|e| format!("`{raw}` is not a version constraint: {e}"))
+        .map_err(|e| RevisionError::Constraint(raw.to_string(), Some(e)))
 }
 
 #[cfg(test)]

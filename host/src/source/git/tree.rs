@@ -1,8 +1,22 @@
 //! [`GitTree`]: a [`Tree`] read lazily from the object database at one
 //! commit. Nothing is checked out; each read decodes only the trees on the
 //! way to the path and the blob itself. Decoded trees are cached.
+//!
+//! A `.git` entry (any case) is never served: Git refuses to check one out,
+//! and a crafted tree could use it to pass itself off as repository
+//! metadata. Symlink targets are read with a cap of
+//! [`MAX_LINK_TARGET`](crate::source::MAX_LINK_TARGET) bytes. A symlink
+//! that leaves the repository makes listing its directory fail with
+//! [`TreeError::OutsideRoot`] naming it, rather than leaving it out: a
+//! listing that silently drops files drops their objects from the render,
+//! and a prune would delete them. Symlinks that dangle inside the tree
+//! have no content and are left out of listings.
 
-use crate::source::{Entry, EntryKind, MAX_FILE_SIZE, Tree, TreeError, normalize};
+use super::cache::ReadGuard;
+use super::error::Cause;
+use crate::source::{
+    Entry, EntryKind, MAX_FILE_SIZE, MAX_LINK_TARGET, Tree, TreeError, is_git_dir, normalize,
+};
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
 use std::collections::HashMap;
@@ -44,6 +58,8 @@ pub struct GitTree {
     commit: ObjectId,
     label: String,
     dirs: Mutex<HashMap<ObjectId, Arc<Vec<Node>>>>,
+    /// Keeps the cache from being deleted while this tree is in use.
+    _guard: Option<ReadGuard>,
 }
 
 impl std::fmt::Debug for GitTree {
@@ -59,16 +75,16 @@ impl GitTree {
     /// The tree of `commit` in `repo`; `label` names it in messages
     /// (typically `URL@commit`). Fails when the commit or its tree is not in
     /// the object database.
-    pub fn new(repo: &gix::Repository, commit: ObjectId, label: String) -> Result<GitTree, String> {
+    pub fn new(repo: &gix::Repository, commit: ObjectId, label: String) -> Result<GitTree, Cause> {
         let c = repo
             .find_commit(commit)
-            .map_err(|e| format!("commit {commit}: {e}"))?;
+            .map_err(|e| Cause(format!("commit {commit}: {e}")))?;
         let root = c
             .tree_id()
-            .map_err(|e| format!("commit {commit}: {e}"))?
+            .map_err(|e| Cause(format!("commit {commit}: {e}")))?
             .detach();
         repo.find_tree(root)
-            .map_err(|e| format!("tree {root} of commit {commit}: {e}"))?;
+            .map_err(|e| Cause(format!("tree {root} of commit {commit}: {e}")))?;
         Ok(GitTree {
             repo: repo.clone().into_sync(),
             pool: Mutex::new(Vec::new()),
@@ -76,7 +92,14 @@ impl GitTree {
             commit,
             label,
             dirs: Mutex::new(HashMap::new()),
+            _guard: None,
         })
+    }
+
+    /// This tree, keeping the cache's readers lock while it lives.
+    pub(crate) fn holding(mut self, guard: ReadGuard) -> GitTree {
+        self._guard = Some(guard);
+        self
     }
 
     /// The commit this tree shows.
@@ -109,6 +132,7 @@ impl GitTree {
             Ok(decoded
                 .entries
                 .iter()
+                .filter(|e| !is_git_dir(&e.filename.to_str_lossy()))
                 .map(|e| {
                     use gix::object::tree::EntryKind as K;
                     let kind = match e.mode.kind() {
@@ -191,6 +215,11 @@ impl GitTree {
                             "{norm}: too many levels of symbolic links"
                         )));
                     }
+                    if self.size(node.id)? > MAX_LINK_TARGET {
+                        return Err(TreeError::Io(format!(
+                            "{norm}: symlink target longer than {MAX_LINK_TARGET} bytes"
+                        )));
+                    }
                     let target = self.blob(node.id, &norm)?;
                     let target = String::from_utf8_lossy(&target).into_owned();
                     if target.starts_with('/') {
@@ -262,8 +291,9 @@ impl Tree for GitTree {
                     size: 0,
                 },
                 Kind::Link => {
-                    // Like a directory on disk: links that escape or dangle are
-                    // left out; reading them by name says why.
+                    // A link shows as what it points to. One that leaves the
+                    // repository (or loops) fails the listing, naming it;
+                    // one that dangles inside has no content to list.
                     let child = if norm.is_empty() {
                         node.name.clone()
                     } else {
@@ -274,7 +304,11 @@ impl Tree for GitTree {
                             e.name = node.name.clone();
                             e
                         }
-                        Err(_) => continue,
+                        Err(TreeError::NotFound(_)) => continue,
+                        Err(TreeError::OutsideRoot(_)) => {
+                            return Err(TreeError::OutsideRoot(child));
+                        }
+                        Err(e) => return Err(e),
                     }
                 }
             };

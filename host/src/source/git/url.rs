@@ -3,6 +3,29 @@
 
 use std::path::{Path, PathBuf};
 
+/// Why a repository URL was refused. The text never repeats the URL's
+/// password (the URL itself is named by the caller, password removed).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UrlError {
+    /// Nothing was given.
+    #[error("the repository URL is empty")]
+    Empty,
+    /// A scheme sluice cannot fetch from.
+    #[error(
+        "unsupported URL scheme `{0}`; use https://, http://, git://, ssh://, file:// or a path"
+    )]
+    UnsupportedScheme(String),
+    /// A network URL without a host.
+    #[error("{0} URL has no host")]
+    NoHost(String),
+    /// A scp-like URL missing its host or path.
+    #[error("scp-like URL needs a host and a path (user@host:path)")]
+    ScpLike,
+    /// A relative path could not be made absolute.
+    #[error("cannot resolve a relative path against the working directory")]
+    RelativePath(#[source] std::sync::Arc<std::io::Error>),
+}
+
 /// How sluice reaches a repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UrlKind {
@@ -51,10 +74,10 @@ impl RepoUrl {
     /// Parse `raw`. A plain path is made absolute against the current
     /// directory. The error text is safe to print: it never repeats a
     /// password.
-    pub fn parse(raw: &str) -> Result<RepoUrl, String> {
+    pub fn parse(raw: &str) -> Result<RepoUrl, UrlError> {
         let raw = raw.trim();
         if raw.is_empty() {
-            return Err("the repository URL is empty".into());
+            return Err(UrlError::Empty);
         }
         if let Some((scheme, rest)) = raw.split_once("://") {
             let scheme = scheme.to_ascii_lowercase();
@@ -64,7 +87,7 @@ impl RepoUrl {
                 "git" => UrlKind::Git,
                 "ssh" | "git+ssh" | "ssh+git" => UrlKind::Ssh,
                 "file" => return Self::local(Path::new(rest), raw),
-                other => return Err(format!("unsupported URL scheme `{other}`")),
+                other => return Err(UrlError::UnsupportedScheme(other.to_string())),
             };
             return Self::network(kind, &scheme, rest);
         }
@@ -74,7 +97,7 @@ impl RepoUrl {
                 None => (None, user_host),
             };
             if host.is_empty() || path.is_empty() {
-                return Err("scp-like URL needs a host and a path (user@host:path)".into());
+                return Err(UrlError::ScpLike);
             }
             let user_part = user.map(|u| format!("{u}@")).unwrap_or_default();
             let connect = format!("{user_part}{host}:{path}");
@@ -95,17 +118,17 @@ impl RepoUrl {
         Self::local(Path::new(raw), raw)
     }
 
-    fn network(kind: UrlKind, scheme: &str, rest: &str) -> Result<RepoUrl, String> {
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
+    fn network(kind: UrlKind, scheme: &str, rest: &str) -> Result<RepoUrl, UrlError> {
+        let (userinfo, after) = match split_userinfo(rest) {
+            Some((u, a)) => (Some(u), a),
+            None => (None, rest),
         };
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
+        let (hostport, path) = match after.find('/') {
+            Some(i) => (&after[..i], &after[i..]),
+            None => (after, "/"),
         };
         if hostport.is_empty() {
-            return Err(format!("{scheme} URL has no host"));
+            return Err(UrlError::NoHost(scheme.to_string()));
         }
         let (username, password) = match userinfo {
             Some(u) => match u.split_once(':') {
@@ -127,6 +150,9 @@ impl RepoUrl {
         let user_part = |with_pass: bool| match (&userinfo, &username) {
             (Some(raw_user), Some(_)) => {
                 let name = raw_user.split(':').next().unwrap_or_default();
+                // A user name with characters that would end it early is
+                // shown percent-encoded.
+                let name = name.replace('/', "%2F").replace('@', "%40");
                 if with_pass && password.is_some() {
                     format!("{name}:***@")
                 } else {
@@ -149,12 +175,12 @@ impl RepoUrl {
         })
     }
 
-    fn local(path: &Path, raw: &str) -> Result<RepoUrl, String> {
+    fn local(path: &Path, raw: &str) -> Result<RepoUrl, UrlError> {
         let abs: PathBuf = if path.is_absolute() {
             path.to_path_buf()
         } else {
             std::env::current_dir()
-                .map_err(|e| format!("cannot resolve relative path: {e}"))?
+                .map_err(|e| UrlError::RelativePath(std::sync::Arc::new(e)))?
                 .join(path)
         };
         let abs = abs.canonicalize().unwrap_or(abs);
@@ -193,6 +219,69 @@ impl RepoUrl {
     pub fn embedded_password(&self) -> Option<&str> {
         self.password.as_deref()
     }
+
+    /// The normalised `scheme://host[:port]` and the path segments, for
+    /// matching credential prefixes on whole segments.
+    pub fn authority_and_segments(&self) -> (&str, Vec<&str>) {
+        let n = self.normalized.as_str();
+        let after_scheme = n.find("://").map_or(0, |i| i + 3);
+        let (authority, path) = match n[after_scheme..].find('/') {
+            Some(i) => n.split_at(after_scheme + i),
+            None => (n, ""),
+        };
+        (
+            authority,
+            path.split('/').filter(|s| !s.is_empty()).collect(),
+        )
+    }
+}
+
+/// Split `user[:password]@` off the front of what follows `scheme://`.
+///
+/// A password may hold `/`, `?`, `#` and `@` unencoded, so the authority
+/// cannot simply end at the first `/`. The userinfo ends at the first `@`
+/// that is followed by a host (`name`, `name:port` or `[v6]:port`) and then
+/// `/` or the end; text before it that contains a `/` counts as userinfo
+/// only when it has a `user:` part whose password does not look like a port
+/// (so `host:8080/org/@x` stays a path with an `@` in it).
+fn split_userinfo(rest: &str) -> Option<(&str, &str)> {
+    for (i, _) in rest.match_indices('@') {
+        let (before, after) = (&rest[..i], &rest[i + 1..]);
+        let host_end = after.find('/').unwrap_or(after.len());
+        if !is_host_port(&after[..host_end]) {
+            continue;
+        }
+        if let Some(slash) = before.find('/') {
+            let Some(colon) = before[..slash].find(':') else {
+                continue;
+            };
+            let pass_head = &before[colon + 1..slash];
+            if !pass_head.is_empty() && pass_head.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+        }
+        return Some((before, after));
+    }
+    None
+}
+
+fn is_host_port(s: &str) -> bool {
+    let (host, port) = if let Some(v6) = s.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((h, rest)) => (h, rest.strip_prefix(':')),
+            None => return false,
+        }
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b))
+        && port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `user@host:path` (not a Windows drive, not a path with `/` before `:`).
@@ -279,5 +368,38 @@ mod tests {
             assert!(!shown.contains("cret"), "{shown}");
         }
         assert_eq!(u.to_string(), "https://bob:***@host/r.git");
+    }
+
+    #[test]
+    fn passwords_with_url_delimiters_parse() {
+        for pass in ["pa/ss", "p?ss", "p#ss", "p@ss", "a/b?c#d@e", "x:y/1"] {
+            let raw = format!("https://bob:{pass}@git.example:8443/org/repo.git");
+            let u = RepoUrl::parse(&raw).unwrap_or_else(|e| panic!("{pass}: {e}"));
+            assert_eq!(u.embedded_password(), Some(pass), "{raw}");
+            assert_eq!(u.username(), Some("bob"), "{raw}");
+            assert_eq!(u.normalized(), "https://git.example:8443/org/repo", "{raw}");
+            assert_eq!(u.connect_url(), "https://bob@git.example:8443/org/repo.git");
+            for shown in [u.to_string(), format!("{u:?}"), u.connect_url().to_string()] {
+                assert!(!shown.contains(pass), "{shown}");
+            }
+        }
+        // An `@` in the path is not userinfo.
+        let u = RepoUrl::parse("https://host:8080/org/@scope/repo").expect("parse");
+        assert_eq!(u.embedded_password(), None);
+        assert_eq!(u.normalized(), "https://host:8080/org/@scope/repo");
+        let u = RepoUrl::parse("https://host/org/@x").expect("parse");
+        assert_eq!(
+            (u.username(), u.normalized()),
+            (None, "https://host/org/@x")
+        );
+    }
+
+    #[test]
+    fn segments_split_on_slashes() {
+        let u = RepoUrl::parse("https://Git.Example:443/org/repo.git").expect("parse");
+        assert_eq!(
+            u.authority_and_segments(),
+            ("https://git.example", vec!["org", "repo"])
+        );
     }
 }

@@ -1,12 +1,63 @@
 //! A small HTTP/1.1 server running `git http-backend` as CGI, with
 //! keep-alive, chunked request bodies, and auth on `private*` repositories.
+//! A repository can be switched to a failure mode ([`HttpMode`]) to test
+//! how clients cope with a broken or slow server.
 
 use super::{PASSWORD, TOKEN, USER};
 use base64::Engine;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How the HTTP server answers requests for one repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpMode {
+    /// Serve it normally.
+    #[default]
+    Normal,
+    /// Answer every request with this status and a short text body.
+    Status(u16),
+    /// Read each request and never answer (the connection is closed after
+    /// two minutes).
+    Stall,
+    /// Serve normally, but send the response to a fetch (protocol v2
+    /// `command=fetch`, which carries the pack) `bytes` bytes at a time,
+    /// pausing `every` between writes.
+    Trickle {
+        /// Bytes per write.
+        bytes: usize,
+        /// Pause between writes.
+        every: Duration,
+    },
+}
+
+static MODES: Mutex<Option<HashMap<String, HttpMode>>> = Mutex::new(None);
+
+/// Set how requests for repository `name` are answered.
+pub fn set_mode(name: &str, mode: HttpMode) {
+    if let Ok(mut m) = MODES.lock() {
+        m.get_or_insert_with(HashMap::new)
+            .insert(name.to_string(), mode);
+    }
+}
+
+fn mode_for(path: &str) -> HttpMode {
+    let name = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let name = name.strip_suffix(".git").unwrap_or(name);
+    MODES
+        .lock()
+        .ok()
+        .and_then(|m| m.as_ref().and_then(|m| m.get(name).copied()))
+        .unwrap_or_default()
+}
 
 /// Listen on 127.0.0.1 and serve `repos` from a background thread.
 pub fn start(repos: PathBuf) -> std::io::Result<u16> {
@@ -119,6 +170,23 @@ fn serve(stream: TcpStream, repos: &std::path::Path) -> std::io::Result<()> {
     let mut out = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     while let Some(req) = read_request(&mut reader)? {
+        let mode = mode_for(&req.path);
+        match mode {
+            HttpMode::Status(code) => {
+                let body = format!("failure mode: HTTP {code}\n");
+                write!(
+                    out,
+                    "HTTP/1.1 {code} Failure Mode\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )?;
+                continue;
+            }
+            HttpMode::Stall => {
+                std::thread::sleep(Duration::from_secs(120));
+                return Ok(());
+            }
+            HttpMode::Normal | HttpMode::Trickle { .. } => {}
+        }
         if !authorized(&req) {
             let body = "authentication required\n";
             write!(
@@ -135,6 +203,16 @@ fn serve(stream: TcpStream, repos: &std::path::Path) -> std::io::Result<()> {
         }
         response.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         let mut bytes = response.into_bytes();
+        let is_fetch = req.body.windows(13).any(|w| w == b"command=fetch");
+        if let (HttpMode::Trickle { bytes: n, every }, true) = (mode, is_fetch) {
+            out.write_all(&bytes)?;
+            for chunk in body.chunks(n.max(1)) {
+                std::thread::sleep(every);
+                out.write_all(chunk)?;
+                out.flush()?;
+            }
+            continue;
+        }
         bytes.extend_from_slice(&body);
         out.write_all(&bytes)?;
         out.flush()?;
