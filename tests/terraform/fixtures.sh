@@ -8,8 +8,10 @@
 #   typed.tfplan.json        every typed resource sluice converts, _v1 names; sensitive values
 #   typed-plain.tfplan.json  the same by their plain names (v1beta1 Ingress and CronJob schemas)
 #   manifest.tfplan.json     kubernetes_manifest resources; a sensitive value
+#   lifecycle-before.tfplan.json  lifecycle-1, all to create
 #   lifecycle.tfplan.json    no-op, update, replace, delete, forget, drift (planned against
 #                            the state lifecycle-1 left, after a kubectl edit)
+#   lifecycle-after.tfplan.json   the same after it was applied: all unchanged
 #   target.tfplan.json       a -target plan against that state (partial)
 #   unknown.tfplan.json      a value known only after apply
 #   errored.tfplan.json      a failed precondition (errored: true)
@@ -103,13 +105,19 @@ plan errored errored tf-errored
 # Lifecycle: apply lifecycle-1, drift one object, plan lifecycle-2.
 kubectl create namespace tf-lifecycle --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 setup lifecycle lifecycle-1
-(cd "$work/lifecycle" && "$tofu" apply -input=false -no-color -auto-approve -var namespace=tf-lifecycle >/dev/null)
+plan lifecycle lifecycle-before tf-lifecycle
+(cd "$work/lifecycle" && "$tofu" apply -input=false -no-color -auto-approve plan.bin >/dev/null)
 kubectl -n tf-lifecycle patch configmap drifted --type merge -p '{"data":{"v":"changed-by-hand"}}' >/dev/null
 cp "$here/configs/lifecycle-2/main.tf" "$work/lifecycle/main.tf"
 plan lifecycle lifecycle tf-lifecycle
-plan lifecycle target tf-lifecycle -target=kubernetes_config_map_v1.change
 (cd "$work/lifecycle" && "$tofu" show -json -no-color) | jq -S . >"$out/lifecycle-state.json"
 jq -S . "$work/lifecycle/terraform.tfstate" >"$out/lifecycle.tfstate"
+plan lifecycle target tf-lifecycle -target=kubernetes_config_map_v1.change
+# Apply it and plan again: nothing to do, and `forgotten` is no longer in
+# the plan at all.
+plan lifecycle lifecycle tf-lifecycle
+(cd "$work/lifecycle" && "$tofu" apply -input=false -no-color -auto-approve plan.bin >/dev/null)
+plan lifecycle lifecycle-after tf-lifecycle
 kubectl delete namespace tf-lifecycle --wait=false >/dev/null
 
 echo "made with $(basename "$tf_dir")" >&2

@@ -41,6 +41,10 @@ resource "kubernetes_manifest" "drifted" {
     metadata   = { name = "drifted", namespace = var.namespace }
     data       = { v = "1" }
   }
+  # Take data.v back from the kubectl edit.
+  field_manager {
+    force_conflicts = true
+  }
 }
 
 resource "kubernetes_deployment_v1" "scale" {
