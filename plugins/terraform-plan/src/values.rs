@@ -29,7 +29,7 @@ fn mark(value: &mut Value, marks: &Value, prefix: &str, path: &mut Vec<String>) 
         }
         Value::Object(m) => {
             if !value.is_object() {
-                if !value.is_null() {
+                if !value.is_null() || !has_mark(marks) {
                     return;
                 }
                 *value = Value::Object(Map::new());
@@ -38,22 +38,24 @@ fn mark(value: &mut Value, marks: &Value, prefix: &str, path: &mut Vec<String>) 
                 return;
             };
             for (k, sub) in m {
-                if !has_mark(sub) {
+                if matches!(sub, Value::Bool(false) | Value::Null) {
                     continue;
                 }
+                // Descend where the value has the key; create it only when
+                // something below is marked (unknown values are absent).
+                let here = match obj.get_mut(k) {
+                    Some(v) => v,
+                    None if has_mark(sub) => obj.entry(k.clone()).or_insert(Value::Null),
+                    None => continue,
+                };
                 path.push(k.clone());
-                mark(
-                    obj.entry(k.clone()).or_insert(Value::Null),
-                    sub,
-                    prefix,
-                    path,
-                );
+                mark(here, sub, prefix, path);
                 path.pop();
             }
         }
         Value::Array(items) => {
             if !value.is_array() {
-                if !value.is_null() {
+                if !value.is_null() || !has_mark(marks) {
                     return;
                 }
                 *value = Value::Array(Vec::new());
@@ -62,7 +64,9 @@ fn mark(value: &mut Value, marks: &Value, prefix: &str, path: &mut Vec<String>) 
                 return;
             };
             for (i, sub) in items.iter().enumerate() {
-                if !has_mark(sub) {
+                if matches!(sub, Value::Bool(false) | Value::Null)
+                    || (i >= arr.len() && !has_mark(sub))
+                {
                     continue;
                 }
                 while arr.len() <= i {
