@@ -148,6 +148,11 @@ async fn one<T: Target>(
     };
     row.live = live;
     row.desired = Some(after);
+    diff::mask_sensitive(
+        row.live.as_mut(),
+        row.desired.as_mut(),
+        &obj.sensitive_paths,
+    );
     row
 }
 

@@ -54,6 +54,8 @@ fn fail(file: &str, message: String) -> RenderError {
     diag::fail(message, Some(diag::file(file, None)))
 }
 
+/// An info diagnostic about `file` (the file travels in the diagnostic's
+/// file reference, so the message does not repeat it).
 fn info(file: &str, message: String) -> Diagnostic {
     let mut d = diag::new(Severity::Info, message);
     d.file = Some(diag::file(file, None));
@@ -134,19 +136,18 @@ pub fn render(file: &str, bytes: &[u8], opts: &Options) -> Result<Rendered, Rend
         out.results.push(info(
             file,
             format!(
-                "{file}: {} changed outside Terraform since the last apply ({}); the plan was made from the refreshed state",
+                "{} changed outside Terraform since the last apply ({}); the plan was made from the refreshed state",
                 c.address,
                 c.actions.join("+")
             ),
         ));
     }
-    out.results
-        .push(info(file, format!("{file}: {}", counts.summary())));
+    out.results.push(info(file, counts.summary()));
     if others > 0 {
         out.results.push(info(
             file,
             format!(
-                "{file}: {others} resource(s) of other providers not rendered; set the parameter resources=all to get them as terraform.sluice.dev/v1alpha1 Resource objects"
+                "{others} resource(s) of other providers not rendered; set the parameter resources=all to get them as terraform.sluice.dev/v1alpha1 Resource objects"
             ),
         ));
     }
@@ -636,6 +637,9 @@ fn kubernetes_object(
                 u.tf_path()
             ),
         ));
+    }
+    if !is_manifest {
+        typed::provider_defaults(tf_type, &mut obj);
     }
     if obj.get("kind").and_then(Value::as_str) == Some("Secret") {
         // Every value of a Secret is sensitive, key by key (so a diff can

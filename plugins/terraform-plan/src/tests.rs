@@ -79,7 +79,7 @@ fn typed_resources_become_the_api_objects() {
             "apps/v1 DaemonSet",
             "apps/v1 Deployment",
             "apps/v1 StatefulSet",
-            "autoscaling/v1 HorizontalPodAutoscaler",
+            "autoscaling/v2 HorizontalPodAutoscaler",
             "batch/v1 CronJob",
             "batch/v1 Job",
             "networking.k8s.io/v1 Ingress",
@@ -125,11 +125,11 @@ fn typed_resources_become_the_api_objects() {
     assert_eq!(c["readinessProbe"]["httpGet"]["port"], 8080);
     assert_eq!(
         c["env"][1]["valueFrom"]["secretKeyRef"],
-        json!({"key": "password", "name": "db"})
+        json!({"key": "password", "name": "db", "optional": false})
     );
     assert_eq!(
         c["envFrom"],
-        json!([{"configMapRef": {"name": "settings"}}])
+        json!([{"configMapRef": {"name": "settings", "optional": false}}])
     );
     assert_eq!(c["volumeMounts"][0]["mountPath"], "/etc/web");
     assert_eq!(c["resources"]["limits"]["memory"], "256Mi");
@@ -139,7 +139,7 @@ fn typed_resources_become_the_api_objects() {
     );
     assert_eq!(
         pod["volumes"][0]["configMap"],
-        json!({"defaultMode": 420, "name": "settings"})
+        json!({"defaultMode": 420, "name": "settings", "optional": false})
     );
     assert_eq!(pod["volumes"][1]["emptyDir"], json!({"sizeLimit": "1Gi"}));
     assert_eq!(pod["securityContext"]["runAsUser"], 1000);
@@ -158,8 +158,15 @@ fn typed_resources_become_the_api_objects() {
     let sts = find(&objs, "StatefulSet", "db");
     assert_eq!(
         sts["spec"]["volumeClaimTemplates"][0]["metadata"],
-        json!({"name": "data"})
+        json!({"name": "data", "namespace": "default"}),
+        "as the provider sends it"
     );
+    assert_eq!(
+        sts["spec"]["revisionHistoryLimit"], 0,
+        "the provider's zero value"
+    );
+    let settings = find(&objs, "ConfigMap", "settings");
+    assert_eq!(settings["immutable"], false);
     let ing = find(&objs, "Ingress", "web");
     assert_eq!(
         ing["spec"]["rules"][0]["http"]["paths"][0],
@@ -185,7 +192,13 @@ fn typed_resources_become_the_api_objects() {
         json!([{"kind": "ServiceAccount", "name": "web", "namespace": "tf-typed"}])
     );
     let hpa = find(&objs, "HorizontalPodAutoscaler", "web");
-    assert_eq!(hpa["spec"]["targetCPUUtilizationPercentage"], 75);
+    // Rendered as the v2 the server stores: the v1 CPU target is a metric.
+    assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+    assert!(hpa["spec"].get("targetCPUUtilizationPercentage").is_none());
+    assert_eq!(
+        hpa["spec"]["metrics"],
+        json!([{"resource": {"name": "cpu", "target": {"averageUtilization": 75, "type": "Utilization"}}, "type": "Resource"}])
+    );
     let np = find(&objs, "NetworkPolicy", "web");
     assert_eq!(
         np["spec"]["ingress"][0]["ports"],
@@ -212,7 +225,7 @@ fn typed_resources_become_the_api_objects() {
     assert_eq!(
         messages(&out).last().map(String::as_str),
         Some(
-            "typed.tfplan.json: plan: 18 to create, 0 to update, 0 to replace, 0 to delete, 0 to forget, 0 unchanged"
+            "plan: 18 to create, 0 to update, 0 to replace, 0 to delete, 0 to forget, 0 unchanged"
         )
     );
 }
@@ -343,11 +356,17 @@ fn every_action_of_a_plan() {
             .filter(|m| m.contains("changed outside Terraform"))
             .collect::<Vec<_>>(),
         [
-            "lifecycle.tfplan.json: kubernetes_manifest.drifted changed outside Terraform since the last apply (update); the plan was made from the refreshed state"
+            "kubernetes_manifest.drifted changed outside Terraform since the last apply (update); the plan was made from the refreshed state"
         ],
         "only a real drift, not the provider's normalisation"
     );
-    assert!(msgs.contains(&"lifecycle.tfplan.json: plan: 0 to create, 3 to update, 1 to replace, 1 to delete, 1 to forget, 1 unchanged".to_string()), "{msgs:?}");
+    assert!(
+        msgs.contains(
+            &"plan: 0 to create, 3 to update, 1 to replace, 1 to delete, 1 to forget, 1 unchanged"
+                .to_string()
+        ),
+        "{msgs:?}"
+    );
     assert!(
         out.results
             .iter()
@@ -382,7 +401,7 @@ fn other_providers_as_resource_objects() {
         1,
         "the ConfigMap; the data source is no object"
     );
-    assert!(messages(&counted).iter().any(|m| m == "other.tfplan.json: 2 resource(s) of other providers not rendered; set the parameter resources=all to get them as terraform.sluice.dev/v1alpha1 Resource objects"));
+    assert!(messages(&counted).iter().any(|m| m == "2 resource(s) of other providers not rendered; set the parameter resources=all to get them as terraform.sluice.dev/v1alpha1 Resource objects"));
 
     let out = ok("other.tfplan.json", &[("resources", "all")]);
     let objs = objects(&out);

@@ -46,7 +46,7 @@ pub fn kind_of(tf_type: &str) -> Option<(&'static str, &'static str)> {
         "role_binding" => ("rbac.authorization.k8s.io/v1", "RoleBinding"),
         "cluster_role" => ("rbac.authorization.k8s.io/v1", "ClusterRole"),
         "cluster_role_binding" => ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
-        "horizontal_pod_autoscaler" => ("autoscaling/v1", "HorizontalPodAutoscaler"),
+        "horizontal_pod_autoscaler" => ("autoscaling/v2", "HorizontalPodAutoscaler"),
         "horizontal_pod_autoscaler_v2" => ("autoscaling/v2", "HorizontalPodAutoscaler"),
         _ => return None,
     })
@@ -151,10 +151,8 @@ pub fn convert(tf_type: &str, after: &Value) -> Option<Value> {
     if tf_type == "kubernetes_ingress" {
         ingress_v1beta1_to_v1(&mut out);
     }
-    if base == "horizontal_pod_autoscaler"
-        && (out.pointer("/spec/metrics").is_some() || out.pointer("/spec/behavior").is_some())
-    {
-        out["apiVersion"] = Value::String("autoscaling/v2".into());
+    if base.starts_with("horizontal_pod_autoscaler") {
+        hpa_to_v2(&mut out);
     }
     Some(out)
 }
@@ -315,6 +313,15 @@ const STRING_INT: &[&str] = &[
     "run_as_group",
     "fs_group",
 ];
+/// References whose `optional` the provider always sends.
+const OPTIONAL_REFS: &[&str] = &[
+    "config_map_key_ref",
+    "secret_key_ref",
+    "config_map_ref",
+    "secret_ref",
+    "config_map",
+    "secret",
+];
 /// File modes, octal strings in the provider, integers in the API.
 const OCTAL: &[&str] = &["default_mode", "mode"];
 /// Integer fields whose 0 in the provider's state means "not set" (the
@@ -380,12 +387,9 @@ fn block(key: &str, b: &Value) -> Map<String, Value> {
         }
         put(&mut out, &attr_name(key, k, v), convert_value(key, k, v));
     }
-    if key == "volume_claim_template"
-        && let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut)
-    {
-        // The template's namespace is the StatefulSet's; the provider's
-        // default "default" is not sent.
-        meta.remove("namespace");
+    if OPTIONAL_REFS.contains(&key) {
+        // The provider always sends `optional`, false unless set.
+        out.entry("optional").or_insert(Value::Bool(false));
     }
     if key == "spec"
         && out.get("type").and_then(Value::as_str) != Some("LoadBalancer")
@@ -404,6 +408,55 @@ fn attr_name(parent: &str, k: &str, v: &Value) -> String {
     match v {
         Value::Array(items) if items.iter().any(Value::is_object) => field(parent, k).0,
         _ => name(k),
+    }
+}
+
+/// What the provider sends although the plan leaves it unset or unknown
+/// (computed attributes it fills with Go's zero value), so that the object
+/// sluice applies is the one `terraform apply` would. Applied to the
+/// converted object of `tf_type` once unknown values are gone.
+pub fn provider_defaults(tf_type: &str, obj: &mut Value) {
+    let Some(base) = base_name(tf_type) else {
+        return;
+    };
+    let mut default = |pointer: &str, key: &str, v: Value| {
+        if let Some(m) = obj.pointer_mut(pointer).and_then(Value::as_object_mut) {
+            m.entry(key).or_insert(v);
+        }
+    };
+    match base {
+        "config_map" => default("", "immutable", Value::Bool(false)),
+        "stateful_set" => default("/spec", "revisionHistoryLimit", Value::from(0)),
+        "cron_job" => default(
+            "/spec/jobTemplate/spec",
+            "manualSelector",
+            Value::Bool(false),
+        ),
+        _ => {}
+    }
+}
+
+/// Every HorizontalPodAutoscaler is rendered as `autoscaling/v2`, the
+/// version the API server stores and serves by default: the v1 field
+/// `targetCPUUtilizationPercentage` becomes the equivalent CPU
+/// utilization metric. (A v1 object reads back as v2 with that metric, so
+/// rendering v1 would show a difference that is none.)
+fn hpa_to_v2(obj: &mut Value) {
+    obj["apiVersion"] = Value::String("autoscaling/v2".into());
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if let Some(cpu) = spec.remove("targetCPUUtilizationPercentage") {
+        let metric = serde_json::json!({
+            "type": "Resource",
+            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu}},
+        });
+        match spec.get_mut("metrics").and_then(Value::as_array_mut) {
+            Some(m) => m.push(metric),
+            None => {
+                spec.insert("metrics".into(), Value::Array(vec![metric]));
+            }
+        }
     }
 }
 
