@@ -64,12 +64,16 @@ fn info(file: &str, message: String) -> Diagnostic {
 
 /// Render the plan JSON `bytes` read from `file`.
 pub fn render(file: &str, bytes: &[u8], opts: &Options) -> Result<Rendered, RenderError> {
-    let top = parse(file, bytes)?;
-    let top = &top;
-    check_kind(file, top)?;
-    check_version(file, top)?;
-    check_errored(file, top)?;
-    check_complete(file, top)?;
+    let mut top = parse(file, bytes)?;
+    check_kind(file, &top)?;
+    check_version(file, &top)?;
+    check_errored(file, &top)?;
+    check_complete(file, &top)?;
+    // Owned, so each after-state is moved into its object, not copied.
+    let changes = match top.remove("resource_changes") {
+        Some(Value::Array(a)) => a,
+        _ => Vec::new(),
+    };
 
     let mut exprs = HashMap::new();
     if let Some(root) = top.get("configuration").and_then(|c| c.get("root_module")) {
@@ -78,13 +82,10 @@ pub fn render(file: &str, bytes: &[u8], opts: &Options) -> Result<Rendered, Rend
     let mut out = Rendered::default();
     let mut counts = Counts::default();
     let mut others = 0usize;
-    let changes = top
-        .get("resource_changes")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    for (i, rc) in changes.iter().enumerate() {
-        let change = Change::of(rc);
+    for (i, mut rc) in changes.into_iter().enumerate() {
+        let after = rc.pointer_mut("/change/after").map(Value::take);
+        let mut change = Change::of(&rc);
+        change.after = after.filter(|v| !v.is_null());
         if change.mode != "managed" {
             continue;
         }
@@ -98,7 +99,7 @@ pub fn render(file: &str, bytes: &[u8], opts: &Options) -> Result<Rendered, Rend
             && change.provider.ends_with("hashicorp/kubernetes");
         if !is_k8s {
             if opts.all_resources {
-                if let Some(o) = resource_object(&change, action, origin)? {
+                if let Some(o) = resource_object(&mut change, action, origin)? {
                     out.objects.push(o);
                 }
             } else {
@@ -116,7 +117,7 @@ pub fn render(file: &str, bytes: &[u8], opts: &Options) -> Result<Rendered, Rend
             ));
         }
         let config = exprs.get(&config_address(change.address)).copied();
-        if let Some(o) = kubernetes_object(file, &change, action, origin, opts, config)? {
+        if let Some(o) = kubernetes_object(file, &mut change, action, origin, opts, config)? {
             out.objects.push(o);
         }
     }
@@ -130,7 +131,7 @@ pub fn render(file: &str, bytes: &[u8], opts: &Options) -> Result<Rendered, Rend
         let c = Change::of(d);
         // Providers often only normalise on refresh (an unset map read back
         // as `{}`); that is not a change anyone made.
-        if strip_empty(c.before) == strip_empty(c.after) {
+        if strip_empty(c.before) == strip_empty(c.after.as_ref()) {
             continue;
         }
         out.results.push(info(
@@ -450,7 +451,7 @@ struct Change<'a> {
     actions: Vec<&'a str>,
     action_reason: Option<&'a str>,
     before: Option<&'a Value>,
-    after: Option<&'a Value>,
+    after: Option<Value>,
     after_unknown: Option<&'a Value>,
     before_sensitive: Option<&'a Value>,
     after_sensitive: Option<&'a Value>,
@@ -473,7 +474,7 @@ impl<'a> Change<'a> {
                 .unwrap_or_default(),
             action_reason: rc.get("action_reason").and_then(Value::as_str),
             before: c("before"),
-            after: c("after"),
+            after: c("after").cloned(),
             after_unknown: c("after_unknown"),
             before_sensitive: c("before_sensitive"),
             after_sensitive: c("after_sensitive"),
@@ -556,10 +557,13 @@ impl Counts {
 
 /// The value the object is made from and its marks: the after-state, or
 /// for `forget` the before-state; `None` when nothing is desired.
-fn desired_value<'a>(change: &Change<'a>, action: Action) -> Option<(Value, Option<&'a Value>)> {
+fn desired_value<'a>(
+    change: &mut Change<'a>,
+    action: Action,
+) -> Option<(Value, Option<&'a Value>)> {
     match action {
         Action::Create | Action::Update | Action::Replace | Action::NoOp => {
-            let mut v = change.after.cloned().unwrap_or(Value::Null);
+            let mut v = change.after.take().unwrap_or(Value::Null);
             values::mark_unknown(&mut v, change.after_unknown);
             Some((v, change.after_sensitive))
         }
@@ -590,7 +594,7 @@ fn convert_with_sensitive(
 
 fn kubernetes_object(
     file: &str,
-    change: &Change<'_>,
+    change: &mut Change<'_>,
     action: Action,
     origin: Origin,
     opts: &Options,
@@ -697,7 +701,7 @@ pub const RESOURCE_API_VERSION: &str = "terraform.sluice.dev/v1alpha1";
 /// `unknownPaths`: applying such a resource is the target plugin's job,
 /// and it learns them when it applies.
 fn resource_object(
-    change: &Change<'_>,
+    change: &mut Change<'_>,
     action: Action,
     origin: Origin,
 ) -> Result<Option<RenderedObject>, RenderError> {
