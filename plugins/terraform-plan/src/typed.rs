@@ -118,14 +118,17 @@ pub const SERVER_COMPUTED: &[&str] = &[
 
 /// Convert the after-state of typed resource `tf_type` into a Kubernetes
 /// object.
-pub fn convert(tf_type: &str, after: &Value) -> Option<Value> {
+pub fn convert(tf_type: &str, after: Value) -> Option<Value> {
     let (api_version, kind) = kind_of(tf_type)?;
     let base = base_name(tf_type)?;
     let mut obj = Map::new();
     obj.insert("apiVersion".into(), Value::String(api_version.into()));
     obj.insert("kind".into(), Value::String(kind.into()));
-    let attrs = after.as_object().cloned().unwrap_or_default();
-    for (k, v) in &attrs {
+    let attrs = match after {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    for (k, v) in attrs {
         if TERRAFORM_ONLY.contains(&k.as_str()) {
             continue;
         }
@@ -136,7 +139,7 @@ pub fn convert(tf_type: &str, after: &Value) -> Option<Value> {
                 }
             }
             ("secret", "binary_data") => {
-                if let Some(d) = convert_value("", k, v) {
+                if let Some(d) = convert_value("", &k, v) {
                     merge_into(&mut obj, "data", d);
                 }
             }
@@ -144,7 +147,10 @@ pub fn convert(tf_type: &str, after: &Value) -> Option<Value> {
             ("service_account", "image_pull_secret") => {
                 put(&mut obj, "imagePullSecrets", many("", v))
             }
-            _ => put(&mut obj, &attr_name("", k, v), convert_value("", k, v)),
+            _ => {
+                let name = attr_name("", &k, &v);
+                put(&mut obj, &name, convert_value("", &k, v));
+            }
         }
     }
     let mut out = Value::Object(obj);
@@ -175,23 +181,22 @@ fn merge_into(obj: &mut Map<String, Value>, name: &str, v: Value) {
 /// Secret `data` holds plain text in the provider; the API wants base64.
 /// Marker strings (unknown or sensitive placeholders) are left alone so
 /// they can be found again.
-fn secret_data(v: &Value) -> Option<Value> {
+fn secret_data(v: Value) -> Option<Value> {
     match v {
         Value::Object(m) if !m.is_empty() => Some(Value::Object(
-            m.iter()
+            m.into_iter()
                 .map(|(k, v)| {
                     let enc = match v {
-                        Value::String(s) if s.starts_with('\u{1}') => v.clone(),
-                        Value::String(s) => Value::String(
+                        Value::String(s) if !s.starts_with('\u{1}') => Value::String(
                             base64::engine::general_purpose::STANDARD.encode(s.as_bytes()),
                         ),
-                        other => other.clone(),
+                        other => other,
                     };
-                    (k.clone(), enc)
+                    (k, enc)
                 })
                 .collect(),
         )),
-        Value::String(s) if s.starts_with('\u{1}') => Some(v.clone()),
+        Value::String(s) if s.starts_with('\u{1}') => Some(Value::String(s)),
         _ => None,
     }
 }
@@ -335,57 +340,60 @@ const ZERO_IS_UNSET: &[&str] = &[
 
 /// Convert the value of attribute `key` of block `parent`; `None` when it
 /// is unset (null, empty string, list or map).
-fn convert_value(parent: &str, key: &str, v: &Value) -> Option<Value> {
+fn convert_value(parent: &str, key: &str, v: Value) -> Option<Value> {
     match v {
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
-        Value::String(s) if s.starts_with('\u{1}') => Some(v.clone()),
+        Value::String(s) if s.starts_with('\u{1}') => Some(Value::String(s)),
         Value::String(s) => {
             let number = if INT_OR_STRING.contains(&key) || STRING_INT.contains(&key) {
                 s.parse::<i64>().ok()
             } else if OCTAL.contains(&key) {
-                i64::from_str_radix(s, 8).ok()
+                i64::from_str_radix(&s, 8).ok()
             } else {
                 None
             };
-            Some(number.map_or_else(|| v.clone(), Value::from))
+            Some(number.map_or(Value::String(s), Value::from))
         }
         Value::Number(n) if n.as_i64() == Some(0) && ZERO_IS_UNSET.contains(&key) => None,
         Value::Array(items) if items.is_empty() => None,
         Value::Array(items) if items.iter().any(Value::is_object) => match field(parent, key).1 {
-            Shape::Many => many(key, v),
+            Shape::Many => many(key, Value::Array(items)),
             Shape::One => items
-                .iter()
-                .find(|i| i.is_object())
+                .into_iter()
+                .find(Value::is_object)
                 .map(|b| Value::Object(block(key, b))),
         },
         Value::Object(m) if m.is_empty() => None,
-        other => Some(other.clone()),
+        other => Some(other),
     }
 }
 
 /// A block list as a list of objects.
-fn many(key: &str, v: &Value) -> Option<Value> {
-    let items: Vec<Value> = v
-        .as_array()?
-        .iter()
-        .filter(|i| i.is_object())
+fn many(key: &str, v: Value) -> Option<Value> {
+    let Value::Array(items) = v else {
+        return None;
+    };
+    let items: Vec<Value> = items
+        .into_iter()
+        .filter(Value::is_object)
         .map(|b| Value::Object(block(key, b)))
         .collect();
     (!items.is_empty()).then_some(Value::Array(items))
 }
 
 /// One block's attributes, converted.
-fn block(key: &str, b: &Value) -> Map<String, Value> {
+fn block(key: &str, b: Value) -> Map<String, Value> {
     let mut out = Map::new();
-    let Some(m) = b.as_object() else {
+    let Value::Object(m) = b else {
         return out;
     };
     for (k, v) in m {
         if key == "metadata" && SERVER_SET.contains(&k.as_str()) {
             continue;
         }
-        put(&mut out, &attr_name(key, k, v), convert_value(key, k, v));
+        let name = attr_name(key, &k, &v);
+        put(&mut out, &name, convert_value(key, &k, v));
     }
     if OPTIONAL_REFS.contains(&key) {
         // The provider always sends `optional`, false unless set.
@@ -533,7 +541,7 @@ mod tests {
         );
         assert_eq!(kind_of("kubernetes_pod_v1"), None);
         assert_eq!(
-            convert_value("", "default_mode", &Value::String("0644".into())),
+            convert_value("", "default_mode", Value::String("0644".into())),
             Some(Value::from(420))
         );
     }
