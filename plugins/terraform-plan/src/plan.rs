@@ -208,7 +208,7 @@ impl ChangeDoc {
                 .and_then(|r| serde_json::from_str(r.get()).ok())
         }
         let mut m = Map::new();
-        let mut put = |m: &mut Map<String, Value>, k: &str, v: Option<Value>| {
+        let put = |m: &mut Map<String, Value>, k: &str, v: Option<Value>| {
             if let Some(v) = v {
                 m.insert(k.to_string(), v);
             }
