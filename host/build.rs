@@ -10,10 +10,14 @@ use std::process::Command;
 const BUILTINS: &[(&str, &str)] = &[
     ("yaml", "sluice-plugin-yaml"),
     ("kustomize", "sluice-plugin-kustomize"),
+    ("terraform-plan", "sluice-plugin-terraform-plan"),
 ];
 
 /// Plugins built for tests only, never embedded.
-const TEST_PLUGINS: &[(&str, &str)] = &[("HOSTILE", "sluice-plugin-test-hostile")];
+const TEST_PLUGINS: &[(&str, &str)] = &[
+    ("HOSTILE", "sluice-plugin-test-hostile"),
+    ("V0_1", "sluice-plugin-test-v0-1"),
+];
 
 const TARGET: &str = "wasm32-wasip2";
 

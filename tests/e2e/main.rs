@@ -8,4 +8,5 @@ mod git;
 mod kube;
 mod render;
 mod sandbox;
+mod terraform;
 mod waves;

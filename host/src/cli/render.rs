@@ -42,6 +42,10 @@ pub struct Args {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "yaml")]
     pub output: Output,
+    /// Print the values the renderer marked sensitive (e.g. a Terraform
+    /// plan's sensitive attributes) instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -91,15 +95,26 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
             for r in &rendered.results {
                 eprintln!("{}", super::plugin::format_diagnostic(r));
             }
-            let values: Vec<&serde_json::Value> =
-                rendered.objects.iter().map(|o| &o.value).collect();
+            let values: Vec<serde_json::Value> = rendered
+                .objects
+                .iter()
+                .map(|o| {
+                    if args.show_secrets {
+                        o.value.clone()
+                    } else {
+                        o.masked()
+                    }
+                })
+                .collect();
             let mut out = std::io::stdout().lock();
             match args.output {
                 Output::Json => {
                     serde_json::to_writer_pretty(&mut out, &values)?;
                     writeln!(out)?;
                 }
-                Output::Yaml => out.write_all(sluice::object::to_yaml_stream(values).as_bytes())?,
+                Output::Yaml => {
+                    out.write_all(sluice::object::to_yaml_stream(&values).as_bytes())?
+                }
             }
             Ok(EXIT_OK)
         }

@@ -162,6 +162,42 @@ pub fn mask_secrets(mut live: Option<&mut Value>, mut desired: Option<&mut Value
     }
 }
 
+/// Mask the values at `paths` (JSON pointers: an object's
+/// `sensitive_paths`) on both sides, the way [`mask_secrets`] masks Secret
+/// data: equal on both sides gives one mask, a change gives two different
+/// ones, so a diff shows *that* a sensitive value changed, never *what* it
+/// holds.
+pub fn mask_sensitive(live: Option<&mut Value>, desired: Option<&mut Value>, paths: &[String]) {
+    const SAME: &str = "++++++++";
+    const OLD: &str = "+++++++++";
+    const NEW: &str = "++++++++++";
+    if paths.is_empty() {
+        return;
+    }
+    let (mut live, mut desired) = (live, desired);
+    for p in paths {
+        let l = live.as_deref().and_then(|v| v.pointer(p)).cloned();
+        let d = desired.as_deref().and_then(|v| v.pointer(p)).cloned();
+        let same = l.is_some() && l == d;
+        if let Some(v) = live.as_deref_mut().and_then(|v| v.pointer_mut(p)) {
+            *v = Value::String(if same { SAME } else { OLD }.into());
+        }
+        if let Some(v) = desired.as_deref_mut().and_then(|v| v.pointer_mut(p)) {
+            *v = Value::String(if same { SAME } else { NEW }.into());
+        }
+    }
+    // The whole object may be quoted in the last-applied annotation.
+    const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+    for side in [live, desired].into_iter().flatten() {
+        if let Some(v) = side
+            .pointer_mut("/metadata/annotations")
+            .and_then(|a| a.get_mut(LAST_APPLIED))
+        {
+            *v = Value::String(SAME.into());
+        }
+    }
+}
+
 fn to_yaml(v: Option<&Value>) -> String {
     match v {
         None => String::new(),
@@ -288,6 +324,24 @@ mod tests {
         assert!(c.contains("\x1b[31m-  k: old\n\x1b[0m"), "{c:?}");
         let missing = unified("ConfigMap/a", None, Some(&desired), false);
         assert!(missing.contains("+kind: ConfigMap"), "{missing}");
+    }
+
+    #[test]
+    fn sensitive_paths_never_shown() {
+        let mut live = json!({"kind": "ConfigMap", "metadata": {"name": "c"},
+            "data": {"token": "old-token-1", "same": "same-token-2", "plain": "a"}});
+        let mut desired = json!({"kind": "ConfigMap", "metadata": {"name": "c"},
+            "data": {"token": "new-token-3", "same": "same-token-2", "plain": "b"}});
+        let paths = ["/data/token".to_string(), "/data/same".to_string()];
+        mask_sensitive(Some(&mut live), Some(&mut desired), &paths);
+        let d = unified("ConfigMap/c", Some(&live), Some(&desired), false);
+        for secret in ["old-token-1", "same-token-2", "new-token-3"] {
+            assert!(!d.contains(secret), "{secret} leaked:\n{d}");
+        }
+        assert!(d.contains("-  token: +++++++++\n"), "{d}");
+        assert!(d.contains("+  token: ++++++++++\n"), "{d}");
+        assert!(d.contains("-  plain: a\n+  plain: b\n"), "{d}");
+        assert!(!d.contains("-  same:"), "{d}");
     }
 
     #[test]

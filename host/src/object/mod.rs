@@ -65,6 +65,33 @@ pub struct Object {
     pub value: Value,
     /// Where it came from, when known.
     pub origin: Option<Origin>,
+    /// JSON pointers (`/data/password`) of secret values, as the renderer
+    /// reported them (`sensitive-paths`): applied like any other value, but
+    /// never printed ([`Object::masked`], `diff::mask_sensitive`).
+    pub sensitive_paths: Vec<String>,
+}
+
+/// What a sensitive value is shown as.
+pub const MASK: &str = "++++++++";
+
+impl Object {
+    /// The object as it may be printed: every value at a sensitive path
+    /// replaced by [`MASK`].
+    pub fn masked(&self) -> Value {
+        let mut v = self.value.clone();
+        mask_paths(&mut v, &self.sensitive_paths, MASK);
+        v
+    }
+}
+
+/// Replace the value at each of `paths` (JSON pointers) in `value` with
+/// `mask`; pointers that match nothing are ignored.
+pub fn mask_paths(value: &mut Value, paths: &[String], mask: &str) {
+    for p in paths {
+        if let Some(v) = value.pointer_mut(p) {
+            *v = Value::String(mask.to_string());
+        }
+    }
 }
 
 /// The error returned by [`parse`] and [`check_unique`].
@@ -149,6 +176,7 @@ pub fn from_value(value: Value, origin: Option<Origin>, n: usize) -> Result<Obje
         api_version,
         value,
         origin,
+        sensitive_paths: Vec::new(),
     })
 }
 
@@ -190,6 +218,24 @@ mod tests {
             err.to_string()
                 .contains("apps/Deployment/p/w is defined twice"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn masked_hides_sensitive_paths_only() {
+        let mut o = parse(
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a/b":"s3cret","plain":"ok"}}"#,
+            None,
+            0,
+        )
+        .expect("parses");
+        o.sensitive_paths = vec!["/data/a~1b".into(), "/no/such/path".into()];
+        let m = o.masked();
+        assert_eq!(m["data"]["a/b"], MASK);
+        assert_eq!(m["data"]["plain"], "ok");
+        assert_eq!(
+            o.value["data"]["a/b"], "s3cret",
+            "the object keeps its value"
         );
     }
 

@@ -50,7 +50,9 @@ pub enum PluginError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The component does not implement the renderer world.
-    #[error("plugin {plugin}: does not implement sluice:plugin/renderer@0.1.0 ({reason})")]
+    #[error(
+        "plugin {plugin}: does not implement sluice:plugin/renderer@0.2.0 or @0.1.0 ({reason})"
+    )]
     Link {
         /// The plugin.
         plugin: String,
@@ -146,6 +148,8 @@ impl Runtime {
             .map_err(|e| PluginError::Engine(e.into()))?;
         bindings::Renderer::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Engine(e.into()))?;
+        bindings::v0_1::Renderer::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+            .map_err(|e| PluginError::Engine(e.into()))?;
         spawn_ticker(&engine);
         let cache = cache_dir.map(|d| cache::Cache::new(d, &engine));
         Ok(Runtime {
@@ -202,7 +206,7 @@ impl Runtime {
             reason: format!("{e:#}"),
         };
         let pre = self.linker.instantiate_pre(&component).map_err(link_err)?;
-        let pre = bindings::RendererPre::new(pre).map_err(link_err)?;
+        let pre = bindings::AnyRendererPre::new(pre).map_err(link_err)?;
         let mut plugin = Plugin {
             name: name.to_string(),
             sha256: sha256.to_string(),
@@ -237,7 +241,7 @@ fn spawn_ticker(engine: &Engine) {
 pub struct Plugin {
     name: String,
     sha256: String,
-    pre: bindings::RendererPre<State>,
+    pre: bindings::AnyRendererPre,
     engine: Engine,
     limits: Limits,
     info: Option<PluginInfo>,
@@ -247,6 +251,11 @@ impl Plugin {
     /// The plugin's name (its built-in name or its file name).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The contract version the plugin was built for (`0.2.0`, `0.1.0`).
+    pub fn contract(&self) -> &'static str {
+        self.pre.version()
     }
 
     /// Hex sha256 of the plugin's bytes.
@@ -272,10 +281,7 @@ impl Plugin {
 
     fn call_describe(&self) -> Result<PluginInfo, PluginError> {
         let mut store = self.store();
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|inst| inst.call_describe(&mut store));
+        let result = self.pre.describe(&mut store);
         self.finish(&mut store, result)
     }
 
@@ -290,10 +296,10 @@ impl Plugin {
         let span = tracing::debug_span!("plugin", plugin = %self.name);
         let _enter = span.enter();
         let mut store = self.store();
-        let result = store.data_mut().push_tree(tree).and_then(|tree| {
-            let inst = self.pre.instantiate(&mut store)?;
-            inst.call_render(&mut store, tree, request)
-        });
+        let result = store
+            .data_mut()
+            .push_tree(tree)
+            .and_then(|tree| self.pre.render(&mut store, tree, request));
         let result = self.finish(&mut store, result)?;
         let size: u64 = match &result {
             Ok(out) => {

@@ -126,7 +126,7 @@ pub enum RenderError {
     },
     /// Nothing in the app directory says which renderer to use.
     #[error(
-        "app {app}: cannot tell which renderer to use for {path:?}: no kustomization, YAML or JSON files there; name one with --renderer"
+        "app {app}: cannot tell which renderer to use for {path:?}: no kustomization, Terraform plan (*.tfplan.json), YAML or JSON files there; name one with --renderer"
     )]
     NoRenderer {
         /// The app.
@@ -299,7 +299,9 @@ impl Renderers {
                     file: o.file.clone(),
                     index: o.index,
                 });
-                object::parse(&o.json, origin, n)
+                let mut obj = object::parse(&o.json, origin, n)?;
+                obj.sensitive_paths = o.sensitive_paths.clone();
+                Ok(obj)
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(bad)?;

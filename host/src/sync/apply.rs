@@ -254,6 +254,11 @@ async fn compare_and_apply<T: Target>(
     };
     row.live = live;
     row.desired = Some(after);
+    diff::mask_sensitive(
+        row.live.as_mut(),
+        row.desired.as_mut(),
+        &obj.sensitive_paths,
+    );
     row
 }
 

@@ -109,6 +109,7 @@ pub fn instance(obj: &Object, owner: &str) -> Object {
     match object::from_value(value, obj.origin.clone(), 0) {
         Ok(mut o) => {
             o.id.namespace = obj.id.namespace.clone();
+            o.sensitive_paths = obj.sensitive_paths.clone();
             o
         }
         // Cannot happen: the declared hook parsed, and we only set a name.

@@ -36,7 +36,8 @@ pub mod path;
 pub mod testing;
 pub mod yaml;
 
-/// The bindings generated from `wit/plugin.wit` (world `renderer`).
+/// The bindings generated from `wit/plugin.wit` (world `renderer`,
+/// `sluice:plugin@0.2.0`).
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
@@ -107,6 +108,22 @@ pub fn object(value: &serde_json::Value, origin: Option<Origin>) -> RenderedObje
     RenderedObject {
         json: value.to_string(),
         origin,
+        sensitive_paths: Vec::new(),
+    }
+}
+
+/// A [`RenderedObject`] whose values at `sensitive_paths` (JSON pointers,
+/// e.g. `/data/password`) are secret: the host applies them but never
+/// prints them.
+pub fn sensitive_object(
+    value: &serde_json::Value,
+    origin: Option<Origin>,
+    sensitive_paths: Vec<String>,
+) -> RenderedObject {
+    RenderedObject {
+        json: value.to_string(),
+        origin,
+        sensitive_paths,
     }
 }
 

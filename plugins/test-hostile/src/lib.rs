@@ -13,7 +13,11 @@ fn fail(msg: String) -> Result<RenderOutput, RenderError> {
 
 fn one(json: String) -> Result<RenderOutput, RenderError> {
     Ok(RenderOutput {
-        objects: vec![sluice_plugin_sdk::RenderedObject { json, origin: None }],
+        objects: vec![sluice_plugin_sdk::RenderedObject {
+            json,
+            origin: None,
+            sensitive_paths: Vec::new(),
+        }],
         results: vec![],
     })
 }
