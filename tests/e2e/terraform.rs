@@ -374,29 +374,18 @@ fn drop_controller_uids(v: &mut Value) {
     }
 }
 
-/// Builds OpenTofu and the provider (tests/terraform/build.sh; cached) and
-/// returns the directory.
+/// The directory tests/terraform/build.sh prints (OpenTofu, the provider
+/// mirror and a tofurc), from `SLUICE_TERRAFORM_BIN`.
 fn terraform_tools() -> PathBuf {
-    if let Some(d) = std::env::var_os("SLUICE_TERRAFORM_BIN") {
-        return PathBuf::from(d);
-    }
-    let script = crate::common::repo_root().join("tests/terraform/build.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .output()
-        .expect("run build.sh");
-    assert!(
-        out.status.success(),
-        "tests/terraform/build.sh failed (set SLUICE_TF_PROVIDER_GIT if the module proxy lacks the provider):\n{}",
-        text(&out.stderr)
+    let dir = std::env::var_os("SLUICE_TERRAFORM_BIN").map(PathBuf::from).expect(
+        "set SLUICE_TERRAFORM_BIN to the directory tests/terraform/build.sh prints",
     );
-    PathBuf::from(
-        text(&out.stdout)
-            .lines()
-            .last()
-            .expect("a directory")
-            .trim(),
-    )
+    assert!(
+        dir.join("tofu").is_file() && dir.join("tofurc").is_file(),
+        "SLUICE_TERRAFORM_BIN={} does not hold tofu and tofurc; run tests/terraform/build.sh",
+        dir.display()
+    );
+    dir
 }
 
 /// The oracle: OpenTofu applies the typed + manifest configuration into
@@ -404,6 +393,8 @@ fn terraform_tools() -> PathBuf {
 /// and every object sluice made equals the one OpenTofu made once the
 /// namespace and server-set fields are normalised.
 #[test]
+#[ignore = "needs OpenTofu and the kubernetes provider v3 (the Go module proxy does not serve the provider): \
+            SLUICE_TERRAFORM_BIN=$(bash tests/terraform/build.sh | tail -1) cargo test --test e2e -- --ignored terraform::oracle"]
 fn oracle_tofu_apply_and_sluice_sync_make_the_same_objects() {
     let c = TestCluster::shared();
     let tools = terraform_tools();

@@ -26,7 +26,7 @@
 # change when OpenTofu, the provider or a configuration changes.
 #
 # Usage: tests/terraform/fixtures.sh        (needs Go, the module proxy,
-#        and SLUICE_TF_PROVIDER_GIT if the proxy lacks the provider)
+#        and the provider binary where build.sh says, when the proxy lacks it)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
