@@ -78,9 +78,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     };
     let ns = prepared.options.namespace.clone();
     let app = prepared.options.app.clone();
-    let context = prepared.context.clone();
+    let destination = prepared.destination.clone();
     let result = runtime()?.block_on(async {
-        let target = connect(&args.app, context.as_deref()).await?;
+        let target = connect(&destination).await?;
         let w = watcher(&target);
         match &target {
             AnyTarget::Dir(t) => wait_on(t, &w, prepared.objects, &ns, args.timeout).await,

@@ -12,6 +12,7 @@
 //!   (`core` for the core group), so everything runs without a cluster.
 
 pub mod applyset;
+pub mod destination;
 pub mod dir;
 pub mod kube;
 
