@@ -400,7 +400,12 @@ fn local_repos_outside_the_app_files_directory_are_refused_unless_allowed() {
         );
     };
     app("repo");
-    assert_eq!(sync(&[], &[]).status.code(), Some(0), "inside is fine");
+    let out = run_in(
+        &root,
+        &["sync", "apps/app.yaml", "--target", "dir:cluster-inside"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "inside is fine: {}", show(&out));
 
     for repo in [
         "../outside",

@@ -54,7 +54,7 @@ pub struct GitArgs {
     #[arg(long)]
     pub ssh_insecure_ignore_host_key: bool,
     /// Send credentials over plain http:// (not recommended).
-    #[arg(long, env = "SLUICE_GIT_INSECURE_HTTP_CREDENTIALS")]
+    #[arg(long, env = "SLUICE_GIT_INSECURE_HTTP_CREDENTIALS", value_parser = clap::builder::BoolishValueParser::new())]
     pub git_insecure_http_credentials: bool,
     /// Where fetched repositories are cached.
     #[arg(long, env = "SLUICE_GIT_CACHE_DIR")]
