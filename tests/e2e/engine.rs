@@ -250,7 +250,11 @@ fn git_credentials_and_ssh_settings_apply_to_sync_diff_wait_and_render() {
         args.extend(extra);
         run_in(tmp.path(), &args, env)
     };
-    let target = ["--target", "dir:cluster"];
+    // On the real cluster: `wait` needs a target that can watch.
+    let c = TestCluster::shared();
+    let ns = c.namespace("engine-creds");
+    let kc = c.kubeconfig.to_str().expect("utf-8");
+    let target = ["--kubeconfig", kc, "--dest-namespace", &ns];
 
     // Without credentials the server refuses: the commands below used them.
     let fresh = tmp.path().join("cache-none");
@@ -264,14 +268,10 @@ fn git_credentials_and_ssh_settings_apply_to_sync_diff_wait_and_render() {
 
     let out = with("sync", &target, &env);
     assert_eq!(out.status.code(), Some(0), "sync: {}", show(&out));
-    assert!(
-        tmp.path()
-            .join("cluster/default/core_ConfigMap_from-private.yaml")
-            .exists()
-    );
+    c.kubectl_ok(&["get", "configmap", "from-private", "-n", &ns]);
     let out = with("diff", &target, &env);
     assert_eq!(out.status.code(), Some(0), "diff: {}", show(&out));
-    let out = with("wait", &target, &env);
+    let out = with("wait", &[&target[..], &["--timeout", "30s"]].concat(), &env);
     assert_eq!(out.status.code(), Some(0), "wait: {}", show(&out));
     let out = with("render", &[], &env);
     assert_eq!(out.status.code(), Some(0), "render: {}", show(&out));
