@@ -2,7 +2,8 @@
 //! command needs to render, diff, sync or wait.
 //!
 //! `sluice render`, `sync`, `diff` and `wait` (and `serve`) call one
-//! function, [`resolve`], so an app means the same thing everywhere: the
+//! function, [`resolve`] (or [`resolve_with`], the same with Git progress
+//! and cancellation), so an app means the same thing everywhere: the
 //! same source (with the same Git credentials and SSH settings), the same
 //! name, the same plugin context and the same cluster.
 //!
@@ -49,12 +50,14 @@ pub use repo::without_userinfo;
 
 use crate::app::Application;
 use crate::render::{RenderError, RenderSpec, Rendered, RendererRef, Renderers};
+use crate::source::git::{LogProgress, ProgressSink};
 use crate::source::{self, DirTree, Options, SourceError, SourceSpec, Tree, TreeError};
 use crate::sync::SyncOptions;
 use crate::target::destination::{self, DestinationError};
 use repo::RepoKind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// An app as the user gave it: an Application file, flags, or both. Each
 /// `Some` field (and each parameter) overrides the file's.
@@ -265,8 +268,20 @@ pub enum EngineError {
 
 /// Turn `def` into an [`App`]: name, destination (checked), source
 /// (resolved, Git fetched when needed), render spec and sync options.
-/// Blocks on Git: call it from `spawn_blocking` in async code.
+/// Blocks on Git: call it from `spawn_blocking` in async code. Git progress
+/// goes to the log; not cancellable (see [`resolve_with`]).
 pub fn resolve(def: &AppDef, settings: &Settings) -> Result<App, EngineError> {
+    resolve_with(def, settings, &LogProgress, &AtomicBool::new(false))
+}
+
+/// [`resolve`] with an explicit Git progress sink and an interrupt flag
+/// (set it from another thread to cancel a fetch; the cache stays usable).
+pub fn resolve_with(
+    def: &AppDef,
+    settings: &Settings,
+    progress: &dyn ProgressSink,
+    interrupt: &AtomicBool,
+) -> Result<App, EngineError> {
     let file = def.file.as_ref().map(|(_, a)| a);
     let explicit_name = def
         .name
@@ -387,11 +402,12 @@ pub fn resolve(def: &AppDef, settings: &Settings) -> Result<App, EngineError> {
                 },
                 revision: revision.clone().unwrap_or_else(|| "HEAD".into()),
             };
-            let r =
-                source::resolve(&spec, &settings.git).map_err(|source| EngineError::Source {
+            let r = source::resolve_with(&spec, &settings.git, progress, interrupt).map_err(
+                |source| EngineError::Source {
                     app: name.clone(),
                     source,
-                })?;
+                },
+            )?;
             ResolvedSource {
                 tree: r.tree,
                 commit: r.commit,
