@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod diff;
+pub mod engine;
 pub mod health;
 pub mod object;
 pub mod plugin;

@@ -342,7 +342,19 @@ fn diff_masks_secrets_and_exit_codes() {
         )
     };
     write(src.path(), "s.yaml", &secret("first-secret-value"));
-    let args = |cmd: &'static str| vec![cmd, "--repo", &repo, "--name", "sec", "--target", &target];
+    let args = |cmd: &'static str| {
+        vec![
+            cmd,
+            "--repo",
+            &repo,
+            "--allow-local-repo",
+            &repo,
+            "--name",
+            "sec",
+            "--target",
+            &target,
+        ]
+    };
     let out = sluice(&args("diff"));
     assert_eq!(
         out.status.code(),

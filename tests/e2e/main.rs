@@ -3,6 +3,7 @@
 
 mod common;
 mod dir;
+mod engine;
 mod fuzz;
 mod git;
 mod kube;

@@ -186,6 +186,8 @@ fn renders_from_a_git_repository() {
         "apps/web",
         "--git-cache-dir",
         cache.to_str().expect("utf-8"),
+        "--allow-local-repo",
+        dir.path().to_str().expect("utf-8"),
         "-o",
         "json",
     ]);
@@ -200,6 +202,8 @@ fn renders_from_a_git_repository() {
         "nope",
         "--git-cache-dir",
         cache.to_str().expect("utf-8"),
+        "--allow-local-repo",
+        dir.path().to_str().expect("utf-8"),
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("nope"), "{}", text(&out.stderr));
@@ -258,6 +262,8 @@ fn syncs_from_a_git_repository() {
         "nope",
         "--path",
         "app",
+        "--allow-local-repo",
+        dir.path().to_str().expect("utf-8"),
         "--target",
         &target,
     ]);

@@ -404,6 +404,8 @@ async fn sluice_wait_names_what_is_not_healthy_then_succeeds() {
             ])
             .arg("--repo")
             .arg(repo.path())
+            .arg("--allow-local-repo")
+            .arg(repo.path())
             .arg("--kubeconfig")
             .arg(&c.kubeconfig)
             .output()

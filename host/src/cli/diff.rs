@@ -26,9 +26,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
         Err(_) => return Ok(EXIT_USAGE),
     };
     prepared.options.dry_run = true;
-    let context = prepared.context.clone();
+    let destination = prepared.destination.clone();
     let report = runtime()?.block_on(async {
-        let target = connect(&args.app, context.as_deref()).await?;
+        let target = connect(&destination).await?;
         anyhow::Ok(run_on(&target, prepared, false).await)
     });
     let report = match report {

@@ -1,17 +1,17 @@
-//! `sluice render`: print an application's desired objects.
+//! `sluice render`: print an application's desired objects, resolved by
+//! [`sluice::engine::resolve`] like `sync` resolves them.
 
 use super::{EXIT_FAILED, EXIT_OK, Global, Output};
 use anyhow::Context as _;
-use sluice::render::{RenderSpec, RendererRef};
-use sluice::source::{DirTree, Tree};
+use sluice::engine::AppDef;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Arguments of `sluice render`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A local directory standing for the repository root (or use --repo).
+    /// Naming it allows it: it need not lie under the working directory.
     #[arg(default_value = ".", conflicts_with = "repo")]
     pub dir: PathBuf,
     /// A Git repository to render from instead of DIR.
@@ -33,12 +33,22 @@ pub struct Args {
     /// Structured renderer parameters as a JSON document.
     #[arg(long)]
     pub params_json: Option<String>,
-    /// Application name passed to the renderer.
-    #[arg(long, default_value = "app")]
-    pub app: String,
-    /// Destination namespace passed to the renderer.
-    #[arg(long, default_value = "")]
-    pub namespace: String,
+    /// Application name passed to the renderer [default: as `sync` names
+    /// an app given by flags, `<last path segment>-<hash>`].
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Destination namespace passed to the renderer [default: default].
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Allow a --repo that is a local directory or file:// URL under DIR,
+    /// besides the working directory; repeatable.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "SLUICE_ALLOW_LOCAL_REPO",
+        value_delimiter = ':'
+    )]
+    pub allow_local_repo: Vec<PathBuf>,
     /// Output format.
     #[arg(short, long, value_enum, default_value = "yaml")]
     pub output: Output,
@@ -56,41 +66,57 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 
 /// Run `sluice render`.
 pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
-    let (tree, revision, repo_url): (Arc<dyn Tree>, String, String) = match args.git.resolve() {
-        Ok(Some(r)) => {
-            eprintln!(
-                "source: {} {} resolved to {} ({})",
-                r.url,
-                r.revision,
-                r.commit,
-                r.ref_name.as_deref().unwrap_or("no ref")
-            );
-            (r.tree, r.commit, r.url)
-        }
-        Ok(None) => {
-            let dir = DirTree::new(&args.dir)
-                .with_context(|| format!("cannot open directory {}", args.dir.display()))?;
-            (Arc::new(dir), String::new(), String::new())
-        }
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return Ok(EXIT_FAILED);
+    let repo = match &args.git.repo {
+        Some(r) => r.clone(),
+        // `./` first, so that a directory named like `host:path` is not
+        // taken for an scp-like Git URL.
+        None => {
+            let dir = if args.dir.is_absolute() {
+                args.dir.clone()
+            } else {
+                std::path::Path::new(".").join(&args.dir)
+            };
+            dir.to_str()
+                .map(str::to_string)
+                .with_context(|| format!("directory {} is not valid UTF-8", args.dir.display()))?
         }
     };
-    let spec = RenderSpec {
-        app: args.app.clone(),
-        path: args.path.clone(),
-        renderer: args.renderer.as_deref().map_or(RendererRef::Auto, |r| {
-            RendererRef::parse(r, args.renderer_sha256.clone())
-        }),
+    let def = AppDef {
+        name: args.app.clone(),
+        repo: Some(repo),
+        revision: args.git.revision.clone(),
+        path: Some(args.path.clone()),
+        renderer: args.renderer.clone(),
+        renderer_sha256: args.renderer_sha256.clone(),
         params: args.params.clone(),
         params_json: args.params_json.clone(),
         namespace: args.namespace.clone(),
-        revision,
-        repo_url,
+        ..AppDef::default()
     };
+    let mut allowed = args.allow_local_repo.clone();
+    if args.git.repo.is_none() {
+        allowed.push(args.dir.clone());
+    }
+    let settings = super::sync::settings(&args.git, None, &allowed)?;
+    let app = match sluice::engine::resolve(&def, &settings) {
+        Ok(app) => app,
+        Err(e) => {
+            super::sync::print_error(&e);
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let s = &app.source;
+    if !s.commit.is_empty() {
+        eprintln!(
+            "source: {} {} resolved to {} ({})",
+            s.url,
+            s.revision,
+            s.commit,
+            s.ref_name.as_deref().unwrap_or("no ref")
+        );
+    }
     let renderers = global.renderers()?;
-    match renderers.render(tree, &spec) {
+    match app.render(&renderers) {
         Ok(rendered) => {
             for r in &rendered.results {
                 eprintln!("{}", super::plugin::format_diagnostic(r));

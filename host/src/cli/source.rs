@@ -1,5 +1,6 @@
 //! `sluice source resolve`: resolve a repository revision to a commit, and
-//! the Git flags other subcommands (`render`) share through [`GitArgs`].
+//! the Git flags every subcommand that reads a repository (`render`,
+//! `sync`, `diff`, `wait`) shares through [`GitArgs`].
 
 use super::{EXIT_OK, Output};
 use anyhow::Context as _;
@@ -35,9 +36,10 @@ pub struct GitArgs {
     #[arg(long, required = false)]
     pub repo: Option<String>,
     /// Branch, tag, commit id (full or abbreviated), HEAD, or a semver
-    /// constraint over tags such as ">=1.2.0 <2", "~1.4", "^2".
-    #[arg(long, default_value = "HEAD")]
-    pub revision: String,
+    /// constraint over tags such as ">=1.2.0 <2", "~1.4", "^2" [default:
+    /// the Application's targetRevision, else HEAD].
+    #[arg(long)]
+    pub revision: Option<String>,
     /// Credentials file: a YAML/JSON list of {urlPrefix, username,
     /// password|token, sshPrivateKeyPath}.
     #[arg(long, env = "SLUICE_GIT_CREDENTIALS")]
@@ -52,7 +54,7 @@ pub struct GitArgs {
     #[arg(long)]
     pub ssh_insecure_ignore_host_key: bool,
     /// Send credentials over plain http:// (not recommended).
-    #[arg(long, env = "SLUICE_GIT_INSECURE_HTTP_CREDENTIALS")]
+    #[arg(long, env = "SLUICE_GIT_INSECURE_HTTP_CREDENTIALS", value_parser = clap::builder::BoolishValueParser::new())]
     pub git_insecure_http_credentials: bool,
     /// Where fetched repositories are cached.
     #[arg(long, env = "SLUICE_GIT_CACHE_DIR")]
@@ -91,7 +93,7 @@ impl GitArgs {
         };
         let spec = SourceSpec {
             repo: repo.clone(),
-            revision: self.revision.clone(),
+            revision: self.revision.clone().unwrap_or_else(|| "HEAD".into()),
         };
         let opts = self.options()?;
         Ok(Some(source::resolve(&spec, &opts)?))

@@ -1,36 +1,32 @@
 //! `sluice sync`: apply an application to a cluster or a directory.
 //!
-//! The app comes from an Application file or from flags; the target from
-//! `--target dir:PATH` or a kubeconfig context. Shared with `sluice diff`.
+//! The app comes from an Application file or from flags, resolved by
+//! [`sluice::engine::resolve`] (the same call `render`, `diff` and `wait`
+//! make); the target from `--target dir:PATH` or the Application's
+//! destination. Shared with `sluice diff` and `sluice wait`.
 
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Global};
 use anyhow::Context as _;
-use sluice::render::{RenderSpec, RendererRef};
-use sluice::source::{DirTree, Tree};
+use sluice::engine::{AppDef, Destination, EngineError, Settings};
 use sluice::sync::{Progress, Report, Row, SyncOptions};
 use sluice::target::dir::DirTarget;
 use sluice::target::kube::KubeTarget;
 use std::io::{IsTerminal as _, Write as _};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-/// Which app and which target: shared by `sync` and `diff`.
+/// Which app and which target: shared by `sync`, `diff` and `wait`.
 #[derive(Debug, clap::Args)]
 pub struct AppArgs {
     /// An Application file (`sluice.dev/v1alpha1` or Argo CD's
     /// `argoproj.io/v1alpha1`). Without it, the app comes from the flags.
     pub app_file: Option<PathBuf>,
     /// Application name (names the inventory); defaults to the file's
-    /// `metadata.name` or `app`.
+    /// `metadata.name`, else `<last path segment>-<hash of repo and path>`.
     #[arg(long)]
     pub name: Option<String>,
-    /// The repository: a Git URL (http(s)://, git://, ssh://, git@host:path,
-    /// file://) or a local directory.
-    #[arg(long)]
-    pub repo: Option<String>,
-    /// The revision (for Git sources).
-    #[arg(long)]
-    pub revision: Option<String>,
+    /// The repository (a Git URL or a local directory) and how to fetch it.
+    #[command(flatten)]
+    pub git: super::source::GitArgs,
     /// The app's directory inside the repository.
     #[arg(long)]
     pub path: Option<String>,
@@ -43,7 +39,8 @@ pub struct AppArgs {
     /// Sync into a directory standing for a cluster: `dir:PATH`.
     #[arg(long, conflicts_with = "dest_context")]
     pub target: Option<String>,
-    /// The kubeconfig context (default: the current context).
+    /// The kubeconfig context (default: the Application's
+    /// destination.name, else the current context).
     #[arg(long)]
     pub dest_context: Option<String>,
     /// The destination namespace for namespaced objects without one.
@@ -55,6 +52,16 @@ pub struct AppArgs {
     /// How many objects are applied at once.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// Allow a local repository (a directory or file:// URL) under DIR, besides
+    /// the Application file's directory (the working directory for --repo);
+    /// repeatable.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "SLUICE_ALLOW_LOCAL_REPO",
+        value_delimiter = ':'
+    )]
+    pub allow_local_repo: Vec<PathBuf>,
 }
 
 /// Arguments of `sluice sync`.
@@ -103,119 +110,81 @@ pub struct Prepared {
     pub objects: Vec<sluice::object::Object>,
     /// Sync options (name, namespace, app-level flags).
     pub options: SyncOptions,
-    /// Kube context from the Application's destination.
-    pub context: Option<String>,
+    /// Where the app goes (checked against the kubeconfig).
+    pub destination: Destination,
 }
 
-/// Load the app (file or flags) and render it. `Err` is a usage or render
-/// failure already explained on stderr (exit code inside).
+/// Print `e` and its causes on one line: `error: a: b: c`.
+pub fn print_error(e: &(dyn std::error::Error + 'static)) {
+    let mut line = format!("error: {e}");
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    eprintln!("{line}");
+}
+
+/// The engine's settings from the Git flags (over the environment), the
+/// kubeconfig and the allowed local roots.
+pub fn settings(
+    git: &super::source::GitArgs,
+    kubeconfig: Option<PathBuf>,
+    allow_local_repo: &[PathBuf],
+) -> anyhow::Result<Settings> {
+    let mut s = Settings::new(git.options()?).context("cannot read the working directory")?;
+    s.kubeconfig = kubeconfig;
+    s.allow_local_repos = allow_local_repo.to_vec();
+    Ok(s)
+}
+
+/// Load the app (file or flags), resolve it through the engine and render
+/// it. `Err` is a usage or render failure already explained on stderr
+/// (exit code inside).
 pub fn prepare(args: &AppArgs, global: &Global) -> Result<Prepared, i32> {
-    let app = match &args.app_file {
+    let file = match &args.app_file {
         Some(f) => match sluice::app::load(f) {
-            Ok(a) => Some(a),
+            Ok(a) => Some((f.clone(), a)),
             Err(e) => {
-                eprintln!("error: {e}");
+                print_error(&e);
                 return Err(EXIT_USAGE);
             }
         },
         None => None,
     };
-    let base = args
-        .app_file
-        .as_deref()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let name = args
-        .name
-        .clone()
-        .or_else(|| app.as_ref().map(|a| a.metadata.name.clone()))
-        .unwrap_or_else(|| "app".into());
-    let repo = args
-        .repo
-        .clone()
-        .or_else(|| app.as_ref().map(|a| a.spec.source.repo_url.clone()))
-        .unwrap_or_else(|| ".".into());
-    let path = args
-        .path
-        .clone()
-        .or_else(|| app.as_ref().map(|a| a.spec.source.path.clone()))
-        .unwrap_or_default();
-    let namespace = args
-        .dest_namespace
-        .clone()
-        .or_else(|| {
-            app.as_ref()
-                .and_then(|a| a.spec.destination.namespace.clone())
-        })
-        .unwrap_or_else(|| "default".into());
-    let revision = args.revision.clone().or_else(|| {
-        app.as_ref()
-            .and_then(|a| a.spec.source.target_revision.clone())
-    });
-    let is_git = repo.contains("://") || (repo.contains('@') && repo.contains(':'));
-    let (tree, revision): (Arc<dyn Tree>, String) = if is_git {
-        // A Git source: fetched into the cache, read lazily from its objects.
-        let spec = sluice::source::SourceSpec {
-            repo: repo.clone(),
-            revision: revision.unwrap_or_else(|| "HEAD".into()),
-        };
-        match sluice::source::resolve(&spec, &sluice::source::Options::default()) {
-            Ok(r) => (r.tree, r.commit),
-            Err(e) => {
-                eprintln!("error: app {name}: {e}");
-                return Err(super::EXIT_FAILED);
-            }
-        }
-    } else {
-        let dir = if args.repo.is_some() {
-            PathBuf::from(&repo)
-        } else {
-            base.join(&repo)
-        };
-        match DirTree::new(&dir) {
-            Ok(t) => (Arc::new(t), revision.unwrap_or_default()),
-            Err(e) => {
-                eprintln!(
-                    "error: app {name}: cannot open repository directory {}: {e}",
-                    dir.display()
-                );
-                return Err(EXIT_USAGE);
-            }
-        }
+    let def = AppDef {
+        file,
+        name: args.name.clone(),
+        repo: args.git.repo.clone(),
+        revision: args.git.revision.clone(),
+        path: args.path.clone(),
+        renderer: args.renderer.clone(),
+        params: args.params.clone(),
+        namespace: args.dest_namespace.clone(),
+        context: args.dest_context.clone(),
+        target: args.target.clone(),
+        ..AppDef::default()
     };
-    let file_renderer = app.as_ref().and_then(|a| a.spec.renderer.clone());
-    let renderer = match (&args.renderer, &file_renderer) {
-        (Some(r), _) => RendererRef::parse(r, None),
-        (None, Some(r)) => RendererRef::parse(&r.name, r.sha256.clone()),
-        (None, None) => RendererRef::Auto,
-    };
-    let mut params = args.params.clone();
-    let mut structured = serde_json::Map::new();
-    for (k, v) in file_renderer.iter().flat_map(|r| r.params.iter()) {
-        match v {
-            serde_json::Value::String(s) => params.push((k.clone(), s.clone())),
-            other => {
-                structured.insert(k.clone(), other.clone());
-            }
+    let settings =
+        settings(&args.git, args.kubeconfig.clone(), &args.allow_local_repo).map_err(|e| {
+            eprintln!("error: {e:#}");
+            EXIT_USAGE
+        })?;
+    let app = sluice::engine::resolve(&def, &settings).map_err(|e| {
+        print_error(&e);
+        match e {
+            EngineError::Source { .. } => EXIT_FAILED,
+            _ => EXIT_USAGE,
         }
-    }
-    let spec = RenderSpec {
-        app: name.clone(),
-        path,
-        renderer,
-        params,
-        params_json: (!structured.is_empty())
-            .then(|| serde_json::Value::Object(structured).to_string()),
-        namespace: namespace.clone(),
-        revision,
-        repo_url: repo,
-    };
-    let rendered = global.renderers().map_err(|e| {
-        eprintln!("error: app {name}: cannot start the plugin runtime: {e:#}");
+    })?;
+    let renderers = global.renderers().map_err(|e| {
+        eprintln!(
+            "error: app {}: cannot start the plugin runtime: {e:#}",
+            app.name
+        );
         EXIT_USAGE
     })?;
-    let rendered = match rendered.render(tree, &spec) {
+    let rendered = match app.render(&renderers) {
         Ok(r) => r,
         Err(e) => {
             // Never sync (or prune) after a failed render.
@@ -229,21 +198,12 @@ pub fn prepare(args: &AppArgs, global: &Global) -> Result<Prepared, i32> {
     for r in &rendered.results {
         eprintln!("{}", super::plugin::format_diagnostic(r));
     }
-    let mut options = SyncOptions::new(&name, &namespace);
+    let mut options = app.sync;
     options.concurrency = args.concurrency.max(1);
-    if let Some(a) = &app {
-        options.create_namespace = a.create_namespace();
-        options.prune = a.prune();
-        options.allow_empty = a.allow_empty();
-    }
-    let context = args
-        .dest_context
-        .clone()
-        .or_else(|| app.as_ref().and_then(|a| a.spec.destination.name.clone()));
     Ok(Prepared {
         objects: rendered.objects,
         options,
-        context,
+        destination: app.destination,
     })
 }
 
@@ -255,17 +215,12 @@ pub enum AnyTarget {
     Kube(Box<KubeTarget>),
 }
 
-/// Connect to the target.
-pub async fn connect(args: &AppArgs, context: Option<&str>) -> anyhow::Result<AnyTarget> {
-    match &args.target {
-        Some(t) => {
-            let path = t
-                .strip_prefix("dir:")
-                .with_context(|| format!("--target {t:?}: use dir:PATH"))?;
-            Ok(AnyTarget::Dir(DirTarget::new(path)?))
-        }
-        None => Ok(AnyTarget::Kube(Box::new(
-            KubeTarget::connect(args.kubeconfig.as_deref(), context).await?,
+/// Connect to the destination the engine checked.
+pub async fn connect(destination: &Destination) -> anyhow::Result<AnyTarget> {
+    match destination {
+        Destination::Dir(path) => Ok(AnyTarget::Dir(DirTarget::new(path)?)),
+        Destination::Cluster(c) => Ok(AnyTarget::Kube(Box::new(
+            KubeTarget::connect(c.kubeconfig.as_deref(), c.context.as_deref()).await?,
         ))),
     }
 }
@@ -407,9 +362,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
             println!("{plan}");
         }
     }
-    let context = prepared.context.clone();
+    let destination = prepared.destination.clone();
     let report = runtime()?.block_on(async {
-        let target = connect(&args.app, context.as_deref()).await?;
+        let target = connect(&destination).await?;
         anyhow::Ok(run_on(&target, prepared, !json).await)
     });
     let report = match report {

@@ -66,9 +66,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     };
     let ns = prepared.options.namespace.clone();
     let app = prepared.options.app.clone();
-    let context = prepared.context.clone();
+    let destination = prepared.destination.clone();
     let result = runtime()?.block_on(async {
-        let target = connect(&args.app, context.as_deref()).await?;
+        let target = connect(&destination).await?;
         match &target {
             AnyTarget::Dir(t) => wait_on(t, prepared.objects, &ns, args.timeout).await,
             AnyTarget::Kube(t) => wait_on(t.as_ref(), prepared.objects, &ns, args.timeout).await,

@@ -1,0 +1,492 @@
+//! The engine's first step: from an app definition to everything a
+//! command needs to render, diff, sync or wait.
+//!
+//! `sluice render`, `sync`, `diff` and `wait` (and `serve`) call one
+//! function, [`resolve`] (or [`resolve_with`], the same with Git progress
+//! and cancellation), so an app means the same thing everywhere: the
+//! same source (with the same Git credentials and SSH settings), the same
+//! name, the same plugin context and the same cluster.
+//!
+//! ```no_run
+//! use sluice::engine::{self, AppDef, Settings};
+//! let def = AppDef::from_file("examples/guestbook-app.yaml".as_ref())?;
+//! let settings = Settings::new(sluice::source::Options::default())?;
+//! let app = engine::resolve(&def, &settings)?;
+//! println!("{} at {:?} -> {:?}", app.name, app.source.commit, app.destination);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! What it decides, and why:
+//! - **Which app.** An [`AppDef`] is an Application file, flags, or both;
+//!   a flag wins over the file's field. The name is `--name`, else the
+//!   file's `metadata.name`, else derived from the repository and path
+//!   ([`default_name`]: `<last path segment>-<hash>`), so two apps given by
+//!   flags never share an inventory and prune each other.
+//! - **Which source.** A Git URL is resolved through
+//!   [`source::resolve`](crate::source::resolve) with the caller's
+//!   [`Options`] (credentials, SSH, cache: the CLI builds them from the
+//!   environment and its flags the same way for every command). A local
+//!   directory, or a `file://` URL, must lie inside the Application file's
+//!   directory (the working directory for flags), symlinks resolved, or
+//!   inside a root the caller allows ([`Settings::allow_local_repos`]); see
+//!   `local.rs` for why.
+//! - **What the plugin sees.** [`RenderSpec::repo_url`] is the repository
+//!   URL without userinfo ([`without_userinfo`]): a password written into a
+//!   `repoURL` reaches Git, never a plugin.
+//! - **Which cluster.** `--target dir:PATH`, or the Application's
+//!   `destination` checked against the kubeconfig by
+//!   [`target::destination`](crate::target::destination) before anything
+//!   is fetched or sent: a `destination.server` that is not the chosen
+//!   context's server is refused.
+//!
+//! Nothing here prints; every error names the app and what to do.
+
+mod local;
+mod name;
+mod repo;
+
+pub use name::default_name;
+pub use repo::without_userinfo;
+
+use crate::app::Application;
+use crate::render::{RenderError, RenderSpec, Rendered, RendererRef, Renderers};
+use crate::source::git::{LogProgress, ProgressSink};
+use crate::source::{self, DirTree, Options, SourceError, SourceSpec, Tree, TreeError};
+use crate::sync::SyncOptions;
+use crate::target::destination::{self, DestinationError};
+use repo::RepoKind;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// An app as the user gave it: an Application file, flags, or both. Each
+/// `Some` field (and each parameter) overrides the file's.
+#[derive(Debug, Clone, Default)]
+pub struct AppDef {
+    /// The Application file and its contents. Its directory is the base of
+    /// relative local `repoURL`s and the root they must stay inside.
+    pub file: Option<(PathBuf, Application)>,
+    /// The app's name (`--name`).
+    pub name: Option<String>,
+    /// The repository (`--repo`): a Git URL or a local directory, relative
+    /// to the working directory.
+    pub repo: Option<String>,
+    /// The revision (`--revision`); `HEAD` for Git when unset anywhere.
+    pub revision: Option<String>,
+    /// The app's directory inside the repository (`--path`).
+    pub path: Option<String>,
+    /// A built-in renderer name or a `.wasm` file (`--renderer`).
+    pub renderer: Option<String>,
+    /// The required sha256 of a renderer file.
+    pub renderer_sha256: Option<String>,
+    /// `key=value` parameters, after (so overriding) the file's.
+    pub params: Vec<(String, String)>,
+    /// Structured parameters as JSON text; replaces the file's structured
+    /// parameters when set.
+    pub params_json: Option<String>,
+    /// The destination namespace (`--dest-namespace`).
+    pub namespace: Option<String>,
+    /// The kubeconfig context (`--dest-context`), over `destination.name`.
+    pub context: Option<String>,
+    /// `dir:PATH`: a directory standing for a cluster (`--target`).
+    pub target: Option<String>,
+}
+
+impl AppDef {
+    /// A definition from an Application file, no overrides.
+    pub fn from_file(file: &Path) -> Result<AppDef, crate::app::AppError> {
+        let app = crate::app::load(file)?;
+        Ok(AppDef {
+            file: Some((file.to_path_buf(), app)),
+            ..AppDef::default()
+        })
+    }
+}
+
+/// Host settings that apply to every app.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How to fetch Git sources.
+    pub git: Options,
+    /// The kubeconfig (`None`: `KUBECONFIG`, `~/.kube/config`, in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    /// Directories local repositories may lie in besides the app's own
+    /// (`--allow-local-repo`, `SLUICE_ALLOW_LOCAL_REPO`); relative ones
+    /// are taken from [`Settings::working_dir`].
+    pub allow_local_repos: Vec<PathBuf>,
+    /// The base of flag paths, and the root flag repositories must lie in.
+    pub working_dir: PathBuf,
+}
+
+impl Settings {
+    /// Settings with `git`, the current directory, and nothing else.
+    pub fn new(git: Options) -> std::io::Result<Settings> {
+        Ok(Settings {
+            git,
+            kubeconfig: None,
+            allow_local_repos: Vec::new(),
+            working_dir: std::env::current_dir()?,
+        })
+    }
+}
+
+/// Where an app is synced to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A directory standing for a cluster.
+    Dir(PathBuf),
+    /// A cluster, checked against the kubeconfig.
+    Cluster(destination::Cluster),
+}
+
+/// An app's source, resolved.
+#[derive(Clone)]
+pub struct ResolvedSource {
+    /// The files.
+    pub tree: Arc<dyn Tree>,
+    /// The commit id; empty for a local directory.
+    pub commit: String,
+    /// The repository without userinfo (as written, for a directory).
+    pub url: String,
+    /// The revision as asked for.
+    pub revision: String,
+    /// The ref the commit came from, if any.
+    pub ref_name: Option<String>,
+    /// Whether objects were fetched.
+    pub fetched: bool,
+}
+
+impl std::fmt::Debug for ResolvedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedSource")
+            .field("tree", &self.tree.describe())
+            .field("commit", &self.commit)
+            .field("url", &self.url)
+            .field("revision", &self.revision)
+            .field("ref_name", &self.ref_name)
+            .field("fetched", &self.fetched)
+            .finish()
+    }
+}
+
+/// An app ready to render and sync.
+#[derive(Debug)]
+pub struct App {
+    /// Its name (names the inventory and every message).
+    pub name: String,
+    /// Its source.
+    pub source: ResolvedSource,
+    /// What to render (the plugin context included).
+    pub render: RenderSpec,
+    /// Sync options from the definition (name, namespace, the
+    /// Application's `CreateNamespace`, `prune`, `allowEmpty`); the caller
+    /// adds its own (dry-run, watcher, ...).
+    pub sync: SyncOptions,
+    /// Where it goes.
+    pub destination: Destination,
+}
+
+impl App {
+    /// Render the app's desired objects with `renderers`.
+    pub fn render(&self, renderers: &Renderers) -> Result<Rendered, RenderError> {
+        renderers.render(self.source.tree.clone(), &self.render)
+    }
+}
+
+/// The error returned by [`resolve`]. Every variant names the app.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// `--target` is not `dir:PATH`.
+    #[error(
+        "app {app}: --target {target:?} is not dir:PATH; use --target dir:PATH for a directory, or leave it out to sync to a kubeconfig context"
+    )]
+    Target {
+        /// The app.
+        app: String,
+        /// What was given.
+        target: String,
+    },
+    /// The destination names a cluster the kubeconfig cannot reach as
+    /// named; nothing was sent to any server.
+    #[error("app {app}: refusing its destination (nothing was sent to any cluster)")]
+    Destination {
+        /// The app.
+        app: String,
+        /// What is wrong.
+        #[source]
+        source: DestinationError,
+    },
+    /// A local repository lies outside the allowed roots.
+    #[error(
+        "app {app}: local repository {repo} resolves to {}, outside {}; a local repoURL must lie inside the Application file's directory (the working directory for --repo); to allow it, pass --allow-local-repo {} or set SLUICE_ALLOW_LOCAL_REPO={}",
+        resolved.display(), base.display(), resolved.display(), resolved.display()
+    )]
+    LocalRepoOutside {
+        /// The app.
+        app: String,
+        /// The repository as written.
+        repo: String,
+        /// Where it leads, symlinks resolved.
+        resolved: PathBuf,
+        /// The root it had to lie in.
+        base: PathBuf,
+    },
+    /// A local repository cannot be opened.
+    #[error("app {app}: cannot open local repository {repo} (from {}); check spec.source.repoURL or --repo", base.display())]
+    LocalRepo {
+        /// The app.
+        app: String,
+        /// The repository as written.
+        repo: String,
+        /// The directory it is relative to.
+        base: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A local directory cannot be served as a tree.
+    #[error("app {app}: cannot read directory {}", dir.display())]
+    Dir {
+        /// The app.
+        app: String,
+        /// The directory.
+        dir: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: TreeError,
+    },
+    /// The Git source could not be resolved.
+    #[error("app {app}: cannot resolve its source")]
+    Source {
+        /// The app.
+        app: String,
+        /// What went wrong (names the URL and revision).
+        #[source]
+        source: SourceError,
+    },
+}
+
+/// Turn `def` into an [`App`]: name, destination (checked), source
+/// (resolved, Git fetched when needed), render spec and sync options.
+/// Blocks on Git: call it from `spawn_blocking` in async code. Git progress
+/// goes to the log; not cancellable (see [`resolve_with`]).
+pub fn resolve(def: &AppDef, settings: &Settings) -> Result<App, EngineError> {
+    resolve_with(def, settings, &LogProgress, &AtomicBool::new(false))
+}
+
+/// [`resolve`] with an explicit Git progress sink and an interrupt flag
+/// (set it from another thread to cancel a fetch; the cache stays usable).
+pub fn resolve_with(
+    def: &AppDef,
+    settings: &Settings,
+    progress: &dyn ProgressSink,
+    interrupt: &AtomicBool,
+) -> Result<App, EngineError> {
+    let file = def.file.as_ref().map(|(_, a)| a);
+    let explicit_name = def
+        .name
+        .clone()
+        .or_else(|| file.map(|a| a.metadata.name.clone()));
+    let (repo, base) = match (&def.repo, &def.file) {
+        (Some(r), _) => (r.clone(), settings.working_dir.clone()),
+        (None, Some((path, a))) => (a.spec.source.repo_url.clone(), file_dir(path, settings)),
+        (None, None) => (".".to_string(), settings.working_dir.clone()),
+    };
+    let base = base.canonicalize().unwrap_or(base);
+    let path = def
+        .path
+        .clone()
+        .or_else(|| file.map(|a| a.spec.source.path.clone()))
+        .unwrap_or_default();
+    let norm_path = source::normalize(&path).unwrap_or_else(|| path.clone());
+    let revision = def
+        .revision
+        .clone()
+        .or_else(|| file.and_then(|a| a.spec.source.target_revision.clone()));
+
+    // Local repositories first: their canonical path is part of the name.
+    let kind = repo::classify(&repo);
+    let local = match &kind {
+        RepoKind::Dir(p) | RepoKind::LocalGit(p) => {
+            let allowed: Vec<PathBuf> = settings
+                .allow_local_repos
+                .iter()
+                .map(|r| settings.working_dir.join(r))
+                .collect();
+            let label = || {
+                explicit_name
+                    .clone()
+                    .unwrap_or_else(|| default_name(&repo, &norm_path))
+            };
+            match local::confine(p, &base, &allowed) {
+                Ok(canon) => Some(canon),
+                Err(local::Refusal::Open(source)) => {
+                    return Err(EngineError::LocalRepo {
+                        app: label(),
+                        repo: repo.clone(),
+                        base,
+                        source,
+                    });
+                }
+                Err(local::Refusal::Outside { resolved }) => {
+                    return Err(EngineError::LocalRepoOutside {
+                        app: label(),
+                        repo: repo.clone(),
+                        resolved,
+                        base,
+                    });
+                }
+            }
+        }
+        RepoKind::Remote => None,
+    };
+    let name = explicit_name.unwrap_or_else(|| {
+        let key = match &local {
+            Some(canon) => format!("file://{}", canon.display()),
+            None => source::git::url::RepoUrl::parse(&repo)
+                .map(|u| u.normalized().to_string())
+                .unwrap_or_else(|_| without_userinfo(&repo)),
+        };
+        default_name(&key, &norm_path)
+    });
+
+    // The destination before any fetch: a wrong one fails fast.
+    let destination = match &def.target {
+        Some(t) => match t.strip_prefix("dir:").filter(|p| !p.is_empty()) {
+            Some(p) => Destination::Dir(settings.working_dir.join(p)),
+            None => {
+                return Err(EngineError::Target {
+                    app: name,
+                    target: t.clone(),
+                });
+            }
+        },
+        None => {
+            let context = def
+                .context
+                .as_deref()
+                .or_else(|| file.and_then(|a| a.spec.destination.name.as_deref()));
+            let server = file.and_then(|a| a.spec.destination.server.as_deref());
+            Destination::Cluster(
+                destination::resolve(settings.kubeconfig.as_deref(), context, server).map_err(
+                    |source| EngineError::Destination {
+                        app: name.clone(),
+                        source,
+                    },
+                )?,
+            )
+        }
+    };
+
+    let source = match (kind, local) {
+        (RepoKind::Dir(_), Some(dir)) => {
+            let tree = DirTree::new(&dir).map_err(|source| EngineError::Dir {
+                app: name.clone(),
+                dir: dir.clone(),
+                source,
+            })?;
+            ResolvedSource {
+                tree: Arc::new(tree),
+                commit: String::new(),
+                url: without_userinfo(&repo),
+                revision: revision.clone().unwrap_or_default(),
+                ref_name: None,
+                fetched: false,
+            }
+        }
+        (kind, local) => {
+            let spec = SourceSpec {
+                repo: match (&kind, &local) {
+                    (RepoKind::LocalGit(_), Some(canon)) => format!("file://{}", canon.display()),
+                    _ => repo.clone(),
+                },
+                revision: revision.clone().unwrap_or_else(|| "HEAD".into()),
+            };
+            let r = source::resolve_with(&spec, &settings.git, progress, interrupt).map_err(
+                |source| EngineError::Source {
+                    app: name.clone(),
+                    source,
+                },
+            )?;
+            ResolvedSource {
+                tree: r.tree,
+                commit: r.commit,
+                url: without_userinfo(&repo),
+                revision: r.revision,
+                ref_name: r.ref_name,
+                fetched: r.fetched,
+            }
+        }
+    };
+
+    let namespace = def
+        .namespace
+        .clone()
+        .or_else(|| file.and_then(|a| a.spec.destination.namespace.clone()))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "default".into());
+    let render = render_spec(def, file, &name, path, &namespace, &source);
+    let mut sync = SyncOptions::new(&name, &namespace);
+    if let Some(a) = file {
+        sync.create_namespace = a.create_namespace();
+        sync.prune = a.prune();
+        sync.allow_empty = a.allow_empty();
+    }
+    Ok(App {
+        name,
+        source,
+        render,
+        sync,
+        destination,
+    })
+}
+
+/// The directory of an Application file (the working directory for a bare
+/// file name).
+fn file_dir(file: &Path, settings: &Settings) -> PathBuf {
+    let parent = file.parent().unwrap_or(Path::new(""));
+    settings.working_dir.join(parent)
+}
+
+fn render_spec(
+    def: &AppDef,
+    file: Option<&Application>,
+    name: &str,
+    path: String,
+    namespace: &str,
+    source: &ResolvedSource,
+) -> RenderSpec {
+    let file_renderer = file.and_then(|a| a.spec.renderer.as_ref());
+    let renderer = match (&def.renderer, file_renderer) {
+        (Some(r), _) => RendererRef::parse(r, def.renderer_sha256.clone()),
+        (None, Some(r)) => RendererRef::parse(&r.name, r.sha256.clone()),
+        (None, None) => RendererRef::Auto,
+    };
+    let mut params = Vec::new();
+    let mut structured = serde_json::Map::new();
+    for (k, v) in file_renderer.iter().flat_map(|r| r.params.iter()) {
+        match v {
+            serde_json::Value::String(s) => params.push((k.clone(), s.clone())),
+            other => {
+                structured.insert(k.clone(), other.clone());
+            }
+        }
+    }
+    params.extend(def.params.iter().cloned());
+    let params_json = def.params_json.clone().or_else(|| {
+        (!structured.is_empty()).then(|| serde_json::Value::Object(structured).to_string())
+    });
+    RenderSpec {
+        app: name.to_string(),
+        path,
+        renderer,
+        params,
+        params_json,
+        namespace: namespace.to_string(),
+        revision: source.commit.clone(),
+        repo_url: source.url.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
