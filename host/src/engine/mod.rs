@@ -262,7 +262,7 @@ pub enum EngineError {
         app: String,
         /// What went wrong (names the URL and revision).
         #[source]
-        source: SourceError,
+        source: Box<SourceError>,
     },
 }
 
@@ -405,7 +405,7 @@ pub fn resolve_with(
             let r = source::resolve_with(&spec, &settings.git, progress, interrupt).map_err(
                 |source| EngineError::Source {
                     app: name.clone(),
-                    source,
+                    source: Box::new(source),
                 },
             )?;
             ResolvedSource {
