@@ -12,6 +12,7 @@ pub mod health;
 pub mod object;
 pub mod plugin;
 pub mod render;
+pub mod serve;
 pub mod source;
 pub mod sync;
 pub mod target;
