@@ -16,3 +16,45 @@ pub mod serve;
 pub mod source;
 pub mod sync;
 pub mod target;
+
+/// An error and its causes on one line, `outer: cause: root cause`, the way
+/// the CLI prints errors. Every error type in sluice keeps its cause as a
+/// `#[source]` and leaves it out of its own message, so each cause appears
+/// exactly once here.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod error_chain_tests {
+    use super::error_chain;
+
+    #[test]
+    fn each_cause_appears_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = crate::render::RenderError::ReadPlugin {
+            app: "web".into(),
+            path: "p.wasm".into(),
+            source: io,
+        };
+        assert_eq!(
+            error_chain(&e),
+            "app web: cannot read plugin file p.wasm: no such file"
+        );
+        let e =
+            crate::app::load(std::path::Path::new("/nonexistent/app.yaml")).expect_err("no file");
+        let text = error_chain(&e);
+        assert_eq!(text.matches("No such file").count(), 1, "{text}");
+        assert!(text.starts_with("cannot read application file /nonexistent/app.yaml: "));
+    }
+}

@@ -377,9 +377,9 @@ fn drop_controller_uids(v: &mut Value) {
 /// The directory tests/terraform/build.sh prints (OpenTofu, the provider
 /// mirror and a tofurc), from `SLUICE_TERRAFORM_BIN`.
 fn terraform_tools() -> PathBuf {
-    let dir = std::env::var_os("SLUICE_TERRAFORM_BIN").map(PathBuf::from).expect(
-        "set SLUICE_TERRAFORM_BIN to the directory tests/terraform/build.sh prints",
-    );
+    let dir = std::env::var_os("SLUICE_TERRAFORM_BIN")
+        .map(PathBuf::from)
+        .expect("set SLUICE_TERRAFORM_BIN to the directory tests/terraform/build.sh prints");
     assert!(
         dir.join("tofu").is_file() && dir.join("tofurc").is_file(),
         "SLUICE_TERRAFORM_BIN={} does not hold tofu and tofurc; run tests/terraform/build.sh",

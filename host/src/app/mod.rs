@@ -29,7 +29,7 @@ pub const API_VERSIONS: &[&str] = &["sluice.dev/v1alpha1", "argoproj.io/v1alpha1
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// The file could not be read.
-    #[error("cannot read application file {file}: {source}")]
+    #[error("cannot read application file {file}")]
     Read {
         /// The file.
         file: String,

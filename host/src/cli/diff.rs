@@ -34,7 +34,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     let report = match report {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", sluice::error_chain(&e));
             return Ok(EXIT_USAGE);
         }
         Err(e) => {

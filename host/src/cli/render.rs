@@ -145,7 +145,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
             Ok(EXIT_OK)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", sluice::error_chain(&e));
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
                 eprintln!("  caused by: {s}");

@@ -8,6 +8,7 @@ use sluice::source::git::{Credentials, SshOptions};
 use sluice::source::{self, Options, Resolved, SourceSpec};
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// `sluice source …`.
 #[derive(Debug, clap::Subcommand)]
@@ -59,16 +60,49 @@ pub struct GitArgs {
     /// Where fetched repositories are cached.
     #[arg(long, env = "SLUICE_GIT_CACHE_DIR")]
     pub git_cache_dir: Option<PathBuf>,
+    /// Deadline for one fetch, all of it (30s, 5m) [env
+    /// SLUICE_GIT_FETCH_TIMEOUT; default 5m].
+    #[arg(long, value_parser = git_duration)]
+    pub git_fetch_timeout: Option<Duration>,
+    /// A fetch slower than this many bytes per second for
+    /// --git-low-speed-time is cut; 0 turns it off [env
+    /// SLUICE_GIT_LOW_SPEED_LIMIT; default 1].
+    #[arg(long)]
+    pub git_low_speed_limit: Option<u64>,
+    /// How long a fetch may stay below --git-low-speed-limit [env
+    /// SLUICE_GIT_LOW_SPEED_TIME; default 60s].
+    #[arg(long, value_parser = git_duration)]
+    pub git_low_speed_time: Option<Duration>,
+    /// How long to wait for another process fetching the same repository
+    /// [env SLUICE_GIT_LOCK_TIMEOUT; default 6m].
+    #[arg(long, value_parser = git_duration)]
+    pub git_lock_timeout: Option<Duration>,
+    /// Most pack data one fetch may receive (500M, 2GiB) [env
+    /// SLUICE_GIT_MAX_PACK_SIZE; default 2GiB].
+    #[arg(long, value_parser = git_size)]
+    pub git_max_pack_size: Option<u64>,
+    /// Most refs a remote may advertise [env SLUICE_GIT_MAX_REFS; default
+    /// 100000].
+    #[arg(long)]
+    pub git_max_refs: Option<usize>,
+}
+
+fn git_duration(s: &str) -> Result<Duration, String> {
+    sluice::source::git::parse_duration(s)
+        .ok_or_else(|| format!("{s:?} is not a duration (use 30s, 5m, 500ms or seconds)"))
+}
+
+fn git_size(s: &str) -> Result<u64, String> {
+    sluice::source::git::parse_size(s)
+        .ok_or_else(|| format!("{s:?} is not a size (use 500M, 2GiB or bytes)"))
 }
 
 impl GitArgs {
     /// The fetch options these flags describe, on top of the environment.
     pub fn options(&self) -> anyhow::Result<Options> {
-        let mut o = Options::from_env()
-            .map_err(anyhow::Error::msg)
-            .context("git credentials")?;
+        let mut o = Options::from_env().context("git settings from the environment")?;
         if let Some(p) = &self.git_credentials {
-            let mut creds = Credentials::from_file(p).map_err(anyhow::Error::msg)?;
+            let mut creds = Credentials::from_file(p)?;
             creds.extend(Credentials::from_env_vars());
             o.credentials = creds;
         }
@@ -82,6 +116,24 @@ impl GitArgs {
         o.allow_insecure_http_credentials |= self.git_insecure_http_credentials;
         if let Some(d) = &self.git_cache_dir {
             o.cache_dir = d.clone();
+        }
+        if let Some(t) = self.git_fetch_timeout {
+            o.fetch_timeout = t;
+        }
+        if let Some(l) = self.git_low_speed_limit {
+            o.low_speed_limit = l;
+        }
+        if let Some(t) = self.git_low_speed_time {
+            o.low_speed_time = t;
+        }
+        if let Some(t) = self.git_lock_timeout {
+            o.lock_timeout = t;
+        }
+        if let Some(n) = self.git_max_pack_size {
+            o.max_pack_size = n;
+        }
+        if let Some(n) = self.git_max_refs {
+            o.max_refs = n;
         }
         Ok(o)
     }

@@ -188,7 +188,10 @@ pub fn prepare(args: &AppArgs, global: &Global) -> Result<Prepared, i32> {
         Ok(r) => r,
         Err(e) => {
             // Never sync (or prune) after a failed render.
-            eprintln!("error: {e}; nothing was applied or pruned");
+            eprintln!(
+                "error: {}; nothing was applied or pruned",
+                sluice::error_chain(&e)
+            );
             for r in e.results() {
                 eprintln!("{}", super::plugin::format_diagnostic(r));
             }
@@ -370,7 +373,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     let report = match report {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", sluice::error_chain(&e));
             return Ok(EXIT_FAILED);
         }
         Err(e) => {

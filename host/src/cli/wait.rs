@@ -90,7 +90,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
         }
         Err(e) => {
             print(&mut out, e.blocking().into_iter())?;
-            eprintln!("error: app {app}: {e}");
+            eprintln!("error: app {app}: {}", sluice::error_chain(&e));
             Ok(EXIT_FAILED)
         }
     }

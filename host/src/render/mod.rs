@@ -85,7 +85,7 @@ pub struct Rendered {
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// The plugin misbehaved or could not be loaded.
-    #[error("app {app}: {source}")]
+    #[error("app {app}")]
     Plugin {
         /// The app.
         app: String,
@@ -106,7 +106,7 @@ pub enum RenderError {
         results: Vec<Diagnostic>,
     },
     /// The renderer returned something that is not a valid object.
-    #[error("app {app}: renderer {renderer} returned a bad object: {source}")]
+    #[error("app {app}: renderer {renderer} returned a bad object")]
     BadObject {
         /// The app.
         app: String,
@@ -137,7 +137,7 @@ pub enum RenderError {
         path: String,
     },
     /// The plugin file could not be read.
-    #[error("app {app}: cannot read plugin file {}: {source}", path.display())]
+    #[error("app {app}: cannot read plugin file {}", path.display())]
     ReadPlugin {
         /// The app.
         app: String,

@@ -346,7 +346,7 @@ impl Progress for NoProgress {
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     /// The target could not be discovered or listed.
-    #[error("app {app}: {source}")]
+    #[error("app {app}")]
     Target {
         /// The app.
         app: String,
@@ -355,7 +355,7 @@ pub enum SyncError {
         source: TargetError,
     },
     /// Two desired objects share an identity once namespaces are defaulted.
-    #[error("app {app}: {source}")]
+    #[error("app {app}")]
     Duplicate {
         /// The app.
         app: String,
@@ -364,7 +364,7 @@ pub enum SyncError {
         source: ObjectError,
     },
     /// A wave or hook annotation is invalid.
-    #[error("app {app}: {source}")]
+    #[error("app {app}")]
     Plan {
         /// The app.
         app: String,

@@ -152,7 +152,7 @@ pub enum TargetError {
         message: String,
     },
     /// A `dir` target's directory could not be used.
-    #[error("cannot use directory {path} as a target: {source}")]
+    #[error("cannot use directory {path} as a target")]
     Dir {
         /// The directory.
         path: String,
