@@ -1,13 +1,16 @@
 //! Hostile plugins: each misbehaviour is refused with a clear error, and a
 //! normal render right after it still succeeds in the same process.
 
+use crate::common::text;
 use sluice::plugin::{Limits, PluginError, Runtime};
 use sluice::render::{RenderError, RenderSpec, RendererRef, Renderers};
 use sluice::source::{DirTree, Tree};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-const TIMEOUT: Duration = Duration::from_secs(2);
+const TIMEOUT: Duration = Duration::from_secs(3);
+const HOSTILE: &str = env!("SLUICE_TEST_PLUGIN_HOSTILE");
 
 struct Fixture {
     renderers: Renderers,
@@ -26,6 +29,13 @@ fn fixture() -> &'static Fixture {
         )
         .expect("write");
         std::os::unix::fs::symlink("/etc/passwd", repo.path().join("link")).expect("symlink");
+        // A FIFO: reading it blocks until someone writes, like a file on a
+        // hung network filesystem.
+        let mkfifo = std::process::Command::new("mkfifo")
+            .arg(repo.path().join("fifo"))
+            .status()
+            .expect("run mkfifo");
+        assert!(mkfifo.success(), "mkfifo failed");
         let cache = tempfile::tempdir().expect("tempdir");
         let limits = Limits {
             memory: 64 << 20,
@@ -44,22 +54,55 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-fn hostile(mode: &str, arg: &str) -> Result<sluice::render::Rendered, RenderError> {
-    let f = fixture();
-    let spec = RenderSpec {
+fn spec(plugin: &Path, mode: &str, arg: &str, revision: &str) -> RenderSpec {
+    RenderSpec {
         app: "hostile".into(),
         path: String::new(),
         renderer: RendererRef::File {
-            path: env!("SLUICE_TEST_PLUGIN_HOSTILE").into(),
+            path: plugin.to_path_buf(),
             sha256: None,
         },
         params: vec![("mode".into(), mode.into()), ("arg".into(), arg.into())],
         params_json: None,
         namespace: String::new(),
-        revision: String::new(),
+        revision: revision.into(),
         repo_url: String::new(),
-    };
-    f.renderers.render(f.tree.clone(), &spec)
+    }
+}
+
+fn hostile(mode: &str, arg: &str) -> Result<sluice::render::Rendered, RenderError> {
+    hostile_at(mode, arg, "")
+}
+
+fn hostile_at(
+    mode: &str,
+    arg: &str,
+    revision: &str,
+) -> Result<sluice::render::Rendered, RenderError> {
+    let f = fixture();
+    f.renderers.render(
+        f.tree.clone(),
+        &spec(Path::new(HOSTILE), mode, arg, revision),
+    )
+}
+
+/// The plugin error of a failed render, and how long the render took.
+fn plugin_error(
+    run: impl FnOnce() -> Result<sluice::render::Rendered, RenderError>,
+) -> (PluginError, String, Duration) {
+    let start = Instant::now();
+    let r = run();
+    let took = start.elapsed();
+    match r {
+        Err(e @ RenderError::Plugin { .. }) => {
+            let msg = e.to_string();
+            let RenderError::Plugin { source, .. } = e else {
+                unreachable!()
+            };
+            (source, msg, took)
+        }
+        other => panic!("expected the plugin to be stopped, got {other:?}"),
+    }
 }
 
 /// After every hostile call, the same process still renders normally.
@@ -94,8 +137,92 @@ fn infinite_loop_times_out_within_the_limit_plus_one_second() {
     assert!(took < TIMEOUT + Duration::from_secs(1), "took {took:?}");
     assert!(took >= TIMEOUT, "stopped before the limit: {took:?}");
     let msg = hostile("loop", "").expect_err("times out").to_string();
-    assert!(msg.contains("timed out after 2s"), "{msg}");
+    assert!(msg.contains("timed out after 3s"), "{msg}");
     still_works();
+}
+
+#[test]
+fn sleeping_past_the_limit_times_out_at_once() {
+    // A 40 s `std::thread::sleep` (a WASI clock wait) under a 3 s limit:
+    // the virtual clock's wait would end past the limit, so the call ends
+    // with the timeout error as soon as the guest blocks, not after 40 s.
+    let (err, msg, took) = plugin_error(|| hostile("sleep", "40"));
+    assert!(
+        matches!(err, PluginError::Timeout { limit, .. } if limit == TIMEOUT),
+        "{err:?}"
+    );
+    assert_eq!(
+        msg,
+        "app hostile: plugin sluice_plugin_test_hostile: timed out after 3s (raise the limit with --plugin-timeout)"
+    );
+    assert!(took < TIMEOUT + Duration::from_secs(1), "took {took:?}");
+    still_works();
+}
+
+#[test]
+fn sleeping_within_the_limit_is_virtual_and_succeeds() {
+    let start = Instant::now();
+    let out = hostile("sleep", "2").expect("a 2 s sleep under a 3 s limit is fine");
+    assert_eq!(out.objects[0].id.name, "slept-2");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "the sleep is virtual: {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn blocking_in_a_host_call_times_out_within_the_limit() {
+    // `tree.read` of a FIFO blocks inside the host until a writer comes.
+    let (err, msg, took) = plugin_error(|| hostile("tree-read", "fifo"));
+    assert!(matches!(err, PluginError::Timeout { .. }), "{err:?}");
+    assert!(
+        msg.ends_with("timed out after 3s (raise the limit with --plugin-timeout)"),
+        "{msg}"
+    );
+    assert!(took >= TIMEOUT, "stopped before the limit: {took:?}");
+    assert!(took < TIMEOUT + Duration::from_secs(1), "took {took:?}");
+    // The calling thread is free: it renders again right away.
+    still_works();
+    // Release the pool thread still blocked in the read.
+    let fifo = fixture()._repo.path().join("fifo");
+    std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(fifo));
+}
+
+#[test]
+fn clocks_and_random_are_fixed_per_app_and_revision() {
+    let entropy = |revision: &str| {
+        let out = hostile_at("entropy", "", revision).expect("entropy renders");
+        out.objects[0].value["data"].clone()
+    };
+    let start = Instant::now();
+    let a = entropy("1111111");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "its 2 s sleep is virtual"
+    );
+    assert_eq!(a, entropy("1111111"), "two renders of one revision differ");
+    assert_eq!(a["wall"], "0.000000000", "the wall clock is Unix time 0");
+    let slept: u64 = a["slept"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("slept");
+    assert!(
+        (2_000_000_000..2_001_000_000).contains(&slept),
+        "a 2 s sleep moves the virtual clock by 2 s: {slept}"
+    );
+    let b = entropy("2222222");
+    assert_ne!(
+        a["random"], b["random"],
+        "another revision gets other random bytes"
+    );
+    assert_eq!(a["wall"], b["wall"]);
+    // A busy-wait on the monotonic clock ends, after as many reads every time.
+    let reads = || {
+        hostile("busy-wait", "50").expect("busy-wait ends").objects[0].value["data"]["reads"]
+            .clone()
+    };
+    assert_eq!(reads(), reads());
 }
 
 #[test]
@@ -112,16 +239,15 @@ fn allocating_past_the_memory_cap_fails_with_out_of_memory() {
 
 #[test]
 fn output_past_the_cap_is_refused() {
-    match hostile("big-output", "2") {
-        Err(RenderError::Plugin {
-            source: PluginError::OutputTooLarge { size, limit, .. },
-            ..
-        }) => {
-            assert!(size > 2 << 20, "{size}");
-            assert_eq!(limit, 1 << 20);
-        }
-        other => panic!("expected an output error, got {other:?}"),
-    }
+    let (err, msg, _) = plugin_error(|| hostile("big-output", "2"));
+    assert!(
+        matches!(err, PluginError::OutputTooLarge { limit, .. } if limit == 1 << 20),
+        "{err:?}"
+    );
+    assert!(
+        msg.ends_with("returned more than the output limit of 1048576 bytes (objects, diagnostics and messages together; raise it with --plugin-output)"),
+        "{msg}"
+    );
     still_works();
 }
 
@@ -243,4 +369,191 @@ fn wrong_sha256_is_refused() {
         err.to_string().contains("was required; refusing to run it"),
         "{err}"
     );
+}
+
+/// WAT `data` string of little-endian u32s.
+fn le(words: &[u32]) -> String {
+    words
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .map(|b| format!("\\{b:02x}"))
+        .collect()
+}
+
+/// A renderer component made from a hand-written core module (`body` adds
+/// its own memories, data and the `render` function) by wit-component,
+/// written to a file. `describe()` returns the record at address 256;
+/// `cabi_realloc` is a bump allocator from 4096.
+fn component(name: &str, body: &str) -> PathBuf {
+    let wat = format!(
+        r#"(module
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $p i32)
+    (local.set $p (i32.and (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
+                           (i32.sub (i32.const 0) (local.get 2))))
+    (global.set $heap (i32.add (local.get $p) (local.get 3)))
+    (local.get $p))
+  (func (export "describe") (result i32) (i32.const 256))
+  {body}
+)"#
+    );
+    let mut module = wat::parse_str(&wat).expect("valid WAT");
+    let mut resolve = wit_parser::Resolve::default();
+    let (pkg, _) = resolve
+        .push_path(crate::common::repo_root().join("wit"))
+        .expect("wit/");
+    let world = resolve
+        .select_world(&[pkg], Some("renderer"))
+        .expect("renderer world");
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .expect("embed");
+    let bytes = wit_component::ComponentEncoder::default()
+        .module(&module)
+        .expect("module")
+        .validate(true)
+        .encode()
+        .expect("encode");
+    let dir = std::env::temp_dir().join(format!("sluice-sandbox-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::write(&path, bytes).expect("write");
+    path
+}
+
+/// `describe()` data: name at 0, version "0.1.0" at 16, description at 32,
+/// and the record at 256 with `detect` given as (pointer, count).
+fn describe_data(name: &str, detect: (u32, u32)) -> String {
+    let n = u32::try_from(name.len()).expect("short");
+    format!(
+        r#"(data (i32.const 0) "{name}") (data (i32.const 16) "0.1.0") (data (i32.const 32) "test")
+  (data (i32.const 256) "{}")"#,
+        le(&[0, n, 16, 5, 32, 4, 0, 0, detect.0, detect.1])
+    )
+}
+
+#[test]
+fn several_memories_share_one_cap() {
+    // Three memories; `render` grows each by 30 MiB. Each stays under the
+    // 64 MiB cap, their sum does not: the third growth is refused and the
+    // guest traps on it.
+    let json = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"multi"}}"#;
+    let body = format!(
+        r#"(memory (export "memory") 2) (memory $m1 1) (memory $m2 1)
+  {}
+  (data (i32.const 64) "{}")
+  (data (i32.const 320) "{}")
+  (data (i32.const 352) "{}")
+  (func (export "render") (param i32) (result i32)
+    (if (i32.eq (memory.grow $m1 (i32.const 480)) (i32.const -1)) (then unreachable))
+    (if (i32.eq (memory.grow $m2 (i32.const 480)) (i32.const -1)) (then unreachable))
+    (if (i32.eq (memory.grow 0 (i32.const 480)) (i32.const -1)) (then unreachable))
+    (i32.const 352))"#,
+        describe_data("multi-memory", (0, 0)),
+        json.replace('"', "\\\""),
+        // rendered-object: json (64, len), origin: none
+        le(&[64, u32::try_from(json.len()).expect("short"), 0, 0, 0, 0]),
+        // result: ok, objects (320, 1), results (0, 0)
+        le(&[0, 320, 1, 0, 0]),
+    );
+    let plugin = component("multi-memory", &body);
+    let f = fixture();
+    let start = Instant::now();
+    let r = f
+        .renderers
+        .render(f.tree.clone(), &spec(&plugin, "", "", ""));
+    let (err, msg, _) = plugin_error(|| r);
+    assert!(
+        matches!(err, PluginError::Memory { limit: 64, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        msg,
+        "app hostile: plugin multi-memory: exceeded its memory limit of 64 MiB (all its memories and tables together; raise it with --plugin-memory)"
+    );
+    assert!(start.elapsed() < TIMEOUT, "{:?}", start.elapsed());
+    still_works();
+}
+
+#[test]
+fn a_huge_describe_is_stopped_while_it_is_copied() {
+    // `detect` lists 64 strings that all point at the same 1 MiB: 64 MiB
+    // to copy out of a guest of about 1 MiB, against a 1 MiB output cap.
+    let entries: Vec<u32> = (0..64).flat_map(|_| [65536, 1 << 20]).collect();
+    let body = format!(
+        r#"(memory (export "memory") 17)
+  {}
+  (data (i32.const 1024) "{}")
+  (func (export "render") (param i32) (result i32) unreachable)"#,
+        describe_data("huge-describe", (1024, 64)),
+        le(&entries),
+    );
+    let plugin = component("huge-describe", &body);
+    let f = fixture();
+    let start = Instant::now();
+    let r = f
+        .renderers
+        .render(f.tree.clone(), &spec(&plugin, "", "", ""));
+    let (err, msg, _) = plugin_error(|| r);
+    assert!(
+        matches!(err, PluginError::OutputTooLarge { limit, .. } if limit == 1 << 20),
+        "{err:?}"
+    );
+    assert_eq!(
+        msg,
+        "app hostile: plugin huge-describe: returned more than the output limit of 1048576 bytes (objects, diagnostics and messages together; raise it with --plugin-output)"
+    );
+    assert!(start.elapsed() < TIMEOUT, "{:?}", start.elapsed());
+    still_works();
+}
+
+#[test]
+fn terminal_control_characters_from_a_plugin_are_printed_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |arg: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args([
+                "render",
+                "--renderer",
+                HOSTILE,
+                "-p",
+                "mode=ansi",
+                "--log",
+                "info",
+            ])
+            .arg(dir.path())
+            .arg("-p")
+            .arg(format!("arg={arg}"))
+            // sluice's own log lines are not coloured then: any escape
+            // left in the output came from the plugin.
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run sluice")
+    };
+    let escaped = r"\x1b[2J\x1b]0;pwned\x07\x1b[31mred\u{9b}0m";
+    let out = run("");
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{9b}'),
+        "raw escapes: {stderr:?}"
+    );
+    for line in [
+        format!("warning: diagnostic {escaped}"),
+        format!("stdout {escaped}"),
+        format!("stderr {escaped}"),
+        format!("warn: log {escaped}"),
+    ] {
+        assert!(stderr.contains(&line), "{line:?} missing from {stderr:?}");
+    }
+    let out = run("fail");
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!stderr.contains('\u{1b}'), "raw escapes: {stderr:?}");
+    assert!(stderr.contains(&format!("failure {escaped}")), "{stderr:?}");
 }

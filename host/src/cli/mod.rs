@@ -40,11 +40,11 @@ pub struct Global {
     /// Wall-clock limit for one plugin call, e.g. 30s, 2m.
     #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
     pub plugin_timeout: Duration,
-    /// Memory limit for one plugin instance, in MiB.
-    #[arg(long, global = true, default_value_t = 512)]
+    /// Memory limit for one plugin call (all its memories and tables), in MiB.
+    #[arg(long, global = true, default_value_t = 512, value_parser = parse_mib)]
     pub plugin_memory: u64,
     /// Output limit for one plugin call, in MiB.
-    #[arg(long, global = true, default_value_t = 64)]
+    #[arg(long, global = true, default_value_t = 64, value_parser = parse_mib)]
     pub plugin_output: u64,
 }
 
@@ -95,13 +95,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
 }
 
+/// Parse a size in MiB: at least 1, and small enough that it fits in bytes.
+pub fn parse_mib(s: &str) -> Result<u64, String> {
+    let n: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number of MiB"))?;
+    if n == 0 {
+        return Err("must be at least 1 MiB".into());
+    }
+    n.checked_mul(1 << 20)
+        .and_then(|b| usize::try_from(b).ok())
+        .map(|_| n)
+        .ok_or_else(|| format!("{n} MiB is more bytes than this machine can address"))
+}
+
 impl Global {
     /// The plugin limits these options describe.
     pub fn limits(&self) -> sluice::plugin::Limits {
         sluice::plugin::Limits {
-            memory: self.plugin_memory << 20,
+            // parse_mib keeps both in range; saturate rather than wrap anyway.
+            memory: self.plugin_memory.saturating_mul(1 << 20),
             timeout: self.plugin_timeout,
-            output: self.plugin_output << 20,
+            output: self.plugin_output.saturating_mul(1 << 20),
             ..Default::default()
         }
     }
@@ -137,6 +153,28 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
         assert!(parse_duration("5x").is_err());
+    }
+
+    #[test]
+    fn plugin_sizes_that_overflow_are_refused() {
+        assert_eq!(parse_mib("512"), Ok(512));
+        assert_eq!(parse_mib("0"), Err("must be at least 1 MiB".into()));
+        let huge = (u64::MAX >> 19).to_string();
+        assert_eq!(
+            parse_mib(&huge),
+            Err(format!(
+                "{huge} MiB is more bytes than this machine can address"
+            ))
+        );
+        let parsed = Cli::try_parse_from(["sluice", "--plugin-memory", &huge, "plugin", "list"]);
+        let err = parsed.expect_err("overflow is an error, not 0").to_string();
+        assert!(
+            err.contains("more bytes than this machine can address"),
+            "{err}"
+        );
+        let ok = Cli::try_parse_from(["sluice", "--plugin-output", "2", "plugin", "list"])
+            .expect("parses");
+        assert_eq!(ok.global.limits().output, 2 << 20);
     }
 
     #[test]

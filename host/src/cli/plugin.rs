@@ -1,7 +1,7 @@
 //! `sluice plugin`: inspect plugins.
 
 use super::{EXIT_OK, Global, Output};
-use sluice::plugin::{Diagnostic, Severity, builtin};
+use sluice::plugin::{Diagnostic, Severity, builtin, escape_control};
 
 /// `sluice plugin` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -58,7 +58,8 @@ pub fn run(cmd: Command, global: &Global) -> anyhow::Result<i32> {
     }
 }
 
-/// One diagnostic as a line for stderr: `warning: file:line:col: message`.
+/// One diagnostic as a line for stderr: `warning: file:line:col: message`,
+/// terminal control characters escaped.
 pub fn format_diagnostic(d: &Diagnostic) -> String {
     let sev = match d.severity {
         Severity::Error => "error",
@@ -76,5 +77,5 @@ pub fn format_diagnostic(d: &Diagnostic) -> String {
     if let Some(r) = &d.resource_ref {
         at.push_str(&format!("{}/{}: ", r.kind, r.name));
     }
-    format!("{sev}: {at}{}", d.message)
+    escape_control(&format!("{sev}: {at}{}", d.message)).into_owned()
 }

@@ -12,6 +12,10 @@
 //! version a component was built for from the version of `sluice:plugin/source`
 //! it imports (every renderer imports it: `render` takes a tree), calls it,
 //! and converts a 0.1 answer into the 0.2 types (no sensitive paths).
+//!
+//! Exports are called `async` (every call runs under a deadline, see the
+//! module docs of [`super`]); the `tree` methods are `async` host functions
+//! so that a tree that blocks does not hold the call past its deadline.
 #![allow(missing_docs)]
 
 wasmtime::component::bindgen!({
@@ -20,6 +24,10 @@ wasmtime::component::bindgen!({
     with: {
         "sluice:plugin/source.tree": super::sandbox::TreeHandle,
     },
+    imports: {
+        "sluice:plugin/source": async,
+    },
+    exports: { default: async },
 });
 
 pub use self::sluice::plugin::log::Level;
@@ -41,6 +49,10 @@ pub mod v0_1 {
         with: {
             "sluice:plugin/source.tree": super::super::sandbox::TreeHandle,
         },
+        imports: {
+            "sluice:plugin/source": async,
+        },
+        exports: { default: async },
     });
 }
 
@@ -82,11 +94,20 @@ impl AnyRendererPre {
     }
 
     /// Instantiate and call `describe`.
-    pub fn describe(&self, store: &mut Store<State>) -> wasmtime::Result<PluginInfo> {
+    pub async fn describe(&self, store: &mut Store<State>) -> wasmtime::Result<PluginInfo> {
         match self {
-            AnyRendererPre::V0_2(pre) => pre.instantiate(&mut *store)?.call_describe(store),
+            AnyRendererPre::V0_2(pre) => {
+                pre.instantiate_async(&mut *store)
+                    .await?
+                    .call_describe(store)
+                    .await
+            }
             AnyRendererPre::V0_1(pre) => {
-                let i = pre.instantiate(&mut *store)?.call_describe(store)?;
+                let i = pre
+                    .instantiate_async(&mut *store)
+                    .await?
+                    .call_describe(store)
+                    .await?;
                 Ok(PluginInfo {
                     name: i.name,
                     version: i.version,
@@ -107,16 +128,19 @@ impl AnyRendererPre {
     }
 
     /// Instantiate and call `render`.
-    pub fn render(
+    pub async fn render(
         &self,
         store: &mut Store<State>,
         tree: Resource<TreeHandle>,
         request: &RenderRequest,
     ) -> wasmtime::Result<Result<RenderOutput, RenderError>> {
         match self {
-            AnyRendererPre::V0_2(pre) => pre
-                .instantiate(&mut *store)?
-                .call_render(store, tree, request),
+            AnyRendererPre::V0_2(pre) => {
+                pre.instantiate_async(&mut *store)
+                    .await?
+                    .call_render(store, tree, request)
+                    .await
+            }
             AnyRendererPre::V0_1(pre) => {
                 let req = old::renderer_types::RenderRequest {
                     path: request.path.clone(),
@@ -139,8 +163,10 @@ impl AnyRendererPre {
                     },
                 };
                 let out = pre
-                    .instantiate(&mut *store)?
-                    .call_render(store, tree, &req)?;
+                    .instantiate_async(&mut *store)
+                    .await?
+                    .call_render(store, tree, &req)
+                    .await?;
                 Ok(match out {
                     Ok(o) => Ok(RenderOutput {
                         objects: o
@@ -218,33 +244,37 @@ fn old_entry(e: Entry) -> old::source::Entry {
 
 // The 0.1 imports, each delegating to its 0.2 twin.
 impl old::source::HostTree for State {
-    fn read(
+    async fn read(
         &mut self,
         r: Resource<TreeHandle>,
         path: String,
     ) -> Result<Vec<u8>, old::source::TreeError> {
-        sluice::plugin::source::HostTree::read(self, r, path).map_err(old_tree_error)
+        sluice::plugin::source::HostTree::read(self, r, path)
+            .await
+            .map_err(old_tree_error)
     }
-    fn list(
+    async fn list(
         &mut self,
         r: Resource<TreeHandle>,
         path: String,
     ) -> Result<Vec<old::source::Entry>, old::source::TreeError> {
         sluice::plugin::source::HostTree::list(self, r, path)
+            .await
             .map(|v| v.into_iter().map(old_entry).collect())
             .map_err(old_tree_error)
     }
-    fn stat(
+    async fn stat(
         &mut self,
         r: Resource<TreeHandle>,
         path: String,
     ) -> Result<old::source::Entry, old::source::TreeError> {
         sluice::plugin::source::HostTree::stat(self, r, path)
+            .await
             .map(old_entry)
             .map_err(old_tree_error)
     }
-    fn drop(&mut self, r: Resource<TreeHandle>) -> wasmtime::Result<()> {
-        sluice::plugin::source::HostTree::drop(self, r)
+    async fn drop(&mut self, r: Resource<TreeHandle>) -> wasmtime::Result<()> {
+        sluice::plugin::source::HostTree::drop(self, r).await
     }
 }
 impl old::source::Host for State {}

@@ -1,7 +1,13 @@
 //! The per-call sandbox: the store's state, its limits, captured stdio, and
 //! the host side of the WIT imports (`tree`, `log`).
+//!
+//! Tree operations are `async` host functions that run the (blocking)
+//! [`source::Tree`] call on tokio's blocking pool, so a guest blocked in one
+//! is still ended by the call's deadline. `log` and the captured stdio never
+//! block.
 
 use super::bindings::{self, Entry, EntryKind, Level, TreeError};
+use super::clock::{ClockView, FixedWallClock, SeededRandom, VirtualClock};
 use crate::source;
 use std::sync::{Arc, Mutex};
 use wasmtime::component::{Resource, ResourceTable};
@@ -13,11 +19,14 @@ pub struct TreeHandle(pub Arc<dyn source::Tree>);
 /// Caps on what one plugin call may use.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Largest linear memory (bytes) an instance may grow to.
+    /// Bytes of linear memory and tables one call may hold, summed over
+    /// every memory and table of the component's instances.
     pub memory: u64,
     /// Wall-clock time one call may take.
     pub timeout: std::time::Duration,
-    /// Largest total size of returned objects and messages (bytes).
+    /// Largest total size (bytes) of what one call returns (objects,
+    /// diagnostics, messages, `describe()`), and of what the guest hands
+    /// the host in any one import call.
     pub output: u64,
     /// Bytes of stdout, stderr and log messages kept per call.
     pub log: usize,
@@ -34,35 +43,114 @@ impl Default for Limits {
     }
 }
 
-/// Refuses memory and table growth past the limits, remembering that it did.
+/// Most linear memories one call may create (the pool holds this many per
+/// concurrent call, so one call can never exhaust it).
+pub const MAX_MEMORIES: u32 = 4;
+/// Most tables one call may create.
+pub const MAX_TABLES: u32 = 16;
+/// Most core instances one call may create.
+pub const MAX_CORE_INSTANCES: u32 = 32;
+/// What one table element costs against the memory cap (wasmtime stores a
+/// pointer per element).
+const TABLE_ELEMENT_BYTES: u64 = 8;
+
+/// Refuses memory and table growth once the call's total would pass the
+/// cap, remembering that it did.
+///
+/// wasmtime asks the limiter before every growth, including the initial
+/// size of each memory and table when an instance is created, so summing
+/// the deltas gives the call's total over all of its memories and tables.
 pub struct Limiter {
-    memory: u64,
+    cap: u64,
+    used: u64,
+    /// The last growth allowed, taken back if wasmtime then fails it.
+    last: u64,
     /// Set when a growth was refused, so a resulting trap is reported as
     /// "out of memory" rather than a bare trap.
     pub refused: bool,
 }
 
+impl Limiter {
+    /// A limiter allowing `cap` bytes in total.
+    pub fn new(cap: u64) -> Self {
+        Limiter {
+            cap,
+            used: 0,
+            last: 0,
+            refused: false,
+        }
+    }
+
+    /// Bytes of memories and tables the call holds.
+    #[cfg(test)]
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    fn grow(&mut self, delta: u64) -> bool {
+        match self.used.checked_add(delta) {
+            Some(total) if total <= self.cap => {
+                self.used = total;
+                self.last = delta;
+                true
+            }
+            _ => {
+                self.refused = true;
+                false
+            }
+        }
+    }
+
+    fn undo(&mut self) {
+        self.used -= self.last;
+        self.last = 0;
+    }
+}
+
+fn to_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
 impl wasmtime::ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let ok = u64::try_from(desired).is_ok_and(|d| d <= self.memory);
-        self.refused |= !ok;
-        Ok(ok)
+        Ok(self.grow(to_u64(desired.saturating_sub(current))))
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.undo();
+        Ok(())
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let ok = desired <= 1_000_000;
-        self.refused |= !ok;
-        Ok(ok)
+        let elements = to_u64(desired.saturating_sub(current));
+        Ok(self.grow(elements.saturating_mul(TABLE_ELEMENT_BYTES)))
+    }
+
+    fn table_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.undo();
+        Ok(())
+    }
+
+    fn instances(&self) -> usize {
+        MAX_CORE_INSTANCES as usize
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES as usize
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES as usize
     }
 }
 
@@ -179,14 +267,19 @@ pub struct State {
     pub stderr: Captured,
     /// Captured `log` calls.
     pub log: Captured,
+    /// The call's virtual monotonic clock.
+    pub clock: VirtualClock,
 }
 
 impl State {
     /// A sandbox with nothing: no preopens, no env, no args, no network,
-    /// stdin closed, stdout/stderr captured.
-    pub fn new(limits: &Limits) -> Self {
+    /// stdin closed, stdout/stderr captured; clocks and random numbers
+    /// deterministic, random seeded with `seed` (see [`super::clock`]).
+    pub fn new(limits: &Limits, seed: [u8; 32]) -> Self {
         let stdout = Captured::new(limits.log);
         let stderr = Captured::new(limits.log);
+        let clock = VirtualClock::new(limits.timeout);
+        let mut insecure_seed = SeededRandom::new(seed, 2);
         let wasi = WasiCtx::builder()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
@@ -194,17 +287,21 @@ impl State {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .socket_addr_check(|_, _| Box::pin(async { false }))
+            .wall_clock(FixedWallClock)
+            .monotonic_clock(clock.clone())
+            .secure_random(SeededRandom::new(seed, 0))
+            .insecure_random(SeededRandom::new(seed, 1))
+            .insecure_random_seed(insecure_seed.next_u128())
+            .max_random_size(limits.output.min(MAX_RANDOM_BYTES))
             .build();
         State {
             wasi,
             table: ResourceTable::new(),
-            limiter: Limiter {
-                memory: limits.memory,
-                refused: false,
-            },
+            limiter: Limiter::new(limits.memory),
             stdout,
             stderr,
             log: Captured::new(limits.log),
+            clock,
         }
     }
 
@@ -215,7 +312,18 @@ impl State {
     ) -> wasmtime::Result<Resource<TreeHandle>> {
         Ok(self.table.push(TreeHandle(tree))?)
     }
+
+    /// The view `wasi:clocks/monotonic-clock` is served from.
+    pub fn clocks(&mut self) -> ClockView<'_> {
+        ClockView {
+            clock: &self.clock,
+            table: &mut self.table,
+        }
+    }
 }
+
+/// Largest `get-random-bytes` request served (1 MiB).
+const MAX_RANDOM_BYTES: u64 = 1 << 20;
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
@@ -260,26 +368,40 @@ impl State {
     }
 }
 
+/// Run a tree operation off the wasm thread, so that a tree that blocks
+/// (a FIFO, a hung network filesystem) blocks only a pool thread: the call's
+/// deadline still ends the call, and the calling thread is free.
+async fn off_thread<T: Send + 'static>(
+    tree: Arc<dyn source::Tree>,
+    op: impl FnOnce(&dyn source::Tree) -> Result<T, source::TreeError> + Send + 'static,
+) -> Result<T, TreeError> {
+    match tokio::task::spawn_blocking(move || op(tree.as_ref())).await {
+        Ok(r) => r.map_err(to_wit),
+        Err(e) => Err(TreeError::Io(format!("the tree operation failed: {e}"))),
+    }
+}
+
 impl bindings::sluice::plugin::source::HostTree for State {
-    fn read(&mut self, r: Resource<TreeHandle>, path: String) -> Result<Vec<u8>, TreeError> {
-        self.tree(&r)?.read(&path).map_err(to_wit)
+    async fn read(&mut self, r: Resource<TreeHandle>, path: String) -> Result<Vec<u8>, TreeError> {
+        off_thread(self.tree(&r)?, move |t| t.read(&path)).await
     }
 
-    fn list(&mut self, r: Resource<TreeHandle>, path: String) -> Result<Vec<Entry>, TreeError> {
-        Ok(self
-            .tree(&r)?
-            .list(&path)
-            .map_err(to_wit)?
-            .into_iter()
+    async fn list(
+        &mut self,
+        r: Resource<TreeHandle>,
+        path: String,
+    ) -> Result<Vec<Entry>, TreeError> {
+        let entries = off_thread(self.tree(&r)?, move |t| t.list(&path)).await?;
+        Ok(entries.into_iter().map(entry_to_wit).collect())
+    }
+
+    async fn stat(&mut self, r: Resource<TreeHandle>, path: String) -> Result<Entry, TreeError> {
+        off_thread(self.tree(&r)?, move |t| t.stat(&path))
+            .await
             .map(entry_to_wit)
-            .collect())
     }
 
-    fn stat(&mut self, r: Resource<TreeHandle>, path: String) -> Result<Entry, TreeError> {
-        self.tree(&r)?.stat(&path).map(entry_to_wit).map_err(to_wit)
-    }
-
-    fn drop(&mut self, r: Resource<TreeHandle>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, r: Resource<TreeHandle>) -> wasmtime::Result<()> {
         self.table.delete(r)?;
         Ok(())
     }
@@ -298,5 +420,34 @@ impl bindings::sluice::plugin::log::Host for State {
             Level::Error => "error",
         };
         self.log.push(format!("{tag}: {message}\n").as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::ResourceLimiter;
+
+    #[test]
+    fn the_limiter_sums_every_memory_and_table() {
+        let mut l = Limiter::new(100 << 20);
+        // Three memories of 30 MiB fit; a fourth does not.
+        for _ in 0..3 {
+            assert!(l.memory_growing(0, 30 << 20, None).expect("ok"));
+        }
+        assert!(!l.memory_growing(0, 30 << 20, None).expect("ok"));
+        assert!(l.refused);
+        assert_eq!(l.used(), 90 << 20);
+        // Growing one of them counts the difference only.
+        assert!(l.memory_growing(30 << 20, 35 << 20, None).expect("ok"));
+        assert_eq!(l.used(), 95 << 20);
+        // A growth wasmtime then fails is taken back.
+        l.memory_grow_failed(wasmtime::format_err!("over the maximum"))
+            .expect("ok");
+        assert_eq!(l.used(), 90 << 20);
+        // Tables count too, at 8 bytes per element.
+        assert!(l.table_growing(0, 1 << 20, None).expect("ok"));
+        assert_eq!(l.used(), (90 << 20) + (8 << 20));
+        assert!(!l.table_growing(1 << 20, 1 << 21, None).expect("ok"));
     }
 }

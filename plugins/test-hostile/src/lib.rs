@@ -107,6 +107,74 @@ impl Renderer for Hostile {
                         .into(),
                 )
             }
+            "sleep" => {
+                // Sleep `arg` seconds (a WASI clock wait, `subscribe-duration`
+                // then `poll`), then render normally.
+                let secs: u64 = arg.parse().unwrap_or(40);
+                std::thread::sleep(std::time::Duration::from_secs(secs));
+                one(format!(
+                    r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"slept-{secs}"}}}}"#
+                ))
+            }
+            "busy-wait" => {
+                // Spin on the monotonic clock until `arg` ms have passed.
+                let ms: u64 = arg.parse().unwrap_or(100);
+                let start = std::time::Instant::now();
+                let mut reads: u64 = 0;
+                while start.elapsed() < std::time::Duration::from_millis(ms) {
+                    reads += 1;
+                }
+                one(format!(
+                    r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"waited"}},"data":{{"reads":"{reads}"}}}}"#
+                ))
+            }
+            "entropy" => {
+                // Report what the plugin sees of time and chance.
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| format!("{}.{:09}", d.as_secs(), d.subsec_nanos()))
+                    .unwrap_or_else(|e| format!("before the epoch: {e}"));
+                let start = std::time::Instant::now();
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                let slept = start.elapsed().as_nanos();
+                let mut random = [0u8; 16];
+                if let Err(e) = getrandom::fill(&mut random) {
+                    return fail(format!("getrandom: {e}"));
+                }
+                let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+                let hash = std::hash::BuildHasher::hash_one(
+                    &std::collections::hash_map::RandomState::new(),
+                    "sluice",
+                );
+                let data = serde_json::json!({
+                    "wall": wall, "slept": slept.to_string(),
+                    "random": random, "hash": hash.to_string(),
+                });
+                one(serde_json::json!({
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": req.context.app_name}, "data": data,
+                })
+                .to_string())
+            }
+            "ansi" => {
+                // Terminal escape sequences in every channel the host shows.
+                let evil = "\u{1b}[2J\u{1b}]0;pwned\u{7}\u{1b}[31mred\u{9b}0m";
+                println!("stdout {evil}");
+                eprintln!("stderr {evil}");
+                sluice_plugin_sdk::bindings::sluice::plugin::log::log(
+                    sluice_plugin_sdk::Level::Warn,
+                    &format!("log {evil}"),
+                );
+                let mut out = one(
+                    r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ansi"}}"#.into(),
+                )?;
+                out.results
+                    .push(diag::warning(format!("diagnostic {evil}")));
+                if arg == "fail" {
+                    return fail(format!("failure {evil}"));
+                }
+                Ok(out)
+            }
             other => fail(format!("unknown mode {other}")),
         }
     }
