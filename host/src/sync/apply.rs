@@ -153,10 +153,15 @@ async fn one<T: Target>(
     ownership: Option<&Ownership<'_>>,
 ) -> Row {
     let id = &obj.id;
+    // The inventory lists members at the server's preferred version; an
+    // object desired at another version (autoscaling/v1 next to v2) is read
+    // at its own, or it would never compare equal.
+    let same_version =
+        |v: &Value| v.get("apiVersion").and_then(Value::as_str) == Some(obj.api_version.as_str());
     let live = match member {
-        Some(v) => Some(v.clone()),
+        Some(v) if same_version(v) => Some(v.clone()),
         None if assume_missing => None,
-        None => match target.get(obj).await {
+        _ => match target.get(obj).await {
             Ok(v) => v,
             Err(e) => return failed(id, &e, opts.force_conflicts),
         },
