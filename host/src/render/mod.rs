@@ -6,6 +6,8 @@
 //! sha256). With no renderer named, the first built-in whose `detect`
 //! patterns match a file in the app directory is used.
 
+pub mod cases;
+
 use crate::object::{self, Object, ObjectError};
 use crate::plugin::{self, Diagnostic, Plugin, PluginError, Runtime, builtin};
 use crate::source::Tree;
