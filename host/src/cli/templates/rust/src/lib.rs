@@ -3,9 +3,11 @@
 
 wit_bindgen::generate!({ world: "renderer", path: "wit" });
 
-use sluice::plugin::renderer_types::{RenderError, RenderOutput, RenderRequest, RenderedObject};
-use sluice::plugin::source::{EntryKind, Tree, TreeError};
-use sluice::plugin::types::{Diagnostic, ParamSpec, PluginInfo, Severity};
+// The world's own types (PluginInfo, Tree, RenderRequest, RenderOutput,
+// RenderError) are generated at the crate root; the rest live in modules.
+use sluice::plugin::renderer_types::RenderedObject;
+use sluice::plugin::source::{EntryKind, TreeError};
+use sluice::plugin::types::{Diagnostic, ParamSpec, Severity};
 
 struct Plugin;
 
