@@ -3,6 +3,8 @@
 
 mod diff;
 mod plugin;
+mod plugin_new;
+mod plugin_test;
 mod render;
 mod source;
 mod sync;

@@ -12,11 +12,17 @@ pub enum Command {
         #[arg(short, long, value_enum)]
         output: Option<Output>,
     },
+    /// Run a plugin over golden test cases, exactly as `sluice render` does.
+    Test(super::plugin_test::Args),
+    /// Write a new plugin project (WIT, build script, one test case).
+    New(super::plugin_new::Args),
 }
 
 /// Run a `sluice plugin` subcommand.
 pub fn run(cmd: Command, global: &Global) -> anyhow::Result<i32> {
     match cmd {
+        Command::Test(args) => super::plugin_test::run(args, global),
+        Command::New(args) => super::plugin_new::run(args),
         Command::List { output } => {
             let renderers = global.renderers()?;
             let mut rows = Vec::new();

@@ -6,6 +6,7 @@
 //! sha256). With no renderer named, the first built-in whose `detect`
 //! patterns match a file in the app directory is used.
 
+pub mod cases;
 pub mod readset;
 
 use crate::object::{self, Object, ObjectError};
