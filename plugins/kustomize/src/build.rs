@@ -8,6 +8,7 @@ use crate::fieldspec::{Config, FieldSpec};
 use crate::kustfile::{self, Kustomization};
 use crate::patch;
 use crate::resource::{Gvk, Resource};
+use crate::yaml::Schema;
 use crate::{generate, paths, transform};
 use serde_json::Value;
 use sluice_plugin_sdk::{EntryKind, SourceTree, TreeError, tree_error_message};
@@ -19,7 +20,18 @@ pub struct Ctx<'a> {
     pub tree: &'a dyn SourceTree,
     /// `LoadRestrictionsRootOnly`: files must lie under the kustomization.
     pub root_only: bool,
+    /// Record which transformers ran over which objects (the top
+    /// kustomization asks for `buildMetadata: [transformerAnnotations]`).
+    pub trace: bool,
+    /// The transformers that ran: the repository-relative file that
+    /// configured each and its `configuredBy` id.
+    pub records: Vec<(String, Value)>,
     stack: Vec<String>,
+}
+
+/// A builtin plugin's `configuredBy` id.
+pub fn builtin_id(kind: &str) -> Value {
+    serde_json::json!({"apiVersion": "builtin", "kind": kind})
 }
 
 /// Resources and configuration accumulated so far.
@@ -89,7 +101,22 @@ impl<'a> Ctx<'a> {
         Ctx {
             tree,
             root_only,
+            trace: false,
+            records: Vec::new(),
             stack: Vec::new(),
+        }
+    }
+
+    /// Note that the transformer configured in `configured_in` as `by` ran
+    /// over every object of `acc` (when tracing).
+    pub fn record(&mut self, acc: &mut Accum, configured_in: &str, by: Value) {
+        if !self.trace {
+            return;
+        }
+        let id = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
+        self.records.push((configured_in.to_string(), by));
+        for r in &mut acc.res {
+            r.transformations.push(id);
         }
     }
 
@@ -143,7 +170,13 @@ impl<'a> Ctx<'a> {
             .read(&kfile)
             .map_err(|e| Error::in_file(&kfile, tree_err(&e)))?;
         let k = kustfile::parse(&kfile, &bytes)?;
-        check_kind(&k, &kfile, shown, component)?;
+        // A Component built directly (the top of the build) is built like
+        // a Kustomization, as `kustomize build` does.
+        let top = self.stack.is_empty();
+        if top && !component {
+            self.trace = k.build_metadata.iter().any(|b| b == "transformerAnnotations");
+        }
+        check_kind(&k, &kfile, shown, component || (top && k.is_component()))?;
         self.stack.push(dir.to_string());
         let r = self
             .build_kustomization(dir, &kfile, &k, acc)
@@ -190,7 +223,7 @@ impl<'a> Ctx<'a> {
         }
         for c in &k.configurations {
             let (p, bytes) = self.read(dir, kfile, c)?;
-            for doc in parse_docs(&p, &bytes)? {
+            for doc in parse_docs_as(&p, &bytes, Schema::Config)? {
                 let cfg = Config::from_value(&doc).map_err(|e| Error::in_file(&p, e.message))?;
                 acc.config.merge(&cfg);
             }
@@ -308,13 +341,16 @@ impl<'a> Ctx<'a> {
             ("Secret", &k.secret_generator),
         ] {
             for g in gens {
-                let r = generate::generate(kind, g, k.generator_options.as_ref(), kfile, &read)?;
+                let mut r =
+                    generate::generate(kind, g, k.generator_options.as_ref(), kfile, &read)?;
+                r.generated_by = Some((kfile.to_string(), builtin_id(&format!("{kind}Generator"))));
                 generate::absorb(&mut acc.res, r).map_err(|e| e.context(kfile))?;
             }
         }
         for g in &k.generators {
+            let configured_in = self.plugin_file(dir, g).unwrap_or_else(|| kfile.to_string());
             for cfg in self.plugin_configs(dir, kfile, g)? {
-                crate::builtins::generate(self, dir, kfile, &cfg, acc)?;
+                crate::builtins::generate(self, dir, kfile, &configured_in, &cfg, acc)?;
             }
         }
         Ok(())
@@ -361,22 +397,30 @@ impl<'a> Ctx<'a> {
             };
             patch::apply_smp_by_id(&mut acc.res, &docs, &source)?;
         }
+        if !k.patches_strategic_merge.is_empty() {
+            self.record(acc, kfile, builtin_id("PatchStrategicMergeTransformer"));
+        }
         for p in &k.patches {
             let loaded = self.load_patch(dir, kfile, p.path.as_deref(), p.patch.as_deref())?;
             patch::apply_patch(&mut acc.res, &loaded, p.target.as_ref(), &p.options)?;
+            self.record(acc, kfile, builtin_id("PatchTransformer"));
         }
         if let Some(ns) = k.namespace.as_deref().filter(|s| !s.is_empty()) {
             transform::namespace(&mut acc.res, ns, &acc.config.namespace, false)?;
+            self.record(acc, kfile, builtin_id("NamespaceTransformer"));
         }
         let prefix = k.name_prefix.as_deref().unwrap_or_default();
         if !prefix.is_empty() {
             transform::prefix_suffix(&mut acc.res, prefix, "", &acc.config.name_prefix)?;
+            self.record(acc, kfile, builtin_id("PrefixTransformer"));
         }
         let suffix = k.name_suffix.as_deref().unwrap_or_default();
         if !suffix.is_empty() {
             transform::prefix_suffix(&mut acc.res, "", suffix, &acc.config.name_prefix)?;
+            self.record(acc, kfile, builtin_id("SuffixTransformer"));
         }
-        transform::set_map_fields(&mut acc.res, &k.common_labels, &acc.config.common_labels)?;
+        // kustomize runs one label transformer per `labels` entry, then one
+        // for `commonLabels`.
         for l in &k.labels {
             let mut specs: Vec<FieldSpec> = if l.include_selectors {
                 acc.config.common_labels.clone()
@@ -389,12 +433,20 @@ impl<'a> Ctx<'a> {
                 specs.push(FieldSpec::from_value(f).map_err(|e| e.context(kfile))?);
             }
             transform::set_map_fields(&mut acc.res, &l.pairs, &specs)?;
+            self.record(acc, kfile, builtin_id("LabelTransformer"));
         }
-        transform::set_map_fields(
-            &mut acc.res,
-            &k.common_annotations,
-            &acc.config.common_annotations,
-        )?;
+        if !k.labels.is_empty() || !k.common_labels.is_empty() {
+            transform::set_map_fields(&mut acc.res, &k.common_labels, &acc.config.common_labels)?;
+            self.record(acc, kfile, builtin_id("LabelTransformer"));
+        }
+        if !k.common_annotations.is_empty() {
+            transform::set_map_fields(
+                &mut acc.res,
+                &k.common_annotations,
+                &acc.config.common_annotations,
+            )?;
+            self.record(acc, kfile, builtin_id("AnnotationsTransformer"));
+        }
         for p in &k.patches_json6902 {
             let loaded = self.load_patch(dir, kfile, p.path.as_deref(), p.patch.as_deref())?;
             if p.target.is_none() {
@@ -404,23 +456,40 @@ impl<'a> Ctx<'a> {
                 ));
             }
             patch::apply_patch(&mut acc.res, &loaded, p.target.as_ref(), &p.options)?;
+            self.record(acc, kfile, builtin_id("PatchJson6902Transformer"));
         }
-        if !k.replicas.is_empty() {
-            transform::replicas(&mut acc.res, &k.replicas, &acc.config.replicas)?;
+        for rep in &k.replicas {
+            transform::replicas(&mut acc.res, std::slice::from_ref(rep), &acc.config.replicas)?;
+            self.record(acc, kfile, builtin_id("ReplicaCountTransformer"));
         }
-        if !k.images.is_empty() {
-            transform::images(&mut acc.res, &k.images, &acc.config.images)?;
+        for img in &k.images {
+            transform::images(&mut acc.res, std::slice::from_ref(img), &acc.config.images)?;
+            self.record(acc, kfile, builtin_id("ImageTagTransformer"));
         }
         for r in &k.replacements {
             let list = self.replacement_entries(dir, kfile, r)?;
             crate::replace::apply(&mut acc.res, &list).map_err(|e| e.context(kfile))?;
         }
+        if !k.replacements.is_empty() {
+            self.record(acc, kfile, builtin_id("ReplacementTransformer"));
+        }
         for t in &k.transformers {
+            let configured_in = self.plugin_file(dir, t).unwrap_or_else(|| kfile.to_string());
             for cfg in self.plugin_configs(dir, kfile, t)? {
                 crate::builtins::transform(self, dir, kfile, &cfg, acc)?;
+                self.record(acc, &configured_in, crate::builtins::configured_by(&cfg));
             }
         }
         Ok(())
+    }
+
+    /// The file a `generators:` / `transformers:` entry names, if it is a
+    /// file (not inline text).
+    pub fn plugin_file(&self, dir: &str, entry: &str) -> Option<String> {
+        if entry.contains('\n') || entry.trim_start().starts_with('{') {
+            return None;
+        }
+        paths::resolve(dir, entry)
     }
 
     fn replacement_entries(&mut self, dir: &str, kfile: &str, r: &Value) -> Result<Vec<Value>> {
@@ -524,11 +593,29 @@ fn check_kind(k: &Kustomization, kfile: &str, dir: &str, component: bool) -> Res
     Ok(())
 }
 
-/// Parse every non-empty YAML document of a file.
+/// Parse every non-empty YAML document of a file of objects.
 pub fn parse_docs(file: &str, bytes: &[u8]) -> Result<Vec<Value>> {
-    sluice_plugin_sdk::yaml::parse_documents(bytes)
+    parse_docs_as(file, bytes, Schema::Object)
+}
+
+/// Parse every non-empty YAML document of a file read with `schema`.
+pub fn parse_docs_as(file: &str, bytes: &[u8], schema: Schema) -> Result<Vec<Value>> {
+    crate::yaml::parse_documents(bytes, schema)
         .map(|d| d.into_iter().flatten().collect())
-        .map_err(|e| Error::in_file(file, format!("YAML syntax error at {e}")))
+        .map_err(|e| Error::in_file(file, yaml_error(&e)))
+}
+
+/// A YAML error as kustomize words it: syntax errors with their place,
+/// its own messages (repeated keys) with their line.
+pub fn yaml_error(e: &sluice_plugin_sdk::yaml::ParseError) -> String {
+    if e.message.starts_with("mapping key") || e.message.starts_with("json:") {
+        match e.line {
+            Some(l) => format!("line {l}: {}", e.message),
+            None => e.message.clone(),
+        }
+    } else {
+        format!("YAML syntax error at {e}")
+    }
 }
 
 fn expand_list(doc: Value) -> Vec<Value> {
@@ -551,12 +638,6 @@ fn check_object(obj: &Value, file: &str) -> Result<()> {
             format!("missing Resource metadata: kind is required in {obj}"),
         ));
     }
-    if kind == "Kustomization" || kind == "Component" {
-        return Err(Error::in_file(
-            file,
-            format!("a {kind} file cannot be listed as a resource; list its directory instead"),
-        ));
-    }
     if obj
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -566,7 +647,9 @@ fn check_object(obj: &Value, file: &str) -> Result<()> {
     {
         return Err(Error::in_file(
             file,
-            format!("missing metadata.name in object of kind {kind}"),
+            format!(
+                "missing metadata.name in object of kind {kind} (a kustomization is listed by its directory, not its file)"
+            ),
         ));
     }
     Ok(())

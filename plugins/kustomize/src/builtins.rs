@@ -76,11 +76,22 @@ fn str_map(v: Option<&Value>) -> StrMap {
         .unwrap_or_default()
 }
 
-/// Run one generator configuration.
+/// The `configuredBy` id of a plugin configuration.
+pub fn configured_by(cfg: &Value) -> Value {
+    serde_json::json!({
+        "apiVersion": cfg.get("apiVersion").cloned().unwrap_or_default(),
+        "kind": cfg.get("kind").cloned().unwrap_or_default(),
+        "name": cfg.pointer("/metadata/name").cloned().unwrap_or_default(),
+    })
+}
+
+/// Run one generator configuration (`configured_in`: the file it came
+/// from, for origin annotations).
 pub fn generate(
     ctx: &mut Ctx<'_>,
     dir: &str,
     kfile: &str,
+    configured_in: &str,
     cfg: &Value,
     acc: &mut Accum,
 ) -> Result<()> {
@@ -113,7 +124,8 @@ pub fn generate(
     }
     let g: Generator = from(Some(&body), kfile)?;
     let read = |rel: &str| ctx.read(dir, kfile, rel);
-    let r = generate::generate(gen_kind, &g, None, kfile, &read)?;
+    let mut r = generate::generate(gen_kind, &g, None, kfile, &read)?;
+    r.generated_by = Some((configured_in.to_string(), configured_by(cfg)));
     generate::absorb(&mut acc.res, r).map_err(|e| e.context(kfile))
 }
 

@@ -97,6 +97,14 @@ pub fn walk(
     f: &mut dyn FnMut(&mut Value) -> Result<()>,
 ) -> Result<()> {
     if let Value::Array(items) = v {
+        if let Some((first, rest)) = segs.split_first()
+            && let Ok(i) = first.parse::<usize>()
+        {
+            return match items.get_mut(i) {
+                Some(item) => walk(item, rest, create, f),
+                None => Ok(()),
+            };
+        }
         for item in items {
             walk(item, segs, create, f)?;
         }

@@ -377,8 +377,8 @@ pub fn find(tree: &dyn SourceTree, dir: &str) -> Result<Option<String>> {
 
 /// Parse the kustomization text of `file`.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Kustomization> {
-    let docs = sluice_plugin_sdk::yaml::parse_documents(bytes)
-        .map_err(|e| Error::in_file(file, format!("YAML syntax error at {e}")))?;
+    let docs = crate::yaml::parse_documents(bytes, crate::yaml::Schema::Config)
+        .map_err(|e| Error::in_file(file, crate::build::yaml_error(&e)))?;
     let Some(mut value) = docs.into_iter().flatten().next() else {
         return Err(Error::in_file(
             file,
@@ -439,7 +439,7 @@ mod tests {
     fn field_names_match_case_insensitively() {
         let k = parse(
             "k.yaml",
-            b"Resources: [a.yaml]\nnameprefix: p-\ncommonLabels: {App: x, on: 'true'}\n",
+            b"Resources: [a.yaml]\nnameprefix: p-\ncommonLabels: {App: x, tier: 'true'}\n",
         )
         .expect("parses");
         assert_eq!(k.resources, ["a.yaml"]);
@@ -448,7 +448,7 @@ mod tests {
             k.common_labels,
             [
                 ("App".to_string(), "x".to_string()),
-                ("on".to_string(), "true".to_string())
+                ("tier".to_string(), "true".to_string())
             ]
         );
     }

@@ -54,6 +54,8 @@ fn get<'a>(v: &'a Value, segs: &[Seg]) -> Option<&'a Value> {
     };
     let next = match (first, v) {
         (Seg::Key(k), Value::Object(m)) => m.get(k)?,
+        // `containers.0.image`: a numeric segment indexes a list.
+        (Seg::Key(k), Value::Array(a)) => a.get(k.parse::<usize>().ok()?)?,
         (Seg::Index(i), Value::Array(a)) => a.get(*i)?,
         (Seg::Match(k, val), Value::Array(a)) => a
             .iter()
@@ -77,6 +79,10 @@ fn visit(
         return Ok(true);
     };
     match first {
+        Seg::Key(k) if v.is_array() => match (k.parse::<usize>(), v) {
+            (Ok(i), Value::Array(a)) if i < a.len() => visit(&mut a[i], rest, create, f),
+            _ => Ok(false),
+        },
         Seg::Key(k) => {
             if v.is_null() && create {
                 *v = Value::Object(Map::new());

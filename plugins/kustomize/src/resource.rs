@@ -122,6 +122,14 @@ pub struct Resource {
     pub file: String,
     /// Document index in that file.
     pub index: u32,
+    /// For a generated object: the file that configured the generator
+    /// (repository-relative) and the generator's `configuredBy` id, for
+    /// `buildMetadata: [originAnnotations]`.
+    pub generated_by: Option<(String, Value)>,
+    /// The transformers that ran over this object, as indexes into the
+    /// build's table (`build::Ctx::records`), for
+    /// `buildMetadata: [transformerAnnotations]`.
+    pub transformations: Vec<u32>,
 }
 
 impl Resource {
@@ -136,6 +144,8 @@ impl Resource {
             behavior: Behavior::Create,
             file: file.to_string(),
             index,
+            generated_by: None,
+            transformations: Vec::new(),
         }
     }
 
@@ -217,8 +227,14 @@ impl Resource {
             return;
         }
         self.remember();
-        self.metadata_mut()
-            .insert("namespace".into(), Value::String(ns.to_string()));
+        let md = self.metadata_mut();
+        if ns.is_empty() {
+            // kustomize drops an emptied namespace (a JSON patch `remove`
+            // of /metadata/namespace leaves no `namespace: ''` behind).
+            md.shift_remove("namespace");
+        } else {
+            md.insert("namespace".into(), Value::String(ns.to_string()));
+        }
     }
 
     fn remember(&mut self) {

@@ -27,12 +27,38 @@ pub enum Body {
 }
 
 /// Parse patch text: a list is JSON 6902, mappings are strategic merge.
+/// Strategic merge patches are read as objects, JSON patches as kustomize
+/// reads them (YAML 1.1, the last repeated key wins).
 pub fn parse(source: &str, text: &[u8]) -> Result<Body> {
-    let docs = sluice_plugin_sdk::yaml::parse_documents(text)
-        .map_err(|e| Error::in_file(source, format!("patch YAML syntax error at {e}")))?;
-    let docs: Vec<Value> = docs.into_iter().flatten().collect();
+    use crate::yaml::{Schema, parse_documents};
+    let err = |e: &sluice_plugin_sdk::yaml::ParseError| {
+        let m = crate::build::yaml_error(e);
+        Error::in_file(source, m.replacen("YAML syntax error", "patch YAML syntax error", 1))
+    };
+    let as_config = || -> Result<Option<Value>> {
+        let docs: Vec<Value> = parse_documents(text, Schema::Config)
+            .map_err(|e| err(&e))?
+            .into_iter()
+            .flatten()
+            .collect();
+        Ok(match docs.as_slice() {
+            [Value::Array(_)] => docs.into_iter().next(),
+            _ => None,
+        })
+    };
+    let docs: Vec<Value> = match parse_documents(text, Schema::Object) {
+        Ok(d) => d.into_iter().flatten().collect(),
+        Err(e) => {
+            return match as_config() {
+                Ok(Some(ops)) => Ok(Body::Json(ops)),
+                _ => Err(err(&e)),
+            };
+        }
+    };
     match docs.first() {
-        Some(Value::Array(_)) if docs.len() == 1 => Ok(Body::Json(docs[0].clone())),
+        Some(Value::Array(_)) if docs.len() == 1 => {
+            Ok(Body::Json(as_config()?.unwrap_or_else(|| docs[0].clone())))
+        }
         _ => {
             if let Some(bad) = docs.iter().find(|d| !d.is_object()) {
                 return Err(Error::in_file(
