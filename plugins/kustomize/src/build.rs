@@ -29,6 +29,8 @@ pub struct Ctx<'a> {
     stack: Vec<String>,
 }
 
+const HELM: &str = "render the chart with a Helm renderer instead";
+
 /// A builtin plugin's `configuredBy` id.
 pub fn builtin_id(kind: &str) -> Value {
     serde_json::json!({"apiVersion": "builtin", "kind": kind})
@@ -196,25 +198,29 @@ impl<'a> Ctx<'a> {
         k: &Kustomization,
         acc: &mut Accum,
     ) -> Result<()> {
-        for (present, what) in [
-            (k.helm_charts.is_some(), "helmCharts"),
+        for (present, what, instead) in [
+            (k.helm_charts.is_some(), "helmCharts", HELM),
             (
                 k.helm_chart_inflation_generator.is_some(),
                 "helmChartInflationGenerator",
+                HELM,
             ),
-            (k.helm_globals.is_some(), "helmGlobals"),
-            (!k.validators.is_empty(), "validators"),
+            (k.helm_globals.is_some(), "helmGlobals", HELM),
+            (
+                !k.validators.is_empty(),
+                "validators",
+                "validate the rendered objects in CI instead",
+            ),
             (
                 k.openapi.as_ref().is_some_and(|o| o.get("path").is_some()),
                 "openapi.path (a custom OpenAPI schema for merge keys)",
+                "use $patch directives or a JSON patch for lists of custom resources instead",
             ),
         ] {
             if present {
                 return Err(Error::in_file(
                     kfile,
-                    format!(
-                        "{what} is not supported by sluice's kustomize renderer (render the chart with a Helm renderer instead)"
-                    ),
+                    format!("{what} is not supported by sluice's kustomize renderer ({instead})"),
                 ));
             }
         }
@@ -262,6 +268,7 @@ impl<'a> Ctx<'a> {
         }
         self.run_transformers(dir, kfile, k, acc)?;
         for v in &k.vars {
+            crate::replace::bind_var(&mut acc.res, v, kfile)?;
             acc.vars.push((v.clone(), kfile.to_string()));
         }
         Ok(())

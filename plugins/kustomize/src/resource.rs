@@ -130,6 +130,8 @@ pub struct Resource {
     /// build's table (`build::Ctx::records`), for
     /// `buildMetadata: [transformerAnnotations]`.
     pub transformations: Vec<u32>,
+    /// Legacy `vars` bound to this object where they were declared.
+    pub ref_vars: Vec<String>,
 }
 
 impl Resource {
@@ -146,6 +148,7 @@ impl Resource {
             index,
             generated_by: None,
             transformations: Vec::new(),
+            ref_vars: Vec::new(),
         }
     }
 
