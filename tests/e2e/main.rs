@@ -6,6 +6,7 @@ mod dir;
 mod fuzz;
 mod git;
 mod kube;
+mod kustomize_corpus;
 mod render;
 mod sandbox;
 mod waves;

@@ -59,21 +59,13 @@ impl Accum {
         }
     }
 
-    fn append_all(&mut self, other: Accum) -> Result<()> {
-        let key = |r: &Resource| {
-            (
-                r.gvk(),
-                r.name().to_string(),
-                if r.namespace() == "default" {
-                    String::new()
-                } else {
-                    r.namespace().to_string()
-                },
-            )
-        };
-        let mut seen: HashSet<(Gvk, String, String)> = self.res.iter().map(key).collect();
+    /// Append another accumulation, refusing ids already present. `ids`
+    /// holds the ids of `self.res` (see [`Accum::id_set`]); it is kept up
+    /// to date, so that loading many files does not rescan every object
+    /// for each file.
+    fn append_all(&mut self, other: Accum, ids: &mut HashSet<IdKey>) -> Result<()> {
         for r in other.res {
-            if !seen.insert(key(&r)) {
+            if !ids.insert(id_key(&r)) {
                 return Err(Error::msg(format!(
                     "may not add resource with an already registered id: {}",
                     r.id_text()
@@ -85,6 +77,27 @@ impl Accum {
         self.vars.extend(other.vars);
         Ok(())
     }
+
+    /// The ids of the resources so far, for [`Accum::append_all`].
+    fn id_set(&self) -> HashSet<IdKey> {
+        self.res.iter().map(id_key).collect()
+    }
+}
+
+/// An id as kustomize compares them when adding resources (`default` is
+/// the empty namespace).
+type IdKey = (Gvk, String, String);
+
+fn id_key(r: &Resource) -> IdKey {
+    (
+        r.gvk(),
+        r.name().to_string(),
+        if r.namespace() == "default" {
+            String::new()
+        } else {
+            r.namespace().to_string()
+        },
+    )
 }
 
 impl Default for Accum {
@@ -176,7 +189,10 @@ impl<'a> Ctx<'a> {
         // a Kustomization, as `kustomize build` does.
         let top = self.stack.is_empty();
         if top && !component {
-            self.trace = k.build_metadata.iter().any(|b| b == "transformerAnnotations");
+            self.trace = k
+                .build_metadata
+                .iter()
+                .any(|b| b == "transformerAnnotations");
         }
         check_kind(&k, &kfile, shown, component || (top && k.is_component()))?;
         self.stack.push(dir.to_string());
@@ -224,9 +240,11 @@ impl<'a> Ctx<'a> {
                 ));
             }
         }
+        let mut ids = acc.id_set();
         for entry in &k.resources {
-            self.load_resource(dir, kfile, entry, acc)?;
+            self.load_resource(dir, kfile, entry, acc, &mut ids)?;
         }
+        drop(ids);
         for c in &k.configurations {
             let (p, bytes) = self.read(dir, kfile, c)?;
             for doc in parse_docs_as(&p, &bytes, Schema::Config)? {
@@ -280,6 +298,7 @@ impl<'a> Ctx<'a> {
         kfile: &str,
         entry: &str,
         acc: &mut Accum,
+        ids: &mut HashSet<IdKey>,
     ) -> Result<()> {
         if paths::is_remote(entry) {
             return Err(Error::in_file(
@@ -302,7 +321,7 @@ impl<'a> Ctx<'a> {
                     message: format!("accumulating resources from '{entry}': {}", e.message),
                     file: e.file,
                 })?;
-                acc.append_all(sub).map_err(|e| e.context(kfile))
+                acc.append_all(sub, ids).map_err(|e| e.context(kfile))
             }
             Ok(_) => {
                 let (p, bytes) = self.read(dir, kfile, entry).map_err(|e| Error {
@@ -310,8 +329,10 @@ impl<'a> Ctx<'a> {
                     ..e
                 })?;
                 let mut local = Accum {
+                    res: Vec::new(),
                     config: Config::default(),
-                    ..Accum::new()
+                    vars: Vec::new(),
+                    top: None,
                 };
                 for (i, doc) in parse_docs(&p, &bytes)?.into_iter().enumerate() {
                     for obj in expand_list(doc) {
@@ -323,7 +344,7 @@ impl<'a> Ctx<'a> {
                         ));
                     }
                 }
-                acc.append_all(local).map_err(|e| e.context(kfile))
+                acc.append_all(local, ids).map_err(|e| e.context(kfile))
             }
             Err(e) => Err(Error::in_file(
                 kfile,
@@ -355,7 +376,9 @@ impl<'a> Ctx<'a> {
             }
         }
         for g in &k.generators {
-            let configured_in = self.plugin_file(dir, g).unwrap_or_else(|| kfile.to_string());
+            let configured_in = self
+                .plugin_file(dir, g)
+                .unwrap_or_else(|| kfile.to_string());
             for cfg in self.plugin_configs(dir, kfile, g)? {
                 crate::builtins::generate(self, dir, kfile, &configured_in, &cfg, acc)?;
             }
@@ -407,9 +430,21 @@ impl<'a> Ctx<'a> {
         if !k.patches_strategic_merge.is_empty() {
             self.record(acc, kfile, builtin_id("PatchStrategicMergeTransformer"));
         }
+        // One name index for a run of patches, rebuilt only after a patch
+        // renames or removes objects.
+        let mut index: Option<crate::select::Index> = None;
         for p in &k.patches {
             let loaded = self.load_patch(dir, kfile, p.path.as_deref(), p.patch.as_deref())?;
-            patch::apply_patch(&mut acc.res, &loaded, p.target.as_ref(), &p.options)?;
+            let ix = index.get_or_insert_with(|| crate::select::Index::new(&acc.res));
+            if patch::apply_patch(
+                &mut acc.res,
+                &loaded,
+                p.target.as_ref(),
+                &p.options,
+                Some(ix),
+            )? {
+                index = None;
+            }
             self.record(acc, kfile, builtin_id("PatchTransformer"));
         }
         if let Some(ns) = k.namespace.as_deref().filter(|s| !s.is_empty()) {
@@ -454,6 +489,8 @@ impl<'a> Ctx<'a> {
             )?;
             self.record(acc, kfile, builtin_id("AnnotationsTransformer"));
         }
+        // Names changed since the patches above: a fresh index.
+        let mut index: Option<crate::select::Index> = None;
         for p in &k.patches_json6902 {
             let loaded = self.load_patch(dir, kfile, p.path.as_deref(), p.patch.as_deref())?;
             if p.target.is_none() {
@@ -462,11 +499,24 @@ impl<'a> Ctx<'a> {
                     "patchesJson6902 entry without a target",
                 ));
             }
-            patch::apply_patch(&mut acc.res, &loaded, p.target.as_ref(), &p.options)?;
+            let ix = index.get_or_insert_with(|| crate::select::Index::new(&acc.res));
+            if patch::apply_patch(
+                &mut acc.res,
+                &loaded,
+                p.target.as_ref(),
+                &p.options,
+                Some(ix),
+            )? {
+                index = None;
+            }
             self.record(acc, kfile, builtin_id("PatchJson6902Transformer"));
         }
         for rep in &k.replicas {
-            transform::replicas(&mut acc.res, std::slice::from_ref(rep), &acc.config.replicas)?;
+            transform::replicas(
+                &mut acc.res,
+                std::slice::from_ref(rep),
+                &acc.config.replicas,
+            )?;
             self.record(acc, kfile, builtin_id("ReplicaCountTransformer"));
         }
         for img in &k.images {
@@ -481,7 +531,9 @@ impl<'a> Ctx<'a> {
             self.record(acc, kfile, builtin_id("ReplacementTransformer"));
         }
         for t in &k.transformers {
-            let configured_in = self.plugin_file(dir, t).unwrap_or_else(|| kfile.to_string());
+            let configured_in = self
+                .plugin_file(dir, t)
+                .unwrap_or_else(|| kfile.to_string());
             for cfg in self.plugin_configs(dir, kfile, t)? {
                 crate::builtins::transform(self, dir, kfile, &cfg, acc)?;
                 self.record(acc, &configured_in, crate::builtins::configured_by(&cfg));

@@ -170,7 +170,7 @@ pub fn transform(
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default();
-            patch::apply_patch(&mut acc.res, &loaded, target.as_ref(), &options)
+            patch::apply_patch(&mut acc.res, &loaded, target.as_ref(), &options, None).map(|_| ())
         }
         "PatchStrategicMergeTransformer" => {
             for p in cfg
@@ -200,7 +200,14 @@ pub fn transform(
                 .get("target")
                 .map(|t| from(Some(t), kfile))
                 .transpose()?;
-            patch::apply_patch(&mut acc.res, &loaded, target.as_ref(), &Default::default())
+            patch::apply_patch(
+                &mut acc.res,
+                &loaded,
+                target.as_ref(),
+                &Default::default(),
+                None,
+            )
+            .map(|_| ())
         }
         "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
             let specs = fs.unwrap_or_else(|| acc.config.name_prefix.clone());
@@ -264,7 +271,9 @@ fn iam_policy(cfg: &Value, kfile: &str) -> Result<crate::resource::Resource> {
     if cloud != "gke" {
         return Err(Error::in_file(
             kfile,
-            format!("IAMPolicyGenerator: cloud provider {cloud} not supported yet (kustomize supports gke)"),
+            format!(
+                "IAMPolicyGenerator: cloud provider {cloud} not supported yet (kustomize supports gke)"
+            ),
         ));
     }
     let mut md = serde_json::Map::new();
@@ -276,7 +285,10 @@ fn iam_policy(cfg: &Value, kfile: &str) -> Result<crate::resource::Resource> {
             s("/serviceAccount/projectId")
         )}),
     );
-    md.insert("name".into(), Value::String(s("/kubernetesService/name").into()));
+    md.insert(
+        "name".into(),
+        Value::String(s("/kubernetesService/name").into()),
+    );
     let ns = s("/kubernetesService/namespace");
     if !ns.is_empty() {
         md.insert("namespace".into(), Value::String(ns.into()));
@@ -288,7 +300,13 @@ fn iam_policy(cfg: &Value, kfile: &str) -> Result<crate::resource::Resource> {
 /// kustomize's builtin `ValueAddTransformer`: put `value` (default: the
 /// kustomization directory's name) into a field of the selected objects,
 /// or insert it into a slash-separated path at `filePathPosition`.
-fn value_add(cfg: &Value, dir: &str, kfile: &str, ctx: &mut Ctx<'_>, acc: &mut Accum) -> Result<()> {
+fn value_add(
+    cfg: &Value,
+    dir: &str,
+    kfile: &str,
+    ctx: &mut Ctx<'_>,
+    acc: &mut Accum,
+) -> Result<()> {
     let mut value = cfg
         .get("value")
         .and_then(Value::as_str)
@@ -306,22 +324,41 @@ fn value_add(cfg: &Value, dir: &str, kfile: &str, ctx: &mut Ctx<'_>, acc: &mut A
     if let Some(p) = cfg.get("targetFilePath").and_then(Value::as_str) {
         let (file, bytes) = ctx.read(dir, kfile, p)?;
         for doc in crate::build::parse_docs_as(&file, &bytes, crate::yaml::Schema::Config)? {
-            targets.extend(doc.get("targets").and_then(Value::as_array).cloned().unwrap_or_default());
+            targets.extend(
+                doc.get("targets")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
         }
     }
     if targets.is_empty() {
-        return Err(Error::in_file(kfile, "ValueAddTransformer: must specify at least one target"));
+        return Err(Error::in_file(
+            kfile,
+            "ValueAddTransformer: must specify at least one target",
+        ));
     }
     for t in &targets {
-        let fp = t.get("fieldPath").and_then(Value::as_str).unwrap_or_default();
+        let fp = t
+            .get("fieldPath")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if fp.is_empty() {
-            return Err(Error::in_file(kfile, "ValueAddTransformer: fieldPath cannot be empty"));
+            return Err(Error::in_file(
+                kfile,
+                "ValueAddTransformer: fieldPath cannot be empty",
+            ));
         }
-        let pos = t.get("filePathPosition").and_then(Value::as_i64).unwrap_or(0);
+        let pos = t
+            .get("filePathPosition")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         if pos < 0 {
             return Err(Error::in_file(
                 kfile,
-                format!("ValueAddTransformer: value of FilePathPosition ({pos}) cannot be negative"),
+                format!(
+                    "ValueAddTransformer: value of FilePathPosition ({pos}) cannot be negative"
+                ),
             ));
         }
         let hits: Vec<usize> = match t.get("selector") {

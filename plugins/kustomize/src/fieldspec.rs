@@ -167,9 +167,14 @@ fn add_unique(list: &mut Vec<FieldSpec>, fs: FieldSpec) {
 impl Config {
     /// kustomize's built-in configuration.
     pub fn builtin() -> Self {
-        let mut c = Config::default();
-        crate::builtin_specs::load(&mut c);
-        c
+        static BUILTIN: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+        BUILTIN
+            .get_or_init(|| {
+                let mut c = Config::default();
+                crate::builtin_specs::load(&mut c);
+                c
+            })
+            .clone()
     }
 
     /// Merge another configuration in (specs already present are kept once).

@@ -152,6 +152,23 @@ pub fn fix(rs: &mut [Resource], config: &Config) -> Result<()> {
             suffixes: r.suffixes.clone(),
         })
         .collect();
+    // The candidates of each referent kind, computed once (not per
+    // referrer); kinds none of whose objects was renamed need no fix-up.
+    let pools: Vec<Vec<&Cand>> = config
+        .name_reference
+        .iter()
+        .map(|(referent, _)| {
+            let pool: Vec<&Cand> = cands
+                .iter()
+                .filter(|c| c.gvk.selected_by(referent))
+                .collect();
+            if pool.iter().all(|c| c.prev.is_empty()) {
+                Vec::new()
+            } else {
+                pool
+            }
+        })
+        .collect();
     for r in rs.iter_mut() {
         let who = Referrer {
             gvk: r.gvk(),
@@ -164,12 +181,8 @@ pub fn fix(rs: &mut [Resource], config: &Config) -> Result<()> {
                 .and_then(Value::as_str)
                 .map(str::to_string),
         };
-        for (referent, specs) in &config.name_reference {
-            let pool: Vec<&Cand> = cands
-                .iter()
-                .filter(|c| c.gvk.selected_by(referent))
-                .collect();
-            if pool.iter().all(|c| c.prev.is_empty()) {
+        for ((_, specs), pool) in config.name_reference.iter().zip(&pools) {
+            if pool.is_empty() {
                 continue;
             }
             for fs in specs.iter().filter(|fs| who.gvk.selected_by(&fs.gvk)) {

@@ -295,7 +295,11 @@ pub fn bind_var(rs: &mut [Resource], v: &Value, file: &str) -> Result<()> {
         s("/objref/namespace"),
     );
     // objref gives `apiVersion`, or `group` and `version`.
-    let api = match (s("/objref/apiVersion"), s("/objref/group"), s("/objref/version")) {
+    let api = match (
+        s("/objref/apiVersion"),
+        s("/objref/group"),
+        s("/objref/version"),
+    ) {
         ("", "", v) => v.to_string(),
         ("", g, v) if v.is_empty() => format!("{g}/"),
         ("", g, v) => format!("{g}/{v}"),

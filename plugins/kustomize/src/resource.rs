@@ -152,31 +152,39 @@ impl Resource {
         }
     }
 
-    fn str_at(&self, ptr: &str) -> &str {
+    fn top_str(&self, key: &str) -> &str {
         self.obj
-            .pointer(ptr)
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    fn meta_str(&self, key: &str) -> &str {
+        self.obj
+            .get("metadata")
+            .and_then(|m| m.get(key))
             .and_then(Value::as_str)
             .unwrap_or_default()
     }
 
     /// `metadata.name`.
     pub fn name(&self) -> &str {
-        self.str_at("/metadata/name")
+        self.meta_str("name")
     }
 
     /// `metadata.namespace` (empty when unset).
     pub fn namespace(&self) -> &str {
-        self.str_at("/metadata/namespace")
+        self.meta_str("namespace")
     }
 
     /// `kind`.
     pub fn kind(&self) -> &str {
-        self.str_at("/kind")
+        self.top_str("kind")
     }
 
     /// `apiVersion`.
     pub fn api_version(&self) -> &str {
-        self.str_at("/apiVersion")
+        self.top_str("apiVersion")
     }
 
     /// The current GVK.

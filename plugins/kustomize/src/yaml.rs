@@ -266,9 +266,8 @@ impl<'de> Visitor<'de> for Seed<'_, '_> {
                     .keys()
                     .position(|k| *k == name)
                     .and_then(|i| offsets.get(i).copied().flatten());
-                let at = first.map_or_else(String::new, |o| {
-                    format!(" at line {}", ctx.line_col(o).0)
-                });
+                let at =
+                    first.map_or_else(String::new, |o| format!(" at line {}", ctx.line_col(o).0));
                 return Err(ctx.fail(
                     key.offset,
                     format!("mapping key \"{name}\" already defined{at}"),
@@ -609,7 +608,10 @@ impl Cursor<'_> {
         if self.i - start < min {
             return None;
         }
-        std::str::from_utf8(&self.b[start..self.i]).ok()?.parse().ok()
+        std::str::from_utf8(&self.b[start..self.i])
+            .ok()?
+            .parse()
+            .ok()
     }
 }
 
@@ -666,17 +668,34 @@ mod tests {
 
     #[test]
     fn config_reads_yaml11_booleans_and_objects_do_not() {
-        assert_eq!(one("a: yes\nb: off\n", Schema::Config), json!({"a": true, "b": false}));
-        assert_eq!(one("a: yes\nb: off\n", Schema::Object), json!({"a": "yes", "b": "off"}));
+        assert_eq!(
+            one("a: yes\nb: off\n", Schema::Config),
+            json!({"a": true, "b": false})
+        );
+        assert_eq!(
+            one("a: yes\nb: off\n", Schema::Object),
+            json!({"a": "yes", "b": "off"})
+        );
     }
 
     #[test]
     fn merge_keys_and_bad_values() {
-        let v = one("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n", Schema::Object);
+        let v = one(
+            "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n",
+            Schema::Object,
+        );
         assert_eq!(v["m"], json!({"x": 1, "y": 3}));
         let e = parse_documents(b"a: .inf\n", Schema::Object).expect_err("inf");
-        assert!(e.message.contains("unsupported value: +Inf"), "{}", e.message);
+        assert!(
+            e.message.contains("unsupported value: +Inf"),
+            "{}",
+            e.message
+        );
         let e = parse_documents(b"a:\n  0755: x\n", Schema::Object).expect_err("int key");
-        assert!(e.message.contains("mapping key 493 is not a string"), "{}", e.message);
+        assert!(
+            e.message.contains("mapping key 493 is not a string"),
+            "{}",
+            e.message
+        );
     }
 }

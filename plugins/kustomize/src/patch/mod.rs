@@ -33,7 +33,10 @@ pub fn parse(source: &str, text: &[u8]) -> Result<Body> {
     use crate::yaml::{Schema, parse_documents};
     let err = |e: &sluice_plugin_sdk::yaml::ParseError| {
         let m = crate::build::yaml_error(e);
-        Error::in_file(source, m.replacen("YAML syntax error", "patch YAML syntax error", 1))
+        Error::in_file(
+            source,
+            m.replacen("YAML syntax error", "patch YAML syntax error", 1),
+        )
     };
     let as_config = || -> Result<Option<Value>> {
         let docs: Vec<Value> = parse_documents(text, Schema::Config)
@@ -155,40 +158,55 @@ pub fn apply_smp_by_id(rs: &mut Vec<Resource>, patches: &[Value], source: &str) 
     Ok(())
 }
 
-/// Apply one `patches:` entry.
+/// Apply one `patches:` entry. `index` (built over `rs`) speeds up
+/// targets that name one object; the result says whether any object was
+/// renamed or removed, which makes such an index stale.
 pub fn apply_patch(
     rs: &mut Vec<Resource>,
     loaded: &Loaded,
     target: Option<&Target>,
     options: &serde_json::Map<String, Value>,
-) -> Result<()> {
+    index: Option<&crate::select::Index>,
+) -> Result<bool> {
     let opt = |k: &str| options.get(k).and_then(Value::as_bool).unwrap_or(false);
     let (allow_name, allow_kind) = (opt("allowNameChange"), opt("allowKindChange"));
+    let mut changed = false;
     match (&loaded.body, target) {
         (Body::Smp(docs), None) => {
             for p in docs {
                 let i = find_by_id(rs, p, &loaded.source)?;
+                let before = rs[i].prev.len();
                 if !smp_one(&mut rs[i], p, allow_name, allow_kind) {
                     rs.remove(i);
+                    changed = true;
+                } else if rs[i].prev.len() != before {
+                    changed = true;
                 }
             }
-            Ok(())
+            Ok(changed)
         }
         (Body::Smp(docs), Some(t)) => {
             let sel = Selector::new(t).map_err(|e| e.context(&loaded.source))?;
             for p in docs {
-                let hits = sel.select(rs);
+                let hits = match index.filter(|_| !changed) {
+                    Some(ix) => sel.select_indexed(rs, ix),
+                    None => sel.select(rs),
+                };
                 let mut removed = Vec::new();
                 for i in hits {
+                    let before = rs[i].prev.len();
                     if !smp_one(&mut rs[i], p, allow_name, allow_kind) {
                         removed.push(i);
+                    } else if rs[i].prev.len() != before {
+                        changed = true;
                     }
                 }
+                changed |= !removed.is_empty();
                 for i in removed.into_iter().rev() {
                     rs.remove(i);
                 }
             }
-            Ok(())
+            Ok(changed)
         }
         (Body::Json(_), None) => Err(Error::msg(format!(
             "{}: unable to apply patch: must specify a target for JSON patch {}",
@@ -196,7 +214,11 @@ pub fn apply_patch(
         ))),
         (Body::Json(ops), Some(t)) => {
             let sel = Selector::new(t).map_err(|e| e.context(&loaded.source))?;
-            for i in sel.select(rs) {
+            let hits = match index {
+                Some(ix) => sel.select_indexed(rs, ix),
+                None => sel.select(rs),
+            };
+            for i in hits {
                 let name = rs[i].name().to_string();
                 let ns = rs[i].namespace().to_string();
                 json6902::apply(&mut rs[i].obj, ops).map_err(|e| {
@@ -216,9 +238,10 @@ pub fn apply_patch(
                     }
                     rs[i].set_name(&new_name);
                     rs[i].set_namespace(&new_ns);
+                    changed = true;
                 }
             }
-            Ok(())
+            Ok(changed)
         }
     }
 }
