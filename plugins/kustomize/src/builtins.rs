@@ -407,3 +407,24 @@ fn insert_path_part(path: &str, pos: usize, part: &str) -> String {
     parts.insert(pos.min(parts.len()), part);
     format!("{}{}", if abs { "/" } else { "" }, parts.join("/"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::insert_path_part;
+
+    #[test]
+    fn path_parts_insert_like_kustomize() {
+        assert_eq!(
+            insert_path_part("a/nice/warm/pie", 3, "PEACH"),
+            "a/nice/warm/PEACH/pie"
+        );
+        assert_eq!(
+            insert_path_part("/a/nice/warm/pie", 3, "PEACH"),
+            "/a/nice/warm/PEACH/pie"
+        );
+        assert_eq!(insert_path_part("pie", 0, "PEACH"), "PEACH/pie");
+        assert_eq!(insert_path_part("raw", 5, "PEACH"), "raw/PEACH");
+        assert_eq!(insert_path_part("", 1, "PEACH"), "PEACH");
+        assert_eq!(insert_path_part("x/y", 1, ""), "x/y");
+    }
+}

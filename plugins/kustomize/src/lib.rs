@@ -112,12 +112,29 @@ pub fn render(tree: &dyn SourceTree, req: &RenderRequest) -> Result<RenderOutput
         build(tree, &dir, &Options { fifo, root_only }).map_err(Error::into_render_error)?;
     let objects = objects
         .into_iter()
-        .map(|(v, file, index)| sluice_plugin_sdk::object(&v, Some(Origin { file, index })))
+        .map(|(mut v, file, index)| {
+            sort_keys(&mut v);
+            sluice_plugin_sdk::object(&v, Some(Origin { file, index }))
+        })
         .collect();
     Ok(RenderOutput {
         objects,
         results: Vec::new(),
     })
+}
+
+/// Sort every mapping's keys, as kustomize writes objects (Go encodes maps
+/// in key order), so that a YAML rendering matches kustomize's byte for
+/// byte.
+pub fn sort_keys(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.sort_keys();
+            m.values_mut().for_each(sort_keys);
+        }
+        Value::Array(a) => a.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 /// Build `dir` into objects with their origin file and document index.

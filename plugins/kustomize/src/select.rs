@@ -232,4 +232,32 @@ mod tests {
                 .matches(&res(json!({})))
         );
     }
+
+    #[test]
+    fn index_finds_what_a_scan_finds_by_original_and_current_name() {
+        let mut rs = vec![res(json!({})), res(json!({})), res(json!({}))];
+        rs[1].set_name("p-web-1");
+        rs[2].set_name("web-2");
+        let index = Index::new(&rs);
+        for name in ["web-1", "p-web-1", "web-2", "nope"] {
+            let t = Target {
+                kind: "Deployment".into(),
+                name: name.into(),
+                ..Default::default()
+            };
+            let s = Selector::new(&t).expect("compiles");
+            assert!(s.literal_name.is_some());
+            assert_eq!(s.select_indexed(&rs, &index), s.select(&rs), "{name}");
+        }
+        assert_eq!(
+            Selector::new(&Target {
+                name: "web-1".into(),
+                ..Default::default()
+            })
+            .expect("compiles")
+            .select_indexed(&rs, &index),
+            [0, 1, 2],
+            "every object was first named web-1"
+        );
+    }
 }
