@@ -188,7 +188,7 @@ pub fn fix(rs: &mut [Resource], config: &Config) -> Result<()> {
             for fs in specs.iter().filter(|fs| who.gvk.selected_by(&fs.gvk)) {
                 let is_role_ref = fs.path == ["roleRef", "name"];
                 walk(&mut r.obj, &fs.path, false, &mut |v| {
-                    set_value(v, &pool, &who, is_role_ref)
+                    set_value(v, pool, &who, is_role_ref)
                 })?;
             }
         }

@@ -301,7 +301,7 @@ pub fn bind_var(rs: &mut [Resource], v: &Value, file: &str) -> Result<()> {
         s("/objref/version"),
     ) {
         ("", "", v) => v.to_string(),
-        ("", g, v) if v.is_empty() => format!("{g}/"),
+        ("", g, "") => format!("{g}/"),
         ("", g, v) => format!("{g}/{v}"),
         (a, _, _) => a.to_string(),
     };
