@@ -254,7 +254,7 @@ impl<'a> Ctx<'a> {
         }
         for c in &k.crds {
             let (p, bytes) = self.read(dir, kfile, c)?;
-            parse_docs(&p, &bytes)?;
+            check_openapi_definitions(&p, &parse_docs_as(&p, &bytes, Schema::Config)?)?;
         }
         self.run_generators(dir, kfile, k, acc)?;
         for c in &k.components {
@@ -710,6 +710,28 @@ fn check_object(obj: &Value, file: &str) -> Result<()> {
                 "missing metadata.name in object of kind {kind} (a kustomization is listed by its directory, not its file)"
             ),
         ));
+    }
+    Ok(())
+}
+
+/// `crds:` files hold OpenAPI definitions (a map from definition name to
+/// schema), not CustomResourceDefinition objects; kustomize refuses
+/// anything else. The definitions are checked but not used (sluice does
+/// not add name references from `x-kubernetes-object-ref-*` annotations).
+fn check_openapi_definitions(file: &str, docs: &[Value]) -> Result<()> {
+    for d in docs {
+        let ok = d
+            .as_object()
+            .is_some_and(|m| m.values().all(Value::is_object));
+        if !ok {
+            return Err(Error::in_file(
+                file,
+                format!(
+                    "loading CRDs: unable to parse open API definition from '{}': a crds file maps definition names to OpenAPI schemas (list CustomResourceDefinition objects under resources instead)",
+                    paths::base(file)
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -368,7 +368,7 @@ pub fn find(tree: &dyn SourceTree, dir: &str) -> Result<Option<String>> {
     }
     if found.len() > 1 {
         return Err(Error::msg(format!(
-            "found multiple kustomization files under: {}",
+            "Found multiple kustomization files under: {} (keep one of kustomization.yaml, kustomization.yml, Kustomization)",
             if dir.is_empty() { "." } else { dir }
         )));
     }

@@ -160,6 +160,14 @@ pub fn build(
         (None, true) => sort::Order::Fifo,
         (None, false) => sort::Order::legacy(),
     };
+    // Objects marked local-config feed transformers (replacements,
+    // vars) but are not part of the output.
+    acc.res.retain(|r| {
+        r.obj
+            .pointer("/metadata/annotations/config.kubernetes.io~1local-config")
+            .and_then(Value::as_str)
+            != Some("true")
+    });
     sort::sort(&mut acc.res, &order);
     Ok(acc
         .res

@@ -139,8 +139,28 @@ fn set_value(v: &mut Value, cands: &[&Cand], who: &Referrer, is_role_ref: bool) 
     Ok(())
 }
 
+/// kustomize refuses a RoleBinding whose ServiceAccount subject has a
+/// `namespace:` key without a string value (it cannot tell which
+/// ServiceAccount is meant).
+fn check_subjects(rs: &[Resource]) -> Result<()> {
+    for r in rs.iter().filter(|r| r.kind() == "RoleBinding") {
+        let subjects = r.obj.get("subjects").and_then(Value::as_array);
+        for s in subjects.into_iter().flatten() {
+            let is_sa = s.get("kind").and_then(Value::as_str) == Some("ServiceAccount");
+            if is_sa && s.get("namespace").is_some_and(|n| !n.is_string()) {
+                return Err(Error::msg(format!(
+                    "Invalid Input: namespace is blank for resource \"{}\"; give the ServiceAccount subject a namespace or remove the key",
+                    r.id_text()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Fix every name reference in `rs`.
 pub fn fix(rs: &mut [Resource], config: &Config) -> Result<()> {
+    check_subjects(rs)?;
     let cands: Vec<Cand> = rs
         .iter()
         .map(|r| Cand {

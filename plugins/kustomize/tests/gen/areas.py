@@ -356,3 +356,259 @@ spec:
   }
 }
 """)}
+
+# --- more areas of kustomize's suite --------------------------------------
+CASES["kustomization-two-files-error"] = {"kustomization.yaml": "resources: [cm.yaml]\n", "kustomization.yml": "resources: [cm.yaml]\n", "cm.yaml": CONFIGMAP,
+    "expected-error.txt": "Found multiple kustomization files under"}
+CASES["local-config-dropped-after-transform"] = {"kustomization.yaml": d("""
+resources:
+- template.yaml
+- deploy.yaml
+replacements:
+- source: {kind: Pod, name: template, fieldPath: spec}
+  targets:
+  - select: {kind: Deployment}
+    fieldPaths: [spec.template.spec]
+    options: {create: true}
+"""), "template.yaml": d("""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: template
+  annotations:
+    config.kubernetes.io/local-config: "true"
+spec:
+  containers:
+  - name: app
+    image: nginx
+"""), "deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"}
+CASES["blank-subject-namespace-error"] = {"kustomization.yaml": "resources:\n- rb.yaml\n", "rb.yaml": d("""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: rb
+subjects:
+- kind: ServiceAccount
+  name: app
+  namespace:
+roleRef:
+  kind: Role
+  name: r
+  apiGroup: rbac.authorization.k8s.io
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: app
+"""), "expected-error.txt": "namespace is blank"}
+CASES["keep-empty-arrays-and-maps"] = {"kustomization.yaml": "resources:\n- r.yaml\nnamePrefix: p-\ncommonLabels: {a: b}\n", "r.yaml": d("""
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers: []
+      initContainers: []
+      volumes: []
+      nodeSelector: {}
+""")}
+CASES["kustomization-metadata-field"] = {"kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nmetadata:\n  name: my-app\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\nresources:\n- cm.yaml\n", "cm.yaml": CONFIGMAP}
+CASES["smp-envfrom-list-replaced"] = {"kustomization.yaml": "resources:\n- deploy.yaml\npatches:\n- path: patch.yaml\n", "deploy.yaml": DEPLOY,
+    "patch.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        envFrom:\n        - secretRef:\n            name: extra\n"}
+CASES["gen-multibyte-characters"] = {"kustomization.yaml": "configMapGenerator:\n- name: i18n\n  literals:\n  - greeting=こんにちは\n  - farewell=さようなら 👋\n  files:\n  - notes.txt\n", "notes.txt": "Ünïcödé — ok\n"}
+CASES["rolebinding-subjects-across-namespaces"] = {"kustomization.yaml": "namespace: app\nnamePrefix: p-\nresources:\n- rbac.yaml\n", "rbac.yaml": d("""
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: default
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: runner
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: reader
+rules: []
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: bind
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: reader
+subjects:
+- kind: ServiceAccount
+  name: default
+- kind: ServiceAccount
+  name: runner
+- kind: ServiceAccount
+  name: runner
+  namespace: other
+- kind: User
+  name: jane
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: cbind
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: view
+subjects:
+- kind: ServiceAccount
+  name: runner
+  namespace: elsewhere
+- kind: ServiceAccount
+  name: default
+""")}
+CASES["resources-empty-list-and-suffix"] = {"kustomization.yaml": "nameSuffix: -s\nresources:\n- lists.yaml\n", "lists.yaml": "apiVersion: v1\nkind: List\nitems: []\n---\napiVersion: v1\nkind: ConfigMapList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: b\n"}
+CASES["smp-delete-missing-element-adds-nothing"] = {"kustomization.yaml": "resources:\n- deploy.yaml\npatches:\n- path: patch.yaml\n", "deploy.yaml": DEPLOY,
+    "patch.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: absent\n        $patch: delete\n      volumes:\n      - name: nope\n        $patch: delete\n"}
+CASES["pdb-selector-gets-common-labels"] = {"kustomization.yaml": "commonLabels: {team: a}\nnamePrefix: p-\nresources:\n- pdb.yaml\n", "pdb.yaml": "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: web\nspec:\n  minAvailable: 1\n  selector:\n    matchLabels:\n      app: web\n"}
+CASES["repeat-base-error"] = {"base/kustomization.yaml": "resources: [cm.yaml]\n", "base/cm.yaml": CONFIGMAP,
+    "kustomization.yaml": "resources:\n- base\n- ./base/\n", "expected-error.txt": "already registered id"}
+CASES["labels-do-not-create-arrays"] = {"kustomization.yaml": "commonLabels: {notIn: arrays}\nresources:\n- sts.yaml\n", "sts.yaml": d("""
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: db
+        image: postgres
+  volumeClaimTemplates:
+  - metadata:
+      name: data
+    spec:
+      accessModes: [ReadWriteOnce]
+""")}
+CASES["webhook-service-namespace-and-prefix"] = {"kustomization.yaml": "namespace: system\nnamePrefix: p-\nresources:\n- hooks.yaml\n", "hooks.yaml": d("""
+apiVersion: v1
+kind: Service
+metadata:
+  name: webhook
+  namespace: placeholder
+spec:
+  ports: [{port: 443}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: validate
+webhooks:
+- name: v.example.com
+  clientConfig:
+    service:
+      name: webhook
+      namespace: placeholder
+      path: /validate
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: mutate
+webhooks:
+- name: m.example.com
+  clientConfig:
+    service:
+      name: webhook
+      namespace: placeholder
+""")}
+CASES["patches-options-allow-kind-change"] = {"kustomization.yaml": d("""
+resources:
+- deploy.yaml
+patches:
+- options:
+    allowKindChange: true
+    allowNameChange: true
+  patch: |-
+    apiVersion: apps/v1
+    kind: StatefulSet
+    metadata:
+      name: web-sts
+  target:
+    kind: Deployment
+    name: web
+"""), "deploy.yaml": DEPLOY}
+CASES["diamond-two-prefixed-copies-of-a-base"] = {
+    "base/kustomization.yaml": "resources: [deploy.yaml, cm.yaml]\n", "base/deploy.yaml": DEPLOY, "base/cm.yaml": CONFIGMAP,
+    "left/kustomization.yaml": "namePrefix: left-\nresources: [../base]\n",
+    "right/kustomization.yaml": "namePrefix: right-\nresources: [../base]\npatches:\n- path: p.yaml\n",
+    "right/p.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n",
+    "top/kustomization.yaml": "resources: [../left, ../right]\ncommonLabels: {top: yes-it-is}\n", "entry": "top"}
+CASES["transformers-from-a-directory"] = {"kustomization.yaml": "resources:\n- cm.yaml\ntransformers:\n- shared\n", "cm.yaml": CONFIGMAP,
+    "shared/kustomization.yaml": "resources:\n- prefix.yaml\n- labels.yaml\n",
+    "shared/prefix.yaml": "apiVersion: builtin\nkind: PrefixSuffixTransformer\nmetadata:\n  name: pre\nprefix: shared-\nfieldSpecs:\n- path: metadata/name\n",
+    "shared/labels.yaml": "apiVersion: builtin\nkind: LabelTransformer\nmetadata:\n  name: lab\nlabels:\n  shared: \"true\"\nfieldSpecs:\n- path: metadata/labels\n  create: true\n"}
+CASES["crds-field-with-custom-resource"] = {"kustomization.yaml": "namePrefix: p-\ncrds:\n- crd.yaml\nresources:\n- cr.yaml\n", "crd.yaml": d("""
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+"""), "cr.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 1\n",
+    "expected-error.txt": "unable to parse open API definition from 'crd.yaml'"}
+CASES["vars-from-patched-ingress-hosts"] = {"kustomization.yaml": d("""
+resources:
+- app.yaml
+patches:
+- target: {group: networking.k8s.io, version: v1, kind: Ingress, name: api}
+  patch: |-
+    - op: replace
+      path: /spec/rules/0/host
+      value: api.prod.example.com
+vars:
+- name: API_HOST
+  objref: {apiVersion: networking.k8s.io/v1, kind: Ingress, name: api}
+  fieldref: {fieldpath: "spec.rules[0].host"}
+"""), "app.yaml": d("""
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: api
+spec:
+  rules:
+  - host: api.example.com
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        image: web
+        env:
+        - name: REDIRECT
+          value: "https://$(API_HOST)/callback"
+""")}
+CASES["crds-openapi-definitions-read"] = {"kustomization.yaml": "namePrefix: p-\ncrds:\n- definitions.json\nresources:\n- cr.yaml\n",
+    "definitions.json": '{\n  "example.com/v1.Widget": {\n    "Schema": {\n      "description": "a widget",\n      "properties": {"spec": {"properties": {"size": {"type": "integer"}}}}\n    }\n  }\n}\n',
+    "cr.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 1\n"}
