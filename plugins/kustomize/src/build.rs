@@ -26,6 +26,10 @@ pub struct Ctx<'a> {
     /// The transformers that ran: the repository-relative file that
     /// configured each and its `configuredBy` id.
     pub records: Vec<(String, Value)>,
+    /// The custom OpenAPI schema (`openapi: {path}`) of the first
+    /// kustomization that gives one, top down: an overlay's wins over its
+    /// bases', and a base's applies to its overlays' patches too.
+    pub schema: Option<std::rc::Rc<patch::schema::Schema>>,
     stack: Vec<String>,
 }
 
@@ -118,6 +122,7 @@ impl<'a> Ctx<'a> {
             root_only,
             trace: false,
             records: Vec::new(),
+            schema: None,
             stack: Vec::new(),
         }
     }
@@ -227,11 +232,6 @@ impl<'a> Ctx<'a> {
                 "validators",
                 "validate the rendered objects in CI instead",
             ),
-            (
-                k.openapi.as_ref().is_some_and(|o| o.get("path").is_some()),
-                "openapi.path (a custom OpenAPI schema for merge keys)",
-                "use $patch directives or a JSON patch for lists of custom resources instead",
-            ),
         ] {
             if present {
                 return Err(Error::in_file(
@@ -239,6 +239,28 @@ impl<'a> Ctx<'a> {
                     format!("{what} is not supported by sluice's kustomize renderer ({instead})"),
                 ));
             }
+        }
+        if let Some(path) = k
+            .openapi
+            .as_ref()
+            .and_then(|o| o.get("path"))
+            .and_then(Value::as_str)
+            && self.schema.is_none()
+        {
+            if paths::is_remote(path) {
+                return Err(Error::in_file(
+                    kfile,
+                    format!(
+                        "remote openapi schema {path:?} is not supported (sluice renders from the repository only; add the schema file to the repository)"
+                    ),
+                ));
+            }
+            let (p, bytes) = self.read(dir, kfile, path)?;
+            let doc = parse_docs_as(&p, &bytes, Schema::Config)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            self.schema = Some(std::rc::Rc::new(patch::schema::Schema::new(&doc)));
         }
         let mut ids = acc.id_set();
         for entry in &k.resources {
@@ -425,7 +447,7 @@ impl<'a> Ctx<'a> {
                     ));
                 }
             };
-            patch::apply_smp_by_id(&mut acc.res, &docs, &source)?;
+            patch::apply_smp_by_id(&mut acc.res, &docs, &source, self.schema.as_deref())?;
         }
         if !k.patches_strategic_merge.is_empty() {
             self.record(acc, kfile, builtin_id("PatchStrategicMergeTransformer"));
@@ -605,6 +627,7 @@ impl<'a> Ctx<'a> {
         Ok(patch::Loaded {
             body: patch::parse(&source, &text)?,
             source,
+            schema: self.schema.clone(),
         })
     }
 }

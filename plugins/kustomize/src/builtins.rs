@@ -182,13 +182,18 @@ pub fn transform(
             {
                 let loaded = ctx.load_patch(dir, kfile, Some(p), None)?;
                 if let patch::Body::Smp(d) = loaded.body {
-                    patch::apply_smp_by_id(&mut acc.res, &d, &loaded.source)?;
+                    patch::apply_smp_by_id(
+                        &mut acc.res,
+                        &d,
+                        &loaded.source,
+                        ctx.schema.as_deref(),
+                    )?;
                 }
             }
             if let Some(text) = cfg.get("patches").and_then(Value::as_str)
                 && let patch::Body::Smp(d) = patch::parse(kfile, text.as_bytes())?
             {
-                patch::apply_smp_by_id(&mut acc.res, &d, kfile)?;
+                patch::apply_smp_by_id(&mut acc.res, &d, kfile, ctx.schema.as_deref())?;
             }
             Ok(())
         }

@@ -2,6 +2,7 @@
 //! `patchesJson6902`.
 
 pub mod json6902;
+pub mod schema;
 pub mod smp;
 
 use crate::error::{Error, Result};
@@ -16,6 +17,8 @@ pub struct Loaded {
     pub source: String,
     /// The parsed patch.
     pub body: Body,
+    /// The custom OpenAPI schema in force, if any (`openapi: {path}`).
+    pub schema: Option<std::rc::Rc<schema::Schema>>,
 }
 
 /// A patch's content.
@@ -81,7 +84,13 @@ fn gvk_of(v: &Value) -> Gvk {
 
 /// Apply an SMP to one resource, keeping its identity unless allowed to
 /// change; `$patch: delete` at the top removes it (returns false).
-fn smp_one(r: &mut Resource, patch: &Value, allow_name: bool, allow_kind: bool) -> bool {
+fn smp_one(
+    r: &mut Resource,
+    patch: &Value,
+    allow_name: bool,
+    allow_kind: bool,
+    sc: Option<&schema::Schema>,
+) -> bool {
     let (name, ns, api, kind) = (
         r.name().to_string(),
         r.namespace().to_string(),
@@ -105,7 +114,7 @@ fn smp_one(r: &mut Resource, patch: &Value, allow_name: bool, allow_kind: bool) 
             }
         }
     }
-    smp::apply(&mut r.obj, &p);
+    smp::apply(&mut r.obj, &p, sc);
     if r.obj.is_null() {
         return false;
     }
@@ -148,10 +157,15 @@ fn find_by_id(rs: &[Resource], patch: &Value, source: &str) -> Result<usize> {
 }
 
 /// Apply target-less strategic merge patches (each finds its own target).
-pub fn apply_smp_by_id(rs: &mut Vec<Resource>, patches: &[Value], source: &str) -> Result<()> {
+pub fn apply_smp_by_id(
+    rs: &mut Vec<Resource>,
+    patches: &[Value],
+    source: &str,
+    sc: Option<&schema::Schema>,
+) -> Result<()> {
     for p in patches {
         let i = find_by_id(rs, p, source)?;
-        if !smp_one(&mut rs[i], p, false, false) {
+        if !smp_one(&mut rs[i], p, false, false, sc) {
             rs.remove(i);
         }
     }
@@ -171,12 +185,13 @@ pub fn apply_patch(
     let opt = |k: &str| options.get(k).and_then(Value::as_bool).unwrap_or(false);
     let (allow_name, allow_kind) = (opt("allowNameChange"), opt("allowKindChange"));
     let mut changed = false;
+    let sc = loaded.schema.as_deref();
     match (&loaded.body, target) {
         (Body::Smp(docs), None) => {
             for p in docs {
                 let i = find_by_id(rs, p, &loaded.source)?;
                 let before = rs[i].prev.len();
-                if !smp_one(&mut rs[i], p, allow_name, allow_kind) {
+                if !smp_one(&mut rs[i], p, allow_name, allow_kind, sc) {
                     rs.remove(i);
                     changed = true;
                 } else if rs[i].prev.len() != before {
@@ -195,7 +210,7 @@ pub fn apply_patch(
                 let mut removed = Vec::new();
                 for i in hits {
                     let before = rs[i].prev.len();
-                    if !smp_one(&mut rs[i], p, allow_name, allow_kind) {
+                    if !smp_one(&mut rs[i], p, allow_name, allow_kind, sc) {
                         removed.push(i);
                     } else if rs[i].prev.len() != before {
                         changed = true;

@@ -612,3 +612,45 @@ spec:
 CASES["crds-openapi-definitions-read"] = {"kustomization.yaml": "namePrefix: p-\ncrds:\n- definitions.json\nresources:\n- cr.yaml\n",
     "definitions.json": '{\n  "example.com/v1.Widget": {\n    "Schema": {\n      "description": "a widget",\n      "properties": {"spec": {"properties": {"size": {"type": "integer"}}}}\n    }\n  }\n}\n',
     "cr.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 1\n"}
+SCHEMA = CASES["openapi-custom-schema-merge-keys"]["schema.json"]
+CASES["openapi-schema-from-base-applies-in-overlay"] = {
+    "base/kustomization.yaml": "resources:\n- crd.yaml\nopenapi:\n  path: schema.json\n",
+    "base/crd.yaml": CASES["openapi-custom-schema-merge-keys"]["crd.yaml"], "base/schema.json": SCHEMA,
+    "overlay/kustomization.yaml": "resources:\n- ../base\nnamePrefix: o-\npatches:\n- path: steps.yaml\n",
+    "overlay/steps.yaml": "apiVersion: example.com/v1alpha1\nkind: Pipeline\nmetadata:\n  name: build\nspec:\n  steps:\n  - name: test\n    image: rust:3\n  - name: lint\n    image: clippy\n",
+    "entry": "overlay"}
+CASES["openapi-schema-yaml-and-builtin-kinds"] = {"kustomization.yaml": d("""
+resources:
+- crd.yaml
+- deploy.yaml
+openapi:
+  path: schema.yaml
+patches:
+- path: p.yaml
+"""), "crd.yaml": CASES["openapi-custom-schema-merge-keys"]["crd.yaml"], "deploy.yaml": DEPLOY,
+    "schema.yaml": d("""
+definitions:
+  v1alpha1.Pipeline:
+    type: object
+    properties:
+      spec:
+        type: object
+        properties:
+          steps:
+            type: array
+            items:
+              $ref: '#/definitions/v1alpha1.Step'
+            x-kubernetes-patch-merge-key: name
+            x-kubernetes-patch-strategy: merge
+    x-kubernetes-group-version-kind:
+    - group: example.com
+      kind: Pipeline
+      version: v1alpha1
+  v1alpha1.Step:
+    type: object
+    properties:
+      args:
+        type: array
+        x-kubernetes-patch-strategy: merge
+"""), "p.yaml": "apiVersion: example.com/v1alpha1\nkind: Pipeline\nmetadata:\n  name: build\nspec:\n  steps:\n  - name: compile\n    args: [--release]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:2\n"}
+CASES["openapi-remote-schema-error"] = {"kustomization.yaml": "resources: []\nopenapi:\n  path: https://example.com/schema.json\n", "expected-error.txt": "schema.json"}
