@@ -654,3 +654,95 @@ definitions:
         x-kubernetes-patch-strategy: merge
 """), "p.yaml": "apiVersion: example.com/v1alpha1\nkind: Pipeline\nmetadata:\n  name: build\nspec:\n  steps:\n  - name: compile\n    args: [--release]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:2\n"}
 CASES["openapi-remote-schema-error"] = {"kustomization.yaml": "resources: []\nopenapi:\n  path: https://example.com/schema.json\n", "expected-error.txt": "schema.json"}
+
+# --- name references: edge cases from kustomize's suite -------------------
+CASES["nameref-empty-field-value"] = {"kustomization.yaml": d("""
+configMapGenerator:
+- name: settings
+  literals:
+  - secret_name=
+configurations:
+- nameref.yaml
+"""), "nameref.yaml": "nameReference:\n- kind: Secret\n  version: v1\n  fieldSpecs:\n  - path: data/secret_name\n    kind: ConfigMap\n"}
+CASES["nameref-clusterrole-resource-names-follow-generated-name"] = {"kustomization.yaml": d("""
+resources:
+- role.yaml
+configMapGenerator:
+- name: leader-lock
+  namespace: kube-system
+  literals:
+  - REGION=eu
+"""), "role.yaml": d("""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: controller
+rules:
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  resourceNames: [leader-lock]
+  verbs: [get, update]
+""")}
+CASES["nameref-self-references-in-annotations"] = {"kustomization.yaml": d("""
+namespace: new-ns
+nameSuffix: -v2
+resources:
+- r.yaml
+configurations:
+- nameref.yaml
+"""), "nameref.yaml": d("""
+nameReference:
+- kind: Namespace
+  fieldSpecs:
+  - {path: data/theNamespace, kind: ConfigMap, version: v1}
+  - {path: metadata/annotations/theNamespace, kind: ConfigMap, version: v1}
+  - {path: metadata/annotations/theNamespace, kind: Namespace, version: v1}
+- kind: ConfigMap
+  fieldSpecs:
+  - {path: data/theConfigMap, kind: ConfigMap, version: v1}
+  - {path: metadata/annotations/theConfigMap, kind: ConfigMap, version: v1}
+  - {path: metadata/annotations/theConfigMap, kind: Namespace, version: v1}
+"""), "r.yaml": d("""
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+  namespace: old-ns
+  annotations:
+    theConfigMap: cm
+    theNamespace: old-ns
+data:
+  theConfigMap: cm
+  theNamespace: old-ns
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: old-ns
+  annotations:
+    theConfigMap: cm
+    theNamespace: old-ns
+""")}
+CASES["sortoptions-missing-order-error"] = {"kustomization.yaml": "resources: [cm.yaml]\nsortOptions:\n  legacySortOptions: {}\n", "cm.yaml": CONFIGMAP,
+    "expected-error.txt": "the field 'sortOptions.order' must be one of [fifo, legacy]"}
+CASES["sortoptions-legacy-options-with-fifo-error"] = {"kustomization.yaml": "resources: [cm.yaml]\nsortOptions:\n  order: fifo\n  legacySortOptions: {}\n", "cm.yaml": CONFIGMAP,
+    "expected-error.txt": "the field 'sortOptions.legacySortOptions' is set but the selected sort order is 'fifo', not 'legacy'"}
+CASES["smp-cronjob-job-template-containers"] = {"kustomization.yaml": "resources: [cron.yaml]\npatches:\n- path: p.yaml\n", "cron.yaml": d("""
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: nightly
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+          - name: job
+            image: busybox
+            args: [run]
+          - name: sidecar
+            image: proxy
+"""), "p.yaml": "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: nightly\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n          - name: job\n            image: busybox:2\n"}
