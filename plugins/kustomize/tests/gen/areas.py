@@ -746,3 +746,13 @@ spec:
           - name: sidecar
             image: proxy
 """), "p.yaml": "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: nightly\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n          - name: job\n            image: busybox:2\n"}
+CASES["directories-that-are-prefixes-of-each-other"] = {"base/kustomization.yaml": "resources: [svc.yaml]\n", "base/svc.yaml": SERVICE,
+    "overlays/aws/kustomization.yaml": "resources:\n- ../../base\n",
+    "overlays/aws-nonprod/kustomization.yaml": "resources:\n- ../aws\n",
+    "overlays/aws-sandbox2.us-east-1/kustomization.yaml": "resources:\n- ../aws-nonprod\nnamePrefix: sb-\n",
+    "entry": "overlays/aws-sandbox2.us-east-1"}
+CASES["patch-by-original-name-after-base-suffix"] = {
+    "base/kustomization.yaml": "nameSuffix: -test-api\nresources:\n- deploy.yaml\n",
+    "base/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: example\nspec:\n  template:\n    spec:\n      containers:\n      - name: example\n        image: example:1.0\n        volumeMounts:\n        - {name: conf, mountPath: /etc/config}\n      volumes:\n      - name: conf\n        configMap: {name: conf}\n",
+    "overlay/kustomization.yaml": "resources:\n- ../base\npatches:\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: example\n    spec:\n      template:\n        spec:\n          containers:\n          - name: example\n            image: example:2.0\n",
+    "entry": "overlay"}
