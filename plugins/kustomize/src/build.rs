@@ -276,7 +276,11 @@ impl<'a> Ctx<'a> {
         }
         for c in &k.crds {
             let (p, bytes) = self.read(dir, kfile, c)?;
-            check_openapi_definitions(&p, &parse_docs_as(&p, &bytes, Schema::Config)?)?;
+            let docs = parse_docs_as(&p, &bytes, Schema::Config)?;
+            check_openapi_definitions(&p, &docs)?;
+            for d in &docs {
+                acc.config.merge(&crd_config(d));
+            }
         }
         self.run_generators(dir, kfile, k, acc)?;
         for c in &k.components {
@@ -738,9 +742,8 @@ fn check_object(obj: &Value, file: &str) -> Result<()> {
 }
 
 /// `crds:` files hold OpenAPI definitions (a map from definition name to
-/// schema), not CustomResourceDefinition objects; kustomize refuses
-/// anything else. The definitions are checked but not used (sluice does
-/// not add name references from `x-kubernetes-object-ref-*` annotations).
+/// `{Schema, Dependencies}`), not CustomResourceDefinition objects;
+/// kustomize refuses anything else.
 fn check_openapi_definitions(file: &str, docs: &[Value]) -> Result<()> {
     for d in docs {
         let ok = d
@@ -757,4 +760,97 @@ fn check_openapi_definitions(file: &str, docs: &[Value]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The transformer configuration a `crds:` file implies, as kustomize
+/// derives it: for each definition that looks like a Kubernetes type
+/// (`kind`, `apiVersion` and `metadata` properties; its kind is the last
+/// `.`-separated part of its name), properties marked
+/// `x-kubernetes-annotation`, `x-kubernetes-label-selector` or
+/// `x-kubernetes-identity` get the annotation, label or name-prefix
+/// transformers, and `x-kubernetes-object-ref-api-version` /
+/// `x-kubernetes-object-ref-kind` make a name reference (to the property's
+/// `x-kubernetes-object-ref-name-key`, default `name`). `$ref`s are
+/// followed.
+fn crd_config(doc: &Value) -> Config {
+    let mut c = Config::default();
+    let Some(defs) = doc.as_object() else {
+        return c;
+    };
+    for (name, def) in defs {
+        let props = def.pointer("/Schema/properties");
+        let is_type = ["kind", "apiVersion", "metadata"]
+            .iter()
+            .all(|k| props.and_then(|p| p.get(*k)).is_some());
+        if !is_type {
+            continue;
+        }
+        let kind = name.rsplit('.').next().unwrap_or(name);
+        let gvk = Gvk {
+            kind: kind.to_string(),
+            ..Gvk::default()
+        };
+        crd_walk(&mut c, &gvk, defs, name, &mut Vec::new(), 0);
+    }
+    c
+}
+
+fn crd_walk(
+    c: &mut Config,
+    gvk: &Gvk,
+    defs: &serde_json::Map<String, Value>,
+    type_name: &str,
+    path: &mut Vec<String>,
+    depth: usize,
+) {
+    // Recursive definitions end somewhere; kustomize would loop forever.
+    if depth > 32 {
+        return;
+    }
+    let Some(props) = defs
+        .get(type_name)
+        .and_then(|d| d.pointer("/Schema/properties"))
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    for (prop, schema) in props {
+        path.push(prop.clone());
+        let fs = |extra: &[&str]| {
+            let mut p = path.join("/");
+            for e in extra {
+                p = format!("{p}/{e}");
+            }
+            FieldSpec::new(gvk.clone(), &p, false)
+        };
+        let s = |k: &str| schema.get(k).and_then(Value::as_str);
+        if s("x-kubernetes-annotation").is_some() {
+            c.common_annotations.push(fs(&[]));
+        }
+        if s("x-kubernetes-label-selector").is_some() {
+            c.common_labels.push(fs(&[]));
+        }
+        if s("x-kubernetes-identity").is_some() {
+            c.name_prefix.push(fs(&[]));
+        }
+        if let (Some(version), Some(kind)) = (
+            s("x-kubernetes-object-ref-api-version"),
+            s("x-kubernetes-object-ref-kind"),
+        ) {
+            let key = s("x-kubernetes-object-ref-name-key").unwrap_or("name");
+            c.add_name_refs(
+                Gvk {
+                    kind: kind.to_string(),
+                    version: version.to_string(),
+                    ..Gvk::default()
+                },
+                vec![fs(&[key])],
+            );
+        }
+        if let Some(r) = s("$ref") {
+            let r = r.trim_start_matches("#/definitions/");
+            crd_walk(c, gvk, defs, r, path, depth + 1);
+        }
+        path.pop();
+    }
 }

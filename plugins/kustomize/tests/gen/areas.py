@@ -756,3 +756,68 @@ CASES["patch-by-original-name-after-base-suffix"] = {
     "base/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: example\nspec:\n  template:\n    spec:\n      containers:\n      - name: example\n        image: example:1.0\n        volumeMounts:\n        - {name: conf, mountPath: /etc/config}\n      volumes:\n      - name: conf\n        configMap: {name: conf}\n",
     "overlay/kustomization.yaml": "resources:\n- ../base\npatches:\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: example\n    spec:\n      template:\n        spec:\n          containers:\n          - name: example\n            image: example:2.0\n",
     "entry": "overlay"}
+CASES["crds-object-refs-follow-renames"] = {"kustomization.yaml": d("""
+crds:
+- definitions.json
+resources:
+- r.yaml
+namePrefix: p-
+commonLabels: {team: a}
+commonAnnotations: {note: text}
+configMapGenerator:
+- name: settings
+  literals: [A=1]
+"""), "r.yaml": d("""
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+data:
+  token: dG9rZW4=
+---
+apiVersion: apps.example.com/v1
+kind: Pipeline
+metadata:
+  name: build
+spec:
+  credentials:
+    secret: creds
+  settingsRef:
+    name: settings
+  podSelector: {}
+  podAnnotations: {}
+"""), "definitions.json": d("""
+{
+  "example.com/pipelines/v1.Pipeline": {
+    "Schema": {
+      "properties": {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"$ref": "k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta"},
+        "spec": {"$ref": "example.com/pipelines/v1.PipelineSpec"}
+      }
+    },
+    "Dependencies": ["example.com/pipelines/v1.PipelineSpec"]
+  },
+  "example.com/pipelines/v1.PipelineSpec": {
+    "Schema": {
+      "properties": {
+        "credentials": {
+          "x-kubernetes-object-ref-api-version": "v1",
+          "x-kubernetes-object-ref-kind": "Secret",
+          "x-kubernetes-object-ref-name-key": "secret",
+          "type": "object"
+        },
+        "settingsRef": {
+          "x-kubernetes-object-ref-api-version": "v1",
+          "x-kubernetes-object-ref-kind": "ConfigMap",
+          "type": "object"
+        },
+        "podSelector": {"x-kubernetes-label-selector": "", "type": "object"},
+        "podAnnotations": {"x-kubernetes-annotation": "", "type": "object"}
+      }
+    },
+    "Dependencies": []
+  }
+}
+""")}
