@@ -500,6 +500,7 @@ impl<'a> Ctx<'a> {
             for f in &l.fields {
                 specs.push(FieldSpec::from_value(f).map_err(|e| e.context(kfile))?);
             }
+            specs.extend(acc.config.labels.iter().cloned());
             transform::set_map_fields(&mut acc.res, &l.pairs, &specs)?;
             self.record(acc, kfile, builtin_id("LabelTransformer"));
         }

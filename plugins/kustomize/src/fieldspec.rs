@@ -144,6 +144,9 @@ pub struct Config {
     pub common_labels: Vec<FieldSpec>,
     /// Label fields of metadata and templates, without selectors.
     pub template_labels: Vec<FieldSpec>,
+    /// Extra fields for every `labels:` entry (the `labels` key of a
+    /// configuration), whatever its `includeSelectors`/`includeTemplates`.
+    pub labels: Vec<FieldSpec>,
     /// `commonAnnotations` fields.
     pub common_annotations: Vec<FieldSpec>,
     /// `namespace` fields besides `metadata/namespace`.
@@ -183,6 +186,7 @@ impl Config {
             (&mut self.name_prefix, &o.name_prefix),
             (&mut self.common_labels, &o.common_labels),
             (&mut self.template_labels, &o.template_labels),
+            (&mut self.labels, &o.labels),
             (&mut self.common_annotations, &o.common_annotations),
             (&mut self.namespace, &o.namespace),
             (&mut self.var_reference, &o.var_reference),
@@ -243,7 +247,7 @@ impl Config {
         c.name_prefix = list("namePrefix")?;
         c.name_prefix.extend(list("nameSuffix")?);
         c.common_labels = list("commonLabels")?;
-        c.common_labels.extend(list("labels")?);
+        c.labels = list("labels")?;
         c.template_labels = list("templateLabels")?;
         c.common_annotations = list("commonAnnotations")?;
         c.common_annotations.extend(list("annotations")?);

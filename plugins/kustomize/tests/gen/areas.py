@@ -821,3 +821,14 @@ spec:
   }
 }
 """)}
+CASES["configurations-labels-key-is-for-labels-entries"] = {"kustomization.yaml": d("""
+resources:
+- r.yaml
+configurations:
+- config.yaml
+commonLabels:
+  common: c
+labels:
+- pairs:
+    plain: p
+"""), "config.yaml": "labels:\n- kind: Fleet\n  path: spec/podLabels\n  create: true\n", "r.yaml": "apiVersion: fleet.example.com/v1\nkind: Fleet\nmetadata:\n  name: f\nspec:\n  size: 2\n"}
