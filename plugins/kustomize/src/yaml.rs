@@ -209,9 +209,9 @@ impl<'de> Visitor<'de> for Seed<'_, '_> {
         self.deserialize(d)
     }
     fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Value, E> {
-        if let Some(off) = self.ctx.offset(s)
+        if let Some(v) = resolve_plain(s, self.ctx.schema)
+            && let Some(off) = self.ctx.offset(s)
             && self.ctx.is_plain(off, s.len())
-            && let Some(v) = resolve_plain(s, self.ctx.schema)
         {
             return match v {
                 Resolved::Value(v) => Ok(v),
