@@ -220,7 +220,11 @@ impl<'a> Ctx<'a> {
         acc: &mut Accum,
     ) -> Result<()> {
         for (present, what, instead) in [
-            (k.helm_charts.is_some(), "helmCharts", HELM),
+            (
+                k.helm_charts.is_some(),
+                "helmCharts (kustomize's builtin HelmChartInflationGenerator)",
+                HELM,
+            ),
             (
                 k.helm_chart_inflation_generator.is_some(),
                 "helmChartInflationGenerator",

@@ -27,7 +27,8 @@ fn refuse(cfg: &Value, kfile: &str) -> Error {
     Error::in_file(
         kfile,
         format!(
-            "{what} are not supported by sluice's kustomize renderer: {} {} {:?}",
+            "external plugins disabled; unable to load external plugin '{}': {what} are not supported by sluice's kustomize renderer ({} {} {:?}); use a builtin plugin or render with a plugin of your own",
+            s("/kind"),
             s("/apiVersion"),
             s("/kind"),
             s("/metadata/name")

@@ -653,7 +653,7 @@ definitions:
         type: array
         x-kubernetes-patch-strategy: merge
 """), "p.yaml": "apiVersion: example.com/v1alpha1\nkind: Pipeline\nmetadata:\n  name: build\nspec:\n  steps:\n  - name: compile\n    args: [--release]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:2\n"}
-CASES["openapi-remote-schema-error"] = {"kustomization.yaml": "resources: []\nopenapi:\n  path: https://example.com/schema.json\n", "expected-error.txt": "schema.json"}
+CASES["openapi-remote-schema-error"] = {"kustomization.yaml": "resources: []\nopenapi:\n  path: https://example.com/schema.json\n", "expected-error.txt": "https://example.com/schema.json"}
 
 # --- name references: edge cases from kustomize's suite -------------------
 CASES["nameref-empty-field-value"] = {"kustomization.yaml": d("""
