@@ -135,7 +135,7 @@ pub struct Image {
     pub name: String,
     #[serde(default)]
     pub new_name: String,
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "tag_string")]
     pub new_tag: String,
     #[serde(default)]
     pub digest: String,
@@ -223,9 +223,26 @@ fn str_map<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<StrMap
         .collect()
 }
 
-fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
-    let v = Value::deserialize(d)?;
-    scalar_string(&v).ok_or_else(|| serde::de::Error::custom("expected a string"))
+/// An image tag: a string, as kustomize's Go struct wants it. A number
+/// (`newTag: 1.10`, which YAML reads as 1.1) is refused as kustomize
+/// refuses it, rather than guessing the digits that were meant.
+fn tag_string<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(s),
+        Value::Null => Ok(String::new()),
+        other => {
+            let t = if other.is_number() {
+                "number"
+            } else if other.is_boolean() {
+                "bool"
+            } else {
+                "object"
+            };
+            Err(serde::de::Error::custom(format!(
+                "json: cannot unmarshal {t} into Go struct field Image.images.newTag of type string (quote the tag: newTag: \"{other}\")"
+            )))
+        }
+    }
 }
 
 /// Every field name of the kustomization schema, for case-insensitive

@@ -369,3 +369,5 @@ secretGenerator:
     labels:
       kind: secret
 """), "deploy.yaml": DEPLOY}
+CASES["images-numeric-new-tag-error"] = {"kustomization.yaml": "resources: [deploy.yaml]\nimages:\n- name: nginx\n  newTag: 1.10\n", "deploy.yaml": DEPLOY,
+    "expected-error.txt": "cannot unmarshal number into Go struct field Image.images.newTag of type string"}
