@@ -7,6 +7,7 @@ mod engine;
 mod fuzz;
 mod git;
 mod kube;
+mod kustomize_corpus;
 mod plugins_lang;
 mod render;
 mod sandbox;

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Benchmark: `sluice render` (the kustomize plugin in Wasm, whole process,
 # warm compile cache) against `kubectl kustomize` on a generated overlay of
-# 2,000 base objects under three overlay layers. Prints both times, the
-# ratio, and the peak RSS of both.
+# about 2,000 base objects under three overlay layers. Checks that both
+# print the same bytes, then prints both times, the ratio, and the peak RSS
+# of both.
 #
 # Environment: SLUICE (default $HOME/.cache/sluice/target/release/sluice),
-# RUNS (default 5).
+# RUNS (default 5), TREE: `targeted` (default: gen_targeted.py, 50-70 JSON
+# patches per layer each targeted by kind and name) or `classic`
+# (gen_tree.py, few targeted patches).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 SLUICE=${SLUICE:-$HOME/.cache/sluice/target/release/sluice}
@@ -22,7 +25,11 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-python3 "$here/gen_tree.py" "$tmp/repo"
+case "${TREE:-targeted}" in
+  targeted) python3 "$here/gen_targeted.py" "$tmp/repo" ;;
+  classic) python3 "$here/gen_tree.py" "$tmp/repo" ;;
+  *) echo "TREE must be targeted or classic" >&2; exit 2 ;;
+esac
 app=overlays/l3
 sluice_cmd=("$SLUICE" render "$tmp/repo" --path "$app" --renderer kustomize -o yaml)
 kubectl_cmd=(kubectl kustomize "$tmp/repo/$app")
@@ -31,6 +38,13 @@ kubectl_cmd=(kubectl kustomize "$tmp/repo/$app")
 "${sluice_cmd[@]}" > "$tmp/sluice.yaml"
 "${kubectl_cmd[@]}" > "$tmp/kubectl.yaml"
 echo "objects: sluice $(grep -c '^kind:' "$tmp/sluice.yaml"), kubectl $(grep -c '^kind:' "$tmp/kubectl.yaml")"
+if cmp -s "$tmp/sluice.yaml" "$tmp/kubectl.yaml"; then
+  echo "outputs: identical bytes ($(wc -c < "$tmp/sluice.yaml") bytes)"
+else
+  echo "outputs DIFFER; first difference:" >&2
+  diff "$tmp/sluice.yaml" "$tmp/kubectl.yaml" | head -20 >&2
+  exit 1
+fi
 
 mean_secs() { # command... -> mean wall seconds over RUNS
   local total=0 s e

@@ -8,6 +8,7 @@ use crate::fieldspec::{Config, FieldSpec};
 use crate::kustfile::{self, Kustomization};
 use crate::patch;
 use crate::resource::{Gvk, Resource};
+use crate::yaml::Schema;
 use crate::{generate, paths, transform};
 use serde_json::Value;
 use sluice_plugin_sdk::{EntryKind, SourceTree, TreeError, tree_error_message};
@@ -19,7 +20,24 @@ pub struct Ctx<'a> {
     pub tree: &'a dyn SourceTree,
     /// `LoadRestrictionsRootOnly`: files must lie under the kustomization.
     pub root_only: bool,
+    /// Record which transformers ran over which objects (the top
+    /// kustomization asks for `buildMetadata: [transformerAnnotations]`).
+    pub trace: bool,
+    /// The transformers that ran: the repository-relative file that
+    /// configured each and its `configuredBy` id.
+    pub records: Vec<(String, Value)>,
+    /// The custom OpenAPI schema (`openapi: {path}`) of the first
+    /// kustomization that gives one, top down: an overlay's wins over its
+    /// bases', and a base's applies to its overlays' patches too.
+    pub schema: Option<std::rc::Rc<patch::schema::Schema>>,
     stack: Vec<String>,
+}
+
+const HELM: &str = "render the chart with a Helm renderer instead";
+
+/// A builtin plugin's `configuredBy` id.
+pub fn builtin_id(kind: &str) -> Value {
+    serde_json::json!({"apiVersion": "builtin", "kind": kind})
 }
 
 /// Resources and configuration accumulated so far.
@@ -45,21 +63,13 @@ impl Accum {
         }
     }
 
-    fn append_all(&mut self, other: Accum) -> Result<()> {
-        let key = |r: &Resource| {
-            (
-                r.gvk(),
-                r.name().to_string(),
-                if r.namespace() == "default" {
-                    String::new()
-                } else {
-                    r.namespace().to_string()
-                },
-            )
-        };
-        let mut seen: HashSet<(Gvk, String, String)> = self.res.iter().map(key).collect();
+    /// Append another accumulation, refusing ids already present. `ids`
+    /// holds the ids of `self.res` (see [`Accum::id_set`]); it is kept up
+    /// to date, so that loading many files does not rescan every object
+    /// for each file.
+    fn append_all(&mut self, other: Accum, ids: &mut HashSet<IdKey>) -> Result<()> {
         for r in other.res {
-            if !seen.insert(key(&r)) {
+            if !ids.insert(id_key(&r)) {
                 return Err(Error::msg(format!(
                     "may not add resource with an already registered id: {}",
                     r.id_text()
@@ -71,6 +81,27 @@ impl Accum {
         self.vars.extend(other.vars);
         Ok(())
     }
+
+    /// The ids of the resources so far, for [`Accum::append_all`].
+    fn id_set(&self) -> HashSet<IdKey> {
+        self.res.iter().map(id_key).collect()
+    }
+}
+
+/// An id as kustomize compares them when adding resources (`default` is
+/// the empty namespace).
+type IdKey = (Gvk, String, String);
+
+fn id_key(r: &Resource) -> IdKey {
+    (
+        r.gvk(),
+        r.name().to_string(),
+        if r.namespace() == "default" {
+            String::new()
+        } else {
+            r.namespace().to_string()
+        },
+    )
 }
 
 impl Default for Accum {
@@ -89,7 +120,23 @@ impl<'a> Ctx<'a> {
         Ctx {
             tree,
             root_only,
+            trace: false,
+            records: Vec::new(),
+            schema: None,
             stack: Vec::new(),
+        }
+    }
+
+    /// Note that the transformer configured in `configured_in` as `by` ran
+    /// over every object of `acc` (when tracing).
+    pub fn record(&mut self, acc: &mut Accum, configured_in: &str, by: Value) {
+        if !self.trace {
+            return;
+        }
+        let id = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
+        self.records.push((configured_in.to_string(), by));
+        for r in &mut acc.res {
+            r.transformations.push(id);
         }
     }
 
@@ -143,7 +190,16 @@ impl<'a> Ctx<'a> {
             .read(&kfile)
             .map_err(|e| Error::in_file(&kfile, tree_err(&e)))?;
         let k = kustfile::parse(&kfile, &bytes)?;
-        check_kind(&k, &kfile, shown, component)?;
+        // A Component built directly (the top of the build) is built like
+        // a Kustomization, as `kustomize build` does.
+        let top = self.stack.is_empty();
+        if top && !component {
+            self.trace = k
+                .build_metadata
+                .iter()
+                .any(|b| b == "transformerAnnotations");
+        }
+        check_kind(&k, &kfile, shown, component || (top && k.is_component()))?;
         self.stack.push(dir.to_string());
         let r = self
             .build_kustomization(dir, &kfile, &k, acc)
@@ -163,41 +219,72 @@ impl<'a> Ctx<'a> {
         k: &Kustomization,
         acc: &mut Accum,
     ) -> Result<()> {
-        for (present, what) in [
-            (k.helm_charts.is_some(), "helmCharts"),
+        for (present, what, instead) in [
+            (
+                k.helm_charts.is_some(),
+                "helmCharts (kustomize's builtin HelmChartInflationGenerator)",
+                HELM,
+            ),
             (
                 k.helm_chart_inflation_generator.is_some(),
                 "helmChartInflationGenerator",
+                HELM,
             ),
-            (k.helm_globals.is_some(), "helmGlobals"),
-            (!k.validators.is_empty(), "validators"),
+            (k.helm_globals.is_some(), "helmGlobals", HELM),
             (
-                k.openapi.as_ref().is_some_and(|o| o.get("path").is_some()),
-                "openapi.path (a custom OpenAPI schema for merge keys)",
+                !k.validators.is_empty(),
+                "validators",
+                "validate the rendered objects in CI instead",
             ),
         ] {
             if present {
                 return Err(Error::in_file(
                     kfile,
-                    format!(
-                        "{what} is not supported by sluice's kustomize renderer (render the chart with a Helm renderer instead)"
-                    ),
+                    format!("{what} is not supported by sluice's kustomize renderer ({instead})"),
                 ));
             }
         }
-        for entry in &k.resources {
-            self.load_resource(dir, kfile, entry, acc)?;
+        if let Some(path) = k
+            .openapi
+            .as_ref()
+            .and_then(|o| o.get("path"))
+            .and_then(Value::as_str)
+            && self.schema.is_none()
+        {
+            if paths::is_remote(path) {
+                return Err(Error::in_file(
+                    kfile,
+                    format!(
+                        "remote openapi schema {path:?} is not supported (sluice renders from the repository only; add the schema file to the repository)"
+                    ),
+                ));
+            }
+            let (p, bytes) = self.read(dir, kfile, path)?;
+            let doc = parse_docs_as(&p, &bytes, Schema::Config)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            self.schema = Some(std::rc::Rc::new(patch::schema::Schema::new(&doc)));
         }
+        let mut ids = acc.id_set();
+        for entry in &k.resources {
+            self.load_resource(dir, kfile, entry, acc, &mut ids)?;
+        }
+        drop(ids);
         for c in &k.configurations {
             let (p, bytes) = self.read(dir, kfile, c)?;
-            for doc in parse_docs(&p, &bytes)? {
+            for doc in parse_docs_as(&p, &bytes, Schema::Config)? {
                 let cfg = Config::from_value(&doc).map_err(|e| Error::in_file(&p, e.message))?;
                 acc.config.merge(&cfg);
             }
         }
         for c in &k.crds {
             let (p, bytes) = self.read(dir, kfile, c)?;
-            parse_docs(&p, &bytes)?;
+            let docs = parse_docs_as(&p, &bytes, Schema::Config)?;
+            check_openapi_definitions(&p, &docs)?;
+            for d in &docs {
+                acc.config.merge(&crd_config(d));
+            }
         }
         self.run_generators(dir, kfile, k, acc)?;
         for c in &k.components {
@@ -229,6 +316,7 @@ impl<'a> Ctx<'a> {
         }
         self.run_transformers(dir, kfile, k, acc)?;
         for v in &k.vars {
+            crate::replace::bind_var(&mut acc.res, v, kfile)?;
             acc.vars.push((v.clone(), kfile.to_string()));
         }
         Ok(())
@@ -240,6 +328,7 @@ impl<'a> Ctx<'a> {
         kfile: &str,
         entry: &str,
         acc: &mut Accum,
+        ids: &mut HashSet<IdKey>,
     ) -> Result<()> {
         if paths::is_remote(entry) {
             return Err(Error::in_file(
@@ -262,7 +351,7 @@ impl<'a> Ctx<'a> {
                     message: format!("accumulating resources from '{entry}': {}", e.message),
                     file: e.file,
                 })?;
-                acc.append_all(sub).map_err(|e| e.context(kfile))
+                acc.append_all(sub, ids).map_err(|e| e.context(kfile))
             }
             Ok(_) => {
                 let (p, bytes) = self.read(dir, kfile, entry).map_err(|e| Error {
@@ -270,8 +359,10 @@ impl<'a> Ctx<'a> {
                     ..e
                 })?;
                 let mut local = Accum {
+                    res: Vec::new(),
                     config: Config::default(),
-                    ..Accum::new()
+                    vars: Vec::new(),
+                    top: None,
                 };
                 for (i, doc) in parse_docs(&p, &bytes)?.into_iter().enumerate() {
                     for obj in expand_list(doc) {
@@ -283,7 +374,7 @@ impl<'a> Ctx<'a> {
                         ));
                     }
                 }
-                acc.append_all(local).map_err(|e| e.context(kfile))
+                acc.append_all(local, ids).map_err(|e| e.context(kfile))
             }
             Err(e) => Err(Error::in_file(
                 kfile,
@@ -308,13 +399,18 @@ impl<'a> Ctx<'a> {
             ("Secret", &k.secret_generator),
         ] {
             for g in gens {
-                let r = generate::generate(kind, g, k.generator_options.as_ref(), kfile, &read)?;
+                let mut r =
+                    generate::generate(kind, g, k.generator_options.as_ref(), kfile, &read)?;
+                r.generated_by = Some((kfile.to_string(), builtin_id(&format!("{kind}Generator"))));
                 generate::absorb(&mut acc.res, r).map_err(|e| e.context(kfile))?;
             }
         }
         for g in &k.generators {
+            let configured_in = self
+                .plugin_file(dir, g)
+                .unwrap_or_else(|| kfile.to_string());
             for cfg in self.plugin_configs(dir, kfile, g)? {
-                crate::builtins::generate(self, dir, kfile, &cfg, acc)?;
+                crate::builtins::generate(self, dir, kfile, &configured_in, &cfg, acc)?;
             }
         }
         Ok(())
@@ -359,24 +455,44 @@ impl<'a> Ctx<'a> {
                     ));
                 }
             };
-            patch::apply_smp_by_id(&mut acc.res, &docs, &source)?;
+            patch::apply_smp_by_id(&mut acc.res, &docs, &source, self.schema.as_deref())?;
         }
+        if !k.patches_strategic_merge.is_empty() {
+            self.record(acc, kfile, builtin_id("PatchStrategicMergeTransformer"));
+        }
+        // One name index for a run of patches, rebuilt only after a patch
+        // renames or removes objects.
+        let mut index: Option<crate::select::Index> = None;
         for p in &k.patches {
             let loaded = self.load_patch(dir, kfile, p.path.as_deref(), p.patch.as_deref())?;
-            patch::apply_patch(&mut acc.res, &loaded, p.target.as_ref(), &p.options)?;
+            let ix = index.get_or_insert_with(|| crate::select::Index::new(&acc.res));
+            if patch::apply_patch(
+                &mut acc.res,
+                &loaded,
+                p.target.as_ref(),
+                &p.options,
+                Some(ix),
+            )? {
+                index = None;
+            }
+            self.record(acc, kfile, builtin_id("PatchTransformer"));
         }
         if let Some(ns) = k.namespace.as_deref().filter(|s| !s.is_empty()) {
             transform::namespace(&mut acc.res, ns, &acc.config.namespace, false)?;
+            self.record(acc, kfile, builtin_id("NamespaceTransformer"));
         }
         let prefix = k.name_prefix.as_deref().unwrap_or_default();
         if !prefix.is_empty() {
             transform::prefix_suffix(&mut acc.res, prefix, "", &acc.config.name_prefix)?;
+            self.record(acc, kfile, builtin_id("PrefixTransformer"));
         }
         let suffix = k.name_suffix.as_deref().unwrap_or_default();
         if !suffix.is_empty() {
             transform::prefix_suffix(&mut acc.res, "", suffix, &acc.config.name_prefix)?;
+            self.record(acc, kfile, builtin_id("SuffixTransformer"));
         }
-        transform::set_map_fields(&mut acc.res, &k.common_labels, &acc.config.common_labels)?;
+        // kustomize runs one label transformer per `labels` entry, then one
+        // for `commonLabels`.
         for l in &k.labels {
             let mut specs: Vec<FieldSpec> = if l.include_selectors {
                 acc.config.common_labels.clone()
@@ -388,13 +504,24 @@ impl<'a> Ctx<'a> {
             for f in &l.fields {
                 specs.push(FieldSpec::from_value(f).map_err(|e| e.context(kfile))?);
             }
+            specs.extend(acc.config.labels.iter().cloned());
             transform::set_map_fields(&mut acc.res, &l.pairs, &specs)?;
+            self.record(acc, kfile, builtin_id("LabelTransformer"));
         }
-        transform::set_map_fields(
-            &mut acc.res,
-            &k.common_annotations,
-            &acc.config.common_annotations,
-        )?;
+        if !k.labels.is_empty() || !k.common_labels.is_empty() {
+            transform::set_map_fields(&mut acc.res, &k.common_labels, &acc.config.common_labels)?;
+            self.record(acc, kfile, builtin_id("LabelTransformer"));
+        }
+        if !k.common_annotations.is_empty() {
+            transform::set_map_fields(
+                &mut acc.res,
+                &k.common_annotations,
+                &acc.config.common_annotations,
+            )?;
+            self.record(acc, kfile, builtin_id("AnnotationsTransformer"));
+        }
+        // Names changed since the patches above: a fresh index.
+        let mut index: Option<crate::select::Index> = None;
         for p in &k.patches_json6902 {
             let loaded = self.load_patch(dir, kfile, p.path.as_deref(), p.patch.as_deref())?;
             if p.target.is_none() {
@@ -403,24 +530,56 @@ impl<'a> Ctx<'a> {
                     "patchesJson6902 entry without a target",
                 ));
             }
-            patch::apply_patch(&mut acc.res, &loaded, p.target.as_ref(), &p.options)?;
+            let ix = index.get_or_insert_with(|| crate::select::Index::new(&acc.res));
+            if patch::apply_patch(
+                &mut acc.res,
+                &loaded,
+                p.target.as_ref(),
+                &p.options,
+                Some(ix),
+            )? {
+                index = None;
+            }
+            self.record(acc, kfile, builtin_id("PatchJson6902Transformer"));
         }
-        if !k.replicas.is_empty() {
-            transform::replicas(&mut acc.res, &k.replicas, &acc.config.replicas)?;
+        for rep in &k.replicas {
+            transform::replicas(
+                &mut acc.res,
+                std::slice::from_ref(rep),
+                &acc.config.replicas,
+            )?;
+            self.record(acc, kfile, builtin_id("ReplicaCountTransformer"));
         }
-        if !k.images.is_empty() {
-            transform::images(&mut acc.res, &k.images, &acc.config.images)?;
+        for img in &k.images {
+            transform::images(&mut acc.res, std::slice::from_ref(img), &acc.config.images)?;
+            self.record(acc, kfile, builtin_id("ImageTagTransformer"));
         }
         for r in &k.replacements {
             let list = self.replacement_entries(dir, kfile, r)?;
             crate::replace::apply(&mut acc.res, &list).map_err(|e| e.context(kfile))?;
         }
+        if !k.replacements.is_empty() {
+            self.record(acc, kfile, builtin_id("ReplacementTransformer"));
+        }
         for t in &k.transformers {
+            let configured_in = self
+                .plugin_file(dir, t)
+                .unwrap_or_else(|| kfile.to_string());
             for cfg in self.plugin_configs(dir, kfile, t)? {
                 crate::builtins::transform(self, dir, kfile, &cfg, acc)?;
+                self.record(acc, &configured_in, crate::builtins::configured_by(&cfg));
             }
         }
         Ok(())
+    }
+
+    /// The file a `generators:` / `transformers:` entry names, if it is a
+    /// file (not inline text).
+    pub fn plugin_file(&self, dir: &str, entry: &str) -> Option<String> {
+        if entry.contains('\n') || entry.trim_start().starts_with('{') {
+            return None;
+        }
+        paths::resolve(dir, entry)
     }
 
     fn replacement_entries(&mut self, dir: &str, kfile: &str, r: &Value) -> Result<Vec<Value>> {
@@ -477,6 +636,7 @@ impl<'a> Ctx<'a> {
         Ok(patch::Loaded {
             body: patch::parse(&source, &text)?,
             source,
+            schema: self.schema.clone(),
         })
     }
 }
@@ -524,11 +684,29 @@ fn check_kind(k: &Kustomization, kfile: &str, dir: &str, component: bool) -> Res
     Ok(())
 }
 
-/// Parse every non-empty YAML document of a file.
+/// Parse every non-empty YAML document of a file of objects.
 pub fn parse_docs(file: &str, bytes: &[u8]) -> Result<Vec<Value>> {
-    sluice_plugin_sdk::yaml::parse_documents(bytes)
+    parse_docs_as(file, bytes, Schema::Object)
+}
+
+/// Parse every non-empty YAML document of a file read with `schema`.
+pub fn parse_docs_as(file: &str, bytes: &[u8], schema: Schema) -> Result<Vec<Value>> {
+    crate::yaml::parse_documents(bytes, schema)
         .map(|d| d.into_iter().flatten().collect())
-        .map_err(|e| Error::in_file(file, format!("YAML syntax error at {e}")))
+        .map_err(|e| Error::in_file(file, yaml_error(&e)))
+}
+
+/// A YAML error as kustomize words it: syntax errors with their place,
+/// its own messages (repeated keys) with their line.
+pub fn yaml_error(e: &sluice_plugin_sdk::yaml::ParseError) -> String {
+    if e.message.starts_with("mapping key") || e.message.starts_with("json:") {
+        match e.line {
+            Some(l) => format!("line {l}: {}", e.message),
+            None => e.message.clone(),
+        }
+    } else {
+        format!("YAML syntax error at {e}")
+    }
 }
 
 fn expand_list(doc: Value) -> Vec<Value> {
@@ -551,12 +729,6 @@ fn check_object(obj: &Value, file: &str) -> Result<()> {
             format!("missing Resource metadata: kind is required in {obj}"),
         ));
     }
-    if kind == "Kustomization" || kind == "Component" {
-        return Err(Error::in_file(
-            file,
-            format!("a {kind} file cannot be listed as a resource; list its directory instead"),
-        ));
-    }
     if obj
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -566,8 +738,124 @@ fn check_object(obj: &Value, file: &str) -> Result<()> {
     {
         return Err(Error::in_file(
             file,
-            format!("missing metadata.name in object of kind {kind}"),
+            format!(
+                "missing metadata.name in object of kind {kind} (a kustomization is listed by its directory, not its file)"
+            ),
         ));
     }
     Ok(())
+}
+
+/// `crds:` files hold OpenAPI definitions (a map from definition name to
+/// `{Schema, Dependencies}`), not CustomResourceDefinition objects;
+/// kustomize refuses anything else.
+fn check_openapi_definitions(file: &str, docs: &[Value]) -> Result<()> {
+    for d in docs {
+        let ok = d
+            .as_object()
+            .is_some_and(|m| m.values().all(Value::is_object));
+        if !ok {
+            return Err(Error::in_file(
+                file,
+                format!(
+                    "loading CRDs: unable to parse open API definition from '{}': a crds file maps definition names to OpenAPI schemas (list CustomResourceDefinition objects under resources instead)",
+                    paths::base(file)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The transformer configuration a `crds:` file implies, as kustomize
+/// derives it: for each definition that looks like a Kubernetes type
+/// (`kind`, `apiVersion` and `metadata` properties; its kind is the last
+/// `.`-separated part of its name), properties marked
+/// `x-kubernetes-annotation`, `x-kubernetes-label-selector` or
+/// `x-kubernetes-identity` get the annotation, label or name-prefix
+/// transformers, and `x-kubernetes-object-ref-api-version` /
+/// `x-kubernetes-object-ref-kind` make a name reference (to the property's
+/// `x-kubernetes-object-ref-name-key`, default `name`). `$ref`s are
+/// followed.
+fn crd_config(doc: &Value) -> Config {
+    let mut c = Config::default();
+    let Some(defs) = doc.as_object() else {
+        return c;
+    };
+    for (name, def) in defs {
+        let props = def.pointer("/Schema/properties");
+        let is_type = ["kind", "apiVersion", "metadata"]
+            .iter()
+            .all(|k| props.and_then(|p| p.get(*k)).is_some());
+        if !is_type {
+            continue;
+        }
+        let kind = name.rsplit('.').next().unwrap_or(name);
+        let gvk = Gvk {
+            kind: kind.to_string(),
+            ..Gvk::default()
+        };
+        crd_walk(&mut c, &gvk, defs, name, &mut Vec::new(), 0);
+    }
+    c
+}
+
+fn crd_walk(
+    c: &mut Config,
+    gvk: &Gvk,
+    defs: &serde_json::Map<String, Value>,
+    type_name: &str,
+    path: &mut Vec<String>,
+    depth: usize,
+) {
+    // Recursive definitions end somewhere; kustomize would loop forever.
+    if depth > 32 {
+        return;
+    }
+    let Some(props) = defs
+        .get(type_name)
+        .and_then(|d| d.pointer("/Schema/properties"))
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    for (prop, schema) in props {
+        path.push(prop.clone());
+        let fs = |extra: &[&str]| {
+            let mut p = path.join("/");
+            for e in extra {
+                p = format!("{p}/{e}");
+            }
+            FieldSpec::new(gvk.clone(), &p, false)
+        };
+        let s = |k: &str| schema.get(k).and_then(Value::as_str);
+        if s("x-kubernetes-annotation").is_some() {
+            c.common_annotations.push(fs(&[]));
+        }
+        if s("x-kubernetes-label-selector").is_some() {
+            c.common_labels.push(fs(&[]));
+        }
+        if s("x-kubernetes-identity").is_some() {
+            c.name_prefix.push(fs(&[]));
+        }
+        if let (Some(version), Some(kind)) = (
+            s("x-kubernetes-object-ref-api-version"),
+            s("x-kubernetes-object-ref-kind"),
+        ) {
+            let key = s("x-kubernetes-object-ref-name-key").unwrap_or("name");
+            c.add_name_refs(
+                Gvk {
+                    kind: kind.to_string(),
+                    version: version.to_string(),
+                    ..Gvk::default()
+                },
+                vec![fs(&[key])],
+            );
+        }
+        if let Some(r) = s("$ref") {
+            let r = r.trim_start_matches("#/definitions/");
+            crd_walk(c, gvk, defs, r, path, depth + 1);
+        }
+        path.pop();
+    }
 }

@@ -97,6 +97,14 @@ pub fn walk(
     f: &mut dyn FnMut(&mut Value) -> Result<()>,
 ) -> Result<()> {
     if let Value::Array(items) = v {
+        if let Some((first, rest)) = segs.split_first()
+            && let Ok(i) = first.parse::<usize>()
+        {
+            return match items.get_mut(i) {
+                Some(item) => walk(item, rest, create, f),
+                None => Ok(()),
+            };
+        }
         for item in items {
             walk(item, segs, create, f)?;
         }
@@ -136,6 +144,9 @@ pub struct Config {
     pub common_labels: Vec<FieldSpec>,
     /// Label fields of metadata and templates, without selectors.
     pub template_labels: Vec<FieldSpec>,
+    /// Extra fields for every `labels:` entry (the `labels` key of a
+    /// configuration), whatever its `includeSelectors`/`includeTemplates`.
+    pub labels: Vec<FieldSpec>,
     /// `commonAnnotations` fields.
     pub common_annotations: Vec<FieldSpec>,
     /// `namespace` fields besides `metadata/namespace`.
@@ -159,9 +170,14 @@ fn add_unique(list: &mut Vec<FieldSpec>, fs: FieldSpec) {
 impl Config {
     /// kustomize's built-in configuration.
     pub fn builtin() -> Self {
-        let mut c = Config::default();
-        crate::builtin_specs::load(&mut c);
-        c
+        static BUILTIN: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+        BUILTIN
+            .get_or_init(|| {
+                let mut c = Config::default();
+                crate::builtin_specs::load(&mut c);
+                c
+            })
+            .clone()
     }
 
     /// Merge another configuration in (specs already present are kept once).
@@ -170,6 +186,7 @@ impl Config {
             (&mut self.name_prefix, &o.name_prefix),
             (&mut self.common_labels, &o.common_labels),
             (&mut self.template_labels, &o.template_labels),
+            (&mut self.labels, &o.labels),
             (&mut self.common_annotations, &o.common_annotations),
             (&mut self.namespace, &o.namespace),
             (&mut self.var_reference, &o.var_reference),
@@ -230,7 +247,7 @@ impl Config {
         c.name_prefix = list("namePrefix")?;
         c.name_prefix.extend(list("nameSuffix")?);
         c.common_labels = list("commonLabels")?;
-        c.common_labels.extend(list("labels")?);
+        c.labels = list("labels")?;
         c.template_labels = list("templateLabels")?;
         c.common_annotations = list("commonAnnotations")?;
         c.common_annotations.extend(list("annotations")?);

@@ -135,7 +135,7 @@ pub struct Image {
     pub name: String,
     #[serde(default)]
     pub new_name: String,
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "tag_string")]
     pub new_tag: String,
     #[serde(default)]
     pub digest: String,
@@ -223,9 +223,26 @@ fn str_map<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<StrMap
         .collect()
 }
 
-fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
-    let v = Value::deserialize(d)?;
-    scalar_string(&v).ok_or_else(|| serde::de::Error::custom("expected a string"))
+/// An image tag: a string, as kustomize's Go struct wants it. A number
+/// (`newTag: 1.10`, which YAML reads as 1.1) is refused as kustomize
+/// refuses it, rather than guessing the digits that were meant.
+fn tag_string<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(s),
+        Value::Null => Ok(String::new()),
+        other => {
+            let t = if other.is_number() {
+                "number"
+            } else if other.is_boolean() {
+                "bool"
+            } else {
+                "object"
+            };
+            Err(serde::de::Error::custom(format!(
+                "json: cannot unmarshal {t} into Go struct field Image.images.newTag of type string (quote the tag: newTag: \"{other}\")"
+            )))
+        }
+    }
 }
 
 /// Every field name of the kustomization schema, for case-insensitive
@@ -368,7 +385,7 @@ pub fn find(tree: &dyn SourceTree, dir: &str) -> Result<Option<String>> {
     }
     if found.len() > 1 {
         return Err(Error::msg(format!(
-            "found multiple kustomization files under: {}",
+            "Found multiple kustomization files under: {} (keep one of kustomization.yaml, kustomization.yml, Kustomization)",
             if dir.is_empty() { "." } else { dir }
         )));
     }
@@ -377,8 +394,8 @@ pub fn find(tree: &dyn SourceTree, dir: &str) -> Result<Option<String>> {
 
 /// Parse the kustomization text of `file`.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Kustomization> {
-    let docs = sluice_plugin_sdk::yaml::parse_documents(bytes)
-        .map_err(|e| Error::in_file(file, format!("YAML syntax error at {e}")))?;
+    let docs = crate::yaml::parse_documents(bytes, crate::yaml::Schema::Config)
+        .map_err(|e| Error::in_file(file, crate::build::yaml_error(&e)))?;
     let Some(mut value) = docs.into_iter().flatten().next() else {
         return Err(Error::in_file(
             file,
@@ -439,7 +456,7 @@ mod tests {
     fn field_names_match_case_insensitively() {
         let k = parse(
             "k.yaml",
-            b"Resources: [a.yaml]\nnameprefix: p-\ncommonLabels: {App: x, on: 'true'}\n",
+            b"Resources: [a.yaml]\nnameprefix: p-\ncommonLabels: {App: x, tier: 'true'}\n",
         )
         .expect("parses");
         assert_eq!(k.resources, ["a.yaml"]);
@@ -448,7 +465,7 @@ mod tests {
             k.common_labels,
             [
                 ("App".to_string(), "x".to_string()),
-                ("on".to_string(), "true".to_string())
+                ("tier".to_string(), "true".to_string())
             ]
         );
     }

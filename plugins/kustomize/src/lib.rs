@@ -30,6 +30,7 @@ pub mod resource;
 pub mod select;
 pub mod sort;
 pub mod transform;
+pub mod yaml;
 
 use error::Error;
 use serde_json::Value;
@@ -111,12 +112,29 @@ pub fn render(tree: &dyn SourceTree, req: &RenderRequest) -> Result<RenderOutput
         build(tree, &dir, &Options { fifo, root_only }).map_err(Error::into_render_error)?;
     let objects = objects
         .into_iter()
-        .map(|(v, file, index)| sluice_plugin_sdk::object(&v, Some(Origin { file, index })))
+        .map(|(mut v, file, index)| {
+            sort_keys(&mut v);
+            sluice_plugin_sdk::object(&v, Some(Origin { file, index }))
+        })
         .collect();
     Ok(RenderOutput {
         objects,
         results: Vec::new(),
     })
+}
+
+/// Sort every mapping's keys, as kustomize writes objects (Go encodes maps
+/// in key order), so that a YAML rendering matches kustomize's byte for
+/// byte.
+pub fn sort_keys(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.sort_keys();
+            m.values_mut().for_each(sort_keys);
+        }
+        Value::Array(a) => a.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 /// Build `dir` into objects with their origin file and document index.
@@ -136,12 +154,20 @@ pub fn build(
     }
     nameref::fix(&mut acc.res, &acc.config).map_err(|e| e.context(&kfile))?;
     replace::resolve_vars(&mut acc.res, &acc.vars, &acc.config.var_reference)?;
-    build_metadata(&mut acc.res, &top.build_metadata);
+    build_metadata(&mut acc.res, &top.build_metadata, dir, &ctx.records);
     let order = match (&top.sort_options, opts.fifo) {
         (Some(so), _) => sort::Order::from_options(so).map_err(|e| e.context(&kfile))?,
         (None, true) => sort::Order::Fifo,
         (None, false) => sort::Order::legacy(),
     };
+    // Objects marked local-config feed transformers (replacements,
+    // vars) but are not part of the output.
+    acc.res.retain(|r| {
+        r.obj
+            .pointer("/metadata/annotations/config.kubernetes.io~1local-config")
+            .and_then(Value::as_str)
+            != Some("true")
+    });
     sort::sort(&mut acc.res, &order);
     Ok(acc
         .res
@@ -150,9 +176,72 @@ pub fn build(
         .collect())
 }
 
-fn build_metadata(rs: &mut [resource::Resource], opts: &[String]) {
+/// The value kubectl's kustomize (v5.5.0 built into kubectl) writes for
+/// `buildMetadata: [managedByLabel]`. kustomize takes it from its module
+/// version at build time: the standalone `kustomize` v5.5.0 binary writes
+/// `kustomize-v5.5.0`, while kubectl, which embeds kustomize as a library,
+/// writes `kustomize-(devel)`. sluice mirrors kubectl, the oracle its
+/// conformance corpus is generated with.
+pub const MANAGED_BY: &str = "kustomize-(devel)";
+
+/// `path` relative to the directory `from` (both repository-relative), as
+/// kustomize writes paths in origin annotations (`../base/svc.yaml`).
+pub fn relative_to(from: &str, path: &str) -> String {
+    let f: Vec<&str> = from.split('/').filter(|s| !s.is_empty()).collect();
+    let p: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let common = f.iter().zip(&p).take_while(|(a, b)| a == b).count();
+    let mut out: Vec<&str> = vec![".."; f.len() - common];
+    out.extend(&p[common..]);
+    out.join("/")
+}
+
+/// The `configuredBy` block of an origin or transformation annotation.
+fn configured_by_text(out: &mut String, by: &Value, indent: &str) {
+    out.push_str(indent);
+    out.push_str("configuredBy:\n");
+    for k in ["apiVersion", "kind", "name"] {
+        if let Some(v) = by.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+            out.push_str(&format!("{indent}  {k}: {v}\n"));
+        }
+    }
+}
+
+fn build_metadata(
+    rs: &mut [resource::Resource],
+    opts: &[String],
+    top_dir: &str,
+    records: &[(String, Value)],
+) {
+    let has = |o: &str| opts.iter().any(|x| x == o);
+    let (managed, origin, transformers) = (
+        has("managedByLabel"),
+        has("originAnnotations"),
+        has("transformerAnnotations"),
+    );
     for r in rs.iter_mut() {
-        if opts.iter().any(|o| o == "managedByLabel") {
+        let mut annotations: Vec<(&str, String)> = Vec::new();
+        if origin {
+            let text = match &r.generated_by {
+                Some((file, by)) => {
+                    let mut t = format!("configuredIn: {}\n", relative_to(top_dir, file));
+                    configured_by_text(&mut t, by, "");
+                    t
+                }
+                None => format!("path: {}\n", relative_to(top_dir, &r.file)),
+            };
+            annotations.push(("config.kubernetes.io/origin", text));
+        }
+        if transformers && !r.transformations.is_empty() {
+            let mut t = String::new();
+            for &i in &r.transformations {
+                if let Some((file, by)) = records.get(i as usize) {
+                    t.push_str(&format!("- configuredIn: {}\n", relative_to(top_dir, file)));
+                    configured_by_text(&mut t, by, "  ");
+                }
+            }
+            annotations.push(("alpha.config.kubernetes.io/transformations", t));
+        }
+        if managed {
             let md = r.metadata_mut();
             let labels = md
                 .entry("labels")
@@ -160,18 +249,20 @@ fn build_metadata(rs: &mut [resource::Resource], opts: &[String]) {
             if let Some(l) = labels.as_object_mut() {
                 l.insert(
                     "app.kubernetes.io/managed-by".into(),
-                    Value::String("kustomize-(devel)".into()),
+                    Value::String(MANAGED_BY.into()),
                 );
             }
         }
-        if opts.iter().any(|o| o == "originAnnotations") {
-            let origin = format!("path: {}\n", r.file);
-            let md = r.metadata_mut();
-            let ann = md
-                .entry("annotations")
-                .or_insert_with(|| Value::Object(Default::default()));
-            if let Some(a) = ann.as_object_mut() {
-                a.insert("config.kubernetes.io/origin".into(), Value::String(origin));
+        if annotations.is_empty() {
+            continue;
+        }
+        let md = r.metadata_mut();
+        let ann = md
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(a) = ann.as_object_mut() {
+            for (k, v) in annotations {
+                a.insert(k.into(), Value::String(v));
             }
         }
     }

@@ -139,8 +139,28 @@ fn set_value(v: &mut Value, cands: &[&Cand], who: &Referrer, is_role_ref: bool) 
     Ok(())
 }
 
+/// kustomize refuses a RoleBinding whose ServiceAccount subject has a
+/// `namespace:` key without a string value (it cannot tell which
+/// ServiceAccount is meant).
+fn check_subjects(rs: &[Resource]) -> Result<()> {
+    for r in rs.iter().filter(|r| r.kind() == "RoleBinding") {
+        let subjects = r.obj.get("subjects").and_then(Value::as_array);
+        for s in subjects.into_iter().flatten() {
+            let is_sa = s.get("kind").and_then(Value::as_str) == Some("ServiceAccount");
+            if is_sa && s.get("namespace").is_some_and(|n| !n.is_string()) {
+                return Err(Error::msg(format!(
+                    "Invalid Input: namespace is blank for resource \"{}\"; give the ServiceAccount subject a namespace or remove the key",
+                    r.id_text()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Fix every name reference in `rs`.
 pub fn fix(rs: &mut [Resource], config: &Config) -> Result<()> {
+    check_subjects(rs)?;
     let cands: Vec<Cand> = rs
         .iter()
         .map(|r| Cand {
@@ -150,6 +170,23 @@ pub fn fix(rs: &mut [Resource], config: &Config) -> Result<()> {
             prev: r.prev.clone(),
             prefixes: r.prefixes.clone(),
             suffixes: r.suffixes.clone(),
+        })
+        .collect();
+    // The candidates of each referent kind, computed once (not per
+    // referrer); kinds none of whose objects was renamed need no fix-up.
+    let pools: Vec<Vec<&Cand>> = config
+        .name_reference
+        .iter()
+        .map(|(referent, _)| {
+            let pool: Vec<&Cand> = cands
+                .iter()
+                .filter(|c| c.gvk.selected_by(referent))
+                .collect();
+            if pool.iter().all(|c| c.prev.is_empty()) {
+                Vec::new()
+            } else {
+                pool
+            }
         })
         .collect();
     for r in rs.iter_mut() {
@@ -164,18 +201,14 @@ pub fn fix(rs: &mut [Resource], config: &Config) -> Result<()> {
                 .and_then(Value::as_str)
                 .map(str::to_string),
         };
-        for (referent, specs) in &config.name_reference {
-            let pool: Vec<&Cand> = cands
-                .iter()
-                .filter(|c| c.gvk.selected_by(referent))
-                .collect();
-            if pool.iter().all(|c| c.prev.is_empty()) {
+        for ((_, specs), pool) in config.name_reference.iter().zip(&pools) {
+            if pool.is_empty() {
                 continue;
             }
             for fs in specs.iter().filter(|fs| who.gvk.selected_by(&fs.gvk)) {
                 let is_role_ref = fs.path == ["roleRef", "name"];
                 walk(&mut r.obj, &fs.path, false, &mut |v| {
-                    set_value(v, &pool, &who, is_role_ref)
+                    set_value(v, pool, &who, is_role_ref)
                 })?;
             }
         }

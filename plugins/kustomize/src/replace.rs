@@ -54,6 +54,8 @@ fn get<'a>(v: &'a Value, segs: &[Seg]) -> Option<&'a Value> {
     };
     let next = match (first, v) {
         (Seg::Key(k), Value::Object(m)) => m.get(k)?,
+        // `containers.0.image`: a numeric segment indexes a list.
+        (Seg::Key(k), Value::Array(a)) => a.get(k.parse::<usize>().ok()?)?,
         (Seg::Index(i), Value::Array(a)) => a.get(*i)?,
         (Seg::Match(k, val), Value::Array(a)) => a
             .iter()
@@ -77,6 +79,10 @@ fn visit(
         return Ok(true);
     };
     match first {
+        Seg::Key(k) if v.is_array() => match (k.parse::<usize>(), v) {
+            (Ok(i), Value::Array(a)) if i < a.len() => visit(&mut a[i], rest, create, f),
+            _ => Ok(false),
+        },
         Seg::Key(k) => {
             if v.is_null() && create {
                 *v = Value::Object(Map::new());
@@ -275,8 +281,66 @@ pub fn apply(rs: &mut [Resource], entries: &[Value]) -> Result<()> {
     Ok(())
 }
 
-/// Resolve legacy `vars`: find each variable's value, then replace
-/// `$(NAME)` in the configured fields of every resource.
+/// Bind a legacy var to the one object it names among those of the
+/// kustomization that declares it (kustomize's `MergeVars`): by kind, API
+/// version and any name the object had, and by namespace when the var gives
+/// one. Vars are thus told apart by the base that declares them, even when
+/// prefixes or namespaces later make the names differ.
+pub fn bind_var(rs: &mut [Resource], v: &Value, file: &str) -> Result<()> {
+    let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default();
+    let (name, kind, oname, ns) = (
+        s("/name"),
+        s("/objref/kind"),
+        s("/objref/name"),
+        s("/objref/namespace"),
+    );
+    // objref gives `apiVersion`, or `group` and `version`.
+    let api = match (
+        s("/objref/apiVersion"),
+        s("/objref/group"),
+        s("/objref/version"),
+    ) {
+        ("", "", v) => v.to_string(),
+        ("", g, "") => format!("{g}/"),
+        ("", g, v) => format!("{g}/{v}"),
+        (a, _, _) => a.to_string(),
+    };
+    let api_ok = |r: &Resource| {
+        api.is_empty()
+            || r.api_version() == api
+            || (api.ends_with('/') && r.api_version().starts_with(api.as_str()))
+    };
+    let hits: Vec<usize> = rs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.kind() == kind
+                && api_ok(r)
+                && r.all_ids().iter().any(|(n, rns)| {
+                    n == oname && (ns.is_empty() || crate::resource::ns_eq(rns, ns))
+                })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    match hits.as_slice() {
+        [i] => {
+            rs[*i].ref_vars.push(name.to_string());
+            Ok(())
+        }
+        [] => Ok(()),
+        _ => Err(Error::in_file(
+            file,
+            format!(
+                "found {} resId matches for var {name} (unable to disambiguate); give objref a namespace",
+                hits.len()
+            ),
+        )),
+    }
+}
+
+/// Resolve legacy `vars`: read each variable's value from the object it
+/// was bound to, then replace `$(NAME)` in the configured fields of every
+/// resource.
 pub fn resolve_vars(
     rs: &mut [Resource],
     vars: &[(Value, String)],
@@ -292,47 +356,21 @@ pub fn resolve_vars(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let objref = v.get("objref").cloned().unwrap_or_default();
-        let kind = objref
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let oname = objref
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let api = objref
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
         let fp = v
             .pointer("/fieldref/fieldpath")
             .and_then(Value::as_str)
             .unwrap_or("metadata.name");
-        let hits: Vec<&Resource> = rs
-            .iter()
-            .filter(|r| {
-                r.kind() == kind
-                    && (api.is_empty() || r.api_version() == api)
-                    && r.all_ids().iter().any(|(n, _)| n == oname)
-            })
-            .collect();
-        let r = match hits.as_slice() {
-            [r] => r,
-            [] => {
-                return Err(Error::in_file(
-                    file,
-                    format!(
-                        "var '{name}' cannot be mapped to a field in the set of known resources"
-                    ),
-                ));
-            }
-            _ => {
-                return Err(Error::in_file(
-                    file,
-                    format!("found {} resId matches for var {name}", hits.len()),
-                ));
-            }
+        if values.iter().any(|(n, _)| *n == name) {
+            return Err(Error::in_file(
+                file,
+                format!("var '{name}' already encountered"),
+            ));
+        }
+        let Some(r) = rs.iter().find(|r| r.ref_vars.contains(&name)) else {
+            return Err(Error::in_file(
+                file,
+                format!("var '{name}' cannot be mapped to a field in the set of known resources"),
+            ));
         };
         let val = get(&r.obj, &parse_path(fp)).cloned().ok_or_else(|| {
             Error::in_file(

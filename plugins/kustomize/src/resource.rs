@@ -122,6 +122,16 @@ pub struct Resource {
     pub file: String,
     /// Document index in that file.
     pub index: u32,
+    /// For a generated object: the file that configured the generator
+    /// (repository-relative) and the generator's `configuredBy` id, for
+    /// `buildMetadata: [originAnnotations]`.
+    pub generated_by: Option<(String, Value)>,
+    /// The transformers that ran over this object, as indexes into the
+    /// build's table (`build::Ctx::records`), for
+    /// `buildMetadata: [transformerAnnotations]`.
+    pub transformations: Vec<u32>,
+    /// Legacy `vars` bound to this object where they were declared.
+    pub ref_vars: Vec<String>,
 }
 
 impl Resource {
@@ -136,34 +146,45 @@ impl Resource {
             behavior: Behavior::Create,
             file: file.to_string(),
             index,
+            generated_by: None,
+            transformations: Vec::new(),
+            ref_vars: Vec::new(),
         }
     }
 
-    fn str_at(&self, ptr: &str) -> &str {
+    fn top_str(&self, key: &str) -> &str {
         self.obj
-            .pointer(ptr)
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    fn meta_str(&self, key: &str) -> &str {
+        self.obj
+            .get("metadata")
+            .and_then(|m| m.get(key))
             .and_then(Value::as_str)
             .unwrap_or_default()
     }
 
     /// `metadata.name`.
     pub fn name(&self) -> &str {
-        self.str_at("/metadata/name")
+        self.meta_str("name")
     }
 
     /// `metadata.namespace` (empty when unset).
     pub fn namespace(&self) -> &str {
-        self.str_at("/metadata/namespace")
+        self.meta_str("namespace")
     }
 
     /// `kind`.
     pub fn kind(&self) -> &str {
-        self.str_at("/kind")
+        self.top_str("kind")
     }
 
     /// `apiVersion`.
     pub fn api_version(&self) -> &str {
-        self.str_at("/apiVersion")
+        self.top_str("apiVersion")
     }
 
     /// The current GVK.
@@ -217,8 +238,14 @@ impl Resource {
             return;
         }
         self.remember();
-        self.metadata_mut()
-            .insert("namespace".into(), Value::String(ns.to_string()));
+        let md = self.metadata_mut();
+        if ns.is_empty() {
+            // kustomize drops an emptied namespace (a JSON patch `remove`
+            // of /metadata/namespace leaves no `namespace: ''` behind).
+            md.shift_remove("namespace");
+        } else {
+            md.insert("namespace".into(), Value::String(ns.to_string()));
+        }
     }
 
     fn remember(&mut self) {

@@ -9,8 +9,34 @@ use crate::resource::{Gvk, Resource};
 use regex::Regex;
 use serde_json::{Map, Value};
 
+/// The resources by name (their original and current names), so that a
+/// patch targeting one object by name does not test every object. Build it
+/// over a resource list and rebuild it after names change or objects go.
+pub struct Index {
+    by_name: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl Index {
+    /// Index `rs`.
+    pub fn new(rs: &[Resource]) -> Self {
+        let mut by_name: std::collections::HashMap<String, Vec<usize>> =
+            std::collections::HashMap::with_capacity(rs.len() * 2);
+        for (i, r) in rs.iter().enumerate() {
+            let orig = r.prev.first().map_or(r.name(), |(n, _)| n.as_str());
+            by_name.entry(orig.to_string()).or_default().push(i);
+            if r.name() != orig {
+                by_name.entry(r.name().to_string()).or_default().push(i);
+            }
+        }
+        Index { by_name }
+    }
+}
+
 /// A compiled selector.
 pub struct Selector {
+    /// The target name when it is a plain name (no regular expression
+    /// syntax), looked up in an [`Index`].
+    literal_name: Option<String>,
     gvk: Gvk,
     name: Option<Regex>,
     namespace: Option<Regex>,
@@ -87,7 +113,12 @@ fn matches(reqs: &[Req], m: Option<&Map<String, Value>>) -> bool {
 impl Selector {
     /// Compile a target.
     pub fn new(t: &Target) -> Result<Self> {
+        let literal = !t.name.is_empty()
+            && t.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         Ok(Selector {
+            literal_name: literal.then(|| t.name.clone()),
             gvk: Gvk {
                 group: t.group.clone(),
                 version: t.version.clone(),
@@ -125,6 +156,24 @@ impl Selector {
         r.gvk().selected_by(&self.gvk)
             && matches(&self.labels, r.meta_map("labels"))
             && matches(&self.annotations, r.meta_map("annotations"))
+    }
+
+    /// Indexes of the selected resources, in order, using `index` (built
+    /// over `rs`) when the target names one object literally.
+    pub fn select_indexed(&self, rs: &[Resource], index: &Index) -> Vec<usize> {
+        match self.literal_name.as_deref() {
+            Some(name) => index
+                .by_name
+                .get(name)
+                .map(|c| {
+                    c.iter()
+                        .copied()
+                        .filter(|&i| self.matches(&rs[i]))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => self.select(rs),
+        }
     }
 
     /// Indexes of the selected resources, in order.
@@ -181,6 +230,34 @@ mod tests {
             !Selector::new(&t)
                 .expect("compiles")
                 .matches(&res(json!({})))
+        );
+    }
+
+    #[test]
+    fn index_finds_what_a_scan_finds_by_original_and_current_name() {
+        let mut rs = vec![res(json!({})), res(json!({})), res(json!({}))];
+        rs[1].set_name("p-web-1");
+        rs[2].set_name("web-2");
+        let index = Index::new(&rs);
+        for name in ["web-1", "p-web-1", "web-2", "nope"] {
+            let t = Target {
+                kind: "Deployment".into(),
+                name: name.into(),
+                ..Default::default()
+            };
+            let s = Selector::new(&t).expect("compiles");
+            assert!(s.literal_name.is_some());
+            assert_eq!(s.select_indexed(&rs, &index), s.select(&rs), "{name}");
+        }
+        assert_eq!(
+            Selector::new(&Target {
+                name: "web-1".into(),
+                ..Default::default()
+            })
+            .expect("compiles")
+            .select_indexed(&rs, &index),
+            [0, 1, 2],
+            "every object was first named web-1"
         );
     }
 }

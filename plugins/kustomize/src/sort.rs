@@ -62,6 +62,9 @@ impl Order {
     pub fn from_options(v: &Value) -> Result<Self> {
         let order = v.get("order").and_then(Value::as_str).unwrap_or_default();
         match order {
+            "fifo" if v.get("legacySortOptions").is_some() => Err(Error::msg(
+                "the field 'sortOptions.legacySortOptions' is set but the selected sort order is 'fifo', not 'legacy'; remove legacySortOptions or use order: legacy",
+            )),
             "fifo" => Ok(Order::Fifo),
             "legacy" => {
                 let list = |k: &str| -> Option<Vec<String>> {

@@ -149,20 +149,39 @@ pub fn split_image(image: &str) -> (String, String, String) {
     }
 }
 
-fn image_matches(image: &str, name: &str) -> bool {
-    let pat = format!("^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$");
-    match regex::Regex::new(&pat) {
-        Ok(re) => re.is_match(image),
-        Err(_) => split_image(image).0 == name,
+/// An image rule with its name pattern compiled once.
+struct Rule<'a> {
+    img: &'a Image,
+    re: Option<regex::Regex>,
+}
+
+impl<'a> Rule<'a> {
+    fn new(img: &'a Image) -> Self {
+        let pat = format!(
+            "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$",
+            img.name
+        );
+        Rule {
+            img,
+            re: regex::Regex::new(&pat).ok(),
+        }
+    }
+
+    fn matches(&self, image: &str) -> bool {
+        match &self.re {
+            Some(re) => re.is_match(image),
+            None => split_image(image).0 == self.img.name,
+        }
     }
 }
 
 /// Apply every image rule in turn (kustomize runs one image transformer
 /// per entry, so a later rule sees the result of an earlier one).
-fn update_image(v: &mut Value, imgs: &[Image]) {
-    for img in imgs {
+fn update_image(v: &mut Value, rules: &[Rule<'_>]) {
+    for rule in rules {
+        let img = rule.img;
         let Some(cur) = v.as_str() else { return };
-        if !image_matches(cur, &img.name) {
+        if !rule.matches(cur) {
             continue;
         }
         let (mut name, mut tag, mut digest) = split_image(cur);
@@ -192,7 +211,7 @@ fn update_image(v: &mut Value, imgs: &[Image]) {
     }
 }
 
-fn images_anywhere(v: &mut Value, imgs: &[Image]) {
+fn images_anywhere(v: &mut Value, imgs: &[Rule<'_>]) {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
@@ -214,6 +233,8 @@ fn images_anywhere(v: &mut Value, imgs: &[Image]) {
 /// Update image names, tags and digests in every container list of every
 /// resource, plus any extra image fields configured.
 pub fn images(rs: &mut [Resource], imgs: &[Image], specs: &[FieldSpec]) -> Result<()> {
+    let imgs: Vec<Rule<'_>> = imgs.iter().map(Rule::new).collect();
+    let imgs = imgs.as_slice();
     for r in rs.iter_mut() {
         images_anywhere(&mut r.obj, imgs);
         let gvk = r.gvk();
@@ -278,25 +299,21 @@ mod tests {
     #[test]
     fn image_update() {
         let mut v = Value::String("nginx:1.0".into());
-        update_image(
-            &mut v,
-            &[Image {
-                name: "nginx".into(),
-                new_name: "reg/nginx".into(),
-                new_tag: "2".into(),
-                ..Default::default()
-            }],
-        );
+        let img = Image {
+            name: "nginx".into(),
+            new_name: "reg/nginx".into(),
+            new_tag: "2".into(),
+            ..Default::default()
+        };
+        update_image(&mut v, &[Rule::new(&img)]);
         assert_eq!(v, "reg/nginx:2");
         let mut v = Value::String("nginx-other:1.0".into());
-        update_image(
-            &mut v,
-            &[Image {
-                name: "nginx".into(),
-                new_tag: "2".into(),
-                ..Default::default()
-            }],
-        );
+        let img = Image {
+            name: "nginx".into(),
+            new_tag: "2".into(),
+            ..Default::default()
+        };
+        update_image(&mut v, &[Rule::new(&img)]);
         assert_eq!(v, "nginx-other:1.0");
     }
 }

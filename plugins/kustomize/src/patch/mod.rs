@@ -2,6 +2,7 @@
 //! `patchesJson6902`.
 
 pub mod json6902;
+pub mod schema;
 pub mod smp;
 
 use crate::error::{Error, Result};
@@ -16,6 +17,8 @@ pub struct Loaded {
     pub source: String,
     /// The parsed patch.
     pub body: Body,
+    /// The custom OpenAPI schema in force, if any (`openapi: {path}`).
+    pub schema: Option<std::rc::Rc<schema::Schema>>,
 }
 
 /// A patch's content.
@@ -27,12 +30,41 @@ pub enum Body {
 }
 
 /// Parse patch text: a list is JSON 6902, mappings are strategic merge.
+/// Strategic merge patches are read as objects, JSON patches as kustomize
+/// reads them (YAML 1.1, the last repeated key wins).
 pub fn parse(source: &str, text: &[u8]) -> Result<Body> {
-    let docs = sluice_plugin_sdk::yaml::parse_documents(text)
-        .map_err(|e| Error::in_file(source, format!("patch YAML syntax error at {e}")))?;
-    let docs: Vec<Value> = docs.into_iter().flatten().collect();
+    use crate::yaml::{Schema, parse_documents};
+    let err = |e: &sluice_plugin_sdk::yaml::ParseError| {
+        let m = crate::build::yaml_error(e);
+        Error::in_file(
+            source,
+            m.replacen("YAML syntax error", "patch YAML syntax error", 1),
+        )
+    };
+    let as_config = || -> Result<Option<Value>> {
+        let docs: Vec<Value> = parse_documents(text, Schema::Config)
+            .map_err(|e| err(&e))?
+            .into_iter()
+            .flatten()
+            .collect();
+        Ok(match docs.as_slice() {
+            [Value::Array(_)] => docs.into_iter().next(),
+            _ => None,
+        })
+    };
+    let docs: Vec<Value> = match parse_documents(text, Schema::Object) {
+        Ok(d) => d.into_iter().flatten().collect(),
+        Err(e) => {
+            return match as_config() {
+                Ok(Some(ops)) => Ok(Body::Json(ops)),
+                _ => Err(err(&e)),
+            };
+        }
+    };
     match docs.first() {
-        Some(Value::Array(_)) if docs.len() == 1 => Ok(Body::Json(docs[0].clone())),
+        Some(Value::Array(_)) if docs.len() == 1 => {
+            Ok(Body::Json(as_config()?.unwrap_or_else(|| docs[0].clone())))
+        }
         _ => {
             if let Some(bad) = docs.iter().find(|d| !d.is_object()) {
                 return Err(Error::in_file(
@@ -52,7 +84,13 @@ fn gvk_of(v: &Value) -> Gvk {
 
 /// Apply an SMP to one resource, keeping its identity unless allowed to
 /// change; `$patch: delete` at the top removes it (returns false).
-fn smp_one(r: &mut Resource, patch: &Value, allow_name: bool, allow_kind: bool) -> bool {
+fn smp_one(
+    r: &mut Resource,
+    patch: &Value,
+    allow_name: bool,
+    allow_kind: bool,
+    sc: Option<&schema::Schema>,
+) -> bool {
     let (name, ns, api, kind) = (
         r.name().to_string(),
         r.namespace().to_string(),
@@ -76,7 +114,7 @@ fn smp_one(r: &mut Resource, patch: &Value, allow_name: bool, allow_kind: bool) 
             }
         }
     }
-    smp::apply(&mut r.obj, &p);
+    smp::apply(&mut r.obj, &p, sc);
     if r.obj.is_null() {
         return false;
     }
@@ -119,50 +157,71 @@ fn find_by_id(rs: &[Resource], patch: &Value, source: &str) -> Result<usize> {
 }
 
 /// Apply target-less strategic merge patches (each finds its own target).
-pub fn apply_smp_by_id(rs: &mut Vec<Resource>, patches: &[Value], source: &str) -> Result<()> {
+pub fn apply_smp_by_id(
+    rs: &mut Vec<Resource>,
+    patches: &[Value],
+    source: &str,
+    sc: Option<&schema::Schema>,
+) -> Result<()> {
     for p in patches {
         let i = find_by_id(rs, p, source)?;
-        if !smp_one(&mut rs[i], p, false, false) {
+        if !smp_one(&mut rs[i], p, false, false, sc) {
             rs.remove(i);
         }
     }
     Ok(())
 }
 
-/// Apply one `patches:` entry.
+/// Apply one `patches:` entry. `index` (built over `rs`) speeds up
+/// targets that name one object; the result says whether any object was
+/// renamed or removed, which makes such an index stale.
 pub fn apply_patch(
     rs: &mut Vec<Resource>,
     loaded: &Loaded,
     target: Option<&Target>,
     options: &serde_json::Map<String, Value>,
-) -> Result<()> {
+    index: Option<&crate::select::Index>,
+) -> Result<bool> {
     let opt = |k: &str| options.get(k).and_then(Value::as_bool).unwrap_or(false);
     let (allow_name, allow_kind) = (opt("allowNameChange"), opt("allowKindChange"));
+    let mut changed = false;
+    let sc = loaded.schema.as_deref();
     match (&loaded.body, target) {
         (Body::Smp(docs), None) => {
             for p in docs {
                 let i = find_by_id(rs, p, &loaded.source)?;
-                if !smp_one(&mut rs[i], p, allow_name, allow_kind) {
+                let before = rs[i].prev.len();
+                if !smp_one(&mut rs[i], p, allow_name, allow_kind, sc) {
                     rs.remove(i);
+                    changed = true;
+                } else if rs[i].prev.len() != before {
+                    changed = true;
                 }
             }
-            Ok(())
+            Ok(changed)
         }
         (Body::Smp(docs), Some(t)) => {
             let sel = Selector::new(t).map_err(|e| e.context(&loaded.source))?;
             for p in docs {
-                let hits = sel.select(rs);
+                let hits = match index.filter(|_| !changed) {
+                    Some(ix) => sel.select_indexed(rs, ix),
+                    None => sel.select(rs),
+                };
                 let mut removed = Vec::new();
                 for i in hits {
-                    if !smp_one(&mut rs[i], p, allow_name, allow_kind) {
+                    let before = rs[i].prev.len();
+                    if !smp_one(&mut rs[i], p, allow_name, allow_kind, sc) {
                         removed.push(i);
+                    } else if rs[i].prev.len() != before {
+                        changed = true;
                     }
                 }
+                changed |= !removed.is_empty();
                 for i in removed.into_iter().rev() {
                     rs.remove(i);
                 }
             }
-            Ok(())
+            Ok(changed)
         }
         (Body::Json(_), None) => Err(Error::msg(format!(
             "{}: unable to apply patch: must specify a target for JSON patch {}",
@@ -170,7 +229,11 @@ pub fn apply_patch(
         ))),
         (Body::Json(ops), Some(t)) => {
             let sel = Selector::new(t).map_err(|e| e.context(&loaded.source))?;
-            for i in sel.select(rs) {
+            let hits = match index {
+                Some(ix) => sel.select_indexed(rs, ix),
+                None => sel.select(rs),
+            };
+            for i in hits {
                 let name = rs[i].name().to_string();
                 let ns = rs[i].namespace().to_string();
                 json6902::apply(&mut rs[i].obj, ops).map_err(|e| {
@@ -190,9 +253,10 @@ pub fn apply_patch(
                     }
                     rs[i].set_name(&new_name);
                     rs[i].set_namespace(&new_ns);
+                    changed = true;
                 }
             }
-            Ok(())
+            Ok(changed)
         }
     }
 }

@@ -4,6 +4,7 @@
 //! (patch elements first, in patch order, then the remaining ones), every
 //! other list (and every list of unknown kinds) is replaced.
 
+use super::schema::{Schema, Strategy};
 use serde_json::{Map, Value};
 
 /// Where in a known type a value sits; decides the list strategies below it.
@@ -19,6 +20,8 @@ enum Ty {
     PodSpec,
     Container,
     ServiceSpec,
+    /// A node of a custom OpenAPI schema.
+    Node(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,9 +38,9 @@ enum Kind {
 
 /// How a list field merges.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum List {
+enum List<'a> {
     Replace,
-    Key(&'static str),
+    Key(&'a str),
     Set,
 }
 
@@ -59,8 +62,20 @@ fn kind_of(kind: &str) -> Kind {
     }
 }
 
-fn child(ty: Ty, field: &str) -> (Ty, List) {
+/// The type of `field` under `ty` (for a list, its elements' type) and how
+/// the field merges if it is a list.
+fn child<'a>(ty: Ty, field: &str, sc: Option<&'a Schema>) -> (Ty, List<'a>) {
     use List::*;
+    if let (Ty::Node(id), Some(s)) = (ty, sc) {
+        let (node, strategy) = s.child(id, field);
+        let elem = node.map(|n| s.items(n).unwrap_or(n));
+        let list = match strategy {
+            Strategy::Replace => Replace,
+            Strategy::Key(k) => Key(k.as_str()),
+            Strategy::Set => Set,
+        };
+        return (elem.map_or(Ty::Other, Ty::Node), list);
+    }
     match (ty, field) {
         (Ty::Root(_), "metadata")
         | (Ty::PodTemplate, "metadata")
@@ -99,18 +114,22 @@ fn child(ty: Ty, field: &str) -> (Ty, List) {
 /// Apply `patch` to `target` (both whole objects). The patch's own
 /// `apiVersion`/`kind`/`metadata.name` are merged like any field, as
 /// kustomize does; callers reset identity fields they must keep.
-pub fn apply(target: &mut Value, patch: &Value) {
-    let kind = target
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let ty = Ty::Root(kind_of(kind));
+pub fn apply(target: &mut Value, patch: &Value, schema: Option<&Schema>) {
+    let s = |k: &str| target.get(k).and_then(Value::as_str).unwrap_or_default();
+    let gvk = crate::resource::Gvk::new(s("apiVersion"), s("kind"));
+    // A custom schema replaces kustomize's built-in one: kinds it does
+    // not describe have no merge keys (their lists are replaced).
+    let ty = match schema.map(|sc| sc.root(&gvk)) {
+        Some(Some(id)) => Ty::Node(id),
+        Some(None) => Ty::Other,
+        None => Ty::Root(kind_of(&gvk.kind)),
+    };
     if let Some(p) = patch.as_object() {
         if directive(p) == Some("delete") {
             *target = Value::Null;
             return;
         }
-        merge_value(target, patch, ty, List::Replace);
+        merge_value(target, patch, ty, List::Replace, schema);
     }
 }
 
@@ -120,7 +139,7 @@ fn directive(m: &Map<String, Value>) -> Option<&str> {
 
 /// A patch value as stored when nothing is there to merge into: directives
 /// resolved against nothing.
-fn fresh(p: &Value, ty: Ty) -> Option<Value> {
+fn fresh(p: &Value, ty: Ty, sc: Option<&Schema>) -> Option<Value> {
     match p {
         Value::Object(m) => {
             match directive(m) {
@@ -134,11 +153,11 @@ fn fresh(p: &Value, ty: Ty) -> Option<Value> {
             }
             let mut out = Map::new();
             for (k, v) in m {
-                let (cty, _) = child(ty, k);
+                let (cty, _) = child(ty, k, sc);
                 if v.is_null() {
                     continue;
                 }
-                if let Some(nv) = fresh(v, cty) {
+                if let Some(nv) = fresh(v, cty, sc) {
                     out.insert(k.clone(), nv);
                 }
             }
@@ -148,7 +167,7 @@ fn fresh(p: &Value, ty: Ty) -> Option<Value> {
             items
                 .iter()
                 .filter(|i| !is_directive_item(i))
-                .filter_map(|i| fresh(i, ty))
+                .filter_map(|i| fresh(i, ty, sc))
                 .collect(),
         )),
         v => Some(v.clone()),
@@ -160,7 +179,7 @@ fn is_directive_item(v: &Value) -> bool {
         .is_some_and(|m| m.len() == 1 && m.contains_key("$patch"))
 }
 
-fn merge_value(d: &mut Value, p: &Value, ty: Ty, list: List) {
+fn merge_value(d: &mut Value, p: &Value, ty: Ty, list: List<'_>, sc: Option<&Schema>) {
     match (d, p) {
         (Value::Object(dm), Value::Object(pm)) => {
             match directive(pm) {
@@ -180,7 +199,7 @@ fn merge_value(d: &mut Value, p: &Value, ty: Ty, list: List) {
                 if k == "$patch" {
                     continue;
                 }
-                let (cty, clist) = child(ty, k);
+                let (cty, clist) = child(ty, k, sc);
                 if pv.is_null() {
                     dm.remove(k);
                     continue;
@@ -192,38 +211,38 @@ fn merge_value(d: &mut Value, p: &Value, ty: Ty, list: List) {
                     continue;
                 }
                 match dm.get_mut(k) {
-                    Some(dv) if !dv.is_null() => merge_value(dv, pv, cty, clist),
+                    Some(dv) if !dv.is_null() => merge_value(dv, pv, cty, clist, sc),
                     _ => {
-                        if let Some(nv) = fresh(pv, cty) {
+                        if let Some(nv) = fresh(pv, cty, sc) {
                             dm.insert(k.clone(), nv);
                         }
                     }
                 }
             }
         }
-        (Value::Array(da), Value::Array(pa)) => merge_list(da, pa, ty, list),
+        (Value::Array(da), Value::Array(pa)) => merge_list(da, pa, ty, list, sc),
         (d, p) => {
-            if let Some(nv) = fresh(p, ty) {
+            if let Some(nv) = fresh(p, ty, sc) {
                 *d = nv;
             }
         }
     }
 }
 
-fn merge_list(d: &mut Vec<Value>, p: &[Value], ty: Ty, list: List) {
+fn merge_list(d: &mut Vec<Value>, p: &[Value], ty: Ty, list: List<'_>, sc: Option<&Schema>) {
     if p.iter()
         .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace") && is_directive_item(i))
     {
         *d = p
             .iter()
             .filter(|i| !is_directive_item(i))
-            .filter_map(|i| fresh(i, ty))
+            .filter_map(|i| fresh(i, ty, sc))
             .collect();
         return;
     }
     match list {
         List::Replace => {
-            *d = p.iter().filter_map(|i| fresh(i, ty)).collect();
+            *d = p.iter().filter_map(|i| fresh(i, ty, sc)).collect();
         }
         List::Set => {
             let mut out: Vec<Value> = Vec::new();
@@ -247,9 +266,9 @@ fn merge_list(d: &mut Vec<Value>, p: &[Value], ty: Ty, list: List) {
                         continue;
                     }
                     let mut merged = d[i].clone();
-                    merge_value(&mut merged, pe, ty, List::Replace);
+                    merge_value(&mut merged, pe, ty, List::Replace, sc);
                     out.push(merged);
-                } else if !delete && let Some(nv) = fresh(pe, ty) {
+                } else if !delete && let Some(nv) = fresh(pe, ty, sc) {
                     out.push(nv);
                 }
             }
@@ -272,7 +291,7 @@ mod tests {
     fn containers_merge_by_name_patch_first() {
         let mut d = json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "a"}, {"name": "b", "image": "b"}]}}}});
         let p = json!({"spec": {"template": {"spec": {"containers": [{"name": "new", "image": "n"}, {"name": "a", "image": "a2"}]}}}});
-        apply(&mut d, &p);
+        apply(&mut d, &p, None);
         let names: Vec<&str> = d["spec"]["template"]["spec"]["containers"]
             .as_array()
             .expect("list")
@@ -290,7 +309,7 @@ mod tests {
     fn delete_and_replace_directives() {
         let mut d = json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "a"}, {"name": "b"}]}}, "x": {"a": 1, "b": 2}}});
         let p = json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "$patch": "delete"}]}}, "x": {"$patch": "replace", "c": 3}}});
-        apply(&mut d, &p);
+        apply(&mut d, &p, None);
         assert_eq!(
             d["spec"]["template"]["spec"]["containers"],
             json!([{"name": "b"}])
@@ -304,6 +323,7 @@ mod tests {
         apply(
             &mut d,
             &json!({"spec": {"items": [{"name": "b"}], "gone": null}}),
+            None,
         );
         assert_eq!(d["spec"], json!({"items": [{"name": "b"}]}));
     }

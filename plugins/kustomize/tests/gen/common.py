@@ -74,6 +74,12 @@ def kust(s):
 def write_cases(root, cases):
     for name, files in cases.items():
         cdir = os.path.join(root, name)
+        # Keep the oracle's expectation across a rewrite (tests/regen.sh
+        # refreshes it).
+        expected = None
+        if os.path.isfile(os.path.join(cdir, "expected.yaml")) and "expected-error.txt" not in files:
+            with open(os.path.join(cdir, "expected.yaml"), "rb") as f:
+                expected = f.read()
         if os.path.isdir(cdir):
             shutil.rmtree(cdir)
         for rel, text in files.items():
@@ -82,3 +88,6 @@ def write_cases(root, cases):
             data = text if isinstance(text, bytes) else text.encode()
             with open(p, "wb") as f:
                 f.write(data)
+        if expected is not None:
+            with open(os.path.join(cdir, "expected.yaml"), "wb") as f:
+                f.write(expected)

@@ -39,16 +39,16 @@ CASES["resources-two-bases"] = {
     "app2/kustomization.yaml": "resources: [cm.yaml]\nnamePrefix: two-\n", "app2/cm.yaml": CONFIGMAP,
     "all/kustomization.yaml": "resources:\n- ../app1\n- ../app2\n", "entry": "all"}
 CASES["resources-duplicate-id-error"] = {"kustomization.yaml": "resources:\n- a.yaml\n- b.yaml\n", "a.yaml": CONFIGMAP, "b.yaml": CONFIGMAP, "expected-error.txt": "may not add resource with an already registered id"}
-CASES["resources-missing-file-error"] = {"kustomization.yaml": "resources:\n- missing.yaml\n", "expected-error.txt": "missing.yaml"}
+CASES["resources-missing-file-error"] = {"kustomization.yaml": "resources:\n- missing.yaml\n", "expected-error.txt": "missing.yaml: no such file or directory"}
 CASES["resources-missing-kustomization-error"] = {"kustomization.yaml": "resources:\n- ./sub\n", "sub/readme.md": "nothing", "expected-error.txt": "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization'"}
-CASES["resources-cycle-error"] = {"a/kustomization.yaml": "resources:\n- ../b\n", "b/kustomization.yaml": "resources:\n- ../a\n", "entry": "a", "expected-error.txt": "cycle"}
-CASES["resources-unknown-field-error"] = {"kustomization.yaml": "resources:\n- cm.yaml\nresourcez:\n- x\n", "cm.yaml": CONFIGMAP, "expected-error.txt": "unknown field"}
+CASES["resources-cycle-error"] = {"a/kustomization.yaml": "resources:\n- ../b\n", "b/kustomization.yaml": "resources:\n- ../a\n", "entry": "a", "expected-error.txt": "cycle detected"}
+CASES["resources-unknown-field-error"] = {"kustomization.yaml": "resources:\n- cm.yaml\nresourcez:\n- x\n", "cm.yaml": CONFIGMAP, "expected-error.txt": "invalid Kustomization: json: unknown field"}
 CASES["resources-case-insensitive-fields"] = {"kustomization.yaml": "Resources:\n- cm.yaml\nNAMEPREFIX: up-\ncommonlabels:\n  team: a\n", "cm.yaml": CONFIGMAP}
 CASES["resources-load-restrictor-error"] = {"app/kustomization.yaml": "resources:\n- ../shared/cm.yaml\n", "shared/cm.yaml": CONFIGMAP, "entry": "app", "expected-error.txt": "is not in or below"}
 CASES["resources-load-restrictor-none"] = {"app/kustomization.yaml": "resources:\n- ../shared/cm.yaml\n", "shared/cm.yaml": CONFIGMAP, "entry": "app", "params": "load-restrictor=LoadRestrictionsNone\n"}
-CASES["resources-component-as-resource-error"] = {"kustomization.yaml": "resources:\n- comp\n", "comp/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels: {a: b}\n", "expected-error.txt": "Component"}
+CASES["resources-component-as-resource-error"] = {"kustomization.yaml": "resources:\n- comp\n", "comp/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels: {a: b}\n", "expected-error.txt": "expected kind != 'Component' for path"}
 CASES["resources-remote-error"] = {"kustomization.yaml": "resources:\n- https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v5.5.0\n", "expected-error.txt": "github.com/kubernetes-sigs/kustomize"}
-CASES["resources-helm-error"] = {"kustomization.yaml": "helmCharts:\n- name: nginx\n  repo: https://charts.example\n  version: 1.0.0\n", "expected-error.txt": "helm"}
+CASES["resources-helm-error"] = {"kustomization.yaml": "helmCharts:\n- name: nginx\n  repo: https://charts.example\n  version: 1.0.0\n", "expected-error.txt": "HelmChartInflationGenerator"}
 
 # namespace
 CASES["namespace-basic"] = overlay("namespace: prod\nresources:\n- ../base\n")

@@ -212,7 +212,7 @@ configMapGenerator:
 - name: f
   files: [nope.txt]
 """)
-CASES["gen-missing-file-error"]["expected-error.txt"] = "nope.txt"
+CASES["gen-missing-file-error"]["expected-error.txt"] = "nope.txt: no such file or directory"
 CASES["gen-file-outside-root-error"] = {"app/kustomization.yaml": "configMapGenerator:\n- name: f\n  files: [../secret.txt]\n", "secret.txt": "x", "entry": "app", "expected-error.txt": "is not in or below"}
 CASES["gen-binary-file"] = {"kustomization.yaml": "configMapGenerator:\n- name: bin\n  files: [blob.bin]\n", "blob.bin": b"\xff\xfe\x00binary"}
 CASES["gen-generators-field-builtin"] = k("""

@@ -228,13 +228,13 @@ patches:
       from: /spec/template/spec/containers/0/image
       path: /spec/template/spec/containers/2/image
 """), "d.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      containers: [{name: a, image: a}, {name: b, image: b}]\n"}
-CASES["json6902-test-failure-error"] = {"kustomization.yaml": "resources: [cm.yaml]\npatches:\n- target: {kind: ConfigMap}\n  patch: |-\n    - op: test\n      path: /data/LOG_LEVEL\n      value: debug\n", "cm.yaml": CONFIGMAP, "expected-error.txt": "test"}
+CASES["json6902-test-failure-error"] = {"kustomization.yaml": "resources: [cm.yaml]\npatches:\n- target: {kind: ConfigMap}\n  patch: |-\n    - op: test\n      path: /data/LOG_LEVEL\n      value: debug\n", "cm.yaml": CONFIGMAP, "expected-error.txt": "testing value /data/LOG_LEVEL failed"}
 CASES["patch-target-namespace-after-transform"] = {"base/kustomization.yaml": "namespace: team-a\nresources: [cm.yaml]\n", "base/cm.yaml": CONFIGMAP,
     "overlay/kustomization.yaml": "resources: [../base]\npatches:\n- target: {kind: ConfigMap, namespace: team-a}\n  patch: |-\n    - op: add\n      path: /data/ns\n      value: matched\n", "entry": "overlay"}
-CASES["kustomization-wrong-apiversion-error"] = {"kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v2\nkind: Kustomization\nresources: [cm.yaml]\n", "cm.yaml": CONFIGMAP, "expected-error.txt": "apiVersion"}
-CASES["kustomization-empty-error"] = {"kustomization.yaml": "# nothing\n", "expected-error.txt": "is empty"}
-CASES["kustomization-as-resource-file-error"] = {"kustomization.yaml": "resources: [other.yaml]\n", "other.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n", "expected-error.txt": "Kustomization"}
-CASES["resource-yaml-syntax-error"] = {"kustomization.yaml": "resources: [bad.yaml]\n", "bad.yaml": "apiVersion: v1\nkind: [ConfigMap\n", "expected-error.txt": "bad.yaml"}
+CASES["kustomization-wrong-apiversion-error"] = {"kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v2\nkind: Kustomization\nresources: [cm.yaml]\n", "cm.yaml": CONFIGMAP, "expected-error.txt": "apiVersion for Kustomization should be kustomize.config.k8s.io/v1beta1"}
+CASES["kustomization-empty-error"] = {"kustomization.yaml": "# nothing\n", "expected-error.txt": "kustomization.yaml is empty"}
+CASES["kustomization-as-resource-file-error"] = {"kustomization.yaml": "resources: [other.yaml]\n", "other.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n", "expected-error.txt": "missing metadata.name in object"}
+CASES["resource-yaml-syntax-error"] = {"kustomization.yaml": "resources: [bad.yaml]\n", "bad.yaml": "apiVersion: v1\nkind: [ConfigMap\n", "expected-error.txt": "did not find expected ',' or ']'"}
 CASES["order-same-kind-namespaces"] = {"kustomization.yaml": "resources: [r.yaml]\n", "r.yaml": "".join(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}{ns}}}\n" for n, ns in [("b", ""), ("a", ", namespace: zeta"), ("c", ", namespace: default"), ("a", ""), ("z", ", namespace: alpha")])}
 CASES["order-crd-before-cr-and-webhooks-last"] = {"kustomization.yaml": "resources: [r.yaml]\n", "r.yaml": d("""
 apiVersion: example.com/v1

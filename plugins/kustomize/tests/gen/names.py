@@ -446,7 +446,7 @@ metadata:
       exec:
         path: ./plugin.sh
 """})
-CASES["exec-plugin-error"]["expected-error.txt"] = "plugin"
+CASES["exec-plugin-error"]["expected-error.txt"] = "unable to load external plugin 'MyTransformer'"
 
 # build metadata
 CASES["buildmetadata-managed-by"] = {"kustomization.yaml": "buildMetadata: [managedByLabel]\nresources: [cm.yaml]\n", "cm.yaml": CONFIGMAP}
