@@ -202,7 +202,7 @@ function renderApp(tree, request) {
     docs.forEach((doc, index) => {
       if (doc === null || doc === undefined) return;
       if (!isMap(doc)) throw new Failure(`${path}: document ${index} is not an object`, path);
-      objects.push({ json: JSON.stringify(doc), origin: { file: path, index } });
+      objects.push({ json: JSON.stringify(doc), origin: { file: path, index }, sensitivePaths: [] });
     });
   }
   return { objects, results: [] };

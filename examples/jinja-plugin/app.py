@@ -214,6 +214,7 @@ def render_app(tree, request):
             objects.append(rt.RenderedObject(
                 json=json.dumps(doc, default=str),
                 origin=rt.Origin(file=path, index=index),
+                sensitive_paths=[],
             ))
     return rt.RenderOutput(objects=objects, results=[])
 

@@ -59,5 +59,5 @@ export function render(tree, request) {
     metadata: { name: prefix + request.context.appName },
     data,
   };
-  return { objects: [{ json: JSON.stringify(object) }], results: [] };
+  return { objects: [{ json: JSON.stringify(object), sensitivePaths: [] }], results: [] };
 }

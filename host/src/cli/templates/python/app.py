@@ -61,4 +61,4 @@ class WitWorld:
             "metadata": {"name": prefix + request.context.app_name},
             "data": data,
         }
-        return rt.RenderOutput(objects=[rt.RenderedObject(json.dumps(obj), None)], results=[])
+        return rt.RenderOutput(objects=[rt.RenderedObject(json.dumps(obj), None, [])], results=[])
