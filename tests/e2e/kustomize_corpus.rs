@@ -81,7 +81,7 @@ fn check(renderers: &Renderers, name: &str, dir: &Path) -> Option<String> {
     let host_refused = HOST_REFUSED.iter().find(|(n, _)| *n == name);
     match (read(dir, "expected-error.txt"), host_refused, got) {
         (_, Some((_, want)), Err(e @ RenderError::BadObject { .. })) => {
-            let msg = e.to_string();
+            let msg = sluice::error_chain(&e);
             (!msg.contains(want)).then(|| format!("host error {msg:?} does not contain {want:?}"))
         }
         (Some(want), None, Err(RenderError::Failed { message, .. })) => (!message

@@ -95,7 +95,7 @@ fn plugin_error(
     let took = start.elapsed();
     match r {
         Err(e @ RenderError::Plugin { .. }) => {
-            let msg = e.to_string();
+            let msg = sluice::error_chain(&e);
             let RenderError::Plugin { source, .. } = e else {
                 unreachable!()
             };
@@ -136,7 +136,7 @@ fn infinite_loop_times_out_within_the_limit_plus_one_second() {
     }
     assert!(took < TIMEOUT + Duration::from_secs(1), "took {took:?}");
     assert!(took >= TIMEOUT, "stopped before the limit: {took:?}");
-    let msg = hostile("loop", "").expect_err("times out").to_string();
+    let msg = sluice::error_chain(&hostile("loop", "").expect_err("times out"));
     assert!(msg.contains("timed out after 3s"), "{msg}");
     still_works();
 }
@@ -315,7 +315,7 @@ fn a_panic_is_a_crash_named_after_the_plugin() {
         ),
         "{err:?}"
     );
-    let msg = err.to_string();
+    let msg = sluice::error_chain(&err);
     assert!(
         msg.starts_with("app hostile: plugin sluice_plugin_test_hostile: crashed"),
         "{msg}"
@@ -331,8 +331,7 @@ fn a_panic_is_a_crash_named_after_the_plugin() {
 fn malformed_json_is_a_bad_object() {
     let err = hostile("bad-json", "").expect_err("bad json");
     assert!(
-        err.to_string()
-            .contains("returned a bad object: object 0: not valid JSON"),
+        sluice::error_chain(&err).contains("returned a bad object: object 0: not valid JSON"),
         "{err}"
     );
     still_works();
@@ -366,7 +365,7 @@ fn wrong_sha256_is_refused() {
         .render(f.tree.clone(), &spec)
         .expect_err("digest mismatch");
     assert!(
-        err.to_string().contains("was required; refusing to run it"),
+        sluice::error_chain(&err).contains("was required; refusing to run it"),
         "{err}"
     );
 }

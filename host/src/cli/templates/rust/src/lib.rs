@@ -80,7 +80,11 @@ impl Guest for Plugin {
             "data": data,
         });
         Ok(RenderOutput {
-            objects: vec![RenderedObject { json: object.to_string(), origin: None }],
+            objects: vec![RenderedObject {
+                json: object.to_string(),
+                origin: None,
+                sensitive_paths: vec![],
+            }],
             results: vec![],
         })
     }
