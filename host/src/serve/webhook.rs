@@ -28,6 +28,7 @@
 //! servers on one host with the same path would both refresh: harmless, a
 //! refresh that finds nothing new changes nothing.
 
+use crate::source::git::url::{RepoUrl, UrlKind};
 use ring::hmac;
 use serde::Deserialize;
 use serde_json::Value;
@@ -398,38 +399,27 @@ fn parse_push(provider: Provider, v: &Value) -> Result<Push, String> {
 }
 
 /// The part of a repository URL webhooks are matched on: lowercase host and
-/// path, without scheme, user, port, trailing `/` or `.git`. `None` for
-/// something that is not a remote URL.
+/// path, without scheme, user, port, trailing `/` or `.git` (the source
+/// module's normalised form, less scheme and port). `None` for something
+/// that is not a remote URL.
 pub fn match_key(url: &str) -> Option<String> {
-    let url = url.trim();
-    let (host, path) = if let Some((_, rest)) = url.split_once("://") {
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        (authority, path)
-    } else {
-        // scp-like: user@host:path
-        let (authority, path) = url.split_once(':')?;
-        if authority.contains('/') {
-            return None;
-        }
-        (authority, path)
-    };
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    let host = match host.strip_prefix('[') {
+    let parsed = RepoUrl::parse(url).ok()?;
+    if parsed.kind() == UrlKind::File {
+        return None;
+    }
+    let (authority, segments) = parsed.authority_and_segments();
+    let host_port = authority.split_once("://").map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
         Some(v6) => v6.split_once(']').map_or(v6, |(h, _)| h),
-        None => host.split_once(':').map_or(host, |(h, _)| h),
+        None => host_port.split_once(':').map_or(host_port, |(h, _)| h),
     };
-    let path = path.trim_matches('/');
-    let path = path
-        .strip_suffix(".git")
-        .unwrap_or(path)
-        .trim_end_matches('/');
-    if host.is_empty() || path.is_empty() {
+    if host.is_empty() || segments.is_empty() {
         return None;
     }
     Some(format!(
         "{}/{}",
         host.to_ascii_lowercase(),
-        path.to_ascii_lowercase()
+        segments.join("/").to_ascii_lowercase()
     ))
 }
 
