@@ -19,7 +19,8 @@
 //! assert!(app.create_namespace());
 //! ```
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// API versions accepted for `kind: Application`.
@@ -61,7 +62,7 @@ pub enum AppError {
 }
 
 /// An Application document.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Application {
     /// `sluice.dev/v1alpha1` or `argoproj.io/v1alpha1`.
@@ -75,7 +76,7 @@ pub struct Application {
 }
 
 /// The Application's metadata.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
     /// The app's name: names the inventory and appears in every message.
@@ -95,7 +96,7 @@ pub struct Metadata {
 }
 
 /// `spec`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Spec {
     /// Argo CD project (accepted, not used).
@@ -115,7 +116,7 @@ pub struct Spec {
 }
 
 /// `spec.source`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Source {
     /// A Git URL, or a local directory (relative to the Application file).
@@ -130,7 +131,7 @@ pub struct Source {
 }
 
 /// `spec.renderer`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Renderer {
     /// A built-in renderer name or a `.wasm` file.
@@ -144,7 +145,7 @@ pub struct Renderer {
 }
 
 /// `spec.destination`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Destination {
     /// A kubeconfig context name.
@@ -160,7 +161,7 @@ pub struct Destination {
 }
 
 /// `spec.syncPolicy`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SyncPolicy {
     /// Automated sync (used by `sluice serve`; `prune` also enables prune
@@ -170,10 +171,43 @@ pub struct SyncPolicy {
     /// `Name=value` options; `CreateNamespace=true` is honoured.
     #[serde(default)]
     pub sync_options: Vec<String>,
+    /// Retry a failed sync (Argo CD's form; used by `sluice serve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+}
+
+/// `spec.syncPolicy.retry`: how often and how fast a failed sync is tried
+/// again (Argo CD's `RetryStrategy`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Retry {
+    /// How many retries after the first attempt; a negative number retries
+    /// without end. Argo CD's default when `retry` is given without it: 5.
+    #[serde(default)]
+    pub limit: Option<i64>,
+    /// The delay between attempts.
+    #[serde(default)]
+    pub backoff: Option<Backoff>,
+}
+
+/// `spec.syncPolicy.retry.backoff`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Backoff {
+    /// The first delay, a duration such as `5s` or `2m` (Argo CD's default:
+    /// `5s`).
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// Each next delay is the previous one times this (default 2).
+    #[serde(default)]
+    pub factor: Option<i64>,
+    /// The longest delay (default `3m`).
+    #[serde(default)]
+    pub max_duration: Option<String>,
 }
 
 /// `spec.syncPolicy.automated`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Automated {
     /// Delete objects no longer desired.
