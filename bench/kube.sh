@@ -11,7 +11,6 @@
 # SLUICE_BIN picks the sluice binary (default: a release build).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sluice/target}"
 work="$(mktemp -d)"
 hold_pid=""
 cleanup() {
@@ -21,21 +20,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [[ -z "${SLUICE_BIN:-}" ]]; then
-    (cd "$here" && cargo build --release -q -p sluice --bin sluice)
-    SLUICE_BIN="$CARGO_TARGET_DIR/release/sluice"
-fi
-
-if [[ -z "${KUBECONFIG:-}" ]]; then
-    echo "starting the test cluster ..." >&2
-    (cd "$here" && SLUICE_HOLD_CLUSTER="$work/kubeconfig.path" \
-        cargo test -q -p sluice --test e2e kube::hold_cluster_for_bench -- --ignored --exact >/dev/null 2>&1) &
-    hold_pid=$!
-    for _ in $(seq 600); do [[ -s "$work/kubeconfig.path" ]] && break; sleep 0.5; done
-    [[ -s "$work/kubeconfig.path" ]] || { echo "the test cluster did not start" >&2; exit 1; }
-    KUBECONFIG="$(cat "$work/kubeconfig.path")"
-fi
-export KUBECONFIG
+# shellcheck source=bench/cluster.sh
+source "$here/bench/cluster.sh"
 
 # Two identical apps: one for sluice, one for kubectl (own namespaces).
 gen() { # $1 prefix, $2 dir

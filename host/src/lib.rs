@@ -35,9 +35,56 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// Parse a duration as sluice's flags and Argo CD's fields write them:
+/// `500ms`, `30s`, `2m`, `1h`, a bare number of seconds, or a sum such as
+/// `1m30s`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("an empty duration; write one like 30s, 2m or 500ms".into());
+    }
+    let mut total = 0.0_f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let (num, tail) = rest.split_at(split);
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_len);
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration like 30s, 2m or 500ms"))?;
+        total += match unit {
+            "ms" => n / 1000.0,
+            "s" | "" => n,
+            "m" => n * 60.0,
+            "h" => n * 3600.0,
+            _ => return Err(format!("{s:?}: unknown unit {unit:?}; use ms, s, m or h")),
+        };
+        rest = next;
+    }
+    std::time::Duration::try_from_secs_f64(total).map_err(|e| format!("{s:?}: {e}"))
+}
+
 #[cfg(test)]
 mod error_chain_tests {
     use super::error_chain;
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        let p = super::parse_duration;
+        assert_eq!(p("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(p("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(p("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(p("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(p("7"), Ok(Duration::from_secs(7)));
+        assert!(p("5 parsecs").expect_err("unit").contains("unknown unit"));
+        assert!(p("").is_err() && p("m").is_err());
+    }
 
     #[test]
     fn each_cause_appears_once() {

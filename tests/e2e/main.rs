@@ -11,5 +11,6 @@ mod kustomize_corpus;
 mod plugins_lang;
 mod render;
 mod sandbox;
+mod serve;
 mod terraform;
 mod waves;

@@ -6,6 +6,7 @@ mod plugin;
 mod plugin_new;
 mod plugin_test;
 mod render;
+mod serve;
 mod source;
 mod sync;
 mod wait;
@@ -67,6 +68,10 @@ pub enum Command {
     /// Git sources: resolve a revision to a commit.
     #[command(subcommand)]
     Source(source::Command),
+    /// Keep many apps in sync: poll and webhooks, automated sync, self-heal.
+    Serve(Box<serve::Args>),
+    /// Print the sluice.dev Application CustomResourceDefinition (YAML).
+    Crd,
 }
 
 /// Output formats for machine-read results.
@@ -78,23 +83,9 @@ pub enum Output {
     Json,
 }
 
-/// Parse `30s`, `2m`, `500ms`, `1h` or a plain number of seconds.
+/// Parse `30s`, `2m`, `500ms`, `1h`, `1m30s` or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30s, 2m or 500ms"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?}; use ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+    sluice::parse_duration(s)
 }
 
 /// Parse a size in MiB: at least 1, and small enough that it fits in bytes.
@@ -141,6 +132,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Sync(args) => sync::run(args, &cli.global),
         Command::Wait(args) => wait::run(args, &cli.global),
         Command::Source(cmd) => source::run(cmd),
+        Command::Serve(args) => serve::run(*args, &cli.global),
+        Command::Crd => serve::crd(),
     }
 }
 

@@ -282,6 +282,35 @@ pub fn resolve_with(
     progress: &dyn ProgressSink,
     interrupt: &AtomicBool,
 ) -> Result<App, EngineError> {
+    resolve_inner(def, settings, &|spec| {
+        source::resolve_with(spec, &settings.git, progress, interrupt)
+    })
+}
+
+/// [`resolve_with`] for the service: a Git source resolution that started
+/// at or after `fresh_since` for the same repository and revision is
+/// reused from `memo` instead of listing and fetching again, so many apps
+/// on one repository share one fetch per refresh.
+pub fn resolve_shared(
+    def: &AppDef,
+    settings: &Settings,
+    memo: &source::Memo,
+    fresh_since: std::time::Instant,
+    interrupt: &AtomicBool,
+) -> Result<App, EngineError> {
+    resolve_inner(def, settings, &|spec| {
+        memo.resolve_with(spec, &settings.git, &LogProgress, interrupt, fresh_since)
+    })
+}
+
+/// How the Git step is done: directly, or through a [`source::Memo`].
+type FetchFn<'a> = dyn Fn(&SourceSpec) -> Result<source::Resolved, SourceError> + 'a;
+
+fn resolve_inner(
+    def: &AppDef,
+    settings: &Settings,
+    fetch: &FetchFn<'_>,
+) -> Result<App, EngineError> {
     let file = def.file.as_ref().map(|(_, a)| a);
     let explicit_name = def
         .name
@@ -402,12 +431,10 @@ pub fn resolve_with(
                 },
                 revision: revision.clone().unwrap_or_else(|| "HEAD".into()),
             };
-            let r = source::resolve_with(&spec, &settings.git, progress, interrupt).map_err(
-                |source| EngineError::Source {
-                    app: name.clone(),
-                    source: Box::new(source),
-                },
-            )?;
+            let r = fetch(&spec).map_err(|source| EngineError::Source {
+                app: name.clone(),
+                source: Box::new(source),
+            })?;
             ResolvedSource {
                 tree: r.tree,
                 commit: r.commit,

@@ -17,20 +17,38 @@
 //!         event bus -> HTTP API, SSE, dashboard, metrics, notifications
 //! ```
 //!
-//! The parts that exist so far, each usable and tested on its own:
+//! The parts, each usable and tested on its own:
+//! - [`registry`]: the apps from a directory of Application files;
 //! - [`queue`]: the work queue (one operation in flight per app, a newer
 //!   request supersedes a queued one, first come first served);
+//! - [`service`]: workers, poller, scanner, drift handler tied together;
+//! - [`reconcile`]: one operation on one app (source, render, compare,
+//!   sync, status), and when it writes;
+//! - [`cluster`]: one connection, discovery cache and concurrency limit
+//!   per cluster;
+//! - [`heal`]: one watch per kind per cluster, the live cache, drift;
 //! - [`webhook`]: push webhooks from GitHub, GitLab, Gitea, Gogs, Bitbucket
 //!   Server and a generic HMAC form, verified in constant time, and which
 //!   apps a push concerns;
 //! - [`store`]: the embedded status and history store for file apps
 //!   (redb; acknowledged writes survive `kill -9`);
+//! - [`status`]: the status model (Argo CD's shape);
+//! - [`http`]: health, readiness, webhooks, read-only status;
+//! - [`crd`]: the `sluice.dev` Application CustomResourceDefinition;
 //! - the render cache by read set lives with rendering:
-//!   [`crate::render::readset`].
-//!
-//! The registry, the worker pool, the triggers and the HTTP server that tie
-//! them into `sluice serve` are not written yet.
+//!   [`crate::render::readset`]; the shared Git resolution with the
+//!   source: [`crate::source::Memo`].
 
+pub mod cluster;
+pub mod crd;
+pub mod heal;
+pub mod http;
 pub mod queue;
+mod reconcile;
+pub mod registry;
+pub mod service;
+pub mod status;
 pub mod store;
 pub mod webhook;
+
+pub use service::{Config, ServeError, Service};

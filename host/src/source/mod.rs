@@ -16,7 +16,7 @@ mod dir;
 pub mod git;
 
 pub use dir::DirTree;
-pub use git::{GitTree, Options, Resolved, SourceError, SourceSpec, resolve, resolve_with};
+pub use git::{GitTree, Memo, Options, Resolved, SourceError, SourceSpec, resolve, resolve_with};
 
 /// What an entry in a [`Tree`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -592,31 +592,32 @@ pub async fn run<T: Target>(
             }
             let live = &live;
             let ownership = &ownership;
-            let mut done: Vec<(usize, Row)> = futures::stream::iter(group.iter().map(|&i| {
-                let o = &objects[i];
-                let assume_missing = opts.dry_run
-                    && (unserved.contains(&o.id)
-                        || o.id
-                            .namespace
-                            .as_ref()
-                            .is_some_and(|n| missing_ns.contains(n)));
-                async move {
-                    let row = one(
-                        target,
-                        o,
-                        live.get(&o.id),
-                        opts,
-                        assume_missing,
-                        Some(ownership),
-                    )
-                    .await;
-                    progress.step(&row);
-                    (i, row)
-                }
-            }))
-            .buffer_unordered(opts.concurrency.max(1))
-            .collect()
-            .await;
+            let mut done: Vec<(usize, Row)> =
+                futures::stream::iter(group.iter().copied().map(|i| {
+                    let o = &objects[i];
+                    let assume_missing = opts.dry_run
+                        && (unserved.contains(&o.id)
+                            || o.id
+                                .namespace
+                                .as_ref()
+                                .is_some_and(|n| missing_ns.contains(n)));
+                    async move {
+                        let row = one(
+                            target,
+                            o,
+                            live.get(&o.id),
+                            opts,
+                            assume_missing,
+                            Some(ownership),
+                        )
+                        .await;
+                        progress.step(&row);
+                        (i, row)
+                    }
+                }))
+                .buffer_unordered(opts.concurrency.max(1))
+                .collect()
+                .await;
             done.sort_by_key(|(i, _)| *i);
             // Kinds served by CRDs established in this group, as
             // (apiVersion, kind), to find in discovery afterwards.
@@ -724,7 +725,7 @@ pub async fn run<T: Target>(
     let mut kept_kinds = new_kinds.clone();
     let mut kept_namespaces = new_namespaces.clone();
     for group in Waves::prune_groups(&extraneous) {
-        let done: Vec<(usize, Row)> = futures::stream::iter(group.iter().map(|&i| {
+        let done: Vec<(usize, Row)> = futures::stream::iter(group.iter().copied().map(|i| {
             let blocked = blocked.as_deref();
             let ext = &extraneous;
             async move { (i, prune_one(target, &ext[i], opts, blocked).await) }

@@ -322,7 +322,7 @@ impl Report {
 }
 
 /// Reports progress of a long sync (a progress bar on a terminal).
-pub trait Progress {
+pub trait Progress: Sync {
     /// `total` objects are about to be processed.
     fn start(&self, total: u64);
     /// One object is done.

@@ -117,6 +117,24 @@ impl KubeTarget {
         &self.client
     }
 
+    /// The API resource serving `kind` in `api_version` and its scope, from
+    /// the discovery cached by the last [`Target::discover`]; `None` when
+    /// the server does not serve it (or before the first discovery).
+    pub fn api_resource(&self, api_version: &str, kind: &str) -> Option<(ApiResource, Scope)> {
+        self.resolve(api_version, kind).map(|(ar, caps)| {
+            let scope = match caps.scope {
+                KubeScope::Namespaced => Scope::Namespaced,
+                KubeScope::Cluster => Scope::Cluster,
+            };
+            (ar, scope)
+        })
+    }
+
+    /// The API server's URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
     fn resolve(&self, api_version: &str, kind: &str) -> Option<(ApiResource, ApiCapabilities)> {
         let (group, version) = match api_version.rsplit_once('/') {
             Some((g, v)) => (g, v),

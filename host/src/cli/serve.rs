@@ -1,0 +1,254 @@
+//! `sluice serve`: the sync service; `sluice crd`: print the Application
+//! CustomResourceDefinition.
+
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Global};
+use anyhow::Context as _;
+use sluice::serve::status::{AppStatus, SyncStatus};
+use sluice::serve::webhook::Secrets;
+use sluice::serve::{Config, Service};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Arguments of `sluice serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A directory of Application files (sluice.dev/v1alpha1 or
+    /// argoproj.io/v1alpha1), watched: adding, changing or deleting a file
+    /// adds, changes or removes the app.
+    #[arg(long, value_name = "DIR")]
+    pub apps: Option<PathBuf>,
+    /// Where health, readiness, webhooks and the status API listen.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// How often every app's repository is polled (jittered by up to a
+    /// tenth).
+    #[arg(long, default_value = "3m", value_parser = super::parse_duration)]
+    pub refresh_interval: Duration,
+    /// Where app status and history are kept [default: the user's state
+    /// directory, sluice/serve].
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Operations at once.
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    /// Operations at once on one cluster.
+    #[arg(long, default_value_t = 4)]
+    pub cluster_concurrency: usize,
+    /// Objects applied at once within one sync.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Webhook secrets: YAML mapping github, gitlab, gitea, gogs,
+    /// bitbucketserver, generic to a secret or a list of secrets.
+    #[arg(long, value_name = "FILE")]
+    pub webhook_secrets: Option<PathBuf>,
+    /// Largest webhook body accepted, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_webhook_body: usize,
+    /// The deadline for all waiting in one sync (waves, hooks).
+    #[arg(long, default_value = "5m", value_parser = super::parse_duration)]
+    pub sync_timeout: Duration,
+    /// How long SIGTERM/SIGINT waits for operations in flight.
+    #[arg(long, default_value = "30s", value_parser = super::parse_duration)]
+    pub grace_period: Duration,
+    /// Reconcile every app once, print a summary and exit (0: every app
+    /// Synced; 1: not).
+    #[arg(long)]
+    pub once: bool,
+    /// Output of --once: table or json.
+    #[arg(short, long, value_parser = ["table", "json"], default_value = "table")]
+    pub output: String,
+    /// How Git sources are fetched (--repo and --revision do not apply).
+    #[command(flatten)]
+    pub git: super::source::GitArgs,
+    /// The kubeconfig file (default: KUBECONFIG or ~/.kube/config).
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Allow local repositories under DIR besides each Application file's
+    /// directory; repeatable.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "SLUICE_ALLOW_LOCAL_REPO",
+        value_delimiter = ':'
+    )]
+    pub allow_local_repo: Vec<PathBuf>,
+}
+
+fn default_state_dir() -> PathBuf {
+    dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("sluice/serve")
+}
+
+/// Run `sluice serve`.
+pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
+    if args.git.repo.is_some() || args.git.revision.is_some() {
+        eprintln!(
+            "error: sluice serve takes its apps from --apps DIR; --repo and --revision are for sync, diff and render"
+        );
+        return Ok(EXIT_USAGE);
+    }
+    if args.apps.is_none() {
+        eprintln!(
+            "error: sluice serve needs apps: pass --apps DIR (a directory of Application files)"
+        );
+        return Ok(EXIT_USAGE);
+    }
+    let secrets = match &args.webhook_secrets {
+        Some(f) => match Secrets::load(f) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {}", sluice::error_chain(&e));
+                return Ok(EXIT_USAGE);
+            }
+        },
+        None => Secrets::default(),
+    };
+    let settings =
+        super::sync::settings(&args.git, args.kubeconfig.clone(), &args.allow_local_repo)?;
+    let config = Config {
+        apps_dir: args.apps.clone(),
+        state_dir: args.state_dir.clone().unwrap_or_else(default_state_dir),
+        refresh_interval: args.refresh_interval,
+        workers: args.workers.max(1),
+        cluster_concurrency: args.cluster_concurrency.max(1),
+        webhook_secrets: secrets,
+        max_webhook_body: args.max_webhook_body,
+        apps_scan_interval: Duration::from_secs(1),
+        sync_timeout: args.sync_timeout,
+        object_concurrency: args.concurrency.max(1),
+        settings,
+    };
+    let renderers = global.renderers()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let svc = match Service::start(config, renderers, !args.once).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {}", sluice::error_chain(&e));
+                return Ok(EXIT_USAGE);
+            }
+        };
+        if args.once {
+            svc.idle().await;
+            svc.shutdown(args.grace_period).await;
+            return summary(&svc, &args.output);
+        }
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}; pick another --listen", args.listen))?;
+        eprintln!("sluice serve: listening on http://{}", args.listen);
+        let router = sluice::serve::http::router(svc.clone());
+        let stop = svc.clone();
+        let grace = args.grace_period;
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                signal().await;
+                eprintln!(
+                    "sluice serve: shutting down (grace period {}s)",
+                    grace.as_secs()
+                );
+                if !stop.shutdown(grace).await {
+                    eprintln!(
+                        "sluice serve: operations still running after the grace period were cut"
+                    );
+                }
+            })
+            .await
+            .context("the HTTP server failed")?;
+        anyhow::Ok(EXIT_OK)
+    })
+}
+
+/// SIGTERM or SIGINT.
+async fn signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Print every app's status after `--once`; exit 0 when all are Synced.
+fn summary(svc: &Service, output: &str) -> anyhow::Result<i32> {
+    let statuses = svc.statuses();
+    let mut out = std::io::stdout().lock();
+    if output == "json" {
+        serde_json::to_writer_pretty(&mut out, &statuses)?;
+        writeln!(out)?;
+    } else {
+        let rows: Vec<[String; 5]> = statuses
+            .iter()
+            .map(|(name, s)| {
+                [
+                    name.clone(),
+                    format!("{:?}", s.sync),
+                    s.health.clone(),
+                    s.revision.chars().take(12).collect(),
+                    message(s),
+                ]
+            })
+            .collect();
+        let head = ["NAME", "SYNC", "HEALTH", "REVISION", "MESSAGE"].map(String::from);
+        let mut width = head.clone().map(|h| h.len());
+        for r in &rows {
+            for (w, c) in width.iter_mut().zip(r) {
+                *w = (*w).max(c.len());
+            }
+        }
+        for r in std::iter::once(&head).chain(&rows) {
+            writeln!(
+                out,
+                "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                w0 = width[0],
+                w1 = width[1],
+                w2 = width[2],
+                w3 = width[3]
+            )?;
+        }
+        let synced = statuses
+            .values()
+            .filter(|s| s.sync == SyncStatus::Synced)
+            .count();
+        writeln!(out, "{synced} of {} apps Synced", statuses.len())?;
+    }
+    let all = statuses
+        .values()
+        .all(|s| s.sync == SyncStatus::Synced && s.conditions.is_empty());
+    Ok(if all { EXIT_OK } else { EXIT_FAILED })
+}
+
+fn message(s: &AppStatus) -> String {
+    s.conditions
+        .iter()
+        .map(|c| format!("{}: {}", c.kind, c.message))
+        .next()
+        .or_else(|| s.operation.as_ref().map(|o| o.message.clone()))
+        .unwrap_or_default()
+}
+
+/// Run `sluice crd`: print the sluice.dev Application CRD as YAML.
+pub fn crd() -> anyhow::Result<i32> {
+    let crd = sluice::serve::crd::application_crd();
+    let mut out = std::io::stdout().lock();
+    out.write_all(serde_norway::to_string(&crd)?.as_bytes())?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,96 @@
+//! The `sluice.dev` Application CustomResourceDefinition, generated from
+//! the Rust types: the spec's schema from [`crate::app::Spec`], the
+//! status's from [`AppStatus`]. The schema is made the way kube-derive
+//! makes one (OpenAPI 3, subschemas inlined, structural rewrites), so the
+//! API server accepts it and validates Applications against the same
+//! model `sync` and `serve` parse. `sluice crd` prints it.
+
+use super::status::AppStatus;
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde_json::{Value, json};
+
+fn schema_of<T: JsonSchema>() -> Value {
+    let generator = SchemaSettings::openapi3()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .with_transform(schemars::transform::AddNullable::default())
+        .with_transform(kube::core::schema::StructuralSchemaRewriter)
+        .with_transform(kube::core::schema::OptionalEnum)
+        .with_transform(kube::core::schema::OptionalIntOrString)
+        .into_generator();
+    let mut v = generator.into_root_schema_for::<T>().to_value();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("title");
+        o.remove("$schema");
+    }
+    v
+}
+
+/// The CustomResourceDefinition, as a JSON object.
+pub fn application_crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "applications.sluice.dev"},
+        "spec": {
+            "group": "sluice.dev",
+            "names": {
+                "kind": "Application",
+                "listKind": "ApplicationList",
+                "plural": "applications",
+                "singular": "application",
+                "shortNames": ["sapp"],
+                "categories": ["sluice"]
+            },
+            "scope": "Namespaced",
+            "versions": [{
+                "name": "v1alpha1",
+                "served": true,
+                "storage": true,
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": [
+                    {"name": "Sync", "type": "string", "jsonPath": ".status.sync"},
+                    {"name": "Health", "type": "string", "jsonPath": ".status.health"},
+                    {"name": "Revision", "type": "string", "jsonPath": ".status.revision", "priority": 1},
+                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+                ],
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "description": "A sluice Application: what to render from which source, and where to sync it.",
+                    "required": ["spec"],
+                    "properties": {
+                        "spec": schema_of::<crate::app::Spec>(),
+                        "status": schema_of::<AppStatus>()
+                    }
+                }}
+            }]
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_is_structural_and_names_the_fields() {
+        let crd = application_crd();
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        assert_eq!(spec["type"], "object");
+        let source = &spec["properties"]["source"];
+        assert!(source["properties"]["repoURL"].is_object(), "{source}");
+        assert!(
+            spec["properties"]["syncPolicy"]["properties"]["retry"]["properties"]["backoff"]
+                ["properties"]["maxDuration"]
+                .is_object()
+        );
+        // Structural: no references, no `additionalProperties: false`
+        // beside properties.
+        let text = crd.to_string();
+        assert!(!text.contains("$ref"), "{text}");
+        assert!(!text.contains("\"additionalProperties\":false"), "{text}");
+    }
+}

@@ -1,0 +1,172 @@
+//! The service's HTTP endpoints (axum), bound to 127.0.0.1 by default:
+//!
+//! - `GET /healthz`: 200 while the process serves requests;
+//! - `GET /readyz`: 200 once the apps are loaded and work is taken, 503
+//!   while starting and shutting down;
+//! - `POST /api/webhook`: push webhooks (GitHub, GitLab, Gitea, Gogs,
+//!   Bitbucket Server, generic HMAC). A bad or missing signature is 401
+//!   and triggers nothing; a body over the cap is 413; a genuine event
+//!   that is not a push is 200 and ignored; a push is 202 with the apps
+//!   it queued;
+//! - `GET /metrics`: Prometheus text: operations, syncs, heals, renders
+//!   performed and skipped, Git resolutions performed and shared, webhooks,
+//!   apps by sync status;
+//! - `GET /api/v1/apps` and `GET /api/v1/apps/{name}`: statuses, read
+//!   only (the full API with tokens and write routes is the operating
+//!   issue's).
+
+use super::service::Service;
+use super::webhook::{self, Headers, WebhookError};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+/// The router for `svc`.
+pub fn router(svc: Service) -> Router {
+    let limit = svc.inner.config.max_webhook_body;
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route(
+            "/api/webhook",
+            // One byte over the cap still reaches the handler, which
+            // answers 413 naming the limit.
+            post(hook).layer(DefaultBodyLimit::max(limit + 1)),
+        )
+        .route("/metrics", get(metrics))
+        .route("/api/v1/apps", get(apps))
+        .route("/api/v1/apps/{name}", get(app))
+        .with_state(svc)
+}
+
+async fn readyz(State(svc): State<Service>) -> Response {
+    if svc.is_ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}
+
+fn error(code: StatusCode, message: String) -> Response {
+    (code, Json(json!({ "error": message }))).into_response()
+}
+
+async fn hook(State(svc): State<Service>, headers: HeaderMap, body: Bytes) -> Response {
+    let h: Headers = headers
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().ok()?.to_string(),
+            ))
+        })
+        .collect();
+    let cfg = &svc.inner.config;
+    match webhook::verify(&h, &body, &cfg.webhook_secrets, cfg.max_webhook_body) {
+        Ok(Some(push)) => {
+            let apps = svc.on_push(&push);
+            tracing::info!(provider = push.provider.name(), refs = ?push.refs, apps = ?apps, "webhook push");
+            (StatusCode::ACCEPTED, Json(json!({ "apps": apps }))).into_response()
+        }
+        Ok(None) => (StatusCode::OK, Json(json!({ "apps": [] }))).into_response(),
+        Err(e) => {
+            let code = match &e {
+                WebhookError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                WebhookError::Malformed { .. } | WebhookError::UnknownProvider => {
+                    StatusCode::BAD_REQUEST
+                }
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            tracing::warn!(status = code.as_u16(), error = %crate::error_chain(&e), "webhook refused");
+            error(code, crate::error_chain(&e))
+        }
+    }
+}
+
+async fn apps(State(svc): State<Service>) -> Response {
+    Json(svc.statuses()).into_response()
+}
+
+async fn app(State(svc): State<Service>, Path(name): Path<String>) -> Response {
+    match svc.status(&name) {
+        Some(s) => Json(s).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no app named {name}; GET /api/v1/apps lists them"),
+        ),
+    }
+}
+
+async fn metrics(State(svc): State<Service>) -> Response {
+    use std::fmt::Write as _;
+    use std::sync::atomic::Ordering::Relaxed;
+    let c = svc.counters();
+    let (renders, reused) = svc.render_counts();
+    let (resolves, shared) = svc.git_counts();
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, v: u64| {
+        let _ = write!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+        );
+    };
+    counter(
+        "sluice_operations_total",
+        "Operations finished.",
+        c.operations.load(Relaxed),
+    );
+    counter(
+        "sluice_syncs_total",
+        "Operations that wrote to a cluster.",
+        c.syncs.load(Relaxed),
+    );
+    counter(
+        "sluice_heals_total",
+        "Drifts fixed by self-heal.",
+        c.heals.load(Relaxed),
+    );
+    counter(
+        "sluice_webhooks_total",
+        "Verified webhooks.",
+        c.webhooks.load(Relaxed),
+    );
+    counter("sluice_renders_total", "Renders performed.", renders);
+    counter(
+        "sluice_renders_reused_total",
+        "Renders skipped: nothing they read changed.",
+        reused,
+    );
+    counter(
+        "sluice_git_resolves_total",
+        "Git resolutions (ref listing, fetch when needed).",
+        resolves,
+    );
+    counter(
+        "sluice_git_shared_total",
+        "Git resolutions shared with another app.",
+        shared,
+    );
+    let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+    for s in svc.statuses().values() {
+        *by.entry(format!("{:?}", s.sync)).or_default() += 1;
+    }
+    let _ = writeln!(
+        out,
+        "# HELP sluice_apps Apps by sync status.\n# TYPE sluice_apps gauge"
+    );
+    for (k, v) in by {
+        let _ = writeln!(out, "sluice_apps{{sync=\"{k}\"}} {v}");
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
+        .into_response()
+}

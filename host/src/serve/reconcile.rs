@@ -1,0 +1,729 @@
+//! One operation on one app: resolve its source, render it (cached by read
+//! set), compare it with the cluster and, when the policy says so, sync
+//! it; then record the status.
+//!
+//! When an operation writes:
+//! - a manual sync (API, CLI) always does, unless the app is paused;
+//! - with `syncPolicy.automated`, an out-of-sync app is synced, except
+//!   that a commit whose sync failed is not synced again by polls and
+//!   webhooks (as in Argo CD): only `syncPolicy.retry`, a new commit, a
+//!   manual sync or self-heal try it again. A new commit always gets a
+//!   fresh attempt, even while an older one is backing off.
+//! - drift (a managed object changed by someone else, or deleted) is
+//!   re-applied with `automated.selfHeal`; otherwise the app only turns
+//!   OutOfSync. A drift operation reuses the last source and render (no
+//!   Git, no plugin), which keeps the heal fast. When someone keeps
+//!   undoing the fix, heals back off: each heal within [`FIGHT_WINDOW`] of
+//!   the previous waits 2 s × 3ⁿ (at most 5 min) before it runs, and the
+//!   status says so.
+//! - a paused app is compared, never written.
+//!
+//! Without writing, the operation is a dry-run comparison (one server-side
+//! dry-run per object), which sends no writes: a service restarted over
+//! synced apps changes no resourceVersion.
+//!
+//! Errors never prune: a source, render or cluster failure leaves the
+//! app's objects alone and shows `Unknown` with the reason.
+
+use super::cluster::Cluster;
+use super::heal::{Live, Seen, spawn_watch};
+use super::queue::{Request, Trigger};
+use super::service::{AppEntry, FIGHT_WINDOW, HealState, RetryState, Service};
+use super::status::{AppStatus, HistoryRecord, Operation, Phase, SyncStatus, now_rfc3339, results};
+use crate::app::Application;
+use crate::engine::{self, App, AppDef, Destination};
+use crate::health::{Health, HealthStatus, assess, worst};
+use crate::object::{Object, ObjectId};
+use crate::render::Rendered;
+use crate::render::readset::Freshness;
+use crate::sync::{NoProgress, RowStatus, StatusSink};
+use crate::target::Target as _;
+use crate::target::applyset::Parent;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The longest self-heal delay in a fight.
+const HEAL_MAX: Duration = Duration::from_secs(300);
+
+/// Argo CD's retry defaults.
+const RETRY_LIMIT: i64 = 5;
+const RETRY_DURATION: Duration = Duration::from_secs(5);
+const RETRY_FACTOR: i64 = 2;
+const RETRY_MAX: Duration = Duration::from_secs(180);
+
+struct Snapshot {
+    file: Option<std::path::PathBuf>,
+    app: Result<Arc<Application>, String>,
+    status: AppStatus,
+    last: Option<(Arc<App>, Arc<Rendered>)>,
+    retry: RetryState,
+    heal: HealState,
+    paused: bool,
+}
+
+fn snapshot(svc: &Service, name: &str) -> Option<Snapshot> {
+    let apps = svc.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+    let e: &AppEntry = apps.get(name)?;
+    Some(Snapshot {
+        file: e.file.clone(),
+        app: e.app.clone(),
+        status: e.status.clone(),
+        last: e.last.clone(),
+        retry: e.retry.clone(),
+        heal: e.heal.clone(),
+        paused: e.is_paused(),
+    })
+}
+
+/// Run one operation for `name`.
+pub(super) async fn run(svc: &Service, name: &str, req: Request) {
+    let Some(snap) = snapshot(svc, name) else {
+        return;
+    };
+    let mut status = snap.status.clone();
+    status.paused = snap.paused;
+    if snap.paused {
+        status.set_condition(
+            "Paused",
+            "syncs and self-heal are paused; resume with the API or remove the sluice.dev/paused annotation",
+        );
+    } else {
+        status.clear_condition("Paused");
+    }
+    let app = match &snap.app {
+        Ok(a) => a.clone(),
+        Err(msg) => {
+            status.sync = SyncStatus::Unknown;
+            status.set_condition(
+                "InvalidSpecError",
+                format!("{msg}; the app's objects are left as they are until the file is fixed"),
+            );
+            finish(svc, name, status, None);
+            return;
+        }
+    };
+    status.clear_condition("InvalidSpecError");
+    let reasons = req.reasons.clone();
+    let drift_only = reasons.iter().all(|r| *r == Trigger::Drift) && req.revision.is_none();
+    let started_at = now_rfc3339();
+    let span = tracing::info_span!("operation", app = %name, reasons = ?reasons);
+    let _enter = span.enter();
+
+    // 1. Source and render; a drift reuses the last ones.
+    let (resolved, rendered) = match (&snap.last, drift_only) {
+        (Some(last), true) => last.clone(),
+        _ => match resolve_and_render(svc, name, &snap, &req).await {
+            Ok(x) => x,
+            Err(msg) => {
+                tracing::warn!(app = %name, error = %msg, "comparison failed; nothing was applied or pruned");
+                status.sync = SyncStatus::Unknown;
+                status.set_condition(
+                    "ComparisonError",
+                    format!("{msg}; nothing was applied or pruned"),
+                );
+                finish(svc, name, status, None);
+                return;
+            }
+        },
+    };
+    let commit = resolved.source.commit.clone();
+
+    // 2. The cluster.
+    let cluster = match &resolved.destination {
+        Destination::Cluster(c) => match svc.inner.clusters.get(c).await {
+            Ok(k) => k,
+            Err(e) => {
+                status.sync = SyncStatus::Unknown;
+                status.health = HealthStatus::Unknown.as_str().to_string();
+                status.set_condition(
+                    "ComparisonError",
+                    format!(
+                        "app {name}: {}; the app is retried at the next refresh",
+                        crate::error_chain(&e)
+                    ),
+                );
+                finish(svc, name, status, None);
+                return;
+            }
+        },
+        Destination::Dir(p) => {
+            status.sync = SyncStatus::Unknown;
+            status.set_condition(
+                "InvalidSpecError",
+                format!(
+                    "app {name}: sluice serve syncs to clusters; the directory target {} is for the CLI",
+                    p.display()
+                ),
+            );
+            finish(svc, name, status, None);
+            return;
+        }
+    };
+    let _permit = cluster.limit.acquire().await;
+
+    // 3. Write or only compare.
+    let automated = app.spec.sync_policy.automated.clone();
+    let self_heal = automated.as_ref().is_some_and(|a| a.self_heal);
+    let mut retry = snap.retry.clone();
+    if retry.failed_revision.as_deref() != Some(commit.as_str()) {
+        retry.attempts = 0;
+    }
+    let manual = reasons.contains(&Trigger::Manual);
+    let heal = reasons.contains(&Trigger::Drift) && self_heal;
+    let fresh_commit = retry.failed_revision.as_deref() != Some(commit.as_str());
+    let mut write = !snap.paused
+        && (manual
+            || automated.is_some() && (heal || reasons.contains(&Trigger::Retry) || fresh_commit));
+    let mut heal_state = snap.heal.clone();
+    let only_heal = write && !manual && drift_only;
+    if only_heal {
+        if heal_state.last.is_some_and(|t| t.elapsed() > FIGHT_WINDOW) {
+            heal_state.count = 0;
+        }
+        if let Some(wait) = heal_delay(&heal_state) {
+            let left = heal_state.last.map_or(Duration::ZERO, |t| {
+                (t + wait).saturating_duration_since(Instant::now())
+            });
+            if !left.is_zero() {
+                write = false;
+                status.set_condition(
+                    "SelfHealBackoff",
+                    format!(
+                        "app {name}: its objects were changed by someone else {} times in a row; the next self-heal runs in {}s",
+                        heal_state.count + 1,
+                        left.as_secs().max(1)
+                    ),
+                );
+                later(svc, name, Trigger::Drift, left);
+            }
+        }
+    }
+
+    let mut opts = resolved.sync.clone();
+    opts.dry_run = !write;
+    opts.concurrency = svc.inner.config.object_concurrency.max(1);
+    opts.timeout = svc.inner.config.sync_timeout;
+    opts.status = StatusSink::default();
+    let view = cluster.view();
+    let result = crate::sync::run(&view, rendered.objects.clone(), &opts, &NoProgress).await;
+    drop(view);
+
+    let mut history = None;
+    match result {
+        Err(e) => {
+            let msg = crate::error_chain(&e);
+            tracing::warn!(app = %name, revision = %commit, cluster = %cluster.kube.server(), error = %msg, "operation failed; nothing was applied");
+            status.sync = SyncStatus::Unknown;
+            status.revision = commit.clone();
+            let kind = if write {
+                "SyncError"
+            } else {
+                "ComparisonError"
+            };
+            status.set_condition(kind, msg.clone());
+            if write {
+                status.operation = Some(Operation {
+                    phase: Phase::Error,
+                    message: msg,
+                    reasons: reason_names(&reasons),
+                    revision: commit.clone(),
+                    sync: true,
+                    started_at: started_at.clone(),
+                    finished_at: Some(now_rfc3339()),
+                    counts: Default::default(),
+                    resources: Vec::new(),
+                });
+                schedule_retry(svc, name, &app, &commit, &mut retry, &mut status);
+            }
+        }
+        Ok(report) => {
+            let (counts, resources) = results(&report);
+            let wrote = counts.created + counts.configured + counts.pruned > 0;
+            let failed = counts.failed > 0;
+            tracing::info!(app = %name, revision = %commit, cluster = %cluster.kube.server(), write, wrote, failed, "{}", report.summary());
+            status.sync = if report.in_sync() {
+                SyncStatus::Synced
+            } else {
+                SyncStatus::OutOfSync
+            };
+            status.revision = commit.clone();
+            status.clear_condition("ComparisonError");
+            let desired: Vec<ObjectId> = report
+                .rows
+                .iter()
+                .filter(|r| r.hook.is_none())
+                .filter(|r| !matches!(r.status, RowStatus::Pruned | RowStatus::Extraneous))
+                .map(|r| r.id())
+                .collect();
+            register(
+                svc,
+                name,
+                &resolved,
+                &cluster,
+                &rendered.objects,
+                desired.clone(),
+            )
+            .await;
+            status.health = health(svc, &cluster, &rendered.objects, &desired).await;
+            if write && (wrote || failed) {
+                let finished = now_rfc3339();
+                let phase = if failed {
+                    Phase::Failed
+                } else {
+                    Phase::Succeeded
+                };
+                status.operation = Some(Operation {
+                    phase,
+                    message: report.summary(),
+                    reasons: reason_names(&reasons),
+                    revision: commit.clone(),
+                    sync: true,
+                    started_at: started_at.clone(),
+                    finished_at: Some(finished.clone()),
+                    counts,
+                    resources,
+                });
+                history = Some(HistoryRecord {
+                    revision: commit.clone(),
+                    deployed_at: started_at.clone(),
+                    finished_at: finished,
+                    phase,
+                    reasons: reason_names(&reasons),
+                });
+                svc.inner.counters.syncs.fetch_add(1, Ordering::Relaxed);
+            }
+            if write && failed {
+                let first = report
+                    .rows
+                    .iter()
+                    .find(|r| r.status == RowStatus::SyncFailed)
+                    .map(|r| format!("{}: {}", r.id(), r.message))
+                    .unwrap_or_default();
+                status.set_condition(
+                    "SyncError",
+                    format!(
+                        "app {name}: {} objects failed to sync; first: {first}",
+                        report.failed()
+                    ),
+                );
+                schedule_retry(svc, name, &app, &commit, &mut retry, &mut status);
+            } else if write {
+                status.clear_condition("SyncError");
+                status.clear_condition("RetryBackoff");
+                retry = RetryState::default();
+            }
+            if only_heal && write && wrote {
+                heal_state.count += 1;
+                heal_state.last = Some(Instant::now());
+                svc.inner.counters.heals.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(app = %name, heals = heal_state.count, "drift healed");
+            }
+            if heal_state.last.is_none_or(|t| t.elapsed() > FIGHT_WINDOW) {
+                status.clear_condition("SelfHealBackoff");
+            }
+        }
+    }
+    {
+        let mut apps = svc.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = apps.get_mut(name) {
+            e.last = Some((resolved.clone(), rendered.clone()));
+            e.retry = retry;
+            e.heal = heal_state;
+        }
+    }
+    finish(svc, name, status, history);
+}
+
+/// The delay before the next heal in a fight, `None` for the first.
+fn heal_delay(h: &HealState) -> Option<Duration> {
+    if h.count == 0 {
+        return None;
+    }
+    let exp = 3u32.saturating_pow(h.count - 1);
+    Some((Duration::from_secs(2) * exp).min(HEAL_MAX))
+}
+
+fn reason_names(r: &BTreeSet<Trigger>) -> Vec<String> {
+    r.iter()
+        .map(|t| {
+            serde_json::to_value(t)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Queue `trigger` for `name` after `wait`.
+fn later(svc: &Service, name: &str, trigger: Trigger, wait: Duration) {
+    let s = svc.clone();
+    let n = name.to_string();
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        s.inner.queue.push(&n, Request::new(trigger));
+    });
+}
+
+/// After a failed sync of `commit`: note it, and queue a retry when the
+/// app's `syncPolicy.retry` allows one more.
+fn schedule_retry(
+    svc: &Service,
+    name: &str,
+    app: &Application,
+    commit: &str,
+    retry: &mut RetryState,
+    status: &mut AppStatus,
+) {
+    retry.failed_revision = Some(commit.to_string());
+    let Some(policy) = &app.spec.sync_policy.retry else {
+        return;
+    };
+    let limit = policy.limit.unwrap_or(RETRY_LIMIT);
+    if limit >= 0 && i64::from(retry.attempts) >= limit {
+        status.set_condition(
+            "RetryBackoff",
+            format!(
+                "app {name}: gave up on {commit} after {} retries; a new commit or a manual sync tries again",
+                retry.attempts
+            ),
+        );
+        return;
+    }
+    let backoff = policy.backoff.clone().unwrap_or_default();
+    let base = backoff
+        .duration
+        .as_deref()
+        .and_then(|d| crate::parse_duration(d).ok())
+        .unwrap_or(RETRY_DURATION);
+    let factor = backoff.factor.unwrap_or(RETRY_FACTOR).max(1);
+    let max = backoff
+        .max_duration
+        .as_deref()
+        .and_then(|d| crate::parse_duration(d).ok())
+        .unwrap_or(RETRY_MAX);
+    let mult = u32::try_from(factor)
+        .unwrap_or(u32::MAX)
+        .saturating_pow(retry.attempts);
+    let wait = base.saturating_mul(mult).min(max);
+    retry.attempts += 1;
+    status.set_condition(
+        "RetryBackoff",
+        format!(
+            "app {name}: retry {} of {} for {commit} in {}s",
+            retry.attempts,
+            if limit < 0 {
+                "unlimited".to_string()
+            } else {
+                limit.to_string()
+            },
+            wait.as_secs_f64()
+        ),
+    );
+    later(svc, name, Trigger::Retry, wait);
+}
+
+/// Store and publish `status` (only when it changed, besides the time),
+/// with a history entry when the operation synced.
+fn finish(svc: &Service, name: &str, mut status: AppStatus, history: Option<HistoryRecord>) {
+    let changed = {
+        let mut apps = svc.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(e) = apps.get_mut(name) else {
+            return;
+        };
+        status.reconciled_at = e.status.reconciled_at.clone();
+        let changed = e.status != status;
+        if changed {
+            status.reconciled_at = now_rfc3339();
+            e.status = status.clone();
+        }
+        changed
+    };
+    if let Some(h) = &history
+        && let Err(e) = svc
+            .inner
+            .store
+            .push_history(name, h, super::store::DEFAULT_HISTORY)
+    {
+        tracing::error!(app = %name, error = %crate::error_chain(&e), "cannot record history");
+    }
+    if changed {
+        if let Err(e) = svc.inner.store.put_status(name, &status) {
+            tracing::error!(app = %name, error = %crate::error_chain(&e), "cannot store status");
+        }
+        svc.publish(name, Some(status));
+    }
+}
+
+async fn resolve_and_render(
+    svc: &Service,
+    name: &str,
+    snap: &Snapshot,
+    req: &Request,
+) -> Result<(Arc<App>, Arc<Rendered>), String> {
+    let app = snap.app.as_ref().map_err(Clone::clone)?.clone();
+    let file = snap
+        .file
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from(format!("{name}.yaml")));
+    let inner = svc.inner.clone();
+    let revision = req.revision.clone();
+    let since = req.since;
+    tokio::task::spawn_blocking(move || {
+        let def = AppDef {
+            file: Some((file, (*app).clone())),
+            revision,
+            ..AppDef::default()
+        };
+        let interrupt = AtomicBool::new(false);
+        let resolved =
+            engine::resolve_shared(&def, &inner.config.settings, &inner.memo, since, &interrupt)
+                .map_err(|e| crate::error_chain(&e))?;
+        let (rendered, fresh) = inner
+            .renderers
+            .render_cached(&inner.cache, resolved.source.tree.clone(), &resolved.render)
+            .map_err(|e| crate::error_chain(&e))?;
+        for r in &rendered.results {
+            tracing::info!(app = %resolved.name, diagnostic = ?r, "renderer said");
+        }
+        if fresh == Freshness::Cached {
+            tracing::debug!(app = %resolved.name, "render reused: nothing it read changed");
+        }
+        Ok((Arc::new(resolved), rendered))
+    })
+    .await
+    .map_err(|e| format!("app {name}: the operation's task failed: {e}"))?
+}
+
+/// Note the app's ApplySet and desired objects, and make sure the kinds
+/// it uses are watched.
+async fn register(
+    svc: &Service,
+    name: &str,
+    resolved: &App,
+    cluster: &Arc<Cluster>,
+    objects: &[Object],
+    desired: Vec<ObjectId>,
+) {
+    let id = Parent::for_app(name, &resolved.sync.namespace).id;
+    if let Ok(mut sets) = svc.inner.applysets.lock() {
+        sets.insert(id.clone(), name.to_string());
+    }
+    {
+        let mut apps = svc.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = apps.get_mut(name) {
+            e.applyset = Some((cluster.key.clone(), id));
+            e.desired = desired;
+        }
+    }
+    if !svc.inner.watch_drift {
+        return;
+    }
+    let live = live_of(svc, cluster);
+    for o in objects {
+        let key = (cluster.key.clone(), o.id.group.clone(), o.id.kind.clone());
+        let new = svc
+            .inner
+            .watched
+            .lock()
+            .map(|mut w| w.insert(key))
+            .unwrap_or(false);
+        if !new {
+            continue;
+        }
+        match cluster.kube.api_resource(&o.api_version, &o.id.kind) {
+            Some((ar, _)) => {
+                spawn_watch(cluster.clone(), ar, live.clone(), svc.inner.seen_tx.clone());
+            }
+            None => {
+                // Not served yet (a CRD in the same sync): try next time.
+                if let Ok(mut w) = svc.inner.watched.lock() {
+                    w.remove(&(cluster.key.clone(), o.id.group.clone(), o.id.kind.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn live_of(svc: &Service, cluster: &Cluster) -> Arc<Live> {
+    let mut l = svc.inner.live.lock().unwrap_or_else(|p| p.into_inner());
+    l.entry(cluster.key.clone()).or_default().clone()
+}
+
+/// The app's aggregate health: from the live cache when watching, else
+/// by reading each object.
+async fn health(
+    svc: &Service,
+    cluster: &Arc<Cluster>,
+    objects: &[Object],
+    desired: &[ObjectId],
+) -> String {
+    let mut all: Vec<Health> = Vec::new();
+    if svc.inner.watch_drift {
+        let live = live_of(svc, cluster);
+        for id in desired {
+            all.push(match live.get(id) {
+                Some(v) => assess(&v),
+                None => Health::new(HealthStatus::Missing, ""),
+            });
+        }
+    } else {
+        for o in objects {
+            let Some(id) = desired
+                .iter()
+                .find(|d| d.group == o.id.group && d.kind == o.id.kind && d.name == o.id.name)
+            else {
+                continue;
+            };
+            let mut probe = o.clone();
+            probe.id = id.clone();
+            all.push(match cluster.kube.get(&probe).await {
+                Ok(Some(v)) => assess(&v),
+                Ok(None) => Health::new(HealthStatus::Missing, ""),
+                Err(_) => Health::new(HealthStatus::Unknown, ""),
+            });
+        }
+    }
+    if all.is_empty() {
+        return HealthStatus::Healthy.as_str().to_string();
+    }
+    worst(&all).as_str().to_string()
+}
+
+/// A watch saw something: refresh the app's health, and queue a drift
+/// operation when someone else changed or deleted one of its objects.
+pub(super) fn on_seen(svc: &Service, seen: Seen) {
+    let apps_of = |pred: &dyn Fn(&AppEntry) -> bool| -> Vec<String> {
+        let apps = svc.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+        apps.iter()
+            .filter(|(_, e)| pred(e))
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    let (names, drift) = match &seen {
+        Seen::Changed {
+            id,
+            applyset,
+            foreign,
+        } => {
+            let app = svc
+                .inner
+                .applysets
+                .lock()
+                .ok()
+                .and_then(|s| s.get(applyset).cloned());
+            let Some(app) = app else { return };
+            let desired = apps_of(&|e| e.desired.contains(id));
+            (vec![app.clone()], *foreign && desired.contains(&app))
+        }
+        Seen::Deleted { id, applyset } => {
+            let app = svc
+                .inner
+                .applysets
+                .lock()
+                .ok()
+                .and_then(|s| s.get(applyset).cloned());
+            let Some(app) = app else { return };
+            let desired = apps_of(&|e| e.desired.contains(id));
+            (vec![app.clone()], desired.contains(&app))
+        }
+        Seen::Listed { group, kind, first } => (
+            apps_of(&|e| {
+                e.desired
+                    .iter()
+                    .any(|d| &d.group == group && &d.kind == kind)
+            }),
+            !first,
+        ),
+    };
+    for name in names {
+        refresh_health(svc, &name);
+        if drift {
+            svc.inner.queue.push(&name, Request::new(Trigger::Drift));
+        }
+    }
+}
+
+fn refresh_health(svc: &Service, name: &str) {
+    let status = {
+        let mut apps = svc.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(e) = apps.get_mut(name) else { return };
+        let Some((key, _)) = &e.applyset else { return };
+        let live = {
+            let l = svc.inner.live.lock().unwrap_or_else(|p| p.into_inner());
+            l.get(key).cloned()
+        };
+        let Some(live) = live else { return };
+        let all: Vec<Health> = e
+            .desired
+            .iter()
+            .map(|id| match live.get(id) {
+                Some(v) => assess(&v),
+                None => Health::new(HealthStatus::Missing, ""),
+            })
+            .collect();
+        let h = if all.is_empty() {
+            HealthStatus::Healthy
+        } else {
+            worst(&all)
+        };
+        if e.status.health == h.as_str() {
+            return;
+        }
+        e.status.health = h.as_str().to_string();
+        e.status.reconciled_at = now_rfc3339();
+        e.status.clone()
+    };
+    if let Err(e) = svc.inner.store.put_status(name, &status) {
+        tracing::error!(app = %name, error = %crate::error_chain(&e), "cannot store status");
+    }
+    svc.publish(name, Some(status));
+}
+
+/// Delete every object of a removed app that asked for cascading deletion
+/// (Argo CD's `resources-finalizer.argocd.argoproj.io`).
+pub(super) async fn cascade_delete(svc: &Service, name: &str, e: AppEntry) {
+    let Some((app, _)) = &e.last else {
+        tracing::warn!(app = %name, "cascading deletion asked, but this service never synced the app; its objects are left in place");
+        return;
+    };
+    let Destination::Cluster(dest) = &app.destination else {
+        return;
+    };
+    let cluster = match svc.inner.clusters.get(dest).await {
+        Ok(c) => c,
+        Err(err) => {
+            tracing::error!(app = %name, error = %crate::error_chain(&err), "cascading deletion: cannot reach the cluster; objects left in place");
+            return;
+        }
+    };
+    let _permit = cluster.limit.acquire().await;
+    let mut opts = app.sync.clone();
+    opts.prune = true;
+    opts.allow_empty = true;
+    opts.dry_run = false;
+    let view = cluster.view();
+    match crate::sync::run(&view, Vec::new(), &opts, &NoProgress).await {
+        Ok(r) => tracing::info!(app = %name, "cascading deletion: {}", r.summary()),
+        Err(err) => {
+            tracing::error!(app = %name, error = %crate::error_chain(&err), "cascading deletion failed")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heal_backoff_is_2s_times_3_capped_at_5m() {
+        let h = |count| heal_delay(&HealState { count, last: None });
+        assert_eq!(h(0), None);
+        assert_eq!(h(1), Some(Duration::from_secs(2)));
+        assert_eq!(h(2), Some(Duration::from_secs(6)));
+        assert_eq!(h(3), Some(Duration::from_secs(18)));
+        assert_eq!(h(6), Some(Duration::from_secs(300)));
+        assert_eq!(h(40), Some(Duration::from_secs(300)));
+    }
+}

@@ -1,0 +1,548 @@
+//! The service: apps, triggers and workers tied together.
+//!
+//! [`Service::start`] loads the apps, starts the workers, the poller, the
+//! app-directory scanner and the drift handler, and returns a handle; the
+//! HTTP server ([`super::http`]) and the CLI drive it through that handle.
+//! Everything an operation does is in [`super::reconcile`].
+//!
+//! Concurrency: `--workers` operations at once in total, at most
+//! `--cluster-concurrency` of them on one cluster, at most one per app
+//! (the [`WorkQueue`]). Blocking work (Git, rendering) runs on tokio's
+//! blocking pool, so a slow fetch or plugin holds one worker and nothing
+//! else.
+
+use super::cluster::{ClusterKey, Clusters};
+use super::heal::{Live, Seen};
+use super::queue::{Request, Trigger, WorkQueue};
+use super::registry::{CASCADE_FINALIZER, Change, Entry, Registry};
+use super::status::{AppStatus, HistoryRecord};
+use super::store::{Store, StoreError};
+use super::webhook::{Push, Secrets};
+use crate::app::Application;
+use crate::engine::{App, Settings};
+use crate::object::ObjectId;
+use crate::render::readset::RenderCache;
+use crate::render::{Rendered, Renderers};
+use crate::source::Memo;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc};
+
+/// The annotation that pauses an app (syncs and self-heal stop, refresh
+/// goes on): `sluice.dev/paused: "true"`.
+pub const PAUSED_ANNOTATION: &str = "sluice.dev/paused";
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The directory of Application files (`--apps`).
+    pub apps_dir: Option<PathBuf>,
+    /// Where the status store lives (`--state-dir`).
+    pub state_dir: PathBuf,
+    /// How often every app's repository is polled (`--refresh-interval`);
+    /// each app's timer is jittered by up to a tenth.
+    pub refresh_interval: Duration,
+    /// Operations at once (`--workers`).
+    pub workers: usize,
+    /// Operations at once on one cluster (`--cluster-concurrency`).
+    pub cluster_concurrency: usize,
+    /// Webhook secrets (`--webhook-secrets`).
+    pub webhook_secrets: Secrets,
+    /// Largest webhook body accepted, bytes.
+    pub max_webhook_body: usize,
+    /// How often the apps directory is scanned.
+    pub apps_scan_interval: Duration,
+    /// The deadline for all waiting in one sync (waves, hooks).
+    pub sync_timeout: Duration,
+    /// Objects applied at once within one sync.
+    pub object_concurrency: usize,
+    /// How the engine resolves sources and clusters.
+    pub settings: Settings,
+}
+
+/// Retry bookkeeping for an app (Argo CD's `syncPolicy.retry`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct RetryState {
+    /// The commit whose sync failed last; `None` after a success.
+    pub failed_revision: Option<String>,
+    /// Retries done for that commit.
+    pub attempts: u32,
+}
+
+/// Self-heal bookkeeping: consecutive heals in a fight.
+#[derive(Debug, Clone, Default)]
+pub(super) struct HealState {
+    /// Heals in a row, each within [`FIGHT_WINDOW`] of the previous.
+    pub count: u32,
+    /// When the last heal wrote.
+    pub last: Option<Instant>,
+}
+
+/// A fight is over when nothing drifted for this long.
+pub const FIGHT_WINDOW: Duration = Duration::from_secs(120);
+
+/// One app as the service holds it.
+pub(super) struct AppEntry {
+    /// Its file, for file apps.
+    pub file: Option<PathBuf>,
+    /// The Application, or why it is invalid.
+    pub app: Result<Arc<Application>, String>,
+    /// Its status.
+    pub status: AppStatus,
+    /// The last resolved source and render (reused for drift).
+    pub last: Option<(Arc<App>, Arc<Rendered>)>,
+    /// The ApplySet id of the last sync and the cluster it is on.
+    pub applyset: Option<(ClusterKey, String)>,
+    /// The desired objects of the last sync, namespaces defaulted.
+    pub desired: Vec<ObjectId>,
+    /// Retry state.
+    pub retry: RetryState,
+    /// Self-heal state.
+    pub heal: HealState,
+    /// Paused by the API or CLI.
+    pub paused: bool,
+}
+
+impl AppEntry {
+    fn new(file: Option<PathBuf>, app: Result<Arc<Application>, String>) -> AppEntry {
+        AppEntry {
+            file,
+            app,
+            status: AppStatus::default(),
+            last: None,
+            applyset: None,
+            desired: Vec::new(),
+            retry: RetryState::default(),
+            heal: HealState::default(),
+            paused: false,
+        }
+    }
+
+    /// Paused by the switch or by the annotation.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+            || self.app.as_ref().is_ok_and(|a| {
+                a.metadata
+                    .annotations
+                    .get(PAUSED_ANNOTATION)
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+            })
+    }
+}
+
+/// Counters for benchmarks, tests and metrics.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Operations finished.
+    pub operations: AtomicU64,
+    /// Operations that wrote to a cluster.
+    pub syncs: AtomicU64,
+    /// Drift fixed by self-heal.
+    pub heals: AtomicU64,
+    /// Webhooks accepted.
+    pub webhooks: AtomicU64,
+}
+
+/// A status change, for the event stream.
+#[derive(Debug, Clone)]
+pub struct StatusEvent {
+    /// The app.
+    pub app: String,
+    /// Its status now (`None`: removed).
+    pub status: Option<AppStatus>,
+}
+
+pub(super) struct Inner {
+    pub config: Config,
+    pub renderers: Renderers,
+    pub cache: RenderCache,
+    pub memo: Memo,
+    pub queue: WorkQueue,
+    pub store: Store,
+    pub clusters: Clusters,
+    pub apps: Mutex<BTreeMap<String, AppEntry>>,
+    /// ApplySet id → app.
+    pub applysets: Mutex<HashMap<String, String>>,
+    /// (cluster, group, kind) watched, with the cluster's live cache.
+    pub watched: Mutex<HashSet<(ClusterKey, String, String)>>,
+    pub live: Mutex<HashMap<ClusterKey, Arc<Live>>>,
+    pub seen_tx: mpsc::UnboundedSender<Seen>,
+    pub counters: Counters,
+    pub events: broadcast::Sender<StatusEvent>,
+    pub ready: AtomicBool,
+    pub busy: AtomicUsize,
+    pub watch_drift: bool,
+}
+
+/// A running service.
+#[derive(Clone)]
+pub struct Service {
+    pub(super) inner: Arc<Inner>,
+}
+
+/// The error returned by [`Service::start`].
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The state store cannot be opened.
+    #[error("cannot open the state store")]
+    Store(#[from] StoreError),
+    /// The apps directory cannot be read.
+    #[error("cannot read the apps directory {}; check --apps", dir.display())]
+    AppsDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Service {
+    /// Load the apps and start the workers. With `watch`, also the poller,
+    /// the directory scanner and the drift watches (off for `--once`).
+    pub async fn start(
+        config: Config,
+        renderers: Renderers,
+        watch: bool,
+    ) -> Result<Service, ServeError> {
+        let store = Store::open(&config.state_dir)?;
+        let (seen_tx, seen_rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            clusters: Clusters::new(config.cluster_concurrency),
+            config,
+            renderers,
+            cache: RenderCache::new(),
+            memo: Memo::new(),
+            queue: WorkQueue::new(),
+            store,
+            apps: Mutex::new(BTreeMap::new()),
+            applysets: Mutex::new(HashMap::new()),
+            watched: Mutex::new(HashSet::new()),
+            live: Mutex::new(HashMap::new()),
+            seen_tx,
+            counters: Counters::default(),
+            events: broadcast::channel(1024).0,
+            ready: AtomicBool::new(false),
+            busy: AtomicUsize::new(0),
+            watch_drift: watch,
+        });
+        let svc = Service { inner };
+        let mut registry = svc.inner.config.apps_dir.as_deref().map(Registry::new);
+        if let Some(r) = registry.as_mut() {
+            let changes = r.scan().map_err(|source| ServeError::AppsDir {
+                dir: svc.inner.config.apps_dir.clone().unwrap_or_default(),
+                source,
+            })?;
+            svc.apply_changes(changes);
+        }
+        for _ in 0..svc.inner.config.workers.max(1) {
+            let s = svc.clone();
+            tokio::spawn(async move { s.worker().await });
+        }
+        if watch {
+            if let Some(r) = registry {
+                let s = svc.clone();
+                tokio::spawn(async move { s.scan_loop(r).await });
+            }
+            let s = svc.clone();
+            tokio::spawn(async move { s.poll_loop().await });
+            let s = svc.clone();
+            tokio::spawn(async move { s.drift_loop(seen_rx).await });
+        }
+        svc.inner.ready.store(true, Ordering::Relaxed);
+        Ok(svc)
+    }
+
+    /// Whether the service has loaded its apps and takes work.
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Relaxed)
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    /// Renders performed and renders skipped (nothing they read changed).
+    pub fn render_counts(&self) -> (u64, u64) {
+        (self.inner.cache.misses(), self.inner.cache.hits())
+    }
+
+    /// Git resolutions performed and shared.
+    pub fn git_counts(&self) -> (u64, u64) {
+        (self.inner.memo.resolves(), self.inner.memo.shared())
+    }
+
+    /// Status changes as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<StatusEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Every app's status, by name.
+    pub fn statuses(&self) -> BTreeMap<String, AppStatus> {
+        let apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+        apps.iter()
+            .map(|(k, v)| (k.clone(), v.status.clone()))
+            .collect()
+    }
+
+    /// One app's status.
+    pub fn status(&self, app: &str) -> Option<AppStatus> {
+        let apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+        apps.get(app).map(|e| e.status.clone())
+    }
+
+    /// One app's sync history, oldest first.
+    pub fn history(&self, app: &str) -> Result<Vec<(u64, HistoryRecord)>, StoreError> {
+        Ok(self
+            .inner
+            .store
+            .history::<HistoryRecord>(app)?
+            .into_iter()
+            .map(|e| (e.id, e.value))
+            .collect())
+    }
+
+    /// Queue an operation for `app`; `false` when there is no such app or
+    /// the service is shutting down.
+    pub fn trigger(&self, app: &str, request: Request) -> bool {
+        let known = self
+            .inner
+            .apps
+            .lock()
+            .map(|a| a.contains_key(app))
+            .unwrap_or(false);
+        known && self.inner.queue.push(app, request)
+    }
+
+    /// Queue every app.
+    pub fn trigger_all(&self, reason: Trigger) -> usize {
+        let names: Vec<String> = self
+            .inner
+            .apps
+            .lock()
+            .map(|a| a.keys().cloned().collect())
+            .unwrap_or_default();
+        let since = Instant::now();
+        names
+            .iter()
+            .filter(|n| {
+                let mut r = Request::new(reason);
+                r.since = since;
+                self.inner.queue.push(n, r)
+            })
+            .count()
+    }
+
+    /// Pause or resume `app` (the API and CLI switch); `false` for an
+    /// unknown app. Resuming queues the app.
+    pub fn set_paused(&self, app: &str, paused: bool) -> bool {
+        let changed = {
+            let mut apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(e) = apps.get_mut(app) else {
+                return false;
+            };
+            e.paused = paused;
+            e.status.paused = e.is_paused();
+            e.status.clone()
+        };
+        self.publish(app, Some(changed));
+        if !paused {
+            self.inner.queue.push(app, Request::new(Trigger::Manual));
+        }
+        true
+    }
+
+    /// A verified push: queue the apps it concerns; returns their names.
+    pub fn on_push(&self, push: &Push) -> Vec<String> {
+        self.inner.counters.webhooks.fetch_add(1, Ordering::Relaxed);
+        let names: Vec<String> = {
+            let apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+            apps.iter()
+                .filter_map(|(name, e)| {
+                    let a = e.app.as_ref().ok()?;
+                    let rev = a.spec.source.target_revision.as_deref().unwrap_or("HEAD");
+                    push.concerns(&a.spec.source.repo_url, rev)
+                        .then(|| name.clone())
+                })
+                .collect()
+        };
+        let since = Instant::now();
+        for n in &names {
+            let mut r = Request::new(Trigger::Webhook);
+            r.since = since;
+            self.inner.queue.push(n, r);
+        }
+        names
+    }
+
+    /// Wait until nothing is queued or in flight.
+    pub async fn idle(&self) {
+        loop {
+            if self.inner.queue.queued_len() == 0 && self.inner.busy.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stop taking work and wait up to `grace` for operations in flight;
+    /// `false` when some were still running (they are cut when the process
+    /// exits; every acknowledged status is already stored).
+    pub async fn shutdown(&self, grace: Duration) -> bool {
+        self.inner.ready.store(false, Ordering::Relaxed);
+        self.inner.queue.close();
+        let deadline = Instant::now() + grace;
+        while self.inner.busy.load(Ordering::SeqCst) > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    pub(super) fn publish(&self, app: &str, status: Option<AppStatus>) {
+        let _ = self.inner.events.send(StatusEvent {
+            app: app.to_string(),
+            status,
+        });
+    }
+
+    /// Apply a scan's changes to the app table and queue what changed.
+    fn apply_changes(&self, changes: Vec<Change>) {
+        let mut queue = Vec::new();
+        let mut removed = Vec::new();
+        {
+            let mut apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+            for c in changes {
+                match c {
+                    Change::Upsert(path, f) => {
+                        let app = match f.entry {
+                            Entry::App(a) => Ok(Arc::new(*a)),
+                            Entry::Invalid(m) => Err(m),
+                        };
+                        // A file that now names another app: the old app goes.
+                        let old_name = apps
+                            .iter()
+                            .find(|(n, e)| e.file.as_ref() == Some(&path) && **n != f.name)
+                            .map(|(n, _)| n.clone());
+                        if let Some(old) = old_name
+                            && let Some(e) = apps.remove(&old)
+                        {
+                            removed.push((old, e));
+                        }
+                        match apps.get_mut(&f.name) {
+                            Some(e) => {
+                                e.file = Some(path);
+                                e.app = app;
+                            }
+                            None => {
+                                let mut e = AppEntry::new(Some(path), app);
+                                if let Ok(Some(s)) = self.inner.store.status::<AppStatus>(&f.name) {
+                                    e.status = s;
+                                }
+                                apps.insert(f.name.clone(), e);
+                            }
+                        }
+                        queue.push(f.name);
+                    }
+                    Change::Removed(path, f) => {
+                        if apps
+                            .get(&f.name)
+                            .is_some_and(|e| e.file.as_ref() == Some(&path))
+                            && let Some(e) = apps.remove(&f.name)
+                        {
+                            removed.push((f.name, e));
+                        }
+                    }
+                }
+            }
+        }
+        for (name, e) in removed {
+            self.remove_app(name, e);
+        }
+        for n in queue {
+            self.inner.queue.push(&n, Request::new(Trigger::AppChanged));
+        }
+    }
+
+    /// An app left: forget it; delete its objects only when its
+    /// Application asked for cascading deletion.
+    fn remove_app(&self, name: String, e: AppEntry) {
+        self.inner.queue.forget(&name);
+        self.inner.cache.forget(&name);
+        if let Some((_, id)) = &e.applyset
+            && let Ok(mut sets) = self.inner.applysets.lock()
+        {
+            sets.remove(id);
+        }
+        let _ = self.inner.store.remove(&name);
+        self.publish(&name, None);
+        let cascade = e
+            .app
+            .as_ref()
+            .is_ok_and(|a| a.metadata.finalizers.iter().any(|f| f == CASCADE_FINALIZER));
+        tracing::info!(app = %name, cascade, "app removed");
+        if cascade {
+            let s = self.clone();
+            tokio::spawn(async move { super::reconcile::cascade_delete(&s, &name, e).await });
+        }
+    }
+
+    async fn worker(&self) {
+        while let Some((app, req)) = self.inner.queue.next().await {
+            self.inner.busy.fetch_add(1, Ordering::SeqCst);
+            super::reconcile::run(self, &app, req).await;
+            self.inner
+                .counters
+                .operations
+                .fetch_add(1, Ordering::Relaxed);
+            self.inner.queue.done(&app);
+            self.inner.busy.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    async fn scan_loop(&self, mut registry: Registry) {
+        let mut tick = tokio::time::interval(self.inner.config.apps_scan_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match registry.scan() {
+                Ok(changes) if !changes.is_empty() => self.apply_changes(changes),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot scan the apps directory; apps unchanged")
+                }
+            }
+        }
+    }
+
+    async fn poll_loop(&self) {
+        let interval = self.inner.config.refresh_interval;
+        loop {
+            // Jitter: up to a tenth of the interval, so a fleet of
+            // services does not poll in step.
+            let jitter = interval.mul_f64(jitter_fraction() * 0.1);
+            tokio::time::sleep(interval + jitter).await;
+            self.trigger_all(Trigger::Poll);
+        }
+    }
+
+    async fn drift_loop(&self, mut rx: mpsc::UnboundedReceiver<Seen>) {
+        while let Some(seen) = rx.recv().await {
+            super::reconcile::on_seen(self, seen);
+        }
+    }
+}
+
+/// A number in [0, 1) that differs between calls.
+fn jitter_fraction() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos % 1000) / 1000.0
+}

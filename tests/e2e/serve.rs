@@ -1,0 +1,745 @@
+//! `sluice serve` against the real API server and the real Git servers:
+//! the service runs in-process (its counters are read directly), and the
+//! binary for `--once` and restarts.
+
+use crate::common::{sluice, text};
+use serde_json::{Value, json};
+use sluice::engine::Settings;
+use sluice::plugin::{Limits, Runtime};
+use sluice::render::Renderers;
+use sluice::serve::queue::{Request, Trigger};
+use sluice::serve::status::{AppStatus, SyncStatus};
+use sluice::serve::webhook::{Provider, Secrets};
+use sluice::serve::{Config, Service};
+use sluice::source::Options;
+use sluice_testkit::cluster::TestCluster;
+use sluice_testkit::git::{Fixture, HttpMode, server};
+use std::time::{Duration, Instant};
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    apps: std::path::PathBuf,
+    state: std::path::PathBuf,
+    cache: std::path::PathBuf,
+}
+
+fn env() -> Env {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let apps = tmp.path().join("apps");
+    let state = tmp.path().join("state");
+    let cache = tmp.path().join("git-cache");
+    std::fs::create_dir_all(&apps).expect("mkdir");
+    Env {
+        apps,
+        state,
+        cache,
+        _tmp: tmp,
+    }
+}
+
+fn config(env: &Env, refresh: Duration) -> Config {
+    let cluster = TestCluster::shared();
+    let git = Options {
+        cache_dir: env.cache.clone(),
+        ..Options::default()
+    };
+    let mut settings = Settings::new(git).expect("settings");
+    settings.kubeconfig = Some(cluster.kubeconfig.clone());
+    Config {
+        apps_dir: Some(env.apps.clone()),
+        state_dir: env.state.clone(),
+        refresh_interval: refresh,
+        workers: 4,
+        cluster_concurrency: 4,
+        webhook_secrets: Secrets::new([(Provider::GitHub, "s3cret".to_string())]),
+        max_webhook_body: 1 << 20,
+        apps_scan_interval: Duration::from_millis(200),
+        sync_timeout: Duration::from_secs(60),
+        object_concurrency: 8,
+        settings,
+    }
+}
+
+fn renderers() -> Renderers {
+    let runtime =
+        Runtime::new(Limits::default(), sluice::plugin::builtin_cache_dir()).expect("runtime");
+    Renderers::new(runtime)
+}
+
+fn app_file(name: &str, repo: &str, path: &str, ns: &str, policy: &str) -> String {
+    format!(
+        "apiVersion: sluice.dev/v1alpha1\nkind: Application\nmetadata: {{name: {name}}}\nspec:\n  source: {{repoURL: \"{repo}\", targetRevision: main, path: {path}}}\n  destination: {{namespace: {ns}}}\n  syncPolicy: {policy}\n"
+    )
+}
+
+fn cm_yaml(name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{v: \"{value}\"}}\n"
+    )
+}
+
+/// Wait until `pred` holds for app `name`'s status.
+async fn until(
+    svc: &Service,
+    name: &str,
+    within: Duration,
+    pred: impl Fn(&AppStatus) -> bool,
+) -> AppStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = svc.status(name)
+            && pred(&s)
+        {
+            return s;
+        }
+        if start.elapsed() > within {
+            panic!(
+                "app {name}: condition not met within {within:?}; status now: {}",
+                serde_json::to_string_pretty(&svc.status(name)).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn kubectl_json(args: &[&str]) -> Option<Value> {
+    let out = TestCluster::shared()
+        .kubectl()
+        .args(args)
+        .args(["-o", "json"])
+        .output()
+        .expect("kubectl");
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).expect("json"))
+}
+
+fn cm_value(ns: &str, name: &str) -> Option<String> {
+    kubectl_json(&["get", "configmap", "-n", ns, name]).and_then(|v| {
+        v.pointer("/data/v")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    })
+}
+
+async fn wait_for(within: Duration, what: &str, f: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < within, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn repo(name: &str, files: &[(&str, &str)]) -> Fixture {
+    let f = server().create(name, "true");
+    f.commit_files("initial", files);
+    f.push();
+    f
+}
+
+const AUTO: &str = "{automated: {prune: true, selfHeal: true}}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_syncs_new_commits_and_prunes_what_left_git() {
+    let ns = TestCluster::shared().namespace("serve-poll");
+    let f = repo(
+        "serve-poll",
+        &[
+            ("app/a.yaml", &cm_yaml("a", "1")),
+            ("app/b.yaml", &cm_yaml("b", "1")),
+        ],
+    );
+    let e = env();
+    let url = server().http_url("serve-poll");
+    std::fs::write(
+        e.apps.join("web.yaml"),
+        app_file("web", &url, "app", &ns, AUTO),
+    )
+    .expect("write");
+    let svc = Service::start(config(&e, Duration::from_millis(500)), renderers(), true)
+        .await
+        .expect("start");
+    let c1 = f.rev("HEAD");
+    let s = until(&svc, "web", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced && s.revision == c1
+    })
+    .await;
+    assert_eq!(s.health, "Healthy", "{s:?}");
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("1"));
+
+    // A commit changes a and deletes b: polled, applied, pruned.
+    f.git(&["rm", "-q", "app/b.yaml"]);
+    let c2 = f.commit_files("change a, drop b", &[("app/a.yaml", &cm_yaml("a", "2"))]);
+    f.push();
+    until(&svc, "web", Duration::from_secs(30), |s| {
+        s.sync == SyncStatus::Synced && s.revision == c2
+    })
+    .await;
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("2"));
+    assert_eq!(cm_value(&ns, "b"), None, "b was pruned");
+    let history = svc.history("web").expect("history");
+    let revs: Vec<&str> = history.iter().map(|(_, h)| h.revision.as_str()).collect();
+    assert_eq!(
+        revs,
+        [c1.as_str(), c2.as_str()],
+        "one history entry per sync"
+    );
+}
+
+fn github_push(url: &str, branch: &str, after: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "ref": format!("refs/heads/{branch}"),
+        "after": after,
+        "repository": {"clone_url": url, "html_url": url, "default_branch": "main"}
+    }))
+    .expect("json")
+}
+
+fn hmac_sha256(secret: &str, body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    format!(
+        "sha256={}",
+        hex::encode(ring::hmac::sign(&key, body).as_ref())
+    )
+}
+
+async fn serve_http(svc: &Service) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = sluice::serve::http::router(svc.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_webhook_syncs_and_a_bad_or_missing_signature_does_nothing() {
+    let ns = TestCluster::shared().namespace("serve-hook");
+    let f = repo("serve-hook", &[("app/a.yaml", &cm_yaml("a", "1"))]);
+    let e = env();
+    let url = server().http_url("serve-hook");
+    std::fs::write(
+        e.apps.join("hook.yaml"),
+        app_file("hook", &url, "app", &ns, AUTO),
+    )
+    .expect("write");
+    // No polling to speak of: only the webhook can bring the new commit.
+    let svc = Service::start(config(&e, Duration::from_secs(3600)), renderers(), true)
+        .await
+        .expect("start");
+    let c1 = f.rev("HEAD");
+    until(&svc, "hook", Duration::from_secs(60), |s| {
+        s.revision == c1 && s.sync == SyncStatus::Synced
+    })
+    .await;
+    let base = serve_http(&svc).await;
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .expect("readyz")
+            .status(),
+        200
+    );
+
+    let c2 = f.commit_files("a=2", &[("app/a.yaml", &cm_yaml("a", "2"))]);
+    f.push();
+    let body = github_push(&url, "main", &c2);
+    let post = |sig: Option<String>| {
+        let mut r = client
+            .post(format!("{base}/api/webhook"))
+            .header("x-github-event", "push")
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(s) = sig {
+            r = r.header("x-hub-signature-256", s);
+        }
+        r.send()
+    };
+    let unsigned = post(None).await.expect("post");
+    assert_eq!(unsigned.status(), 401);
+    let msg = unsigned.text().await.expect("text");
+    assert!(
+        msg.contains("the x-hub-signature-256 header is missing"),
+        "{msg}"
+    );
+    let bad = post(Some(hmac_sha256("wrong", &body))).await.expect("post");
+    assert_eq!(bad.status(), 401);
+    assert!(
+        bad.text()
+            .await
+            .expect("text")
+            .contains("the signature does not match the configured secret")
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        cm_value(&ns, "a").as_deref(),
+        Some("1"),
+        "nothing triggered by a bad webhook"
+    );
+
+    let t = Instant::now();
+    let ok = post(Some(hmac_sha256("s3cret", &body)))
+        .await
+        .expect("post");
+    assert_eq!(ok.status(), 202);
+    let v: Value = ok.json().await.expect("json");
+    assert_eq!(v["apps"], json!(["hook"]));
+    until(&svc, "hook", Duration::from_secs(30), |s| {
+        s.revision == c2 && s.sync == SyncStatus::Synced
+    })
+    .await;
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("2"));
+    eprintln!("webhook to synced: {:?}", t.elapsed());
+
+    let big = vec![b' '; (1 << 20) + 10];
+    let r = client
+        .post(format!("{base}/api/webhook"))
+        .header("x-github-event", "push")
+        .body(big)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 413);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_and_deletion_are_healed_a_fight_backs_off_and_pause_stops_healing() {
+    let cluster = TestCluster::shared();
+    let ns = cluster.namespace("serve-heal");
+    repo("serve-heal", &[("app/a.yaml", &cm_yaml("a", "1"))]);
+    let e = env();
+    let url = server().http_url("serve-heal");
+    std::fs::write(
+        e.apps.join("heal.yaml"),
+        app_file("heal", &url, "app", &ns, AUTO),
+    )
+    .expect("write");
+    let svc = Service::start(config(&e, Duration::from_secs(3600)), renderers(), true)
+        .await
+        .expect("start");
+    until(&svc, "heal", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced && s.health == "Healthy"
+    })
+    .await;
+
+    // Drift: healed, quickly.
+    let t = Instant::now();
+    cluster.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "a",
+        "-n",
+        &ns,
+        "--type=merge",
+        "-p",
+        r#"{"data":{"v":"drifted"}}"#,
+    ]);
+    wait_for(Duration::from_secs(10), "drift healed", || {
+        cm_value(&ns, "a").as_deref() == Some("1")
+    })
+    .await;
+    let first = t.elapsed();
+    // Deletion: recreated.
+    cluster.kubectl_ok(&["delete", "configmap", "a", "-n", &ns]);
+    wait_for(Duration::from_secs(10), "deletion healed", || {
+        cm_value(&ns, "a").as_deref() == Some("1")
+    })
+    .await;
+    eprintln!("first heal after {first:?}");
+    assert!(first < Duration::from_secs(5), "heal took {first:?}");
+
+    // Someone keeps fighting: the next heal waits, and the status says so.
+    cluster.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "a",
+        "-n",
+        &ns,
+        "--type=merge",
+        "-p",
+        r#"{"data":{"v":"again"}}"#,
+    ]);
+    let s = until(&svc, "heal", Duration::from_secs(10), |s| {
+        s.conditions.iter().any(|c| c.kind == "SelfHealBackoff")
+    })
+    .await;
+    let c = s
+        .conditions
+        .iter()
+        .find(|c| c.kind == "SelfHealBackoff")
+        .expect("condition");
+    assert!(
+        c.message
+            .contains("times in a row; the next self-heal runs in"),
+        "{}",
+        c.message
+    );
+    assert_eq!(
+        cm_value(&ns, "a").as_deref(),
+        Some("again"),
+        "backing off, not fixed at once"
+    );
+    wait_for(Duration::from_secs(15), "healed after the backoff", || {
+        cm_value(&ns, "a").as_deref() == Some("1")
+    })
+    .await;
+
+    // Paused: drift is seen (OutOfSync) but left alone.
+    assert!(svc.set_paused("heal", true));
+    cluster.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "a",
+        "-n",
+        &ns,
+        "--type=merge",
+        "-p",
+        r#"{"data":{"v":"incident"}}"#,
+    ]);
+    let s = until(&svc, "heal", Duration::from_secs(30), |s| {
+        s.sync == SyncStatus::OutOfSync
+    })
+    .await;
+    assert!(
+        s.paused && s.conditions.iter().any(|c| c.kind == "Paused"),
+        "{s:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("incident"));
+    assert!(svc.set_paused("heal", false));
+    wait_for(Duration::from_secs(30), "healed after resume", || {
+        cm_value(&ns, "a").as_deref() == Some("1")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_commit_is_retried_and_a_newer_commit_supersedes_it() {
+    let ns = TestCluster::shared().namespace("serve-retry");
+    // A ConfigMap name the API server refuses.
+    let f = repo("serve-retry", &[("app/a.yaml", &cm_yaml("Bad_Name", "1"))]);
+    let e = env();
+    let url = server().http_url("serve-retry");
+    let policy = "{automated: {prune: true}, retry: {limit: 2, backoff: {duration: 1s, factor: 2, maxDuration: 10s}}}";
+    std::fs::write(
+        e.apps.join("retry.yaml"),
+        app_file("retry", &url, "app", &ns, policy),
+    )
+    .expect("write");
+    let svc = Service::start(config(&e, Duration::from_secs(3600)), renderers(), true)
+        .await
+        .expect("start");
+    let s = until(&svc, "retry", Duration::from_secs(60), |s| {
+        s.conditions
+            .iter()
+            .any(|c| c.kind == "RetryBackoff" && c.message.contains("gave up"))
+    })
+    .await;
+    let op = s.operation.as_ref().expect("operation");
+    assert_eq!(op.phase, sluice::serve::status::Phase::Failed);
+    assert!(op.reasons.contains(&"retry".to_string()), "{op:?}");
+    let sync_err = s
+        .conditions
+        .iter()
+        .find(|c| c.kind == "SyncError")
+        .expect("SyncError");
+    assert!(
+        sync_err.message.contains("ConfigMap") && sync_err.message.contains("Bad_Name"),
+        "{}",
+        sync_err.message
+    );
+    let failures = svc.history("retry").expect("history").len();
+    assert_eq!(failures, 3, "the first attempt and two retries");
+
+    // The fix lands: synced at once, by the webhook-less manual refresh.
+    f.git(&["rm", "-q", "app/a.yaml"]);
+    let c2 = f.commit_files("fix", &[("app/good.yaml", &cm_yaml("good", "1"))]);
+    f.push();
+    assert!(svc.trigger("retry", Request::new(Trigger::Poll)));
+    let s = until(&svc, "retry", Duration::from_secs(30), |s| {
+        s.revision == c2 && s.sync == SyncStatus::Synced
+    })
+    .await;
+    assert!(
+        !s.conditions
+            .iter()
+            .any(|c| c.kind == "SyncError" || c.kind == "RetryBackoff"),
+        "{s:?}"
+    );
+    assert_eq!(cm_value(&ns, "good").as_deref(), Some("1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_on_one_repo_share_a_fetch_and_only_the_changed_app_renders() {
+    let ns = TestCluster::shared().namespace("serve-mono");
+    let f = repo(
+        "serve-mono",
+        &[
+            ("a/cm.yaml", &cm_yaml("a", "1")),
+            ("b/cm.yaml", &cm_yaml("b", "1")),
+        ],
+    );
+    let e = env();
+    let url = server().http_url("serve-mono");
+    std::fs::write(
+        e.apps.join("a.yaml"),
+        app_file("mono-a", &url, "a", &ns, AUTO),
+    )
+    .expect("write");
+    std::fs::write(
+        e.apps.join("b.yaml"),
+        app_file("mono-b", &url, "b", &ns, AUTO),
+    )
+    .expect("write");
+    let svc = Service::start(config(&e, Duration::from_secs(3600)), renderers(), true)
+        .await
+        .expect("start");
+    let c1 = f.rev("HEAD");
+    for app in ["mono-a", "mono-b"] {
+        until(&svc, app, Duration::from_secs(60), |s| {
+            s.revision == c1 && s.sync == SyncStatus::Synced
+        })
+        .await;
+    }
+    assert_eq!(
+        svc.git_counts(),
+        (1, 1),
+        "one resolution for two apps on one repo"
+    );
+    assert_eq!(svc.render_counts(), (2, 0));
+
+    let c2 = f.commit_files("b only", &[("b/cm.yaml", &cm_yaml("b", "2"))]);
+    f.push();
+    assert_eq!(svc.trigger_all(Trigger::Poll), 2);
+    for app in ["mono-a", "mono-b"] {
+        until(&svc, app, Duration::from_secs(30), |s| {
+            s.revision == c2 && s.sync == SyncStatus::Synced
+        })
+        .await;
+    }
+    svc.idle().await;
+    assert_eq!(svc.git_counts(), (2, 2), "again one resolution for both");
+    assert_eq!(svc.render_counts(), (3, 1), "only app b rendered again");
+    assert_eq!(cm_value(&ns, "b").as_deref(), Some("2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_app_or_git_server_stalls_nothing_and_never_prunes() {
+    let ns = TestCluster::shared().namespace("serve-faults");
+    repo("serve-good", &[("app/a.yaml", &cm_yaml("good", "1"))]);
+    repo("serve-down", &[("app/a.yaml", &cm_yaml("down", "1"))]);
+    let e = env();
+    std::fs::write(
+        e.apps.join("good.yaml"),
+        app_file("good", &server().http_url("serve-good"), "app", &ns, AUTO),
+    )
+    .expect("write");
+    std::fs::write(
+        e.apps.join("down.yaml"),
+        app_file("down", &server().http_url("serve-down"), "app", &ns, AUTO),
+    )
+    .expect("write");
+    std::fs::write(
+        e.apps.join("typo.yaml"),
+        app_file("typo", "x", "app", &ns, AUTO).replace("path:", "pth:"),
+    )
+    .expect("write");
+    let svc = Service::start(config(&e, Duration::from_millis(500)), renderers(), true)
+        .await
+        .expect("start");
+    until(&svc, "down", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
+    assert_eq!(cm_value(&ns, "down").as_deref(), Some("1"));
+
+    // The Git server fails for one repository: that app goes Unknown with
+    // the reason, keeps its objects; the other keeps syncing.
+    server().set_http_mode("serve-down", HttpMode::Status(503));
+    let s = until(&svc, "down", Duration::from_secs(30), |s| {
+        s.sync == SyncStatus::Unknown
+    })
+    .await;
+    let c = s
+        .conditions
+        .iter()
+        .find(|c| c.kind == "ComparisonError")
+        .expect("condition");
+    assert!(
+        c.message.contains("503") && c.message.contains("nothing was applied or pruned"),
+        "{}",
+        c.message
+    );
+    let t = svc.status("typo").expect("typo app");
+    assert!(
+        t.conditions
+            .iter()
+            .any(|c| c.kind == "InvalidSpecError" && c.message.contains("pth")),
+        "{t:?}"
+    );
+    until(&svc, "good", Duration::from_secs(30), |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
+    assert_eq!(cm_value(&ns, "down").as_deref(), Some("1"), "never pruned");
+
+    // Back: converges by itself.
+    server().set_http_mode("serve-down", HttpMode::Normal);
+    until(&svc, "down", Duration::from_secs(30), |s| {
+        s.sync == SyncStatus::Synced && !s.conditions.iter().any(|c| c.kind == "ComparisonError")
+    })
+    .await;
+
+    // Removing a file removes the app, not its objects.
+    std::fs::remove_file(e.apps.join("good.yaml")).expect("rm");
+    wait_for(Duration::from_secs(10), "app removed", || {
+        svc.status("good").is_none()
+    })
+    .await;
+    assert_eq!(
+        cm_value(&ns, "good").as_deref(),
+        Some("1"),
+        "objects stay without the finalizer"
+    );
+}
+
+fn resource_versions(ns: &str) -> Vec<(String, String)> {
+    let v = kubectl_json(&["get", "configmaps,secrets", "-n", ns]).expect("list");
+    let mut out: Vec<(String, String)> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|o| {
+            (
+                o.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                o.pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn serve_once(e: &Env, extra: &[&str]) -> std::process::Output {
+    let cluster = TestCluster::shared();
+    let mut args = vec![
+        "serve".to_string(),
+        "--once".into(),
+        "--apps".into(),
+        e.apps.display().to_string(),
+        "--state-dir".into(),
+        e.state.display().to_string(),
+        "--git-cache-dir".into(),
+        e.cache.display().to_string(),
+        "--kubeconfig".into(),
+        cluster.kubeconfig.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    sluice(&refs)
+}
+
+#[test]
+fn once_reconciles_every_app_and_a_restart_writes_nothing() {
+    let ns = TestCluster::shared().namespace("serve-once");
+    repo(
+        "serve-once",
+        &[
+            ("app/a.yaml", &cm_yaml("a", "1")),
+            ("app/b.yaml", &cm_yaml("b", "1")),
+        ],
+    );
+    let e = env();
+    let url = server().http_url("serve-once");
+    std::fs::write(
+        e.apps.join("once.yaml"),
+        app_file("once", &url, "app", &ns, AUTO),
+    )
+    .expect("write");
+    let out = serve_once(&e, &[]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("1 of 1 apps Synced"), "{stdout}");
+    let before = resource_versions(&ns);
+    assert!(before.iter().any(|(n, _)| n == "a"), "{before:?}");
+
+    // Again, as after a restart: in sync, nothing written.
+    let out = serve_once(&e, &["-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["once"]["sync"], "Synced", "{v}");
+    assert_eq!(
+        resource_versions(&ns),
+        before,
+        "a restart over synced apps writes nothing"
+    );
+
+    // An app that cannot sync: exit 1, with the reason.
+    std::fs::write(
+        e.apps.join("bad.yaml"),
+        app_file("bad", &server().http_url("no-such-repo"), "app", &ns, AUTO),
+    )
+    .expect("write");
+    let out = serve_once(&e, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("ComparisonError"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn the_crd_is_accepted_by_the_api_server() {
+    let out = sluice(&["crd"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cluster = TestCluster::shared();
+    cluster.kubectl_stdin(&["apply", "--server-side", "-f", "-"], &text(&out.stdout));
+    cluster.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/applications.sluice.dev",
+        "--timeout=60s",
+    ]);
+    let ns = cluster.namespace("serve-crd");
+    // A valid Application is accepted, one with an unknown field refused.
+    let good = app_file("crd-app", "https://git.example/r.git", "app", &ns, AUTO);
+    cluster.kubectl_stdin(&["apply", "-n", &ns, "-f", "-"], &good);
+    let bad = good
+        .replace("path: app", "path: app, pth: x")
+        .replace("crd-app", "crd-bad");
+    let out = cluster
+        .kubectl()
+        .args(["apply", "-n", &ns, "--validate=strict", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write as _;
+            c.stdin.take().expect("stdin").write_all(bad.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("kubectl");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("unknown field \"spec.source.pth\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
