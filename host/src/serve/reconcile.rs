@@ -208,7 +208,6 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
     opts.status = StatusSink::default();
     let view = cluster.view();
     let result = crate::sync::run(&view, rendered.objects.clone(), &opts, &NoProgress).await;
-    drop(view);
 
     let mut history = None;
     match result {
