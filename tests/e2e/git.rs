@@ -2,6 +2,9 @@
 //! rewrites, concurrency, cache recovery and tree safety, against the real
 //! servers of `sluice_testkit::git` on 127.0.0.1.
 
+mod https;
+mod verify;
+
 use sluice::source::git::{CacheError, CredentialEntry, Credentials, Secret, SshOptions};
 use sluice::source::{self, DirTree, Options, SourceError, SourceSpec, Tree, TreeError};
 use sluice_testkit::git::{Fixture, HttpMode, PASSWORD, TOKEN, USER, server};

@@ -42,7 +42,7 @@ pub struct GitArgs {
     #[arg(long)]
     pub revision: Option<String>,
     /// Credentials file: a YAML/JSON list of {urlPrefix, username,
-    /// password|token, sshPrivateKeyPath}.
+    /// password|token, sshPrivateKeyPath, caData|caFile, insecure}.
     #[arg(long, env = "SLUICE_GIT_CREDENTIALS")]
     pub git_credentials: Option<PathBuf>,
     /// SSH private key for ssh:// and scp-like URLs.
@@ -85,6 +85,10 @@ pub struct GitArgs {
     /// 100000].
     #[arg(long)]
     pub git_max_refs: Option<usize>,
+    /// PEM CA certificates trusted for https:// repositories, besides the
+    /// system roots.
+    #[arg(long, env = "SLUICE_GIT_CA_FILE")]
+    pub git_ca_file: Option<PathBuf>,
 }
 
 fn git_duration(s: &str) -> Result<Duration, String> {
@@ -134,6 +138,9 @@ impl GitArgs {
         }
         if let Some(n) = self.git_max_refs {
             o.max_refs = n;
+        }
+        if let Some(p) = &self.git_ca_file {
+            o.ca_file = Some(p.clone());
         }
         Ok(o)
     }

@@ -63,6 +63,36 @@ pub enum SourceError {
         #[source]
         source: CredentialsError,
     },
+    /// The CA certificates configured for this URL cannot be used.
+    #[error(
+        "{url}@{revision}: cannot use the CA certificates of {origin}; it must be a PEM file of CA certificates (-----BEGIN CERTIFICATE-----)"
+    )]
+    CaCertificates {
+        /// The repository URL.
+        url: String,
+        /// The revision.
+        revision: String,
+        /// Where they were configured (the variable or the credentials
+        /// entry, and the file).
+        origin: String,
+        /// What is wrong.
+        #[source]
+        source: Cause,
+    },
+    /// The server's TLS certificate does not verify against the trusted
+    /// CAs (unknown issuer, expired, wrong name); nothing was sent.
+    #[error(
+        "{url}@{revision}: the server's TLS certificate does not verify; if the server uses a private CA, trust it with SLUICE_GIT_CA_FILE=/path/to/ca.pem or with caFile/caData in the credentials entry for this URL (insecure: true in that entry turns verification off for it)"
+    )]
+    TlsCertificate {
+        /// The repository URL.
+        url: String,
+        /// The revision.
+        revision: String,
+        /// What the TLS library said.
+        #[source]
+        source: Cause,
+    },
     /// The server could not be reached or the connection broke. Retryable.
     #[error(
         "{url}@{revision}: cannot reach the repository; check the URL and the network, sluice will retry"
@@ -291,6 +321,8 @@ impl SourceError {
             SourceError::InvalidUrl { .. }
             | SourceError::InvalidRevision { .. }
             | SourceError::Credentials { .. }
+            | SourceError::CaCertificates { .. }
+            | SourceError::TlsCertificate { .. }
             | SourceError::Authentication { .. }
             | SourceError::HostKey { .. }
             | SourceError::PackTooLarge { .. }
@@ -447,6 +479,20 @@ impl Ctx {
             return SourceError::Interrupted { url, revision };
         }
         let chain = chain(err);
+        // A certificate the TLS library refused: before the connection
+        // failure it also is, so the message says how to trust it.
+        if chain.iter().any(|e| {
+            matches!(
+                e.downcast_ref::<rustls::Error>(),
+                Some(rustls::Error::InvalidCertificate(_))
+            )
+        }) {
+            return SourceError::TlsCertificate {
+                url,
+                revision,
+                source: cause,
+            };
+        }
         let status = chain
             .iter()
             .find_map(|e| e.downcast_ref::<reqwest::Error>()?.status());

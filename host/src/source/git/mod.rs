@@ -19,6 +19,12 @@
 //! `tree` serves the commit. Fetching blocks: call it from
 //! `spawn_blocking` in async code.
 //!
+//! **HTTPS trust** (`tls`): the system roots (`SSL_CERT_FILE` and
+//! `SSL_CERT_DIR` honoured as OpenSSL does), plus `SLUICE_GIT_CA_FILE`,
+//! plus the CA certificates of the URL's credentials entry; a certificate
+//! that does not verify is refused, and only an entry's `insecure: true`
+//! turns the check off.
+//!
 //! **Limits.** Every resolve is bounded ([`Options`]): an overall fetch
 //! deadline, a low-speed limit, a pack size cap and a ref count cap (see
 //! `limits` for how each is enforced per transport), and a wait limit
@@ -42,8 +48,10 @@ mod error;
 mod fetch;
 mod limits;
 pub mod revision;
+mod tls;
 mod tree;
 pub mod url;
+pub mod verify;
 
 pub use cache::CacheError;
 pub use credentials::{CredentialEntry, Credentials, CredentialsError, Secret};
@@ -133,6 +141,9 @@ pub struct Options {
     pub max_pack_size: u64,
     /// Most refs the remote may advertise. Default 100,000.
     pub max_refs: usize,
+    /// A PEM file of CA certificates trusted for every `https://`
+    /// repository, besides the system roots (`SLUICE_GIT_CA_FILE`).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -149,6 +160,7 @@ impl Default for Options {
             lock_timeout: Duration::from_secs(360),
             max_pack_size: 2 << 30,
             max_refs: 100_000,
+            ca_file: None,
         }
     }
 }
@@ -218,7 +230,8 @@ impl Options {
     /// `SLUICE_GIT_FETCH_TIMEOUT` (`5m`), `SLUICE_GIT_LOW_SPEED_LIMIT`
     /// (bytes/s), `SLUICE_GIT_LOW_SPEED_TIME` (`60s`),
     /// `SLUICE_GIT_LOCK_TIMEOUT` (`6m`), `SLUICE_GIT_MAX_PACK_SIZE`
-    /// (`2GiB`) and `SLUICE_GIT_MAX_REFS`.
+    /// (`2GiB`) and `SLUICE_GIT_MAX_REFS`, and `SLUICE_GIT_CA_FILE` (see
+    /// `tls` for HTTPS trust).
     pub fn from_env() -> Result<Options, OptionsError> {
         let path = |n: &str| {
             std::env::var_os(n)
@@ -270,6 +283,7 @@ impl Options {
         if let Some(n) = var("SLUICE_GIT_MAX_REFS", NUM, |s| s.trim().parse().ok())? {
             o.max_refs = n;
         }
+        o.ca_file = path("SLUICE_GIT_CA_FILE");
         if let Some(d) = path("SLUICE_GIT_CACHE_DIR") {
             o.cache_dir = d;
         }
@@ -303,6 +317,9 @@ pub struct Resolved {
     pub fetched: bool,
     /// The files of the commit.
     pub tree: Arc<dyn Tree>,
+    /// The commit (and the annotated tag it was reached through) as
+    /// stored, for [`verify::check`].
+    pub material: verify::Material,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -400,6 +417,18 @@ pub fn resolve_with(
     let dir = cache::repo_dir(&opts.cache_dir, url.normalized());
     let _lock = cache::lock(&dir, opts.lock_timeout).map_err(|e| ctx.cache(&dir, e))?;
     let http = matches!(url.kind(), url::UrlKind::Http | url::UrlKind::Https);
+    let trust = if url.kind() == url::UrlKind::Https {
+        tls::Trust::load(opts.ca_file.as_deref(), &auth).map_err(|(origin, reason)| {
+            SourceError::CaCertificates {
+                url: ctx.url.clone(),
+                revision: ctx.revision.clone(),
+                origin,
+                source: ctx.cause(&reason),
+            }
+        })?
+    } else {
+        tls::Trust::default()
+    };
     let budget = limits::Budget::new(opts, interrupt, http);
     let net = fetch::Net {
         url: &url,
@@ -409,6 +438,7 @@ pub fn resolve_with(
         progress,
         budget: &budget,
         insecure_http: opts.allow_insecure_http_credentials,
+        trust: &trust,
         max_refs: opts.max_refs,
         max_pack_size: opts.max_pack_size,
     };
@@ -429,6 +459,11 @@ pub fn resolve_with(
         let tree = GitTree::new(&repo, commit, label)
             .map_err(|c| Fail::Corrupt(c.0))?
             .holding(guard);
+        let tag = ref_name
+            .as_deref()
+            .and_then(|n| refs.iter().find(|r| r.name == n))
+            .and_then(|r| r.tag);
+        let material = verify::Material::read(&repo, commit, ref_name.as_deref(), tag);
         Ok(Resolved {
             url: ctx.url.clone(),
             revision: ctx.revision.clone(),
@@ -436,6 +471,7 @@ pub fn resolve_with(
             ref_name,
             fetched,
             tree: Arc::new(tree),
+            material,
         })
     };
     let reason = match attempt() {
@@ -593,7 +629,10 @@ fn ensure_local(
     let (ctx, url, revision) = (net.ctx, net.ctx.url.clone(), net.ctx.revision.clone());
     match choice {
         Choice::Ref { name, id } => {
-            if has_commit(repo, *id) {
+            // An annotated tag's own object is fetched with it, so that its
+            // signature can be checked.
+            let tag = refs.iter().find(|r| &r.name == name).and_then(|r| r.tag);
+            if has_commit(repo, *id) && tag.is_none_or(|t| repo.has_object(t)) {
                 net.progress.event(&ProgressEvent::UpToDate);
                 return Ok((*id, Some(name.clone()), false));
             }
