@@ -132,6 +132,11 @@ pub struct Source {
     /// (Flux's `GitRepository.spec.verify`, with a keys file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<Verify>,
+    /// Fetch the submodules the commit records (recursively) and show
+    /// their files in the tree (Flux's field name). Without it a submodule
+    /// is an entry that cannot be read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recurse_submodules: bool,
 }
 
 /// `spec.renderer`.

@@ -89,6 +89,11 @@ pub struct GitArgs {
     /// system roots.
     #[arg(long, env = "SLUICE_GIT_CA_FILE")]
     pub git_ca_file: Option<PathBuf>,
+    /// Most bytes the Git cache may hold; least recently used repositories
+    /// are deleted past it, never one in use; 0 for no cap (5GiB, 500M)
+    /// [env SLUICE_GIT_CACHE_SIZE; default 5GiB].
+    #[arg(long, value_parser = git_size)]
+    pub git_cache_size: Option<u64>,
 }
 
 fn git_duration(s: &str) -> Result<Duration, String> {
@@ -142,6 +147,9 @@ impl GitArgs {
         if let Some(p) = &self.git_ca_file {
             o.ca_file = Some(p.clone());
         }
+        if let Some(n) = self.git_cache_size {
+            o.max_cache_size = n;
+        }
         Ok(o)
     }
 
@@ -153,6 +161,7 @@ impl GitArgs {
         let spec = SourceSpec {
             repo: repo.clone(),
             revision: self.revision.clone().unwrap_or_else(|| "HEAD".into()),
+            recurse_submodules: false,
         };
         let opts = self.options()?;
         Ok(Some(source::resolve(&spec, &opts)?))

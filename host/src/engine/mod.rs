@@ -456,6 +456,7 @@ pub fn resolve_with(
                     _ => repo.clone(),
                 },
                 revision: revision.clone().unwrap_or_else(|| "HEAD".into()),
+                recurse_submodules: file.is_some_and(|a| a.spec.source.recurse_submodules),
             };
             let r = source::resolve_with(&spec, &settings.git, progress, interrupt).map_err(
                 |source| EngineError::Source {

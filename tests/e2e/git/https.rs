@@ -13,6 +13,7 @@ fn spec(repo: &str, revision: &str) -> SourceSpec {
     SourceSpec {
         repo: repo.to_string(),
         revision: revision.to_string(),
+        recurse_submodules: false,
     }
 }
 

@@ -284,6 +284,21 @@ pub enum SourceError {
         #[source]
         source: Cause,
     },
+    /// A submodule (`recurseSubmodules`) could not be resolved.
+    #[error("{url}@{revision}: submodule {path}: {reason}")]
+    Submodule {
+        /// The superproject's URL.
+        url: String,
+        /// The superproject's revision.
+        revision: String,
+        /// The submodule's path in the superproject.
+        path: String,
+        /// What is wrong.
+        reason: String,
+        /// Why fetching it failed, when it did.
+        #[source]
+        source: Option<Box<SourceError>>,
+    },
     /// The operation was cancelled through the interrupt flag.
     #[error("{url}@{revision}: cancelled")]
     Interrupted {
@@ -318,6 +333,9 @@ impl SourceError {
                 CacheError::NoCacheDir | CacheError::Insecure { .. }
             ),
             SourceError::Fetch { retryable, .. } => *retryable,
+            SourceError::Submodule { source, .. } => {
+                source.as_ref().is_some_and(|e| e.is_retryable())
+            }
             SourceError::InvalidUrl { .. }
             | SourceError::InvalidRevision { .. }
             | SourceError::Credentials { .. }
