@@ -21,7 +21,11 @@
 //! locks the bare repository for that URL, `fetch` lists the remote's refs
 //! and fetches, [`revision`] matches the revision against the refs, and
 //! `tree` serves the commit. Fetching blocks: call it from
-//! `spawn_blocking` in async code.
+//! `spawn_blocking` in async code. With
+//! [`SourceSpec::recurse_submodules`], `submodule` finds the commit's
+//! submodules and each is resolved the same way and served in the tree;
+//! [`verify`] checks signatures on the result; after each resolve the
+//! cache is trimmed to its size cap (`cache`).
 //!
 //! **HTTPS trust** (`tls`): the system roots (`SSL_CERT_FILE` and
 //! `SSL_CERT_DIR` honoured as OpenSSL does), plus `SLUICE_GIT_CA_FILE`,
