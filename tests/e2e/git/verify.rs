@@ -265,3 +265,43 @@ fn a_refused_commit_is_neither_applied_nor_pruned() {
     assert!(cm("b").exists(), "a refused commit must not prune");
     assert_eq!(std::fs::read_to_string(cm("a")).expect("a"), before);
 }
+
+#[test]
+fn a_missing_keys_file_or_a_plain_directory_is_refused_before_any_fetch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    // The URL leads nowhere: the keys file is read first, so the error is
+    // about the file, not the network.
+    let file = app_file(dir, "https://127.0.0.1:9/nowhere.git", "main", "HEAD");
+    std::fs::remove_file(dir.join("trust/keys.txt")).expect("rm");
+    let mut def = AppDef::from_file(&file).expect("app file");
+    def.target = Some(format!("dir:{}", dir.join("out").display()));
+    let mut settings = Settings::new(Options {
+        cache_dir: dir.join("cache"),
+        ..Options::default()
+    })
+    .expect("settings");
+    settings.working_dir = dir.to_path_buf();
+    let e = engine::resolve(&def, &settings).expect_err("no keys file");
+    let chain = sluice::error_chain(&e);
+    assert!(
+        chain.contains(&format!(
+            "keys file {}: cannot read it; check spec.source.verify.keysFile",
+            dir.join("trust/keys.txt").display()
+        )),
+        "{chain}"
+    );
+    assert!(!dir.join("cache").exists(), "nothing was fetched");
+
+    // verify on a plain directory, which has no signatures.
+    std::fs::create_dir_all(dir.join("plain")).expect("mkdir");
+    let file = app_file(&dir.join("plain"), ".", "main", "HEAD");
+    let mut def = AppDef::from_file(&file).expect("app file");
+    def.target = Some(format!("dir:{}", dir.join("out").display()));
+    let e = engine::resolve(&def, &settings).expect_err("plain directory");
+    assert!(
+        e.to_string()
+            .contains("spec.source.verify requires a Git repository, but . is a plain directory"),
+        "{e}"
+    );
+}
