@@ -85,6 +85,7 @@ fn main() {
     let spec = SourceSpec {
         repo: url.clone(),
         revision: "main".into(),
+        recurse_submodules: false,
     };
     let o = opts("refresh");
     source::resolve(&spec, &o).expect("warm");
@@ -114,6 +115,7 @@ fn main() {
         let spec = SourceSpec {
             repo: url,
             revision: "main".into(),
+            recurse_submodules: false,
         };
         let o = opts(&format!("refresh-{}", kind.trim_end_matches("://")));
         source::resolve(&spec, &o).expect("warm");
@@ -134,6 +136,7 @@ fn main() {
     let spec = SourceSpec {
         repo: url.clone(),
         revision: "main".into(),
+        recurse_submodules: false,
     };
     let mut i = 0;
     let ours = time(5, || {
@@ -172,6 +175,7 @@ fn main() {
     let spec = SourceSpec {
         repo: s.http_url("bench-app"),
         revision: "main".into(),
+        recurse_submodules: false,
     };
     let o = opts("app");
     source::resolve(&spec, &o).expect("fetch");

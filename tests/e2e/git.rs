@@ -2,6 +2,11 @@
 //! rewrites, concurrency, cache recovery and tree safety, against the real
 //! servers of `sluice_testkit::git` on 127.0.0.1.
 
+mod cache_cap;
+mod https;
+mod submodules;
+mod verify;
+
 use sluice::source::git::{CacheError, CredentialEntry, Credentials, Secret, SshOptions};
 use sluice::source::{self, DirTree, Options, SourceError, SourceSpec, Tree, TreeError};
 use sluice_testkit::git::{Fixture, HttpMode, PASSWORD, TOKEN, USER, server};
@@ -27,6 +32,7 @@ fn spec(repo: &str, revision: &str) -> SourceSpec {
     SourceSpec {
         repo: repo.to_string(),
         revision: revision.to_string(),
+        recurse_submodules: false,
     }
 }
 

@@ -743,3 +743,172 @@ fn the_crd_is_accepted_by_the_api_server() {
         text(&out.stderr)
     );
 }
+
+/// A TCP proxy to the API server that can be cut and restored, standing
+/// for a cluster that goes away and comes back.
+struct Proxy {
+    port: u16,
+    tasks: Option<tokio::task::JoinSet<()>>,
+}
+
+impl Proxy {
+    async fn start(port: u16) -> Proxy {
+        let upstream = TestCluster::shared()
+            .server
+            .trim_start_matches("https://")
+            .to_string();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let mut tasks = tokio::task::JoinSet::new();
+        let conns = std::sync::Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new()));
+        let held = conns.clone();
+        tasks.spawn(async move {
+            let _held = held;
+            loop {
+                let Ok((mut down, _)) = listener.accept().await else { return };
+                let up = upstream.clone();
+                conns.lock().await.spawn(async move {
+                    if let Ok(mut u) = tokio::net::TcpStream::connect(up).await {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut u).await;
+                    }
+                });
+            }
+        });
+        Proxy { port, tasks: Some(tasks) }
+    }
+
+    /// Close the listener and every connection.
+    async fn cut(&mut self) {
+        if let Some(mut t) = self.tasks.take() {
+            t.shutdown().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_that_goes_away_marks_its_apps_unknown_and_they_recover() {
+    let cluster = TestCluster::shared();
+    let ns = cluster.namespace("serve-down-cluster");
+    repo("serve-proxied", &[("app/a.yaml", &cm_yaml("proxied", "1"))]);
+    repo("serve-direct", &[("app/a.yaml", &cm_yaml("direct", "1"))]);
+    let mut proxy = Proxy::start(0).await;
+    let e = env();
+    // A second kubeconfig context through the proxy.
+    let kc = std::fs::read_to_string(&cluster.kubeconfig).expect("kubeconfig");
+    let proxied_kc = e.apps.parent().expect("tmp").join("proxied.kubeconfig");
+    std::fs::write(
+        &proxied_kc,
+        kc.replace(&cluster.server, &format!("https://127.0.0.1:{}", proxy.port)),
+    )
+    .expect("write kubeconfig");
+    let mut cfg = config(&e, Duration::from_millis(500));
+    cfg.settings.kubeconfig = Some(proxied_kc);
+    std::fs::write(e.apps.join("p.yaml"), app_file("proxied", &server().http_url("serve-proxied"), "app", &ns, AUTO)).expect("write");
+    let svc = Service::start(cfg, renderers(), true).await.expect("start");
+    until(&svc, "proxied", Duration::from_secs(60), |s| s.sync == SyncStatus::Synced).await;
+
+    proxy.cut().await;
+    let s = until(&svc, "proxied", Duration::from_secs(60), |s| s.sync == SyncStatus::Unknown).await;
+    let c = s.conditions.iter().find(|c| c.kind == "ComparisonError").expect("condition");
+    assert!(c.message.contains("app proxied"), "{}", c.message);
+    // Other apps carry on meanwhile (a second service on the real address).
+    let e2 = env();
+    std::fs::write(e2.apps.join("d.yaml"), app_file("direct", &server().http_url("serve-direct"), "app", &ns, AUTO)).expect("write");
+    let other = Service::start(config(&e2, Duration::from_secs(3600)), renderers(), true).await.expect("start");
+    until(&other, "direct", Duration::from_secs(60), |s| s.sync == SyncStatus::Synced).await;
+
+    // Back on the same address: recovers by itself at the next refresh.
+    let _back = Proxy::start(proxy.port).await;
+    until(&svc, "proxied", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced && !s.conditions.iter().any(|c| c.kind == "ComparisonError")
+    })
+    .await;
+    assert_eq!(cm_value(&ns, "proxied").as_deref(), Some("1"), "never pruned while away");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn spawn_serve(e: &Env, port: u16) -> std::process::Child {
+    let cluster = TestCluster::shared();
+    std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["serve", "--apps"])
+        .arg(&e.apps)
+        .arg("--state-dir")
+        .arg(&e.state)
+        .arg("--git-cache-dir")
+        .arg(&e.cache)
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--refresh-interval", "1h"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sluice serve")
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let r = reqwest::blocking::get(format!("http://127.0.0.1:{port}{path}")).ok()?;
+    let code = r.status().as_u16();
+    Some((code, r.text().ok()?))
+}
+
+fn wait_status(port: u16, app: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        if let Some((200, body)) = http_get(port, &format!("/api/v1/apps/{app}"))
+            && let Ok(v) = serde_json::from_str::<Value>(&body)
+            && pred(&v)
+        {
+            return v;
+        }
+        assert!(start.elapsed() < within, "app {app}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn kill_9_mid_sync_then_restart_converges_and_sigterm_exits_cleanly() {
+    let ns = TestCluster::shared().namespace("serve-kill");
+    let files: Vec<(String, String)> = (0..150)
+        .map(|i| (format!("app/cm-{i}.yaml"), cm_yaml(&format!("cm-{i}"), "1")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    repo("serve-kill", &refs);
+    let e = env();
+    std::fs::write(e.apps.join("k.yaml"), app_file("kill", &server().http_url("serve-kill"), "app", &ns, AUTO)).expect("write");
+    let count = || {
+        kubectl_json(&["get", "configmaps", "-n", &ns, "-l", "applyset.kubernetes.io/part-of"])
+            .and_then(|v| v["items"].as_array().map(Vec::len))
+            .unwrap_or(0)
+    };
+    let port = free_port();
+    let mut child = spawn_serve(&e, port);
+    let start = Instant::now();
+    while count() == 0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "the first objects never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let after_kill = count();
+    eprintln!("killed with {after_kill} of 150 objects applied");
+
+    let port = free_port();
+    let mut child = spawn_serve(&e, port);
+    let v = wait_status(port, "kill", Duration::from_secs(90), |v| v["sync"] == "Synced");
+    assert_eq!(v["health"], "Healthy", "{v}");
+    assert_eq!(count(), 150);
+    assert_eq!(http_get(port, "/readyz").map(|r| r.0), Some(200));
+
+    // SIGTERM: stops and exits 0.
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{:?}: {}", out.status, text(&out.stderr));
+    assert!(text(&out.stderr).contains("shutting down"), "{}", text(&out.stderr));
+}

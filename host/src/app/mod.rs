@@ -128,6 +128,15 @@ pub struct Source {
     /// The app's directory inside the repository.
     #[serde(default)]
     pub path: String,
+    /// Require signed commits or tags, checked before anything is rendered
+    /// (Flux's `GitRepository.spec.verify`, with a keys file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
+    /// Fetch the submodules the commit records (recursively) and show
+    /// their files in the tree (Flux's field name). Without it a submodule
+    /// is an entry that cannot be read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recurse_submodules: bool,
 }
 
 /// `spec.renderer`.
@@ -219,6 +228,35 @@ pub struct Automated {
     /// Allow a sync that leaves the app with no objects.
     #[serde(default)]
     pub allow_empty: bool,
+}
+
+// --- Git source trust: signature verification (issue 17) ---
+
+/// `spec.source.verify`: which signatures a Git revision must carry, and
+/// the keys trusted to make them.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Verify {
+    /// What must be signed; `HEAD` when absent.
+    #[serde(default)]
+    pub mode: VerifyMode,
+    /// A file of trusted keys, relative to the Application file:
+    /// ASCII-armored OpenPGP public keys and/or SSH `allowed_signers` lines.
+    pub keys_file: String,
+}
+
+/// `spec.source.verify.mode` (Flux's values).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum VerifyMode {
+    /// The commit the revision resolves to must be signed.
+    #[default]
+    #[serde(rename = "HEAD", alias = "head")]
+    Head,
+    /// The revision must be an annotated tag, and the tag must be signed.
+    Tag,
+    /// Both the tag and its commit must be signed.
+    #[serde(rename = "TagAndHEAD")]
+    TagAndHead,
 }
 
 impl Application {
@@ -319,6 +357,35 @@ spec:
         let bad = SLUICE.replace("path: k8s", "chart: x, path: k8s");
         let e = parse(&bad, "a.yaml").expect_err("unknown field");
         assert!(e.to_string().contains("unknown field `chart`"), "{e}");
+    }
+
+    #[test]
+    fn verify_takes_fluxs_modes_and_a_keys_file() {
+        let with = |v: &str| {
+            SLUICE.replace(
+                "path: k8s/overlays/prod}",
+                &format!("path: k8s, verify: {v}}}"),
+            )
+        };
+        let app = parse(&with("{mode: TagAndHEAD, keysFile: keys.asc}"), "a.yaml").expect("parses");
+        let v = app.spec.source.verify.expect("verify");
+        assert_eq!(
+            (v.mode, v.keys_file.as_str()),
+            (VerifyMode::TagAndHead, "keys.asc")
+        );
+        let app = parse(&with("{keysFile: k}"), "a.yaml").expect("parses");
+        assert_eq!(
+            app.spec.source.verify.map(|v| v.mode),
+            Some(VerifyMode::Head)
+        );
+        let e = parse(&with("{mode: Head, keysFile: k}"), "a.yaml").expect_err("bad mode");
+        assert!(e.to_string().contains("unknown variant `Head`"), "{e}");
+        let e = parse(
+            &with("{mode: HEAD, secretRef: {name: x}, keysFile: k}"),
+            "a.yaml",
+        )
+        .expect_err("Flux's secretRef");
+        assert!(e.to_string().contains("unknown field `secretRef`"), "{e}");
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub struct GitArgs {
     #[arg(long)]
     pub revision: Option<String>,
     /// Credentials file: a YAML/JSON list of {urlPrefix, username,
-    /// password|token, sshPrivateKeyPath}.
+    /// password|token, sshPrivateKeyPath, caData|caFile, insecure}.
     #[arg(long, env = "SLUICE_GIT_CREDENTIALS")]
     pub git_credentials: Option<PathBuf>,
     /// SSH private key for ssh:// and scp-like URLs.
@@ -85,6 +85,15 @@ pub struct GitArgs {
     /// 100000].
     #[arg(long)]
     pub git_max_refs: Option<usize>,
+    /// PEM CA certificates trusted for https:// repositories, besides the
+    /// system roots.
+    #[arg(long, env = "SLUICE_GIT_CA_FILE")]
+    pub git_ca_file: Option<PathBuf>,
+    /// Most bytes the Git cache may hold; least recently used repositories
+    /// are deleted past it, never one in use; 0 for no cap (5GiB, 500M)
+    /// [env SLUICE_GIT_CACHE_SIZE; default 5GiB].
+    #[arg(long, value_parser = git_size)]
+    pub git_cache_size: Option<u64>,
 }
 
 fn git_duration(s: &str) -> Result<Duration, String> {
@@ -135,6 +144,12 @@ impl GitArgs {
         if let Some(n) = self.git_max_refs {
             o.max_refs = n;
         }
+        if let Some(p) = &self.git_ca_file {
+            o.ca_file = Some(p.clone());
+        }
+        if let Some(n) = self.git_cache_size {
+            o.max_cache_size = n;
+        }
         Ok(o)
     }
 
@@ -146,6 +161,7 @@ impl GitArgs {
         let spec = SourceSpec {
             repo: repo.clone(),
             revision: self.revision.clone().unwrap_or_else(|| "HEAD".into()),
+            recurse_submodules: false,
         };
         let opts = self.options()?;
         Ok(Some(source::resolve(&spec, &opts)?))

@@ -173,7 +173,7 @@ pub fn prepare(args: &AppArgs, global: &Global) -> Result<Prepared, i32> {
     let app = sluice::engine::resolve(&def, &settings).map_err(|e| {
         print_error(&e);
         match e {
-            EngineError::Source { .. } => EXIT_FAILED,
+            EngineError::Source { .. } | EngineError::Verify { .. } => EXIT_FAILED,
             _ => EXIT_USAGE,
         }
     })?;

@@ -39,6 +39,13 @@
 //!   is fetched or sent: a `destination.server` that is not the chosen
 //!   context's server is refused.
 //!
+//! - **Whether to trust it.** With `spec.source.verify`, the keys file
+//!   (relative to the Application file) is read before the fetch, and the
+//!   resolved commit's or tag's signatures are checked
+//!   ([`verify::check`](crate::source::git::verify::check)) before this
+//!   returns: a refused revision never reaches a renderer, so nothing is
+//!   applied or pruned.
+//!
 //! Nothing here prints; every error names the app and what to do.
 
 mod local;
@@ -48,9 +55,9 @@ mod repo;
 pub use name::default_name;
 pub use repo::without_userinfo;
 
-use crate::app::Application;
+use crate::app::{Application, VerifyMode};
 use crate::render::{RenderError, RenderSpec, Rendered, RendererRef, Renderers};
-use crate::source::git::{LogProgress, ProgressSink};
+use crate::source::git::{LogProgress, ProgressSink, verify};
 use crate::source::{self, DirTree, Options, SourceError, SourceSpec, Tree, TreeError};
 use crate::sync::SyncOptions;
 use crate::target::destination::{self, DestinationError};
@@ -255,6 +262,29 @@ pub enum EngineError {
         #[source]
         source: TreeError,
     },
+    /// `spec.source.verify` refused the revision's signatures (or its keys
+    /// file); nothing from that revision was rendered, applied or pruned.
+    #[error(
+        "app {app}: refusing its source: signature verification failed (nothing was rendered, applied or pruned)"
+    )]
+    Verify {
+        /// The app.
+        app: String,
+        /// What was wrong (names the commit or tag, or the keys file).
+        #[source]
+        source: Box<source::git::verify::VerifyError>,
+    },
+    /// `spec.source.verify` is set but the source is a plain directory,
+    /// which has no signatures.
+    #[error(
+        "app {app}: spec.source.verify requires a Git repository, but {repo} is a plain directory; remove verify or point repoURL at a Git repository"
+    )]
+    VerifyNeedsGit {
+        /// The app.
+        app: String,
+        /// The repository as written.
+        repo: String,
+    },
     /// The Git source could not be resolved.
     #[error("app {app}: cannot resolve its source")]
     Source {
@@ -407,6 +437,31 @@ fn resolve_inner(
         }
     };
 
+    // Signatures required: the keys file is read before any fetch, so a
+    // wrong path fails fast.
+    let verify = match (file.and_then(|a| a.spec.source.verify.as_ref()), &def.file) {
+        (Some(v), Some((path, _))) => {
+            if matches!(kind, RepoKind::Dir(_)) {
+                return Err(EngineError::VerifyNeedsGit {
+                    app: name,
+                    repo: repo.clone(),
+                });
+            }
+            let keys_file = file_dir(path, settings).join(&v.keys_file);
+            let keys = verify::Keyring::from_file(&keys_file).map_err(|e| EngineError::Verify {
+                app: name.clone(),
+                source: Box::new(e),
+            })?;
+            let mode = match v.mode {
+                VerifyMode::Head => verify::Mode::Head,
+                VerifyMode::Tag => verify::Mode::Tag,
+                VerifyMode::TagAndHead => verify::Mode::TagAndHead,
+            };
+            Some(verify::Policy { mode, keys })
+        }
+        _ => None,
+    };
+
     let source = match (kind, local) {
         (RepoKind::Dir(_), Some(dir)) => {
             let tree = DirTree::new(&dir).map_err(|source| EngineError::Dir {
@@ -430,11 +485,19 @@ fn resolve_inner(
                     _ => repo.clone(),
                 },
                 revision: revision.clone().unwrap_or_else(|| "HEAD".into()),
+                recurse_submodules: file.is_some_and(|a| a.spec.source.recurse_submodules),
             };
             let r = fetch(&spec).map_err(|source| EngineError::Source {
                 app: name.clone(),
                 source: Box::new(source),
             })?;
+            if let Some(policy) = &verify {
+                let signers = verify::check(&r, policy).map_err(|e| EngineError::Verify {
+                    app: name.clone(),
+                    source: Box::new(e),
+                })?;
+                tracing::info!(app = %name, commit = %r.commit, ?signers, "source signatures verified");
+            }
             ResolvedSource {
                 tree: r.tree,
                 commit: r.commit,

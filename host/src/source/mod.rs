@@ -25,7 +25,8 @@ pub enum EntryKind {
     File,
     /// A directory.
     Directory,
-    /// A Git submodule; it cannot be read.
+    /// A Git submodule that was not fetched; it cannot be read. (A
+    /// fetched one, with `recurseSubmodules`, lists as a directory.)
     Submodule,
 }
 

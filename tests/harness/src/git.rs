@@ -5,11 +5,16 @@
 //! - smart HTTP: `git http-backend` run as CGI behind a small HTTP/1.1
 //!   server in this process ([`http`](self) below); repositories whose name
 //!   starts with `private` need basic auth ([`USER`]/[`PASSWORD`]) or the
-//!   bearer token [`TOKEN`];
+//!   bearer token [`TOKEN`]; the same server also listens behind TLS
+//!   ([`GitServer::https_url`]) with a CA and certificate made for the run
+//!   ([`Tls`]);
 //! - `git daemon` for `git://`;
 //! - `sshd` (OpenSSH) on a loopback port, with a host key and a client key
 //!   generated for the run, a known_hosts file and an ssh config naming the
 //!   host `gitserver` (so scp-like URLs can carry the port).
+//!
+//! Signed commits and tags are made with real `gpg` and `ssh-keygen` keys
+//! generated for the run ([`GitServer::signing`], [`Fixture::commit_signed`]).
 //!
 //! Repositories are made by shell scripts run with fixed author and
 //! committer dates, so commit ids are the same on every run. A watchdog
@@ -36,6 +41,7 @@ pub const DATE: &str = "2026-01-01T00:00:00Z";
 pub struct GitServer {
     root: PathBuf,
     http_port: u16,
+    https: Option<(u16, Tls)>,
     daemon_port: u16,
     ssh: Option<Ssh>,
 }
@@ -101,7 +107,16 @@ impl GitServer {
             std::fs::create_dir_all(root.join(d))?;
         }
         let repos = root.join("repos");
-        let http_port = http::start(repos.clone())?;
+        let http_port = http::start(repos.clone(), None)?;
+        let https = match tls::make(&root).and_then(|t| Ok((tls::server_config(&t)?, t))) {
+            Ok((config, t)) => Some((http::start(repos.clone(), Some(config))?, t)),
+            Err(e) => {
+                eprintln!(
+                    "sluice-testkit: no TLS (is openssl installed?), https tests will fail: {e}"
+                );
+                None
+            }
+        };
         let daemon_port = free_port()?;
         let daemon = Command::new("git")
             .args([
@@ -135,6 +150,7 @@ impl GitServer {
         Ok(GitServer {
             root,
             http_port,
+            https,
             daemon_port,
             ssh,
         })
@@ -153,6 +169,30 @@ impl GitServer {
     /// `http://127.0.0.1:PORT/NAME.git`.
     pub fn http_url(&self, name: &str) -> String {
         format!("http://127.0.0.1:{}/{name}.git", self.http_port)
+    }
+
+    /// `https://127.0.0.1:PORT/NAME.git`: the same server behind TLS, with
+    /// a certificate signed by [`Tls::ca`]; panics when TLS could not be
+    /// set up.
+    pub fn https_url(&self, name: &str) -> String {
+        format!("https://127.0.0.1:{}/{name}.git", self.https_port())
+    }
+
+    /// The HTTPS server's port.
+    pub fn https_port(&self) -> u16 {
+        self.https
+            .as_ref()
+            .map(|(p, _)| *p)
+            .expect("the HTTPS server is not running (install openssl)")
+    }
+
+    /// The HTTPS server's certificates (its CA, and a CA that did not sign it).
+    pub fn tls(&self) -> &Tls {
+        &self
+            .https
+            .as_ref()
+            .expect("the HTTPS server is not running (install openssl)")
+            .1
     }
 
     /// Make the HTTP server answer requests for repository `name` this way
@@ -197,6 +237,11 @@ impl GitServer {
             self.ssh().user,
             self.path(name).display()
         )
+    }
+
+    /// The OpenPGP and SSH signing keys of this run, made on first use.
+    pub fn signing(&self) -> &'static Signing {
+        sign::signing(&self.root)
     }
 
     /// Make repository `name` (bare, served by every server) by running
@@ -332,6 +377,43 @@ impl Fixture {
         self.push();
     }
 
+    /// Run `git` with `args`, set up to sign as `signer` (`commit -S`,
+    /// `tag -s`); its stdout.
+    pub fn git_signed(&self, signer: Signer, args: &[&str]) -> String {
+        let signing = sign::signing(self.home.parent().unwrap_or(&self.home));
+        run(self
+            .command("git")
+            .env("GNUPGHOME", &signing.gnupg_home)
+            .args(signing.git_config(signer))
+            .args(args))
+        .expect("signed git command")
+    }
+
+    /// Commit `files` (path, content) on the current branch, signed by
+    /// `signer`, and push; the new commit.
+    pub fn commit_signed(&self, message: &str, files: &[(&str, &str)], signer: Signer) -> String {
+        for (p, c) in files {
+            let p = self.work.join(p);
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d).expect("mkdir");
+            }
+            std::fs::write(p, c).expect("write");
+        }
+        self.git(&["add", "-A"]);
+        self.git_signed(
+            signer,
+            &["commit", "-q", "-S", "--allow-empty", "-m", message],
+        );
+        self.push();
+        self.rev("HEAD")
+    }
+
+    /// Tag `rev` as `tag`, annotated and signed by `signer`, and push.
+    pub fn tag_signed(&self, tag: &str, rev: &str, signer: Signer) {
+        self.git_signed(signer, &["tag", "-s", "-m", tag, tag, rev]);
+        self.push();
+    }
+
     /// Commit `count` small YAML files under `dir` in one commit.
     pub fn add_many_files(&self, dir: &str, count: usize) -> String {
         for i in 0..count {
@@ -374,6 +456,10 @@ fn watchdog(pids: &[u32], root: &Path) -> std::io::Result<()> {
 }
 
 mod http;
+mod sign;
 mod ssh;
+mod tls;
 
 pub use http::HttpMode;
+pub use sign::{Signer, Signing};
+pub use tls::Tls;

@@ -9,6 +9,15 @@
 //! owned by another user or writable by group or others is refused, since
 //! whoever can write there can plant objects sluice would render.
 //!
+//! **Size cap.** After each resolve, least recently used repositories
+//! are deleted until the cache is under
+//! [`Options::max_cache_size`](super::Options::max_cache_size)
+//! (`--git-cache-size`); "used" is when a resolve last took the fetch
+//! lock, whose file every resolve writes. A repository is deleted only if
+//! both its locks can be taken without waiting, so one being fetched, or
+//! whose tree a render is reading, is never evicted (the cache may then
+//! stay over the cap until it is free).
+//!
 //! **Locks.** Both are `flock`-style locks ([`std::fs::File::lock`]); such a
 //! lock belongs to the open file handle, so it excludes other threads of
 //! this process (each opens its own handle) as well as other processes, and
@@ -281,6 +290,132 @@ pub fn wipe(dir: &Path, wait: Duration) -> Result<(), CacheError> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("delete", dir)(e)),
         _ => Ok(()),
     }
+}
+
+/// The bytes under `path` (files only; symlinks not followed).
+fn disk_size(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&p) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+/// One cached repository, as the size cap sees it.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Bytes on disk.
+    pub size: u64,
+    /// When a resolve last used it (the fetch lock file's modification
+    /// time: every resolve writes it).
+    pub last_used: std::time::SystemTime,
+}
+
+impl Cached {
+    /// Every cached repository under the cache root `root`, least
+    /// recently used first.
+    pub fn list(root: &Path) -> Vec<Cached> {
+        usage(root)
+    }
+}
+
+/// Every cached repository under `root`, least recently used first.
+fn usage(root: &Path) -> Vec<Cached> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let is_repo = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_repo || !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dir = e.path();
+        let last_used = std::fs::metadata(dir.with_extension("lock"))
+            .or_else(|_| e.metadata())
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::UNIX_EPOCH);
+        out.push(Cached {
+            size: disk_size(&dir),
+            dir,
+            last_used,
+        });
+    }
+    out.sort_by_key(|c| c.last_used);
+    out
+}
+
+/// What one pass of the size cap did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trimmed {
+    /// Bytes cached before.
+    pub before: u64,
+    /// Bytes cached after.
+    pub after: u64,
+    /// Repositories deleted, least recently used first, with their sizes.
+    pub evicted: Vec<(PathBuf, u64)>,
+    /// Repositories over the cap that were in use (a fetch or a tree
+    /// holds them) and so were kept.
+    pub in_use: usize,
+}
+
+/// Delete the repository at `dir` unless it is in use: its fetch lock and
+/// its readers lock are both taken without waiting, so neither a fetch nor
+/// a tree that is being read can lose its files. `Ok(false)` when in use.
+fn try_evict(dir: &Path) -> Result<bool, CacheError> {
+    let lock_path = dir.with_extension("lock");
+    let fetch = open_lock_file(&lock_path)?;
+    if fetch.try_lock().is_err() {
+        return Ok(false);
+    }
+    let readers_path = dir.with_extension("readers");
+    let readers = open_lock_file(&readers_path)?;
+    if readers.try_lock().is_err() {
+        return Ok(false);
+    }
+    // Rename first, so a crash mid-delete never leaves half a repository
+    // under the real name.
+    let doomed = dir.with_extension(format!("evict-{}", std::process::id()));
+    std::fs::rename(dir, &doomed).map_err(io("evict", dir))?;
+    std::fs::remove_dir_all(&doomed).map_err(io("delete", &doomed))?;
+    Ok(true)
+}
+
+/// Evict least recently used repositories under `root` until the cache
+/// holds at most `max` bytes, never one in use.
+pub fn trim(root: &Path, max: u64) -> Result<Trimmed, CacheError> {
+    let all = usage(root);
+    let before: u64 = all.iter().map(|c| c.size).sum();
+    let mut t = Trimmed {
+        before,
+        after: before,
+        ..Trimmed::default()
+    };
+    for c in all {
+        if t.after <= max {
+            break;
+        }
+        if try_evict(&c.dir)? {
+            t.after -= c.size;
+            t.evicted.push((c.dir, c.size));
+        } else {
+            t.in_use += 1;
+        }
+    }
+    Ok(t)
 }
 
 #[cfg(test)]

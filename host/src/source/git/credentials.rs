@@ -20,7 +20,14 @@
 //!   token: ghp_xxx            # HTTP bearer token
 //! - urlPrefix: ssh://git@git.example/
 //!   sshPrivateKeyPath: /etc/sluice/id_ed25519
+//! - urlPrefix: https://git.corp.example/
+//!   caFile: /etc/sluice/corp-ca.pem   # or caData: a PEM string
+//! - urlPrefix: https://lab.example/
+//!   insecure: true            # no TLS certificate check for this prefix
 //! ```
+//!
+//! An entry may carry only TLS settings (`caData`, `caFile`, `insecure`)
+//! and no credentials.
 //!
 //! Its path comes from `SLUICE_GIT_CREDENTIALS` (or the caller). The
 //! environment adds one more entry: `SLUICE_GIT_USERNAME` with
@@ -47,7 +54,7 @@ pub enum CredentialsError {
     },
     /// The file is not a list of credential templates.
     #[error(
-        "credentials file {path}: not a list of {{urlPrefix, username, password|token, sshPrivateKeyPath}}{}",
+        "credentials file {path}: not a list of {{urlPrefix, username, password|token, sshPrivateKeyPath, caData|caFile, insecure}}{}",
         line.map(|l| format!(" (error at line {l})")).unwrap_or_default()
     )]
     Parse {
@@ -110,6 +117,17 @@ pub struct CredentialEntry {
     /// SSH private key file for `ssh://` and scp-like URLs.
     #[serde(default)]
     pub ssh_private_key_path: Option<PathBuf>,
+    /// PEM CA certificates trusted for `https://` URLs under this prefix,
+    /// in addition to the system roots and `SLUICE_GIT_CA_FILE`.
+    #[serde(default)]
+    pub ca_data: Option<String>,
+    /// A PEM file of CA certificates, like [`ca_data`](Self::ca_data).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify the server's TLS certificate for URLs under this
+    /// prefix. Never implied: only this switch turns verification off.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 /// All configured credential templates.
@@ -176,7 +194,7 @@ impl Credentials {
                 username: user,
                 password: pass.map(Secret),
                 token: token.map(Secret),
-                ssh_private_key_path: None,
+                ..CredentialEntry::default()
             });
         }
         creds
@@ -230,6 +248,12 @@ pub(crate) struct Auth {
     pub password: Option<Secret>,
     pub token: Option<Secret>,
     pub ssh_key: Option<PathBuf>,
+    /// PEM CA certificates from the entry (`caData`).
+    pub ca_data: Option<String>,
+    /// A PEM CA file from the entry (`caFile`).
+    pub ca_file: Option<PathBuf>,
+    /// TLS verification off for this URL (`insecure: true`).
+    pub insecure: bool,
 }
 
 impl Auth {
@@ -242,6 +266,9 @@ impl Auth {
             password: entry.password,
             token: entry.token,
             ssh_key: entry.ssh_private_key_path,
+            ca_data: entry.ca_data,
+            ca_file: entry.ca_file,
+            insecure: entry.insecure,
         };
         if let Some(p) = url.embedded_password() {
             auth.password = Some(Secret::new(p));

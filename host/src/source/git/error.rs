@@ -63,6 +63,36 @@ pub enum SourceError {
         #[source]
         source: CredentialsError,
     },
+    /// The CA certificates configured for this URL cannot be used.
+    #[error(
+        "{url}@{revision}: cannot use the CA certificates of {origin}; it must be a PEM file of CA certificates (-----BEGIN CERTIFICATE-----)"
+    )]
+    CaCertificates {
+        /// The repository URL.
+        url: String,
+        /// The revision.
+        revision: String,
+        /// Where they were configured (the variable or the credentials
+        /// entry, and the file).
+        origin: String,
+        /// What is wrong.
+        #[source]
+        source: Cause,
+    },
+    /// The server's TLS certificate does not verify against the trusted
+    /// CAs (unknown issuer, expired, wrong name); nothing was sent.
+    #[error(
+        "{url}@{revision}: the server's TLS certificate does not verify; if the server uses a private CA, trust it with SLUICE_GIT_CA_FILE=/path/to/ca.pem or with caFile/caData in the credentials entry for this URL (insecure: true in that entry turns verification off for it)"
+    )]
+    TlsCertificate {
+        /// The repository URL.
+        url: String,
+        /// The revision.
+        revision: String,
+        /// What the TLS library said.
+        #[source]
+        source: Cause,
+    },
     /// The server could not be reached or the connection broke. Retryable.
     #[error(
         "{url}@{revision}: cannot reach the repository; check the URL and the network, sluice will retry"
@@ -254,6 +284,21 @@ pub enum SourceError {
         #[source]
         source: Cause,
     },
+    /// A submodule (`recurseSubmodules`) could not be resolved.
+    #[error("{url}@{revision}: submodule {path}: {reason}")]
+    Submodule {
+        /// The superproject's URL.
+        url: String,
+        /// The superproject's revision.
+        revision: String,
+        /// The submodule's path in the superproject.
+        path: String,
+        /// What is wrong.
+        reason: String,
+        /// Why fetching it failed, when it did.
+        #[source]
+        source: Option<Box<SourceError>>,
+    },
     /// The operation was cancelled through the interrupt flag.
     #[error("{url}@{revision}: cancelled")]
     Interrupted {
@@ -288,9 +333,14 @@ impl SourceError {
                 CacheError::NoCacheDir | CacheError::Insecure { .. }
             ),
             SourceError::Fetch { retryable, .. } => *retryable,
+            SourceError::Submodule { source, .. } => {
+                source.as_ref().is_some_and(|e| e.is_retryable())
+            }
             SourceError::InvalidUrl { .. }
             | SourceError::InvalidRevision { .. }
             | SourceError::Credentials { .. }
+            | SourceError::CaCertificates { .. }
+            | SourceError::TlsCertificate { .. }
             | SourceError::Authentication { .. }
             | SourceError::HostKey { .. }
             | SourceError::PackTooLarge { .. }
@@ -447,6 +497,20 @@ impl Ctx {
             return SourceError::Interrupted { url, revision };
         }
         let chain = chain(err);
+        // A certificate the TLS library refused: before the connection
+        // failure it also is, so the message says how to trust it.
+        if chain.iter().any(|e| {
+            matches!(
+                e.downcast_ref::<rustls::Error>(),
+                Some(rustls::Error::InvalidCertificate(_))
+            )
+        }) {
+            return SourceError::TlsCertificate {
+                url,
+                revision,
+                source: cause,
+            };
+        }
         let status = chain
             .iter()
             .find_map(|e| e.downcast_ref::<reqwest::Error>()?.status());

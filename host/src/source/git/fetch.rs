@@ -36,6 +36,8 @@ pub(crate) struct Net<'a> {
     pub budget: &'a Budget<'a>,
     /// Send credentials over plain `http://` too.
     pub insecure_http: bool,
+    /// Extra CA certificates, or no verification, for `https://`.
+    pub trust: &'a super::tls::Trust,
     /// Most refs the remote may advertise.
     pub max_refs: usize,
     /// Most pack bytes per resolve (for messages; the [`Budget`] enforces it).
@@ -303,13 +305,14 @@ impl Net<'_> {
             .and_then(|o| o.downcast_mut::<http::Options>())
         {
             let deadline = self.budget.deadline;
+            let trust = self.trust.clone();
             let backend = http::reqwest::Options {
                 configure_request: Some(Box::new(move |req: &mut reqwest::blocking::Request| {
                     let left = deadline.saturating_duration_since(Instant::now());
                     *req.timeout_mut() = Some(left.max(Duration::from_millis(1)));
                     Ok(())
                 })),
-                configure_client: None,
+                configure_client: Some(Box::new(move |builder| Ok(trust.apply(builder)))),
             };
             o.backend = Some(std::sync::Arc::new(std::sync::Mutex::new(backend)));
         }
@@ -391,25 +394,26 @@ impl Net<'_> {
 
 fn to_remote_ref(r: &gix::protocol::handshake::Ref) -> Option<RemoteRef> {
     use gix::protocol::handshake::Ref;
-    let (name, id, symref) = match r {
+    let (name, id, symref, tag) = match r {
         Ref::Peeled {
             full_ref_name,
             object,
-            ..
-        }
-        | Ref::Direct {
+            tag,
+        } => (full_ref_name, *object, None, Some(*tag)),
+        Ref::Direct {
             full_ref_name,
             object,
-        } => (full_ref_name, *object, None),
+        } => (full_ref_name, *object, None, None),
         Ref::Symbolic {
             full_ref_name,
             target,
             object,
-            ..
+            tag,
         } => (
             full_ref_name,
             *object,
             Some(target.to_str_lossy().into_owned()),
+            *tag,
         ),
         Ref::Unborn { .. } => return None,
     };
@@ -417,6 +421,7 @@ fn to_remote_ref(r: &gix::protocol::handshake::Ref) -> Option<RemoteRef> {
         name: name.to_str_lossy().into_owned(),
         id,
         symref,
+        tag,
     })
 }
 

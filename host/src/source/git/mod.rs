@@ -4,7 +4,11 @@
 //!
 //! ```no_run
 //! use sluice::source::{self, SourceSpec};
-//! let spec = SourceSpec { repo: "https://git.example/infra.git".into(), revision: "~1.4".into() };
+//! let spec = SourceSpec {
+//!     repo: "https://git.example/infra.git".into(),
+//!     revision: "~1.4".into(),
+//!     recurse_submodules: false,
+//! };
 //! let opts = source::Options::from_env().expect("credentials configuration");
 //! let resolved = source::resolve(&spec, &opts)?;
 //! println!("{} from {:?}", resolved.commit, resolved.ref_name);
@@ -17,7 +21,17 @@
 //! locks the bare repository for that URL, `fetch` lists the remote's refs
 //! and fetches, [`revision`] matches the revision against the refs, and
 //! `tree` serves the commit. Fetching blocks: call it from
-//! `spawn_blocking` in async code.
+//! `spawn_blocking` in async code. With
+//! [`SourceSpec::recurse_submodules`], `submodule` finds the commit's
+//! submodules and each is resolved the same way and served in the tree;
+//! [`verify`] checks signatures on the result; after each resolve the
+//! cache is trimmed to its size cap (`cache`).
+//!
+//! **HTTPS trust** (`tls`): the system roots (`SSL_CERT_FILE` and
+//! `SSL_CERT_DIR` honoured as OpenSSL does), plus `SLUICE_GIT_CA_FILE`,
+//! plus the CA certificates of the URL's credentials entry; a certificate
+//! that does not verify is refused, and only an entry's `insecure: true`
+//! turns the check off.
 //!
 //! **Limits.** Every resolve is bounded ([`Options`]): an overall fetch
 //! deadline, a low-speed limit, a pack size cap and a ref count cap (see
@@ -43,10 +57,13 @@ mod fetch;
 mod limits;
 mod memo;
 pub mod revision;
+mod submodule;
+mod tls;
 mod tree;
 pub mod url;
+pub mod verify;
 
-pub use cache::CacheError;
+pub use cache::{CacheError, Cached, Trimmed};
 pub use credentials::{CredentialEntry, Credentials, CredentialsError, Secret};
 pub use error::{Cause, SourceError};
 pub use memo::Memo;
@@ -60,7 +77,7 @@ use gix::ObjectId;
 use revision::{Choice, NoMatch, RemoteRef, Revision};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Which repository and revision to read.
@@ -72,6 +89,9 @@ pub struct SourceSpec {
     /// Branch, tag, commit id (full or abbreviated), `HEAD`, or a semver
     /// constraint over tags such as `>=1.2.0 <2`, `~1.4`, `^2`.
     pub revision: String,
+    /// Fetch the submodules the commit records, recursively, and serve
+    /// their files in the tree (see `submodule`).
+    pub recurse_submodules: bool,
 }
 
 /// SSH settings; host keys are checked by default.
@@ -135,6 +155,13 @@ pub struct Options {
     pub max_pack_size: u64,
     /// Most refs the remote may advertise. Default 100,000.
     pub max_refs: usize,
+    /// A PEM file of CA certificates trusted for every `https://`
+    /// repository, besides the system roots (`SLUICE_GIT_CA_FILE`).
+    pub ca_file: Option<PathBuf>,
+    /// Most bytes the cache may hold; after each resolve, least recently
+    /// used repositories not in use are deleted until it fits. 0: no cap.
+    /// Default 5 GiB (`SLUICE_GIT_CACHE_SIZE`, `--git-cache-size`).
+    pub max_cache_size: u64,
 }
 
 impl Default for Options {
@@ -151,6 +178,8 @@ impl Default for Options {
             lock_timeout: Duration::from_secs(360),
             max_pack_size: 2 << 30,
             max_refs: 100_000,
+            ca_file: None,
+            max_cache_size: 5 << 30,
         }
     }
 }
@@ -220,7 +249,9 @@ impl Options {
     /// `SLUICE_GIT_FETCH_TIMEOUT` (`5m`), `SLUICE_GIT_LOW_SPEED_LIMIT`
     /// (bytes/s), `SLUICE_GIT_LOW_SPEED_TIME` (`60s`),
     /// `SLUICE_GIT_LOCK_TIMEOUT` (`6m`), `SLUICE_GIT_MAX_PACK_SIZE`
-    /// (`2GiB`) and `SLUICE_GIT_MAX_REFS`.
+    /// (`2GiB`), `SLUICE_GIT_MAX_REFS` and `SLUICE_GIT_CACHE_SIZE`
+    /// (`5GiB`, `0` for no cap), and `SLUICE_GIT_CA_FILE` (see
+    /// `tls` for HTTPS trust).
     pub fn from_env() -> Result<Options, OptionsError> {
         let path = |n: &str| {
             std::env::var_os(n)
@@ -269,9 +300,13 @@ impl Options {
         if let Some(n) = var("SLUICE_GIT_MAX_PACK_SIZE", SIZE, parse_size)? {
             o.max_pack_size = n;
         }
+        if let Some(n) = var("SLUICE_GIT_CACHE_SIZE", SIZE, parse_size)? {
+            o.max_cache_size = n;
+        }
         if let Some(n) = var("SLUICE_GIT_MAX_REFS", NUM, |s| s.trim().parse().ok())? {
             o.max_refs = n;
         }
+        o.ca_file = path("SLUICE_GIT_CA_FILE");
         if let Some(d) = path("SLUICE_GIT_CACHE_DIR") {
             o.cache_dir = d;
         }
@@ -305,6 +340,9 @@ pub struct Resolved {
     pub fetched: bool,
     /// The files of the commit.
     pub tree: Arc<dyn Tree>,
+    /// The commit (and the annotated tag it was reached through) as
+    /// stored, for [`verify::check`].
+    pub material: verify::Material,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -337,6 +375,16 @@ pub enum ProgressEvent {
         objects: u64,
         /// Its size in bytes.
         bytes: u64,
+    },
+    /// The cache was over its size cap; least recently used repositories
+    /// were deleted.
+    CacheTrimmed {
+        /// Repositories deleted.
+        evicted: usize,
+        /// Bytes freed.
+        freed: u64,
+        /// Bytes cached now.
+        size: u64,
     },
     /// The cache was unusable and was deleted; fetching afresh.
     CacheRecovered {
@@ -382,6 +430,80 @@ pub fn resolve_with(
     progress: &dyn ProgressSink,
     interrupt: &AtomicBool,
 ) -> Result<Resolved, SourceError> {
+    let r = resolve_at(spec, opts, progress, interrupt, &[])?;
+    if opts.max_cache_size > 0 {
+        trim_cache(opts, progress);
+    }
+    Ok(r)
+}
+
+static CACHE_BYTES: AtomicU64 = AtomicU64::new(0);
+static EVICTIONS: AtomicU64 = AtomicU64::new(0);
+static EVICTED_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// The Git cache as this process last measured it, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Bytes cached after the last resolve's size check.
+    pub bytes: u64,
+    /// Repositories evicted by the size cap since the process started.
+    pub evictions: u64,
+    /// Bytes those evictions freed.
+    pub evicted_bytes: u64,
+}
+
+/// The cache's size and the size cap's evictions so far (this process).
+pub fn cache_stats() -> CacheStats {
+    CacheStats {
+        bytes: CACHE_BYTES.load(Ordering::Relaxed),
+        evictions: EVICTIONS.load(Ordering::Relaxed),
+        evicted_bytes: EVICTED_BYTES.load(Ordering::Relaxed),
+    }
+}
+
+/// Apply the size cap; a failure is logged, never fails the resolve.
+fn trim_cache(opts: &Options, progress: &dyn ProgressSink) {
+    match cache::trim(&opts.cache_dir, opts.max_cache_size) {
+        Ok(t) => {
+            CACHE_BYTES.store(t.after, Ordering::Relaxed);
+            let freed: u64 = t.evicted.iter().map(|(_, n)| n).sum();
+            EVICTIONS.fetch_add(t.evicted.len() as u64, Ordering::Relaxed);
+            EVICTED_BYTES.fetch_add(freed, Ordering::Relaxed);
+            if !t.evicted.is_empty() {
+                tracing::info!(
+                    evicted = t.evicted.len(),
+                    freed,
+                    size = t.after,
+                    in_use = t.in_use,
+                    "git cache over its size cap; evicted least recently used repositories"
+                );
+                progress.event(&ProgressEvent::CacheTrimmed {
+                    evicted: t.evicted.len(),
+                    freed,
+                    size: t.after,
+                });
+            } else if t.after > opts.max_cache_size {
+                tracing::warn!(
+                    size = t.after,
+                    cap = opts.max_cache_size,
+                    in_use = t.in_use,
+                    "git cache over its size cap, but every repository over it is in use"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %error_text(&e), "git cache size cap not applied"),
+    }
+}
+
+/// [`resolve_with`] for a repository that is a submodule of `parents`
+/// (their normalised URLs, outermost first).
+fn resolve_at(
+    spec: &SourceSpec,
+    opts: &Options,
+    progress: &dyn ProgressSink,
+    interrupt: &AtomicBool,
+    parents: &[String],
+) -> Result<Resolved, SourceError> {
     let url = url::RepoUrl::parse(&spec.repo).map_err(|source| SourceError::InvalidUrl {
         url: redact(&spec.repo),
         source,
@@ -402,6 +524,18 @@ pub fn resolve_with(
     let dir = cache::repo_dir(&opts.cache_dir, url.normalized());
     let _lock = cache::lock(&dir, opts.lock_timeout).map_err(|e| ctx.cache(&dir, e))?;
     let http = matches!(url.kind(), url::UrlKind::Http | url::UrlKind::Https);
+    let trust = if url.kind() == url::UrlKind::Https {
+        tls::Trust::load(opts.ca_file.as_deref(), &auth).map_err(|(origin, reason)| {
+            SourceError::CaCertificates {
+                url: ctx.url.clone(),
+                revision: ctx.revision.clone(),
+                origin,
+                source: ctx.cause(&reason),
+            }
+        })?
+    } else {
+        tls::Trust::default()
+    };
     let budget = limits::Budget::new(opts, interrupt, http);
     let net = fetch::Net {
         url: &url,
@@ -411,6 +545,7 @@ pub fn resolve_with(
         progress,
         budget: &budget,
         insecure_http: opts.allow_insecure_http_credentials,
+        trust: &trust,
         max_refs: opts.max_refs,
         max_pack_size: opts.max_pack_size,
     };
@@ -428,9 +563,26 @@ pub fn resolve_with(
         let (commit, ref_name, fetched) = ensure_local(&net, &repo, &choice, &refs, opts.shallow)?;
         let label = format!("{}@{}", ctx.url, commit);
         let guard = cache::read_guard(&dir, opts.lock_timeout).map_err(|e| ctx.cache(&dir, e))?;
-        let tree = GitTree::new(&repo, commit, label)
+        let mut tree = GitTree::new(&repo, commit, label)
             .map_err(|c| Fail::Corrupt(c.0))?
             .holding(guard);
+        if spec.recurse_submodules {
+            let nested = Nested {
+                spec,
+                url: &url,
+                ctx: &ctx,
+                opts,
+                progress,
+                interrupt,
+                parents,
+            };
+            tree = tree.with_submodules(nested.attach(&repo, commit)?);
+        }
+        let tag = ref_name
+            .as_deref()
+            .and_then(|n| refs.iter().find(|r| r.name == n))
+            .and_then(|r| r.tag);
+        let material = verify::Material::read(&repo, commit, ref_name.as_deref(), tag);
         Ok(Resolved {
             url: ctx.url.clone(),
             revision: ctx.revision.clone(),
@@ -438,6 +590,7 @@ pub fn resolve_with(
             ref_name,
             fetched,
             tree: Arc::new(tree),
+            material,
         })
     };
     let reason = match attempt() {
@@ -465,6 +618,80 @@ pub fn resolve_with(
         },
         Fail::Source(e) | Fail::Suspect(e) => e,
     })
+}
+
+/// What resolving a repository's submodules needs.
+struct Nested<'a> {
+    spec: &'a SourceSpec,
+    url: &'a url::RepoUrl,
+    ctx: &'a Ctx,
+    opts: &'a Options,
+    progress: &'a dyn ProgressSink,
+    interrupt: &'a AtomicBool,
+    parents: &'a [String],
+}
+
+impl Nested<'_> {
+    fn fail(&self, path: &str, reason: String, source: Option<SourceError>) -> Fail {
+        Fail::Source(SourceError::Submodule {
+            url: self.ctx.url.clone(),
+            revision: self.ctx.revision.clone(),
+            path: path.to_string(),
+            reason: self.ctx.scrub(&reason),
+            source: source.map(Box::new),
+        })
+    }
+
+    /// Resolve every submodule `commit` declares, at the commit it records;
+    /// their trees by path.
+    fn attach(
+        &self,
+        repo: &gix::Repository,
+        commit: ObjectId,
+    ) -> Result<std::collections::HashMap<String, Arc<dyn Tree>>, Fail> {
+        let declared = submodule::declared(repo, commit, &self.spec.repo)
+            .map_err(|(path, reason)| self.fail(&path, reason, None))?;
+        let mut chain = self.parents.to_vec();
+        chain.push(self.url.normalized().to_string());
+        let mut out = std::collections::HashMap::new();
+        for d in declared {
+            if chain.len() > submodule::MAX_DEPTH {
+                return Err(self.fail(
+                    &d.path,
+                    format!(
+                        "submodules are nested more than {} levels deep",
+                        submodule::MAX_DEPTH
+                    ),
+                    None,
+                ));
+            }
+            let sub_url = url::RepoUrl::parse(&d.url)
+                .map_err(|e| self.fail(&d.path, format!("URL {}: {e}", d.url), None))?;
+            if chain.iter().any(|c| c == sub_url.normalized()) {
+                return Err(self.fail(
+                    &d.path,
+                    format!("{sub_url} is a repository it is already part of (a submodule cycle)"),
+                    None,
+                ));
+            }
+            let sub = SourceSpec {
+                repo: d.url.clone(),
+                revision: d.commit.to_string(),
+                recurse_submodules: true,
+            };
+            let r = resolve_at(&sub, self.opts, self.progress, self.interrupt, &chain).map_err(
+                |e| {
+                    self.fail(
+                        &d.path,
+                        format!("cannot fetch commit {} from {sub_url}", d.commit),
+                        Some(e),
+                    )
+                },
+            )?;
+            out.insert(d.path, r.tree);
+        }
+        Ok(out)
+    }
 }
 
 /// A URL that did not parse, shown with any userinfo replaced by `***`.
@@ -595,7 +822,10 @@ fn ensure_local(
     let (ctx, url, revision) = (net.ctx, net.ctx.url.clone(), net.ctx.revision.clone());
     match choice {
         Choice::Ref { name, id } => {
-            if has_commit(repo, *id) {
+            // An annotated tag's own object is fetched with it, so that its
+            // signature can be checked.
+            let tag = refs.iter().find(|r| &r.name == name).and_then(|r| r.tag);
+            if has_commit(repo, *id) && tag.is_none_or(|t| repo.has_object(t)) {
                 net.progress.event(&ProgressEvent::UpToDate);
                 return Ok((*id, Some(name.clone()), false));
             }

@@ -27,6 +27,9 @@ pub struct RemoteRef {
     pub id: ObjectId,
     /// For a symbolic ref such as `HEAD`, the ref it points to.
     pub symref: Option<String>,
+    /// For an annotated tag, the tag object's id (`None` for a
+    /// lightweight tag and every other ref).
+    pub tag: Option<ObjectId>,
 }
 
 /// What a revision resolved to on the remote.
@@ -264,12 +267,14 @@ mod tests {
             name: name.into(),
             id: id(n),
             symref: None,
+            tag: None,
         };
         vec![
             RemoteRef {
                 name: "HEAD".into(),
                 id: id(1),
                 symref: Some("refs/heads/main".into()),
+                tag: None,
             },
             r("refs/heads/main", 1),
             r("refs/tags/v1.2.0", 2),

@@ -11,6 +11,11 @@
 //! listing that silently drops files drops their objects from the render,
 //! and a prune would delete them. Symlinks that dangle inside the tree
 //! have no content and are left out of listings.
+//!
+//! A submodule is an entry that cannot be read, unless the resolve
+//! fetched it (`recurseSubmodules`): then its own tree is served at its
+//! path, lazily like the rest, and listings show it as a directory. A
+//! symlink inside it cannot leave it.
 
 use super::cache::ReadGuard;
 use super::error::Cause;
@@ -45,6 +50,8 @@ enum Found {
     Dir(ObjectId),
     File(ObjectId),
     Submodule(String),
+    /// Inside an attached submodule: its path, and the path inside it.
+    Sub(String, String),
 }
 
 /// A read-only view of a Git commit, straight from the object database.
@@ -58,6 +65,9 @@ pub struct GitTree {
     commit: ObjectId,
     label: String,
     dirs: Mutex<HashMap<ObjectId, Arc<Vec<Node>>>>,
+    /// Fetched submodules by path (`recurseSubmodules`), served in place
+    /// of their gitlinks.
+    subs: HashMap<String, Arc<dyn Tree>>,
     /// Keeps the cache from being deleted while this tree is in use.
     _guard: Option<ReadGuard>,
 }
@@ -92,6 +102,7 @@ impl GitTree {
             commit,
             label,
             dirs: Mutex::new(HashMap::new()),
+            subs: HashMap::new(),
             _guard: None,
         })
     }
@@ -99,6 +110,13 @@ impl GitTree {
     /// This tree, keeping the cache's readers lock while it lives.
     pub(crate) fn holding(mut self, guard: ReadGuard) -> GitTree {
         self._guard = Some(guard);
+        self
+    }
+
+    /// This tree, serving `subs` (submodule path to its tree) where the
+    /// commit has gitlinks.
+    pub(crate) fn with_submodules(mut self, subs: HashMap<String, Arc<dyn Tree>>) -> GitTree {
+        self.subs = subs;
         self
     }
 
@@ -202,6 +220,11 @@ impl GitTree {
                 Kind::File => return Err(TreeError::NotDirectory(norm)),
                 Kind::Submodule => {
                     at.push(c);
+                    let here = at.join("/");
+                    if self.subs.contains_key(&here) {
+                        let rest: Vec<String> = queue.drain(..).rev().collect();
+                        return Ok((norm, Found::Sub(here, rest.join("/"))));
+                    }
                     return if queue.is_empty() {
                         Ok((norm, Found::Submodule(at.join("/"))))
                     } else {
@@ -249,8 +272,35 @@ impl GitTree {
 
 fn unsupported_submodule(path: &str) -> TreeError {
     TreeError::Unsupported(format!(
-        "{path}: is a Git submodule, which sluice does not fetch; vendor its files into the repository instead"
+        "{path}: is a Git submodule, which was not fetched; set recurseSubmodules: true in spec.source to fetch submodules (or vendor its files into the repository)"
     ))
+}
+
+/// A submodule tree's error, its paths made superproject-relative.
+fn in_sub(sub: &str, e: TreeError) -> TreeError {
+    let p = |x: String| {
+        if x.is_empty() {
+            sub.to_string()
+        } else {
+            format!("{sub}/{x}")
+        }
+    };
+    match e {
+        TreeError::NotFound(x) => TreeError::NotFound(p(x)),
+        TreeError::OutsideRoot(x) => TreeError::OutsideRoot(p(x)),
+        TreeError::IsDirectory(x) => TreeError::IsDirectory(p(x)),
+        TreeError::NotDirectory(x) => TreeError::NotDirectory(p(x)),
+        TreeError::TooLarge(x, n) => TreeError::TooLarge(p(x), n),
+        other => other,
+    }
+}
+
+fn child_path(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 fn base_name(norm: &str) -> String {
@@ -263,6 +313,7 @@ impl Tree for GitTree {
             (norm, Found::File(id)) => self.blob(id, &norm),
             (norm, Found::Dir(_)) => Err(TreeError::IsDirectory(norm)),
             (_, Found::Submodule(at)) => Err(unsupported_submodule(&at)),
+            (_, Found::Sub(sub, rest)) => self.subs[&sub].read(&rest).map_err(|e| in_sub(&sub, e)),
         }
     }
 
@@ -271,6 +322,9 @@ impl Tree for GitTree {
             (norm, Found::Dir(id)) => (norm, id),
             (norm, Found::File(_)) => return Err(TreeError::NotDirectory(norm)),
             (_, Found::Submodule(at)) => return Err(unsupported_submodule(&at)),
+            (_, Found::Sub(sub, rest)) => {
+                return self.subs[&sub].list(&rest).map_err(|e| in_sub(&sub, e));
+            }
         };
         let mut out = Vec::new();
         for node in self.dir(id)?.iter() {
@@ -287,7 +341,11 @@ impl Tree for GitTree {
                 },
                 Kind::Submodule => Entry {
                     name: node.name.clone(),
-                    kind: EntryKind::Submodule,
+                    kind: if self.subs.contains_key(&child_path(&norm, &node.name)) {
+                        EntryKind::Directory
+                    } else {
+                        EntryKind::Submodule
+                    },
                     size: 0,
                 },
                 Kind::Link => {
@@ -337,6 +395,11 @@ impl Tree for GitTree {
                 kind: EntryKind::Submodule,
                 size: 0,
             },
+            Found::Sub(sub, rest) => {
+                let mut e = self.subs[&sub].stat(&rest).map_err(|e| in_sub(&sub, e))?;
+                e.name = name;
+                e
+            }
         })
     }
 

@@ -7,7 +7,7 @@ use super::{PASSWORD, TOKEN, USER};
 use base64::Engine;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -59,8 +59,12 @@ fn mode_for(path: &str) -> HttpMode {
         .unwrap_or_default()
 }
 
-/// Listen on 127.0.0.1 and serve `repos` from a background thread.
-pub fn start(repos: PathBuf) -> std::io::Result<u16> {
+/// Listen on 127.0.0.1 and serve `repos` from a background thread; with
+/// `tls`, over HTTPS.
+pub fn start(
+    repos: PathBuf,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+) -> std::io::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
     std::thread::Builder::new()
@@ -68,10 +72,23 @@ pub fn start(repos: PathBuf) -> std::io::Result<u16> {
         .spawn(move || {
             for stream in listener.incoming().flatten() {
                 let repos = repos.clone();
+                let tls = tls.clone();
                 let _ = std::thread::Builder::new()
                     .name("git-http-conn".into())
                     .spawn(move || {
-                        let _ = serve(stream, &repos);
+                        // One write per response and no Nagle delay:
+                        // otherwise small writes meet the peer's delayed
+                        // ACK and every request waits ~40 ms.
+                        if stream.set_nodelay(true).is_err() {
+                            return;
+                        }
+                        let _ = match tls {
+                            None => serve(stream, &repos),
+                            Some(config) => match rustls::ServerConnection::new(config) {
+                                Ok(conn) => serve(rustls::StreamOwned::new(conn, stream), &repos),
+                                Err(_) => return,
+                            },
+                        };
                     });
             }
         })?;
@@ -95,7 +112,7 @@ impl Request {
     }
 }
 
-fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>> {
+fn read_request<R: BufRead>(r: &mut R) -> std::io::Result<Option<Request>> {
     let mut line = String::new();
     if r.read_line(&mut line)? == 0 {
         return Ok(None);
@@ -163,13 +180,10 @@ fn authorized(req: &Request) -> bool {
     matches!(req.header("authorization"), Some(a) if a == format!("Basic {basic}") || a == format!("Bearer {TOKEN}"))
 }
 
-fn serve(stream: TcpStream, repos: &std::path::Path) -> std::io::Result<()> {
-    // One write per response and no Nagle delay: otherwise small writes
-    // meet the peer's delayed ACK and every request waits ~40 ms.
-    stream.set_nodelay(true)?;
-    let mut out = stream.try_clone()?;
+fn serve<S: Read + Write>(stream: S, repos: &std::path::Path) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     while let Some(req) = read_request(&mut reader)? {
+        let out = reader.get_mut();
         let mode = mode_for(&req.path);
         match mode {
             HttpMode::Status(code) => {

@@ -1,0 +1,821 @@
+//! Signed commits and tags: check a resolved revision's signatures against
+//! a file of trusted keys before anything is rendered from it.
+//!
+//! ```no_run
+//! use sluice::source::git::verify::{self, Keyring, Mode, Policy};
+//! # fn get() -> sluice::source::Resolved { unimplemented!() }
+//! let resolved = get(); // from source::resolve
+//! let keys = Keyring::from_file("keys/trusted.asc".as_ref())?;
+//! let signer = verify::check(&resolved, &Policy { mode: Mode::Head, keys })?;
+//! println!("{} signed by {}", resolved.commit, signer.commit.unwrap_or_default());
+//! # Ok::<(), verify::VerifyError>(())
+//! ```
+//!
+//! **What is checked** ([`Mode`], Flux's names): `HEAD` checks the commit
+//! the revision resolved to; `Tag` checks the annotated tag the revision
+//! names (a branch, a commit id or a lightweight tag is refused: none of
+//! them carries a tag signature); `TagAndHEAD` checks both.
+//!
+//! **Formats.** Git keeps a commit's signature in its `gpgsig` header and a
+//! tag's at the end of its message; both are detached signatures over the
+//! object without the signature. OpenPGP signatures are verified with rPGP
+//! (the `pgp` crate), SSH signatures (`gpg.format ssh`, namespace `git`)
+//! with the `ssh-key` crate's `sshsig` support. Nothing is shelled out and
+//! nothing reads the user's GnuPG or SSH configuration: the keys file is
+//! the whole trust.
+//!
+//! **The keys file** holds ASCII-armored OpenPGP public keys (`gpg --armor
+//! --export`), SSH `allowed_signers` lines (`principal [options] keytype
+//! key`, as `ssh-keygen -Y verify` reads them), or bare SSH public key lines
+//! (`keytype key [comment]`), in any mix; `#` starts a comment line. The
+//! `namespaces="…"` option is honoured (a key whose namespaces leave out
+//! `git` is not used); `cert-authority`, `valid-after` and `valid-before`
+//! are refused rather than ignored, since ignoring them would trust more
+//! than the file says. OpenPGP subkeys count when their binding signature
+//! verifies; a key carrying a revocation signature is refused.
+//!
+//! **Errors** name the object (commit id, or tag name and id) and why:
+//! unsigned, signed by a key not in the file, a signature that does not
+//! verify (the object was changed after signing), or a lightweight tag.
+
+use super::error::Cause;
+use gix::ObjectId;
+use gix::bstr::ByteSlice;
+use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
+use pgp::types::KeyDetails;
+use std::path::{Path, PathBuf};
+
+/// Largest keys file read, so a wrong path (a log, a disk image) fails fast.
+const MAX_KEYS_FILE: u64 = 4 << 20;
+
+/// Which signatures are required (Flux's `GitRepository.spec.verify.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The commit the revision resolves to must be signed.
+    Head,
+    /// The revision must name an annotated tag, and the tag must be signed.
+    Tag,
+    /// Both the tag and the commit it points to must be signed.
+    TagAndHead,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Head => "HEAD",
+            Mode::Tag => "Tag",
+            Mode::TagAndHead => "TagAndHEAD",
+        })
+    }
+}
+
+/// What to require, and whom to trust.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Which objects must be signed.
+    pub mode: Mode,
+    /// The trusted keys.
+    pub keys: Keyring,
+}
+
+/// One trusted SSH key, from an `allowed_signers` line.
+#[derive(Debug, Clone)]
+struct SshSigner {
+    principals: String,
+    key: ssh_key::PublicKey,
+}
+
+/// The trusted keys of a keys file.
+#[derive(Clone)]
+pub struct Keyring {
+    path: PathBuf,
+    pgp: Vec<SignedPublicKey>,
+    ssh: Vec<SshSigner>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("path", &self.path)
+            .field("pgp", &self.pgp.len())
+            .field("ssh", &self.ssh.len())
+            .finish()
+    }
+}
+
+/// Who signed what, after a successful [`check`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signers {
+    /// The commit's signer (OpenPGP fingerprint and user id, or SSH
+    /// principal and key fingerprint), when the commit was checked.
+    pub commit: Option<String>,
+    /// The tag's signer, when the tag was checked.
+    pub tag: Option<String>,
+}
+
+/// An annotated tag the revision resolved through, read from the cache.
+#[derive(Debug, Clone)]
+pub(crate) struct TagObject {
+    pub id: ObjectId,
+    pub data: Vec<u8>,
+}
+
+/// The signed objects of a resolved revision: the commit's raw bytes and,
+/// when the revision named a tag, the tag's. Read by
+/// [`resolve`](super::resolve) while the cache is locked, so [`check`]
+/// needs no repository.
+#[derive(Debug, Clone, Default)]
+pub struct Material {
+    pub(crate) commit: Option<(ObjectId, Vec<u8>)>,
+    /// The tag ref (`refs/tags/…`) the revision resolved through.
+    pub(crate) tag_ref: Option<String>,
+    /// Its annotated tag object; `Err(id)` when the remote advertised one
+    /// that is not in the cache.
+    pub(crate) tag: Option<Result<TagObject, ObjectId>>,
+}
+
+impl Material {
+    /// Read the commit and the annotated tag (`tag`, advertised for
+    /// `ref_name`) from `repo`.
+    pub(crate) fn read(
+        repo: &gix::Repository,
+        commit: ObjectId,
+        ref_name: Option<&str>,
+        tag: Option<ObjectId>,
+    ) -> Material {
+        let commit = repo
+            .find_object(commit)
+            .ok()
+            .map(|o| (commit, o.data.clone()));
+        let tag_ref = ref_name
+            .filter(|n| n.starts_with("refs/tags/"))
+            .map(str::to_string);
+        let tag = tag.map(|id| match repo.find_object(id) {
+            Ok(o) if o.kind == gix::object::Kind::Tag => Ok(TagObject {
+                id,
+                data: o.data.clone(),
+            }),
+            _ => Err(id),
+        });
+        Material {
+            commit,
+            tag_ref,
+            tag,
+        }
+    }
+}
+
+/// Which object a message is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    /// A commit.
+    Commit(String),
+    /// An annotated tag: its name and object id.
+    Tag(String, String),
+}
+
+impl std::fmt::Display for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Object::Commit(id) => write!(f, "commit {id}"),
+            Object::Tag(name, id) => write!(f, "tag {name} (object {id})"),
+        }
+    }
+}
+
+/// Why a keys file could not be used, or a revision's signatures were
+/// refused. Every variant names the file or the object.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The keys file could not be read.
+    #[error("keys file {}: cannot read it; check spec.source.verify.keysFile", path.display())]
+    KeysRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A part of the keys file is not a key sluice understands.
+    #[error("keys file {}: line {line}: {reason}", path.display())]
+    KeysParse {
+        /// The file.
+        path: PathBuf,
+        /// The line (of the key block's start, for an OpenPGP key).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+        /// The parser's error, when there is one.
+        #[source]
+        source: Option<Cause>,
+    },
+    /// The keys file holds no key at all.
+    #[error(
+        "keys file {}: no OpenPGP public key block and no SSH key found; export keys with `gpg --armor --export KEYID` or list SSH keys as allowed_signers lines",
+        path.display()
+    )]
+    KeysEmpty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The object carries no signature.
+    #[error(
+        "{url}: {object} is not signed, and spec.source.verify requires a signature; nothing from it was used"
+    )]
+    Unsigned {
+        /// The repository URL.
+        url: String,
+        /// The object.
+        object: Object,
+    },
+    /// The signature was made by a key the keys file does not hold.
+    #[error(
+        "{url}: {object} is signed by key {key}, which is not in the keys file {}; if that key is trusted, add its public key to the file",
+        keys.display()
+    )]
+    UnknownKey {
+        /// The repository URL.
+        url: String,
+        /// The object.
+        object: Object,
+        /// The signer's key id, fingerprint or SSH key fingerprint.
+        key: String,
+        /// The keys file.
+        keys: PathBuf,
+    },
+    /// The signature does not verify with the key it names: the object was
+    /// changed after signing, or the signature is corrupt.
+    #[error(
+        "{url}: {object}: the signature by key {key} does not verify; the object was changed after it was signed (or the signature is corrupt)"
+    )]
+    BadSignature {
+        /// The repository URL.
+        url: String,
+        /// The object.
+        object: Object,
+        /// The key.
+        key: String,
+        /// What the verifier said.
+        #[source]
+        source: Cause,
+    },
+    /// The signing key is revoked in the keys file.
+    #[error("{url}: {object} is signed by key {key}, which the keys file marks as revoked")]
+    Revoked {
+        /// The repository URL.
+        url: String,
+        /// The object.
+        object: Object,
+        /// The key.
+        key: String,
+    },
+    /// The signature is neither OpenPGP nor SSH (X.509, say), or cannot
+    /// be parsed.
+    #[error("{url}: {object}: cannot read its signature")]
+    Malformed {
+        /// The repository URL.
+        url: String,
+        /// The object.
+        object: Object,
+        /// Why.
+        #[source]
+        source: Cause,
+    },
+    /// `Tag` or `TagAndHEAD` mode, but the revision is a lightweight tag,
+    /// which carries no signature.
+    #[error(
+        "{url}: {tag} is a lightweight tag, which cannot carry a signature, and verify mode {mode} requires a signed tag; tag with `git tag -s` (annotated and signed)"
+    )]
+    LightweightTag {
+        /// The repository URL.
+        url: String,
+        /// The tag ref.
+        tag: String,
+        /// The mode.
+        mode: Mode,
+    },
+    /// `Tag` or `TagAndHEAD` mode, but the revision is not a tag.
+    #[error(
+        "{url}: verify mode {mode} requires targetRevision to name a tag, but {revision:?} resolved to {resolved}; use a tag, or verify mode HEAD"
+    )]
+    NotATag {
+        /// The repository URL.
+        url: String,
+        /// The revision asked for.
+        revision: String,
+        /// What it resolved to (a branch, or a commit id).
+        resolved: String,
+        /// The mode.
+        mode: Mode,
+    },
+    /// An object to check is not in the cache (should not happen: the
+    /// resolve just fetched it).
+    #[error("{url}: {object} is not in the Git cache; try again")]
+    Missing {
+        /// The repository URL.
+        url: String,
+        /// The object.
+        object: Object,
+    },
+}
+
+impl Keyring {
+    /// Read a keys file (see the module docs for its format).
+    pub fn from_file(path: &Path) -> Result<Keyring, VerifyError> {
+        use std::io::Read;
+        let read_err = |source| VerifyError::KeysRead {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .map_err(read_err)?
+            .take(MAX_KEYS_FILE + 1)
+            .read_to_string(&mut text)
+            .map_err(read_err)?;
+        if text.len() as u64 > MAX_KEYS_FILE {
+            return Err(VerifyError::KeysParse {
+                path: path.to_path_buf(),
+                line: 1,
+                reason: format!("larger than {MAX_KEYS_FILE} bytes; is this the right file?"),
+                source: None,
+            });
+        }
+        Keyring::parse(&text, path)
+    }
+
+    /// Parse keys from `text`; `path` names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Keyring, VerifyError> {
+        const BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
+        const END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
+        let err = |line: usize, reason: String, source: Option<Cause>| VerifyError::KeysParse {
+            path: path.to_path_buf(),
+            line,
+            reason,
+            source,
+        };
+        let mut ring = Keyring {
+            path: path.to_path_buf(),
+            pgp: Vec::new(),
+            ssh: Vec::new(),
+        };
+        let mut lines = text.lines().enumerate();
+        while let Some((i, raw)) = lines.next() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if line == BEGIN {
+                let mut block = String::from(BEGIN);
+                block.push('\n');
+                let mut closed = false;
+                for (_, l) in lines.by_ref() {
+                    block.push_str(l.trim());
+                    block.push('\n');
+                    if l.trim() == END {
+                        closed = true;
+                        break;
+                    }
+                }
+                if !closed {
+                    return Err(err(i + 1, format!("no {END} line"), None));
+                }
+                let (key, _) = SignedPublicKey::from_string(&block).map_err(|e| {
+                    err(
+                        i + 1,
+                        "not a valid OpenPGP public key".into(),
+                        Some(Cause(e.to_string())),
+                    )
+                })?;
+                key.verify_bindings().map_err(|e| {
+                    err(
+                        i + 1,
+                        format!(
+                            "OpenPGP key {} has a self-signature that does not verify",
+                            key.fingerprint()
+                        ),
+                        Some(Cause(e.to_string())),
+                    )
+                })?;
+                ring.pgp.push(key);
+                continue;
+            }
+            if line.starts_with("-----BEGIN PGP PRIVATE KEY BLOCK-----") {
+                return Err(err(
+                    i + 1,
+                    "a PRIVATE key block; put only public keys here (gpg --armor --export)".into(),
+                    None,
+                ));
+            }
+            if let Some(signer) = parse_ssh_line(line).map_err(|r| err(i + 1, r, None))? {
+                ring.ssh.push(signer);
+            }
+        }
+        if ring.pgp.is_empty() && ring.ssh.is_empty() {
+            return Err(VerifyError::KeysEmpty {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(ring)
+    }
+
+    /// How many OpenPGP keys and SSH keys the file holds.
+    pub fn len(&self) -> (usize, usize) {
+        (self.pgp.len(), self.ssh.len())
+    }
+
+    /// Whether the file holds no key (never, for a parsed file).
+    pub fn is_empty(&self) -> bool {
+        self.pgp.is_empty() && self.ssh.is_empty()
+    }
+}
+
+/// Split a line into whitespace-separated tokens, keeping double-quoted
+/// parts (`namespaces="git,file"`) whole.
+fn tokens(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn is_key_type(t: &str) -> bool {
+    t.starts_with("ssh-")
+        || t.starts_with("ecdsa-sha2-")
+        || t.starts_with("sk-ssh-")
+        || t.starts_with("sk-ecdsa-")
+}
+
+/// One `allowed_signers` line (or a bare public key line); `None` when the
+/// key is restricted to namespaces other than `git`.
+fn parse_ssh_line(line: &str) -> Result<Option<SshSigner>, String> {
+    let t = tokens(line);
+    let Some(k) = t.iter().position(|t| is_key_type(t)) else {
+        return Err(
+            "neither an OpenPGP key block nor an SSH allowed_signers line (`principal keytype key`)"
+                .into(),
+        );
+    };
+    let Some(blob) = t.get(k + 1) else {
+        return Err(format!("{} with no key after it", t[k]));
+    };
+    let key = ssh_key::PublicKey::from_openssh(&format!("{} {blob}", t[k]))
+        .map_err(|e| format!("not a valid SSH public key: {e}"))?;
+    let principals = match k {
+        0 => "*".to_string(),
+        _ => t[0].trim_matches('"').to_string(),
+    };
+    let options = if k > 1 {
+        t[1..k].join(" ")
+    } else {
+        String::new()
+    };
+    let mut git_allowed = true;
+    for opt in split_options(&options) {
+        let (name, value) = opt.split_once('=').unwrap_or((opt.as_str(), ""));
+        match name.to_ascii_lowercase().as_str() {
+            "namespaces" => {
+                git_allowed = value
+                    .trim_matches('"')
+                    .split(',')
+                    .any(|n| n.trim() == "git" || n.trim() == "*");
+            }
+            other => {
+                return Err(format!(
+                    "the allowed_signers option `{other}` is not supported; remove it (sluice trusts exactly the keys listed)"
+                ));
+            }
+        }
+    }
+    Ok(git_allowed.then_some(SshSigner { principals, key }))
+}
+
+/// Split `a="x,y",b` on commas outside quotes.
+fn split_options(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            ',' | ' ' if !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Check `resolved`'s signatures as `policy` requires. `Ok` names who
+/// signed; any error means the revision must not be used.
+pub fn check(resolved: &super::Resolved, policy: &Policy) -> Result<Signers, VerifyError> {
+    let url = resolved.url.clone();
+    let m = &resolved.material;
+    let mut signers = Signers::default();
+    let want_tag = matches!(policy.mode, Mode::Tag | Mode::TagAndHead);
+    let want_head = matches!(policy.mode, Mode::Head | Mode::TagAndHead);
+    if want_tag {
+        let Some(tag_ref) = &m.tag_ref else {
+            return Err(VerifyError::NotATag {
+                url,
+                revision: resolved.revision.clone(),
+                resolved: match &resolved.ref_name {
+                    Some(r) => format!("{r} (commit {})", resolved.commit),
+                    None => format!("commit {}", resolved.commit),
+                },
+                mode: policy.mode,
+            });
+        };
+        let name = tag_ref.trim_start_matches("refs/tags/").to_string();
+        let tag = match &m.tag {
+            None => {
+                return Err(VerifyError::LightweightTag {
+                    url,
+                    tag: tag_ref.clone(),
+                    mode: policy.mode,
+                });
+            }
+            Some(Err(id)) => {
+                return Err(VerifyError::Missing {
+                    url,
+                    object: Object::Tag(name, id.to_string()),
+                });
+            }
+            Some(Ok(t)) => t,
+        };
+        let object = Object::Tag(name, tag.id.to_string());
+        let Some((start, _)) = find_armor(&tag.data) else {
+            return Err(VerifyError::Unsigned { url, object });
+        };
+        let (signed, sig) = tag.data.split_at(start);
+        signers.tag = Some(verify_one(&policy.keys, &url, object, signed, sig)?);
+    }
+    if want_head {
+        let Some((id, data)) = &m.commit else {
+            return Err(VerifyError::Missing {
+                url,
+                object: Object::Commit(resolved.commit.clone()),
+            });
+        };
+        let object = Object::Commit(id.to_string());
+        let parsed = gix::objs::CommitRefIter::signature(data, id.kind()).map_err(|e| {
+            VerifyError::Malformed {
+                url: url.clone(),
+                object: object.clone(),
+                source: Cause(e.to_string()),
+            }
+        })?;
+        let Some((sig, signed)) = parsed else {
+            return Err(VerifyError::Unsigned { url, object });
+        };
+        let signed = signed.to_bstring();
+        signers.commit = Some(verify_one(&policy.keys, &url, object, &signed, &sig)?);
+    }
+    Ok(signers)
+}
+
+/// Where the last armored signature starts at a line boundary, as Git's
+/// `parse_signed_buffer()` finds it.
+fn find_armor(data: &[u8]) -> Option<(usize, &'static str)> {
+    const MARKERS: [(&[u8], &str); 4] = [
+        (b"-----BEGIN PGP SIGNATURE-----", "pgp"),
+        (b"-----BEGIN PGP MESSAGE-----", "pgp"),
+        (b"-----BEGIN SSH SIGNATURE-----", "ssh"),
+        (b"-----BEGIN SIGNED MESSAGE-----", "x509"),
+    ];
+    let mut found = None;
+    let mut offset = 0;
+    while offset < data.len() {
+        let rest = &data[offset..];
+        if let Some((_, kind)) = MARKERS.iter().find(|(m, _)| rest.starts_with(m)) {
+            found = Some((offset, *kind));
+        }
+        offset = rest
+            .find_byte(b'\n')
+            .map_or(data.len(), |nl| offset + nl + 1);
+    }
+    found
+}
+
+/// Verify one detached signature `sig` over `signed`; the signer's name.
+fn verify_one(
+    keys: &Keyring,
+    url: &str,
+    object: Object,
+    signed: &[u8],
+    sig: &[u8],
+) -> Result<String, VerifyError> {
+    let malformed = |object: Object, why: String| VerifyError::Malformed {
+        url: url.to_string(),
+        object,
+        source: Cause(why),
+    };
+    match find_armor(sig) {
+        Some((0, "pgp")) => {
+            let text = sig.to_str().map_err(|_| {
+                malformed(object.clone(), "the signature is not ASCII armor".into())
+            })?;
+            let (sig, _) = DetachedSignature::from_string(text)
+                .map_err(|e| malformed(object.clone(), format!("OpenPGP: {e}")))?;
+            verify_pgp(keys, url, object, signed, &sig)
+        }
+        Some((0, "ssh")) => {
+            let sig = ssh_key::SshSig::from_pem(sig)
+                .map_err(|e| malformed(object.clone(), format!("SSH signature: {e}")))?;
+            verify_ssh(keys, url, object, signed, &sig)
+        }
+        Some((0, kind)) => Err(malformed(
+            object,
+            format!("{kind} signatures are not supported; sign with OpenPGP or SSH"),
+        )),
+        _ => Err(malformed(object, "no signature armor".into())),
+    }
+}
+
+fn verify_pgp(
+    keys: &Keyring,
+    url: &str,
+    object: Object,
+    signed: &[u8],
+    sig: &DetachedSignature,
+) -> Result<String, VerifyError> {
+    let s = &sig.signature;
+    let ids = s.issuer_key_id();
+    let fprs = s.issuer_fingerprint();
+    let issuer = fprs
+        .first()
+        .map(|f| f.to_string())
+        .or_else(|| ids.first().map(|i| i.to_string()))
+        .unwrap_or_else(|| "(no issuer recorded)".into());
+    let names = |k: &dyn KeyDetails| (k.legacy_key_id(), k.fingerprint());
+    let mut failure: Option<(String, String)> = None;
+    for key in &keys.pgp {
+        let who = || {
+            let user = key
+                .details
+                .users
+                .first()
+                .map(|u| String::from_utf8_lossy(u.id.id()).into_owned())
+                .unwrap_or_default();
+            format!("OpenPGP {} {user}", key.fingerprint())
+                .trim_end()
+                .to_string()
+        };
+        let matches = |(id, fpr): (pgp::types::KeyId, pgp::types::Fingerprint)| {
+            (ids.is_empty() && fprs.is_empty()) || ids.contains(&&id) || fprs.contains(&&fpr)
+        };
+        let mut attempts: Vec<(pgp::types::Fingerprint, pgp::errors::Result<()>)> = Vec::new();
+        if matches(names(&key.primary_key)) {
+            attempts.push((key.fingerprint(), s.verify(&key.primary_key, signed)));
+        }
+        for sub in &key.public_subkeys {
+            if matches(names(&sub.key)) {
+                attempts.push((sub.key.fingerprint(), s.verify(&sub.key, signed)));
+            }
+        }
+        for (fpr, result) in attempts {
+            match result {
+                Ok(()) if !key.details.revocation_signatures.is_empty() => {
+                    return Err(VerifyError::Revoked {
+                        url: url.to_string(),
+                        object,
+                        key: fpr.to_string(),
+                    });
+                }
+                Ok(()) => return Ok(who()),
+                Err(e) => failure = Some((fpr.to_string(), e.to_string())),
+            }
+        }
+    }
+    match failure {
+        Some((key, why)) => Err(VerifyError::BadSignature {
+            url: url.to_string(),
+            object,
+            key,
+            source: Cause(why),
+        }),
+        None => Err(VerifyError::UnknownKey {
+            url: url.to_string(),
+            object,
+            key: format!("OpenPGP {issuer}"),
+            keys: keys.path.clone(),
+        }),
+    }
+}
+
+fn verify_ssh(
+    keys: &Keyring,
+    url: &str,
+    object: Object,
+    signed: &[u8],
+    sig: &ssh_key::SshSig,
+) -> Result<String, VerifyError> {
+    let fpr = sig.public_key().fingerprint(ssh_key::HashAlg::Sha256);
+    let Some(signer) = keys
+        .ssh
+        .iter()
+        .find(|s| s.key.key_data() == sig.public_key())
+    else {
+        return Err(VerifyError::UnknownKey {
+            url: url.to_string(),
+            object,
+            key: format!("SSH {fpr}"),
+            keys: keys.path.clone(),
+        });
+    };
+    signer
+        .key
+        .verify("git", signed, sig)
+        .map_err(|e| VerifyError::BadSignature {
+            url: url.to_string(),
+            object,
+            key: format!("SSH {fpr}"),
+            source: Cause(e.to_string()),
+        })?;
+    Ok(format!("SSH {} {fpr}", signer.principals))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_signers_lines_parse_and_options_are_not_ignored() {
+        let key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPJQlVd6SVI1kqIakZYcMb3gu83Hz5vFJWa9+lfCgDPp";
+        let s = parse_ssh_line(&format!("dev@example.org {key} laptop"))
+            .expect("parses")
+            .expect("git key");
+        assert_eq!(s.principals, "dev@example.org");
+        let s = parse_ssh_line(key).expect("parses").expect("bare key");
+        assert_eq!(s.principals, "*");
+        assert!(
+            parse_ssh_line(&format!("a@b namespaces=\"file,email\" {key}"))
+                .expect("parses")
+                .is_none()
+        );
+        assert!(
+            parse_ssh_line(&format!("a@b namespaces=\"git,file\" {key}"))
+                .expect("parses")
+                .is_some()
+        );
+        let e = parse_ssh_line(&format!("a@b cert-authority {key}")).expect_err("refused");
+        assert!(
+            e.contains("option `cert-authority` is not supported"),
+            "{e}"
+        );
+        let e = parse_ssh_line("hello world").expect_err("not a key");
+        assert!(e.contains("neither an OpenPGP key block"), "{e}");
+    }
+
+    #[test]
+    fn a_file_without_keys_or_with_a_private_key_is_refused() {
+        let p = Path::new("keys.txt");
+        let e = Keyring::parse("# nothing here\n\n", p).expect_err("empty");
+        assert!(e.to_string().contains("no OpenPGP public key block"), "{e}");
+        let e = Keyring::parse("-----BEGIN PGP PRIVATE KEY BLOCK-----\n", p).expect_err("secret");
+        assert!(e.to_string().contains("line 1: a PRIVATE key block"), "{e}");
+        let e = Keyring::parse("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n", p)
+            .expect_err("unterminated");
+        assert!(
+            e.to_string()
+                .contains("no -----END PGP PUBLIC KEY BLOCK-----"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_last_armor_at_a_line_start_is_the_signature() {
+        let tag = b"object 1\ntype commit\n\nmsg mentions -----BEGIN PGP SIGNATURE----- inline\n-----BEGIN SSH SIGNATURE-----\nabc\n";
+        let (at, kind) = find_armor(tag).expect("found");
+        assert_eq!(kind, "ssh");
+        assert!(tag[at..].starts_with(b"-----BEGIN SSH"));
+        assert!(find_armor(b"no signature\n").is_none());
+    }
+}

@@ -1,0 +1,307 @@
+//! Signed commits and tags (`spec.source.verify`): real signatures made
+//! with `gpg` and `ssh-keygen` by the harness, served by its Git servers,
+//! checked through the engine before anything is rendered.
+
+use crate::common::text;
+use sluice::engine::{self, AppDef, EngineError, Settings};
+use sluice::source::Options;
+use sluice_testkit::git::{Fixture, Signer, server};
+use std::path::{Path, PathBuf};
+
+/// An Application file in `dir` for `repo` at `revision`, requiring `mode`
+/// with the harness's trusted keys copied next to it (`keysFile` relative
+/// to the file).
+fn app_file(dir: &Path, repo: &str, revision: &str, mode: &str) -> PathBuf {
+    let keys = &server().signing().keys_file;
+    std::fs::create_dir_all(dir.join("trust")).expect("mkdir");
+    std::fs::copy(keys, dir.join("trust/keys.txt")).expect("copy keys");
+    let file = dir.join("app.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Application\nmetadata: {{name: signed}}\nspec:\n  source:\n    repoURL: {repo}\n    targetRevision: {revision}\n    path: app\n    verify: {{mode: {mode}, keysFile: trust/keys.txt}}\n  destination: {{namespace: demo}}\n  syncPolicy: {{automated: {{prune: true}}, syncOptions: [CreateNamespace=true]}}\n"
+        ),
+    )
+    .expect("write app");
+    file
+}
+
+fn resolve(dir: &Path, repo: &str, revision: &str, mode: &str) -> Result<engine::App, String> {
+    let file = app_file(dir, repo, revision, mode);
+    let mut def = AppDef::from_file(&file).expect("app file");
+    def.target = Some(format!("dir:{}", dir.join("out").display()));
+    let mut settings = Settings::new(Options {
+        cache_dir: dir.join("cache"),
+        ..Options::default()
+    })
+    .expect("settings");
+    settings.working_dir = dir.to_path_buf();
+    engine::resolve(&def, &settings).map_err(|e| {
+        assert!(
+            matches!(e, EngineError::Verify { .. }),
+            "not a verification error: {}",
+            sluice::error_chain(&e)
+        );
+        sluice::error_chain(&e)
+    })
+}
+
+fn signed_repo(name: &str) -> Fixture {
+    let f = server().create(
+        name,
+        "mkdir -p app && echo 'kind: ConfigMap' > app/a.yaml && git add -A && git commit -qm unsigned",
+    );
+    f.git(&["branch", "unsigned"]);
+    f.git(&["checkout", "-q", "-b", "pgp"]);
+    f.commit_signed("pgp", &[("app/p.yaml", "p: 1\n")], Signer::Pgp);
+    f.git(&["checkout", "-q", "-b", "ssh", "unsigned"]);
+    f.commit_signed("ssh", &[("app/s.yaml", "s: 1\n")], Signer::Ssh);
+    f.git(&["checkout", "-q", "-b", "pgp-stranger", "unsigned"]);
+    f.commit_signed("stranger", &[("app/x.yaml", "x: 1\n")], Signer::PgpStranger);
+    f.git(&["checkout", "-q", "-b", "ssh-stranger", "unsigned"]);
+    f.commit_signed("stranger", &[("app/y.yaml", "y: 1\n")], Signer::SshStranger);
+    f.git(&["checkout", "-q", "main"]);
+    f.push();
+    f
+}
+
+/// A copy of `rev`'s commit with its message changed and its signature
+/// kept, stored as branch `branch` and pushed: a tampered commit.
+fn tamper(f: &Fixture, rev: &str, branch: &str) -> String {
+    let raw = f.git(&["cat-file", "commit", rev]);
+    assert!(raw.contains("gpgsig"), "{rev} is not signed:\n{raw}");
+    let forged = raw.replacen("\n\n", "\n\ntampered: ", 1);
+    let path = f.work.join(".git/forged-commit");
+    std::fs::write(&path, forged).expect("write");
+    let id = f
+        .git(&[
+            "hash-object",
+            "-t",
+            "commit",
+            "-w",
+            &path.display().to_string(),
+        ])
+        .trim()
+        .to_string();
+    f.git(&["update-ref", &format!("refs/heads/{branch}"), &id]);
+    f.push();
+    id
+}
+
+#[test]
+fn openpgp_and_ssh_signed_commits_verify_and_every_refusal_names_the_commit_and_why() {
+    let f = signed_repo("verify-commits");
+    let url = server().http_url("verify-commits");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = |n: &str| tmp.path().join(n);
+
+    for branch in ["pgp", "ssh"] {
+        let app = resolve(&t(branch), &url, branch, "HEAD")
+            .unwrap_or_else(|e| panic!("{branch} should verify: {e}"));
+        assert_eq!(app.source.commit, f.rev(branch));
+        assert!(
+            app.source
+                .tree
+                .read(&format!("app/{}.yaml", &branch[..1]))
+                .is_ok()
+        );
+    }
+
+    let e = resolve(&t("u"), &url, "unsigned", "HEAD").expect_err("unsigned");
+    assert!(
+        e.contains("refusing its source: signature verification failed (nothing was rendered, applied or pruned)"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "commit {} is not signed, and spec.source.verify requires a signature",
+            f.rev("unsigned")
+        )),
+        "{e}"
+    );
+
+    let stranger = &server().signing().pgp_stranger;
+    let e = resolve(&t("ps"), &url, "pgp-stranger", "HEAD").expect_err("stranger");
+    assert!(
+        e.contains(&format!(
+            "commit {} is signed by key OpenPGP {}, which is not in the keys file",
+            f.rev("pgp-stranger"),
+            stranger.to_lowercase()
+        )),
+        "{e}"
+    );
+
+    let e = resolve(&t("ss"), &url, "ssh-stranger", "HEAD").expect_err("ssh stranger");
+    assert!(
+        e.contains(&format!(
+            "commit {} is signed by key SSH SHA256:",
+            f.rev("ssh-stranger")
+        )) && e.contains("which is not in the keys file"),
+        "{e}"
+    );
+
+    for (signed, branch) in [("pgp", "tampered-pgp"), ("ssh", "tampered-ssh")] {
+        let forged = tamper(&f, signed, branch);
+        let e = resolve(&t(branch), &url, branch, "HEAD").expect_err("tampered");
+        assert!(
+            e.contains(&format!("commit {forged}: the signature by key")),
+            "{e}"
+        );
+        assert!(
+            e.contains("does not verify; the object was changed after it was signed"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn tag_modes_require_a_signed_annotated_tag_and_tag_and_head_also_the_commit() {
+    let f = signed_repo("verify-tags");
+    let url = server().http_url("verify-tags");
+    f.tag_signed("v1.0.0", "pgp", Signer::Pgp);
+    f.tag_signed("v1.0.1", "unsigned", Signer::Ssh);
+    f.tag("v1.0.2", "pgp", false);
+    f.tag("v1.0.3", "pgp", true);
+    f.tag_signed("v1.0.4", "pgp", Signer::PgpStranger);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = |n: &str| tmp.path().join(n);
+
+    let app = resolve(&t("a"), &url, "v1.0.0", "Tag").expect("signed tag");
+    assert_eq!(app.source.commit, f.rev("pgp"));
+    resolve(&t("b"), &url, "v1.0.0", "TagAndHEAD").expect("signed tag and commit");
+    // A semver constraint that picks the signed tag is a tag too.
+    resolve(&t("b2"), &url, "~1.0.0, <1.0.1", "Tag").expect("constraint to a signed tag");
+    // An SSH-signed tag of an unsigned commit: enough for Tag, not for both.
+    resolve(&t("c"), &url, "v1.0.1", "Tag").expect("ssh signed tag");
+    let e = resolve(&t("d"), &url, "v1.0.1", "TagAndHEAD").expect_err("unsigned commit");
+    assert!(
+        e.contains(&format!("commit {} is not signed", f.rev("unsigned"))),
+        "{e}"
+    );
+
+    let e = resolve(&t("e"), &url, "v1.0.2", "Tag").expect_err("lightweight");
+    assert!(
+        e.contains("refs/tags/v1.0.2 is a lightweight tag, which cannot carry a signature, and verify mode Tag requires a signed tag"),
+        "{e}"
+    );
+    let e = resolve(&t("f"), &url, "v1.0.3", "Tag").expect_err("unsigned annotated");
+    let tag_id = f.git(&["rev-parse", "v1.0.3"]).trim().to_string();
+    assert!(
+        e.contains(&format!("tag v1.0.3 (object {tag_id}) is not signed")),
+        "{e}"
+    );
+    let e = resolve(&t("g"), &url, "v1.0.4", "Tag").expect_err("stranger tag");
+    assert!(
+        e.contains("tag v1.0.4 (object ") && e.contains("which is not in the keys file"),
+        "{e}"
+    );
+    let e = resolve(&t("h"), &url, "pgp", "Tag").expect_err("a branch");
+    assert!(
+        e.contains(&format!(
+            "verify mode Tag requires targetRevision to name a tag, but \"pgp\" resolved to refs/heads/pgp (commit {})",
+            f.rev("pgp")
+        )),
+        "{e}"
+    );
+    // HEAD mode on the signed tag's commit needs no tag signature.
+    resolve(&t("i"), &url, "v1.0.2", "HEAD").expect("signed commit behind a lightweight tag");
+}
+
+#[test]
+fn a_refused_commit_is_neither_applied_nor_pruned() {
+    let f = server().create(
+        "verify-sync",
+        "mkdir -p app && printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: a}\\ndata: {k: v}\\n' > app/a.yaml && \
+         printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: b}\\ndata: {k: v}\\n' > app/b.yaml && git add -A && git commit -qm base",
+    );
+    f.commit_signed(
+        "signed",
+        &[(
+            "app/c.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: v}\n",
+        )],
+        Signer::Ssh,
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = app_file(
+        tmp.path(),
+        &server().http_url("verify-sync"),
+        "main",
+        "HEAD",
+    );
+    let out_dir = tmp.path().join("out");
+    let sync = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["sync", &file.display().to_string(), "--target"])
+            .arg(format!("dir:{}", out_dir.display()))
+            .env("SLUICE_GIT_CACHE_DIR", tmp.path().join("cache"))
+            .env_remove("SLUICE_GIT_CREDENTIALS")
+            .output()
+            .expect("run sluice")
+    };
+    let out = sync();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let cm = |n: &str| out_dir.join(format!("demo/core_ConfigMap_{n}.yaml"));
+    assert!(cm("a").exists() && cm("b").exists() && cm("c").exists());
+
+    // An unsigned commit deletes b and changes a: refused, nothing touched.
+    let before = std::fs::read_to_string(cm("a")).expect("a");
+    std::fs::remove_file(f.work.join("app/b.yaml")).expect("rm");
+    let unsigned = f.commit_files(
+        "unsigned",
+        &[(
+            "app/a.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: changed}\n",
+        )],
+    );
+    let out = sync();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("commit {unsigned} is not signed"))
+            && err.contains("nothing was rendered, applied or pruned"),
+        "{err}"
+    );
+    assert!(cm("b").exists(), "a refused commit must not prune");
+    assert_eq!(std::fs::read_to_string(cm("a")).expect("a"), before);
+}
+
+#[test]
+fn a_missing_keys_file_or_a_plain_directory_is_refused_before_any_fetch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    // The URL leads nowhere: the keys file is read first, so the error is
+    // about the file, not the network.
+    let file = app_file(dir, "https://127.0.0.1:9/nowhere.git", "main", "HEAD");
+    std::fs::remove_file(dir.join("trust/keys.txt")).expect("rm");
+    let mut def = AppDef::from_file(&file).expect("app file");
+    def.target = Some(format!("dir:{}", dir.join("out").display()));
+    let mut settings = Settings::new(Options {
+        cache_dir: dir.join("cache"),
+        ..Options::default()
+    })
+    .expect("settings");
+    settings.working_dir = dir.to_path_buf();
+    let e = engine::resolve(&def, &settings).expect_err("no keys file");
+    let chain = sluice::error_chain(&e);
+    assert!(
+        chain.contains(&format!(
+            "keys file {}: cannot read it; check spec.source.verify.keysFile",
+            dir.join("trust/keys.txt").display()
+        )),
+        "{chain}"
+    );
+    assert!(!dir.join("cache").exists(), "nothing was fetched");
+
+    // verify on a plain directory, which has no signatures.
+    std::fs::create_dir_all(dir.join("plain")).expect("mkdir");
+    let file = app_file(&dir.join("plain"), ".", "main", "HEAD");
+    let mut def = AppDef::from_file(&file).expect("app file");
+    def.target = Some(format!("dir:{}", dir.join("out").display()));
+    let e = engine::resolve(&def, &settings).expect_err("plain directory");
+    assert!(
+        e.to_string()
+            .contains("spec.source.verify requires a Git repository, but . is a plain directory"),
+        "{e}"
+    );
+}
