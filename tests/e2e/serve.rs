@@ -56,6 +56,7 @@ fn config(env: &Env, refresh: Duration) -> Config {
         apps_scan_interval: Duration::from_millis(200),
         sync_timeout: Duration::from_secs(60),
         object_concurrency: 8,
+        in_cluster_apps: None,
         settings,
     }
 }
@@ -757,7 +758,9 @@ impl Proxy {
             .server
             .trim_start_matches("https://")
             .to_string();
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind proxy");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let mut tasks = tokio::task::JoinSet::new();
         let conns = std::sync::Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new()));
@@ -765,7 +768,9 @@ impl Proxy {
         tasks.spawn(async move {
             let _held = held;
             loop {
-                let Ok((mut down, _)) = listener.accept().await else { return };
+                let Ok((mut down, _)) = listener.accept().await else {
+                    return;
+                };
                 let up = upstream.clone();
                 conns.lock().await.spawn(async move {
                     if let Ok(mut u) = tokio::net::TcpStream::connect(up).await {
@@ -774,7 +779,10 @@ impl Proxy {
                 });
             }
         });
-        Proxy { port, tasks: Some(tasks) }
+        Proxy {
+            port,
+            tasks: Some(tasks),
+        }
     }
 
     /// Close the listener and every connection.
@@ -798,24 +806,62 @@ async fn a_cluster_that_goes_away_marks_its_apps_unknown_and_they_recover() {
     let proxied_kc = e.apps.parent().expect("tmp").join("proxied.kubeconfig");
     std::fs::write(
         &proxied_kc,
-        kc.replace(&cluster.server, &format!("https://127.0.0.1:{}", proxy.port)),
+        kc.replace(
+            &cluster.server,
+            &format!("https://127.0.0.1:{}", proxy.port),
+        ),
     )
     .expect("write kubeconfig");
     let mut cfg = config(&e, Duration::from_millis(500));
     cfg.settings.kubeconfig = Some(proxied_kc);
-    std::fs::write(e.apps.join("p.yaml"), app_file("proxied", &server().http_url("serve-proxied"), "app", &ns, AUTO)).expect("write");
+    std::fs::write(
+        e.apps.join("p.yaml"),
+        app_file(
+            "proxied",
+            &server().http_url("serve-proxied"),
+            "app",
+            &ns,
+            AUTO,
+        ),
+    )
+    .expect("write");
     let svc = Service::start(cfg, renderers(), true).await.expect("start");
-    until(&svc, "proxied", Duration::from_secs(60), |s| s.sync == SyncStatus::Synced).await;
+    until(&svc, "proxied", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
 
     proxy.cut().await;
-    let s = until(&svc, "proxied", Duration::from_secs(60), |s| s.sync == SyncStatus::Unknown).await;
-    let c = s.conditions.iter().find(|c| c.kind == "ComparisonError").expect("condition");
+    let s = until(&svc, "proxied", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Unknown
+    })
+    .await;
+    let c = s
+        .conditions
+        .iter()
+        .find(|c| c.kind == "ComparisonError")
+        .expect("condition");
     assert!(c.message.contains("app proxied"), "{}", c.message);
     // Other apps carry on meanwhile (a second service on the real address).
     let e2 = env();
-    std::fs::write(e2.apps.join("d.yaml"), app_file("direct", &server().http_url("serve-direct"), "app", &ns, AUTO)).expect("write");
-    let other = Service::start(config(&e2, Duration::from_secs(3600)), renderers(), true).await.expect("start");
-    until(&other, "direct", Duration::from_secs(60), |s| s.sync == SyncStatus::Synced).await;
+    std::fs::write(
+        e2.apps.join("d.yaml"),
+        app_file(
+            "direct",
+            &server().http_url("serve-direct"),
+            "app",
+            &ns,
+            AUTO,
+        ),
+    )
+    .expect("write");
+    let other = Service::start(config(&e2, Duration::from_secs(3600)), renderers(), true)
+        .await
+        .expect("start");
+    until(&other, "direct", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
 
     // Back on the same address: recovers by itself at the next refresh.
     let _back = Proxy::start(proxy.port).await;
@@ -823,7 +869,11 @@ async fn a_cluster_that_goes_away_marks_its_apps_unknown_and_they_recover() {
         s.sync == SyncStatus::Synced && !s.conditions.iter().any(|c| c.kind == "ComparisonError")
     })
     .await;
-    assert_eq!(cm_value(&ns, "proxied").as_deref(), Some("1"), "never pruned while away");
+    assert_eq!(
+        cm_value(&ns, "proxied").as_deref(),
+        Some("1"),
+        "never pruned while away"
+    );
 }
 
 fn free_port() -> u16 {
@@ -844,7 +894,12 @@ fn spawn_serve(e: &Env, port: u16) -> std::process::Child {
         .arg(&e.cache)
         .arg("--kubeconfig")
         .arg(&cluster.kubeconfig)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--refresh-interval", "1h"])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--refresh-interval",
+            "1h",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -877,30 +932,50 @@ fn kill_9_mid_sync_then_restart_converges_and_sigterm_exits_cleanly() {
     let files: Vec<(String, String)> = (0..150)
         .map(|i| (format!("app/cm-{i}.yaml"), cm_yaml(&format!("cm-{i}"), "1")))
         .collect();
-    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     repo("serve-kill", &refs);
     let e = env();
-    std::fs::write(e.apps.join("k.yaml"), app_file("kill", &server().http_url("serve-kill"), "app", &ns, AUTO)).expect("write");
+    std::fs::write(
+        e.apps.join("k.yaml"),
+        app_file("kill", &server().http_url("serve-kill"), "app", &ns, AUTO),
+    )
+    .expect("write");
     let count = || {
-        kubectl_json(&["get", "configmaps", "-n", &ns, "-l", "applyset.kubernetes.io/part-of"])
-            .and_then(|v| v["items"].as_array().map(Vec::len))
-            .unwrap_or(0)
+        kubectl_json(&[
+            "get",
+            "configmaps",
+            "-n",
+            &ns,
+            "-l",
+            "applyset.kubernetes.io/part-of",
+        ])
+        .and_then(|v| v["items"].as_array().map(Vec::len))
+        .unwrap_or(0)
     };
     let port = free_port();
-    let mut child = spawn_serve(&e, port);
+    let child = spawn_serve(&e, port);
     let start = Instant::now();
     while count() == 0 {
-        assert!(start.elapsed() < Duration::from_secs(60), "the first objects never appeared");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the first objects never appeared"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
+    let mut child = child;
     child.kill().expect("kill -9");
     let _ = child.wait();
     let after_kill = count();
     eprintln!("killed with {after_kill} of 150 objects applied");
 
     let port = free_port();
-    let mut child = spawn_serve(&e, port);
-    let v = wait_status(port, "kill", Duration::from_secs(90), |v| v["sync"] == "Synced");
+    let child = spawn_serve(&e, port);
+    let v = wait_status(port, "kill", Duration::from_secs(90), |v| {
+        v["sync"] == "Synced"
+    });
     assert_eq!(v["health"], "Healthy", "{v}");
     assert_eq!(count(), 150);
     assert_eq!(http_get(port, "/readyz").map(|r| r.0), Some(200));
@@ -909,6 +984,91 @@ fn kill_9_mid_sync_then_restart_converges_and_sigterm_exits_cleanly() {
     let pid = rustix::process::Pid::from_child(&child);
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "{:?}: {}", out.status, text(&out.stderr));
-    assert!(text(&out.stderr).contains("shutting down"), "{}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("shutting down"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+fn install_crd() {
+    let out = sluice(&["crd"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cluster = TestCluster::shared();
+    cluster.kubectl_stdin(
+        &["apply", "--server-side", "--force-conflicts", "-f", "-"],
+        &text(&out.stdout),
+    );
+    cluster.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/applications.sluice.dev",
+        "--timeout=60s",
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_resources_are_synced_their_status_written_and_a_finalizer_cascades() {
+    install_crd();
+    let cluster = TestCluster::shared();
+    let ns = cluster.namespace("serve-incluster");
+    repo(
+        "serve-incluster",
+        &[("app/a.yaml", &cm_yaml("from-cr", "1"))],
+    );
+    let e = env();
+    let mut cfg = config(&e, Duration::from_secs(3600));
+    cfg.in_cluster_apps = Some(vec![ns.clone()]);
+    let svc = Service::start(cfg, renderers(), true).await.expect("start");
+    let app = app_file(
+        "cr-app",
+        &server().http_url("serve-incluster"),
+        "app",
+        &ns,
+        AUTO,
+    )
+    .replace(
+        "metadata: {name: cr-app}",
+        "metadata: {name: cr-app, finalizers: [resources-finalizer.argocd.argoproj.io]}",
+    );
+    cluster.kubectl_stdin(&["apply", "-n", &ns, "-f", "-"], &app);
+    until(&svc, "cr-app", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
+    assert_eq!(cm_value(&ns, "from-cr").as_deref(), Some("1"));
+    wait_for(
+        Duration::from_secs(10),
+        ".status written to the resource",
+        || {
+            kubectl_json(&["get", "applications.sluice.dev", "-n", &ns, "cr-app"])
+                .is_some_and(|v| v.pointer("/status/sync") == Some(&json!("Synced")))
+        },
+    )
+    .await;
+
+    // Deleting the resource deletes its objects (the finalizer), then it goes.
+    cluster.kubectl_ok(&[
+        "delete",
+        "applications.sluice.dev",
+        "-n",
+        &ns,
+        "cr-app",
+        "--wait=false",
+    ]);
+    wait_for(Duration::from_secs(30), "objects deleted", || {
+        cm_value(&ns, "from-cr").is_none()
+    })
+    .await;
+    wait_for(Duration::from_secs(30), "resource gone", || {
+        kubectl_json(&["get", "applications.sluice.dev", "-n", &ns, "cr-app"]).is_none()
+    })
+    .await;
+    assert!(svc.status("cr-app").is_none());
 }

@@ -19,6 +19,12 @@ pub struct Args {
     /// adds, changes or removes the app.
     #[arg(long, value_name = "DIR")]
     pub apps: Option<PathBuf>,
+    /// Also keep Application resources (sluice.dev and argoproj.io) in the
+    /// cluster in sync: in these namespaces (comma-separated), or in every
+    /// namespace when given without a value. Install the CRD with
+    /// `sluice crd | kubectl apply -f -`.
+    #[arg(long, value_name = "NS,...", num_args = 0..=1, default_missing_value = "", value_delimiter = ',')]
+    pub in_cluster_apps: Option<Vec<String>>,
     /// Where health, readiness, webhooks and the status API listen.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -91,9 +97,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
         );
         return Ok(EXIT_USAGE);
     }
-    if args.apps.is_none() {
+    if args.apps.is_none() && args.in_cluster_apps.is_none() {
         eprintln!(
-            "error: sluice serve needs apps: pass --apps DIR (a directory of Application files)"
+            "error: sluice serve needs apps: pass --apps DIR (a directory of Application files) and/or --in-cluster-apps"
         );
         return Ok(EXIT_USAGE);
     }
@@ -120,6 +126,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
         apps_scan_interval: Duration::from_secs(1),
         sync_timeout: args.sync_timeout,
         object_concurrency: args.concurrency.max(1),
+        in_cluster_apps: args
+            .in_cluster_apps
+            .clone()
+            .map(|v| v.into_iter().filter(|n| !n.is_empty()).collect()),
         settings,
     };
     let renderers = global.renderers()?;

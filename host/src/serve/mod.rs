@@ -19,6 +19,7 @@
 //!
 //! The parts, each usable and tested on its own:
 //! - [`registry`]: the apps from a directory of Application files;
+//! - [`incluster`]: the apps from Application resources in the cluster;
 //! - [`queue`]: the work queue (one operation in flight per app, a newer
 //!   request supersedes a queued one, first come first served);
 //! - [`service`]: workers, poller, scanner, drift handler tied together;
@@ -43,6 +44,7 @@ pub mod cluster;
 pub mod crd;
 pub mod heal;
 pub mod http;
+pub mod incluster;
 pub mod queue;
 mod reconcile;
 pub mod registry;

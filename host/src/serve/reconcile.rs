@@ -216,12 +216,15 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
             tracing::warn!(app = %name, revision = %commit, cluster = %cluster.kube.server(), error = %msg, "operation failed; nothing was applied");
             status.sync = SyncStatus::Unknown;
             status.revision = commit.clone();
-            let kind = if write {
-                "SyncError"
-            } else {
-                "ComparisonError"
-            };
-            status.set_condition(kind, msg.clone());
+            // Nothing was written: the sync could not start.
+            status.set_condition("ComparisonError", msg.clone());
+            // A cluster that cannot be reached is retried at every refresh
+            // until it is back; a deterministic refusal (an invalid plan,
+            // an empty render) marks the commit failed like a failed sync.
+            let transient = matches!(
+                e,
+                crate::sync::SyncError::Target { .. } | crate::sync::SyncError::Inventory { .. }
+            );
             if write {
                 status.operation = Some(Operation {
                     phase: Phase::Error,
@@ -234,7 +237,9 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
                     counts: Default::default(),
                     resources: Vec::new(),
                 });
-                schedule_retry(svc, name, &app, &commit, &mut retry, &mut status);
+                if !transient {
+                    schedule_retry(svc, name, &app, &commit, &mut retry, &mut status);
+                }
             }
         }
         Ok(report) => {
@@ -451,7 +456,27 @@ fn finish(svc: &Service, name: &str, mut status: AppStatus, history: Option<Hist
         if let Err(e) = svc.inner.store.put_status(name, &status) {
             tracing::error!(app = %name, error = %crate::error_chain(&e), "cannot store status");
         }
+        write_resource_status(svc, name, &status);
         svc.publish(name, Some(status));
+    }
+}
+
+/// For a `sluice.dev` Application resource, write the status to it too.
+fn write_resource_status(svc: &Service, name: &str, status: &AppStatus) {
+    let origin = {
+        let apps = svc.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+        apps.get(name).and_then(|e| e.origin.clone())
+    };
+    let client = svc.inner.incluster.lock().ok().and_then(|c| c.clone());
+    if let (Some((group, ns)), Some(client)) = (origin, client)
+        && group == "sluice.dev"
+    {
+        tokio::spawn(super::incluster::write_status(
+            client,
+            ns,
+            name.to_string(),
+            status.clone(),
+        ));
     }
 }
 
@@ -677,6 +702,7 @@ fn refresh_health(svc: &Service, name: &str) {
     if let Err(e) = svc.inner.store.put_status(name, &status) {
         tracing::error!(app = %name, error = %crate::error_chain(&e), "cannot store status");
     }
+    write_resource_status(svc, name, &status);
     svc.publish(name, Some(status));
 }
 

@@ -59,6 +59,9 @@ pub struct Config {
     pub sync_timeout: Duration,
     /// Objects applied at once within one sync.
     pub object_concurrency: usize,
+    /// Watch Application resources in these namespaces (all when empty);
+    /// `None`: only files (`--in-cluster-apps`).
+    pub in_cluster_apps: Option<Vec<String>>,
     /// How the engine resolves sources and clusters.
     pub settings: Settings,
 }
@@ -104,6 +107,8 @@ pub(super) struct AppEntry {
     pub heal: HealState,
     /// Paused by the API or CLI.
     pub paused: bool,
+    /// For an Application resource: its group and namespace.
+    pub origin: Option<(String, String)>,
 }
 
 impl AppEntry {
@@ -118,6 +123,7 @@ impl AppEntry {
             retry: RetryState::default(),
             heal: HealState::default(),
             paused: false,
+            origin: None,
         }
     }
 
@@ -175,6 +181,8 @@ pub(super) struct Inner {
     pub ready: AtomicBool,
     pub busy: AtomicUsize,
     pub watch_drift: bool,
+    /// The client Application resources are read and written with.
+    pub incluster: Mutex<Option<kube::Client>>,
 }
 
 /// A running service.
@@ -189,6 +197,13 @@ pub enum ServeError {
     /// The state store cannot be opened.
     #[error("cannot open the state store")]
     Store(#[from] StoreError),
+    /// The cluster holding Application resources cannot be reached.
+    #[error("cannot connect to the cluster for --in-cluster-apps; check the kubeconfig")]
+    Cluster {
+        /// What went wrong.
+        #[source]
+        source: crate::target::TargetError,
+    },
     /// The apps directory cannot be read.
     #[error("cannot read the apps directory {}; check --apps", dir.display())]
     AppsDir {
@@ -228,6 +243,7 @@ impl Service {
             ready: AtomicBool::new(false),
             busy: AtomicUsize::new(0),
             watch_drift: watch,
+            incluster: Mutex::new(None),
         });
         let svc = Service { inner };
         let mut registry = svc.inner.config.apps_dir.as_deref().map(Registry::new);
@@ -251,6 +267,17 @@ impl Service {
             tokio::spawn(async move { s.poll_loop().await });
             let s = svc.clone();
             tokio::spawn(async move { s.drift_loop(seen_rx).await });
+            if let Some(namespaces) = svc.inner.config.in_cluster_apps.clone() {
+                let kc = svc.inner.config.settings.kubeconfig.clone();
+                let kube = crate::target::kube::KubeTarget::connect(kc.as_deref(), None)
+                    .await
+                    .map_err(|source| ServeError::Cluster { source })?;
+                let client = kube.client().clone();
+                if let Ok(mut c) = svc.inner.incluster.lock() {
+                    *c = Some(client.clone());
+                }
+                super::incluster::spawn(&svc, client, namespaces);
+            }
         }
         svc.inner.ready.store(true, Ordering::Relaxed);
         Ok(svc)
@@ -410,6 +437,78 @@ impl Service {
             app: app.to_string(),
             status,
         });
+    }
+
+    /// An Application resource was created or changed.
+    pub(super) fn upsert_cluster_app(
+        &self,
+        name: &str,
+        namespace: &str,
+        group: &str,
+        app: Result<Application, String>,
+    ) {
+        let origin = Some((group.to_string(), namespace.to_string()));
+        let queue = {
+            let mut apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+            match apps.get_mut(name) {
+                Some(e) if e.origin != origin => {
+                    tracing::error!(app = %name, namespace, group, "an app of this name exists already (a file or another resource); this Application is ignored until the name is unique");
+                    false
+                }
+                Some(e) => {
+                    let same = match (&e.app, &app) {
+                        (Ok(a), Ok(b)) => {
+                            serde_json::to_value(a.as_ref()).ok() == serde_json::to_value(b).ok()
+                        }
+                        (Err(a), Err(b)) => a == b,
+                        _ => false,
+                    };
+                    e.app = app.map(Arc::new);
+                    !same
+                }
+                None => {
+                    let mut e = AppEntry::new(None, app.map(Arc::new));
+                    e.origin = origin;
+                    if let Ok(Some(s)) = self.inner.store.status::<AppStatus>(name) {
+                        e.status = s;
+                    }
+                    apps.insert(name.to_string(), e);
+                    true
+                }
+            }
+        };
+        if queue {
+            self.inner
+                .queue
+                .push(name, Request::new(Trigger::AppChanged));
+        }
+    }
+
+    fn take_cluster_app(&self, name: &str, namespace: &str) -> Option<AppEntry> {
+        let mut apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+        let ours = apps
+            .get(name)
+            .is_some_and(|e| e.origin.as_ref().is_some_and(|(_, ns)| ns == namespace));
+        if ours { apps.remove(name) } else { None }
+    }
+
+    /// An Application resource was deleted.
+    pub(super) fn remove_cluster_app(&self, name: &str, namespace: &str) {
+        if let Some(e) = self.take_cluster_app(name, namespace) {
+            self.remove_app(name.to_string(), e);
+        }
+    }
+
+    /// An Application resource with the cascade finalizer is being
+    /// deleted: delete its objects, then return.
+    pub(super) async fn remove_cluster_app_and_wait(&self, name: &str, namespace: &str) {
+        if let Some(e) = self.take_cluster_app(name, namespace) {
+            self.inner.queue.forget(name);
+            self.inner.cache.forget(name);
+            let _ = self.inner.store.remove(name);
+            self.publish(name, None);
+            super::reconcile::cascade_delete(self, name, e).await;
+        }
     }
 
     /// Apply a scan's changes to the app table and queue what changed.
