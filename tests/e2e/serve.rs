@@ -1072,3 +1072,66 @@ async fn application_resources_are_synced_their_status_written_and_a_finalizer_c
     .await;
     assert!(svc.status("cr-app").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_of_apps_syncs_a_wave_of_child_apps_after_the_earlier_one_is_healthy() {
+    install_crd();
+    let cluster = TestCluster::shared();
+    let ns = cluster.namespace("serve-aoa");
+    let url = server().http_url("serve-aoa");
+    let child = |i: u32| {
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Application\nmetadata: {{name: child-{i}, annotations: {{argocd.argoproj.io/sync-wave: \"{i}\"}}}}\nspec:\n  source: {{repoURL: \"{url}\", targetRevision: main, path: c{i}}}\n  destination: {{namespace: {ns}}}\n  syncPolicy: {{automated: {{prune: true}}}}\n"
+        )
+    };
+    repo(
+        "serve-aoa",
+        &[
+            ("parent/c0.yaml", &child(0)),
+            ("parent/c1.yaml", &child(1)),
+            ("c0/cm.yaml", &cm_yaml("child-0-cm", "1")),
+            ("c1/cm.yaml", &cm_yaml("child-1-cm", "1")),
+        ],
+    );
+    let e = env();
+    std::fs::write(
+        e.apps.join("parent.yaml"),
+        app_file("parent", &url, "parent", &ns, AUTO),
+    )
+    .expect("write");
+    let mut cfg = config(&e, Duration::from_secs(3600));
+    cfg.in_cluster_apps = Some(vec![ns.clone()]);
+    let svc = Service::start(cfg, renderers(), true).await.expect("start");
+    // When child-1 first appears, child-0 must already be Synced and Healthy.
+    let start = Instant::now();
+    loop {
+        if svc.status("child-1").is_some() {
+            let c0 = svc.status("child-0").expect("child-0 before child-1");
+            assert!(
+                c0.sync == SyncStatus::Synced && c0.health == "Healthy",
+                "child-1 was applied before child-0 was Healthy: {c0:?}"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "child-1 never appeared: {:?}",
+            svc.statuses()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let p = until(&svc, "parent", Duration::from_secs(90), |s| {
+        s.sync == SyncStatus::Synced && s.health == "Healthy"
+    })
+    .await;
+    assert_eq!(
+        p.operation.as_ref().map(|o| o.counts.created),
+        Some(2),
+        "{p:?}"
+    );
+    until(&svc, "child-1", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
+    assert_eq!(cm_value(&ns, "child-1-cm").as_deref(), Some("1"));
+}

@@ -167,6 +167,7 @@ pub fn assess(obj: &Value) -> Health {
         ("apiregistration.k8s.io", "APIService") => services::apiservice(obj),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => services::crd(obj),
         ("", "Namespace") => services::namespace(obj),
+        ("sluice.dev" | "argoproj.io", "Application") => application(obj),
         ("autoscaling", "HorizontalPodAutoscaler") => services::hpa(obj),
         _ => kstatus(obj),
     }
@@ -190,6 +191,31 @@ pub fn kstatus(obj: &Value) -> Health {
         Some(c) if c.is_true() => Health::healthy(c.message),
         Some(c) => Health::progressing(c.describe("not ready")),
         None => Health::healthy(""),
+    }
+}
+
+/// An Application (app of apps): the health its controller reports,
+/// `status.health` (sluice) or `status.health.status` (Argo CD); Progressing
+/// until it reports one, so a wave of child apps waits for them.
+fn application(obj: &Value) -> Health {
+    let h = obj
+        .pointer("/status/health/status")
+        .or_else(|| obj.pointer("/status/health"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let sync = obj
+        .pointer("/status/sync/status")
+        .or_else(|| obj.pointer("/status/sync"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    match h {
+        "Healthy" if sync == "Synced" => Health::healthy(""),
+        "Healthy" => Health::progressing(format!("the app is {sync}, not Synced yet")),
+        "Degraded" => Health::degraded("the app is Degraded"),
+        "Suspended" => Health::new(HealthStatus::Suspended, "the app is suspended"),
+        "Missing" => Health::progressing("the app's objects are Missing"),
+        "" => Health::progressing("the app has no status yet"),
+        other => Health::progressing(format!("the app is {other}")),
     }
 }
 

@@ -143,3 +143,25 @@ fn hpa_v1_conditions_annotation() {
         "metadata": {"name": "web", "annotations": {"autoscaling.alpha.kubernetes.io/conditions": "not json"}}});
     assert_eq!(assess(&bad).status, HealthStatus::Unknown);
 }
+
+#[test]
+fn an_application_is_healthy_when_its_controller_says_synced_and_healthy() {
+    use serde_json::json;
+    let app = |status: serde_json::Value| json!({"apiVersion": "sluice.dev/v1alpha1", "kind": "Application", "metadata": {"name": "a"}, "status": status});
+    assert_eq!(
+        assess(&app(json!({"sync": "Synced", "health": "Healthy"}))).status,
+        HealthStatus::Healthy
+    );
+    assert_eq!(
+        assess(&app(json!({"sync": "OutOfSync", "health": "Healthy"}))).status,
+        HealthStatus::Progressing
+    );
+    assert_eq!(assess(&app(json!({}))).status, HealthStatus::Progressing);
+    assert_eq!(
+        assess(&app(json!({"sync": "Synced", "health": "Degraded"}))).status,
+        HealthStatus::Degraded
+    );
+    let argo = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "a"},
+        "status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}});
+    assert_eq!(assess(&argo).status, HealthStatus::Healthy);
+}
