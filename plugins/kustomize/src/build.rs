@@ -30,6 +30,8 @@ pub struct Ctx<'a> {
     /// kustomization that gives one, top down: an overlay's wins over its
     /// bases', and a base's applies to its overlays' patches too.
     pub schema: Option<std::rc::Rc<patch::schema::Schema>>,
+    /// Edits to the top-level kustomization (the `overrides` parameter).
+    pub overrides: Option<crate::overrides::Overrides>,
     stack: Vec<String>,
 }
 
@@ -123,6 +125,7 @@ impl<'a> Ctx<'a> {
             trace: false,
             records: Vec::new(),
             schema: None,
+            overrides: None,
             stack: Vec::new(),
         }
     }
@@ -189,10 +192,16 @@ impl<'a> Ctx<'a> {
             .tree
             .read(&kfile)
             .map_err(|e| Error::in_file(&kfile, tree_err(&e)))?;
-        let k = kustfile::parse(&kfile, &bytes)?;
+        let mut k = kustfile::parse(&kfile, &bytes)?;
         // A Component built directly (the top of the build) is built like
         // a Kustomization, as `kustomize build` does.
         let top = self.stack.is_empty();
+        if top
+            && !component
+            && let Some(o) = &self.overrides
+        {
+            crate::overrides::apply(&mut k, o, self.tree, dir, &kfile)?;
+        }
         if top && !component {
             self.trace = k
                 .build_metadata
