@@ -19,6 +19,8 @@
 //! assert!(app.create_namespace());
 //! ```
 
+pub mod argo;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -102,7 +104,8 @@ pub struct Spec {
     /// Argo CD project (accepted, not used).
     #[serde(default)]
     pub project: Option<String>,
-    /// The source.
+    /// The source (required unless `sources` gives it).
+    #[serde(default)]
     pub source: Source,
     /// The renderer; detected from the files when absent.
     #[serde(default)]
@@ -113,10 +116,25 @@ pub struct Spec {
     /// Sync policy.
     #[serde(default)]
     pub sync_policy: SyncPolicy,
+    // Argo CD fields (see `argo.rs`).
+    /// Argo CD multi-source: one source may render, the others may only
+    /// lend files (`ref`); [`parse`] moves the rendering one to `source`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
+    /// Fields diff does not compare and sync does not send.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_differences: Vec<argo::IgnoreDifferences>,
+    /// Argo CD's informational entries (kept, not used).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub info: Vec<argo::Info>,
+    /// Argo CD's history length (kept; sluice's history store has its own
+    /// limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_history_limit: Option<i64>,
 }
 
 /// `spec.source`.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Source {
     /// A Git URL, or a local directory (relative to the Application file).
@@ -128,6 +146,28 @@ pub struct Source {
     /// The app's directory inside the repository.
     #[serde(default)]
     pub path: String,
+    // Argo CD source types (see `argo.rs`).
+    /// Plain YAML directory options (the yaml renderer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<argo::Directory>,
+    /// Kustomize options (the kustomize renderer's `overrides`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kustomize: Option<argo::Kustomize>,
+    /// A renderer plugin and its parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<argo::Plugin>,
+    /// Helm options: refused (Helm is not supported yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm: Option<serde_json::Value>,
+    /// A Helm chart name: refused (Helm is not supported yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<String>,
+    /// Multi-source: the name other sources' value files use for this one.
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub ref_: Option<String>,
+    /// Multi-source: the source's display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// `spec.renderer`.
@@ -174,6 +214,10 @@ pub struct SyncPolicy {
     /// Retry a failed sync (Argo CD's form; used by `sluice serve`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
+    /// Labels and annotations of the namespace `CreateNamespace=true`
+    /// creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_namespace_metadata: Option<argo::ManagedNamespaceMetadata>,
 }
 
 /// `spec.syncPolicy.retry`: how often and how fast a failed sync is tried
@@ -219,15 +263,155 @@ pub struct Automated {
     /// Allow a sync that leaves the app with no objects.
     #[serde(default)]
     pub allow_empty: bool,
+    /// Argo CD's switch for automated sync (`false` turns it off while
+    /// keeping the block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
 }
+
+/// The `syncOptions` sluice knows, and what it does with each value:
+/// honoured, what sluice always does anyway, or refused (with why).
+const SYNC_OPTIONS: &[(&str, &str)] = &[
+    ("CreateNamespace", "true|false"),
+    // What sluice always does: prune after every wave has been applied
+    // (and never after a failure).
+    ("PruneLast", "true|false"),
+    ("PrunePropagationPolicy", "foreground|background|orphan"),
+    // What sluice always does: compare first, apply only what differs.
+    ("ApplyOutOfSyncOnly", "true|false"),
+    // Always server-side apply.
+    ("ServerSideApply", "true"),
+    // Always: ignored fields are never sent.
+    ("RespectIgnoreDifferences", "true|false"),
+    // Always: kinds not served yet are assumed missing in a dry-run.
+    ("SkipDryRunOnMissingResource", "true|false"),
+    // Always: another app's objects are refused (see --adopt).
+    ("FailOnSharedResource", "true|false"),
+    // Accepted: the server validates applied fields either way.
+    ("Validate", "true|false"),
+    ("ClientSideApplyMigration", "true|false"),
+    ("Replace", "false"),
+    ("Force", "false"),
+];
 
 impl Application {
     /// Whether `syncOptions` contains `name=true`.
     pub fn sync_option(&self, name: &str) -> bool {
-        self.spec.sync_policy.sync_options.iter().any(|o| {
-            o.split_once('=')
-                .is_some_and(|(k, v)| k.trim() == name && v.trim().eq_ignore_ascii_case("true"))
-        })
+        self.sync_option_value(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    /// The value of `syncOptions` entry `name=value` (the last one given).
+    pub fn sync_option_value(&self, name: &str) -> Option<&str> {
+        self.spec
+            .sync_policy
+            .sync_options
+            .iter()
+            .filter_map(|o| o.split_once('='))
+            .filter(|(k, _)| k.trim() == name)
+            .map(|(_, v)| v.trim())
+            .next_back()
+    }
+
+    /// Things sluice accepts but does not do, to tell the user once per
+    /// load (an Argo CD `project` other than `default`: its restrictions
+    /// are not enforced).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if let Some(p) = self.spec.project.as_deref().filter(|p| *p != "default") {
+            w.push(format!(
+                "app {}: spec.project {p:?} is kept but its restrictions (source repos, destinations, kinds) are not enforced by sluice",
+                self.metadata.name
+            ));
+        }
+        if self
+            .spec
+            .source
+            .kustomize
+            .as_ref()
+            .is_some_and(|k| k.version.is_some())
+        {
+            w.push(format!(
+                "app {}: spec.source.kustomize.version has no effect: sluice builds with its built-in kustomize v5",
+                self.metadata.name
+            ));
+        }
+        w
+    }
+
+    /// Check the Argo CD fields: refused ones, the multi-source rule and
+    /// the sync options; moves the one rendering source of `sources` to
+    /// `source`.
+    fn check_argo(&mut self) -> Result<(), String> {
+        let spec = &mut self.spec;
+        if !spec.sources.is_empty() {
+            if !spec.source.repo_url.is_empty() {
+                return Err("spec.source and spec.sources are both set; give one of them".into());
+            }
+            for (i, s) in spec.sources.iter().enumerate() {
+                s.check(&format!("spec.sources[{i}]"))?;
+            }
+            let rendering: Vec<&Source> = spec.sources.iter().filter(|s| s.renders()).collect();
+            match rendering.as_slice() {
+                [one] => spec.source = (*one).clone(),
+                [] => {
+                    return Err(
+                        "spec.sources: no source renders objects (each has only a ref and no path)"
+                            .into(),
+                    );
+                }
+                many => {
+                    return Err(format!(
+                        "spec.sources: {} sources render objects; sluice renders one source per app so far: split them into {} Applications (sources with only a ref and no path are fine)",
+                        many.len(),
+                        many.len()
+                    ));
+                }
+            }
+        } else {
+            spec.source.check("spec.source")?;
+        }
+        if spec.source.repo_url.is_empty() {
+            return Err("spec.source.repoURL is missing".into());
+        }
+        if spec.source.plugin.is_some() && spec.renderer.is_some() {
+            return Err(
+                "spec.source.plugin and spec.renderer are both set; name the renderer in one of them"
+                    .into(),
+            );
+        }
+        for o in &spec.sync_policy.sync_options {
+            let Some((k, v)) = o.split_once('=') else {
+                return Err(format!(
+                    "spec.syncPolicy.syncOptions: {o:?} is not Name=value"
+                ));
+            };
+            let (k, v) = (k.trim(), v.trim());
+            let Some((_, allowed)) = SYNC_OPTIONS.iter().find(|(n, _)| *n == k) else {
+                let known: Vec<&str> = SYNC_OPTIONS.iter().map(|(n, _)| *n).collect();
+                return Err(format!(
+                    "spec.syncPolicy.syncOptions: {k} is not supported by sluice (it knows {})",
+                    known.join(", ")
+                ));
+            };
+            if !allowed.split('|').any(|a| a.eq_ignore_ascii_case(v)) {
+                let why = match k {
+                    "ServerSideApply" => " (sluice always uses server-side apply)",
+                    "Replace" | "Force" => {
+                        " (sluice only applies with server-side apply; it never replaces or deletes and recreates an object)"
+                    }
+                    _ => "",
+                };
+                return Err(format!(
+                    "spec.syncPolicy.syncOptions: {k}={v} is not supported; use {k}={allowed}{why}"
+                ));
+            }
+        }
+        for (i, d) in spec.ignore_differences.iter().enumerate() {
+            crate::diff::ignore::Rule::from_argo(d)
+                .map_err(|e| format!("spec.ignoreDifferences[{i}]: {e}"))?;
+        }
+        Ok(())
     }
 
     /// `CreateNamespace=true`.
@@ -256,7 +440,7 @@ impl Application {
 
 /// Parse an Application from YAML; `file` names it in errors.
 pub fn parse(yaml: &str, file: &str) -> Result<Application, AppError> {
-    let app: Application = serde_norway::from_str(yaml).map_err(|e| AppError::Invalid {
+    let mut app: Application = serde_norway::from_str(yaml).map_err(|e| AppError::Invalid {
         file: file.to_string(),
         message: e.to_string(),
     })?;
@@ -273,6 +457,10 @@ pub fn parse(yaml: &str, file: &str) -> Result<Application, AppError> {
             message: "metadata.name is empty".into(),
         });
     }
+    app.check_argo().map_err(|message| AppError::Invalid {
+        file: file.to_string(),
+        message,
+    })?;
     Ok(app)
 }
 
@@ -316,9 +504,9 @@ spec:
         let bad = SLUICE.replace("selfHeal: true", "selfHeal: true, selfHeel: true");
         let e = parse(&bad, "a.yaml").expect_err("unknown field");
         assert!(e.to_string().contains("selfHeel"), "{e}");
-        let bad = SLUICE.replace("path: k8s", "chart: x, path: k8s");
+        let bad = SLUICE.replace("path: k8s", "tagPrefix: x, path: k8s");
         let e = parse(&bad, "a.yaml").expect_err("unknown field");
-        assert!(e.to_string().contains("unknown field `chart`"), "{e}");
+        assert!(e.to_string().contains("unknown field `tagPrefix`"), "{e}");
     }
 
     #[test]
@@ -329,5 +517,242 @@ spec:
         )
         .expect_err("kind");
         assert!(e.to_string().contains("is not an Application"), "{e}");
+    }
+
+    /// Argo CD's guestbook Application, with the fields issue 16 lists.
+    const ARGO: &str = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: guestbook
+  namespace: argocd
+  finalizers: [resources-finalizer.argocd.argoproj.io]
+spec:
+  project: default
+  source:
+    repoURL: https://github.com/argoproj/argocd-example-apps.git
+    targetRevision: HEAD
+    path: kustomize-guestbook
+    kustomize:
+      namePrefix: prod-
+      images: [gcr.io/heptio-images/ks-guestbook-demo:0.2]
+      commonLabels: {env: prod}
+      replicas: [{name: guestbook-ui, count: "3"}]
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: guestbook
+  ignoreDifferences:
+  - group: apps
+    kind: Deployment
+    jsonPointers: [/spec/replicas]
+    jqPathExpressions: ['.spec.template.spec.initContainers[] | select(.name == "istio-init")']
+    managedFieldsManagers: [kube-controller-manager]
+  info: [{name: owner, value: team-a}]
+  revisionHistoryLimit: 5
+  syncPolicy:
+    automated: {prune: true, selfHeal: true}
+    syncOptions: [CreateNamespace=true, PruneLast=true, ServerSideApply=true, RespectIgnoreDifferences=true, PrunePropagationPolicy=foreground]
+    managedNamespaceMetadata: {labels: {team: a}}
+    retry: {limit: 2}
+"#;
+
+    #[test]
+    fn argo_application_with_kustomize_and_ignore_differences_parses() {
+        let app = parse(ARGO, "a.yaml").expect("parses");
+        let k = app.spec.source.kustomize.as_ref().expect("kustomize");
+        assert_eq!(k.name_prefix.as_deref(), Some("prod-"));
+        assert_eq!(
+            app.spec.ignore_differences[0].json_pointers,
+            ["/spec/replicas"]
+        );
+        assert_eq!(
+            app.sync_option_value("PrunePropagationPolicy"),
+            Some("foreground")
+        );
+        let c = app
+            .spec
+            .source
+            .render_config(&argo::BuildEnv::default())
+            .expect("config");
+        assert_eq!(c.renderer.as_deref(), Some("kustomize"));
+        assert_eq!(
+            c.structured["overrides"],
+            serde_json::json!({"namePrefix": "prod-",
+                "images": [{"name": "gcr.io/heptio-images/ks-guestbook-demo", "newTag": "0.2"}],
+                "replicas": [{"name": "guestbook-ui", "count": 3}],
+                "commonLabels": {"env": "prod"}, "forceCommonLabels": false,
+                "labelWithoutSelector": false, "labelIncludeTemplates": false})
+        );
+        assert!(app.warnings().is_empty(), "{:?}", app.warnings());
+        let other = parse(
+            &ARGO.replace("project: default", "project: payments"),
+            "a.yaml",
+        )
+        .expect("parses");
+        assert!(
+            other.warnings()[0].contains(
+                "spec.project \"payments\" is kept but its restrictions (source repos, destinations, kinds) are not enforced by sluice"
+            ),
+            "{:?}",
+            other.warnings()
+        );
+    }
+
+    fn refused(yaml: &str) -> String {
+        parse(yaml, "a.yaml").expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn argo_fields_sluice_cannot_honour_are_refused_by_name() {
+        let helm = ARGO.replace(
+            "    kustomize:\n",
+            "    helm: {valueFiles: [values.yaml]}\n    kustomize:\n",
+        );
+        assert!(
+            refused(&helm).contains(
+                "a.yaml: not a valid Application: spec.source.helm: Helm is not supported yet"
+            ),
+            "{}",
+            refused(&helm)
+        );
+        let both = ARGO.replace(
+            "    kustomize:\n",
+            "    directory: {recurse: true}\n    kustomize:\n",
+        );
+        assert!(refused(&both).contains("spec.source: directory and kustomize are set together"));
+        let dir = |d: &str| {
+            ARGO.replace(
+                "    kustomize:\n      namePrefix: prod-\n      images: [gcr.io/heptio-images/ks-guestbook-demo:0.2]\n      commonLabels: {env: prod}\n      replicas: [{name: guestbook-ui, count: \"3\"}]\n",
+                &format!("    directory: {d}\n"),
+            )
+        };
+        assert!(
+            refused(&dir("{jsonnet: {libs: [vendor]}}"))
+                .contains("spec.source.directory.jsonnet: Jsonnet is not supported yet")
+        );
+        // The empty jsonnet block Argo CD's UI writes is fine.
+        let app = parse(
+            &dir("{recurse: true, jsonnet: {}, include: '*.yaml', exclude: '{secret*,test*}'}"),
+            "a.yaml",
+        )
+        .expect("plain directory");
+        let c = app
+            .spec
+            .source
+            .render_config(&argo::BuildEnv::default())
+            .expect("config");
+        assert_eq!(c.renderer.as_deref(), Some("yaml"));
+        assert_eq!(
+            c.params,
+            [
+                ("recurse".to_string(), "true".to_string()),
+                ("include".into(), "*.yaml".into()),
+                ("exclude".into(), "{secret*,test*}".into())
+            ]
+        );
+        let opt = ARGO.replace("PruneLast=true", "Replace=true");
+        assert!(
+            refused(&opt).contains("spec.syncPolicy.syncOptions: Replace=true is not supported; use Replace=false (sluice only applies with server-side apply"),
+            "{}",
+            refused(&opt)
+        );
+        let opt = ARGO.replace("PruneLast=true", "Turbo=true");
+        assert!(refused(&opt).contains("spec.syncPolicy.syncOptions: Turbo is not supported by sluice (it knows CreateNamespace"));
+        let jq = ARGO.replace("select(.name == \"istio-init\")", "test(\"x\")");
+        assert!(
+            refused(&jq).contains("spec.ignoreDifferences[0]: jq path expression"),
+            "{}",
+            refused(&jq)
+        );
+        let field = ARGO.replace(
+            "revisionHistoryLimit: 5",
+            "revisionHistoryLimit: 5\n  sourceHydrator: {}",
+        );
+        assert!(refused(&field).contains("unknown field `sourceHydrator`"));
+        let field = ARGO.replace(
+            "namePrefix: prod-",
+            "namePrefix: prod-\n      helmCharts: []",
+        );
+        assert!(refused(&field).contains("unknown field `helmCharts`"));
+    }
+
+    #[test]
+    fn multi_source_takes_the_one_rendering_source() {
+        let multi = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: multi}
+spec:
+  project: default
+  destination: {namespace: web}
+  sources:
+  - {repoURL: 'https://git.example/values.git', targetRevision: main, ref: values}
+  - repoURL: https://git.example/app.git
+    path: deploy
+    directory: {recurse: true}
+"#;
+        let app = parse(multi, "m.yaml").expect("parses");
+        assert_eq!(app.spec.source.repo_url, "https://git.example/app.git");
+        assert_eq!(app.spec.source.path, "deploy");
+        let two = multi.replace("ref: values}", "path: other}");
+        assert!(
+            refused(&two).contains("spec.sources: 2 sources render objects; sluice renders one source per app so far: split them into 2 Applications"),
+            "{}",
+            refused(&two)
+        );
+        let helm = multi.replace("ref: values}", "ref: values, chart: redis}");
+        assert!(refused(&helm).contains("spec.sources[0].chart: Helm is not supported yet"));
+        let none = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: none}
+spec: {destination: {namespace: web}}
+"#;
+        assert!(refused(none).contains("spec.source.repoURL is missing"));
+    }
+
+    #[test]
+    fn plugin_env_and_parameters_become_params() {
+        let app = parse(
+            r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: p}
+spec:
+  source:
+    repoURL: .
+    path: app
+    plugin:
+      name: envsubst.wasm
+      env: [{name: FOO, value: bar}]
+      parameters:
+      - {name: image-tag, string: v1}
+      - {name: files, array: [a.yaml, b.yaml]}
+      - {name: labels, map: {team: a}}
+"#,
+            "p.yaml",
+        )
+        .expect("parses");
+        let c = app
+            .spec
+            .source
+            .render_config(&argo::BuildEnv::default())
+            .expect("config");
+        assert_eq!(c.renderer.as_deref(), Some("envsubst.wasm"));
+        let p: Vec<(&str, &str)> = c
+            .params
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        assert_eq!(
+            p,
+            [
+                ("ARGOCD_ENV_FOO", "bar"),
+                ("image-tag", "v1"),
+                ("files", "a.yaml"),
+                ("files", "b.yaml")
+            ]
+        );
+        assert_eq!(c.structured["labels"], serde_json::json!({"team": "a"}));
     }
 }

@@ -49,6 +49,8 @@ pub use name::default_name;
 pub use repo::without_userinfo;
 
 use crate::app::Application;
+use crate::app::argo::{BuildEnv, RenderConfig};
+use crate::diff::ignore::{Ignore, IgnoreError};
 use crate::render::{RenderError, RenderSpec, Rendered, RendererRef, Renderers};
 use crate::source::git::{LogProgress, ProgressSink};
 use crate::source::{self, DirTree, Options, SourceError, SourceSpec, Tree, TreeError};
@@ -255,6 +257,23 @@ pub enum EngineError {
         #[source]
         source: TreeError,
     },
+    /// An Argo CD source field has a value sluice cannot use.
+    #[error("app {app}: {message}; fix the Application's spec.source")]
+    ArgoSource {
+        /// The app.
+        app: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// An `ignoreDifferences` entry cannot be used.
+    #[error("app {app}: spec.ignoreDifferences cannot be used")]
+    IgnoreDifferences {
+        /// The app.
+        app: String,
+        /// What is wrong.
+        #[source]
+        source: IgnoreError,
+    },
     /// The Git source could not be resolved.
     #[error("app {app}: cannot resolve its source")]
     Source {
@@ -425,12 +444,32 @@ pub fn resolve_with(
         .or_else(|| file.and_then(|a| a.spec.destination.namespace.clone()))
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "default".into());
-    let render = render_spec(def, file, &name, path, &namespace, &source);
+    let render = render_spec(def, file, &name, path, &namespace, &source)?;
     let mut sync = SyncOptions::new(&name, &namespace);
     if let Some(a) = file {
         sync.create_namespace = a.create_namespace();
         sync.prune = a.prune();
         sync.allow_empty = a.allow_empty();
+        sync.ignore = Ignore::from_argo(&a.spec.ignore_differences).map_err(|source| {
+            EngineError::IgnoreDifferences {
+                app: name.clone(),
+                source,
+            }
+        })?;
+        sync.namespace_metadata = a
+            .spec
+            .sync_policy
+            .managed_namespace_metadata
+            .as_ref()
+            .map(|m| {
+                (
+                    serde_json::json!(m.labels),
+                    serde_json::json!(m.annotations),
+                )
+            });
+        for w in a.warnings() {
+            tracing::warn!("{w}");
+        }
     }
     Ok(App {
         name,
@@ -448,6 +487,10 @@ fn file_dir(file: &Path, settings: &Settings) -> PathBuf {
     settings.working_dir.join(parent)
 }
 
+/// What to render: the renderer named by a flag, else `spec.renderer`,
+/// else the one the Argo CD source fields imply (see `app::argo`), else
+/// detected. Parameters from the Argo CD fields come first, then
+/// `spec.renderer.params`, then flags (a later value of a name wins).
 fn render_spec(
     def: &AppDef,
     file: Option<&Application>,
@@ -455,15 +498,37 @@ fn render_spec(
     path: String,
     namespace: &str,
     source: &ResolvedSource,
-) -> RenderSpec {
-    let file_renderer = file.and_then(|a| a.spec.renderer.as_ref());
-    let renderer = match (&def.renderer, file_renderer) {
-        (Some(r), _) => RendererRef::parse(r, def.renderer_sha256.clone()),
-        (None, Some(r)) => RendererRef::parse(&r.name, r.sha256.clone()),
-        (None, None) => RendererRef::Auto,
+) -> Result<RenderSpec, EngineError> {
+    let argo = match file {
+        Some(a) => {
+            let env = BuildEnv {
+                app_name: name.to_string(),
+                namespace: namespace.to_string(),
+                project: a.spec.project.clone().unwrap_or_default(),
+                revision: source.commit.clone(),
+                path: path.clone(),
+                repo_url: source.url.clone(),
+                target_revision: a.spec.source.target_revision.clone().unwrap_or_default(),
+            };
+            a.spec
+                .source
+                .render_config(&env)
+                .map_err(|message| EngineError::ArgoSource {
+                    app: name.to_string(),
+                    message,
+                })?
+        }
+        None => RenderConfig::default(),
     };
-    let mut params = Vec::new();
-    let mut structured = serde_json::Map::new();
+    let file_renderer = file.and_then(|a| a.spec.renderer.as_ref());
+    let renderer = match (&def.renderer, file_renderer, &argo.renderer) {
+        (Some(r), _, _) => RendererRef::parse(r, def.renderer_sha256.clone()),
+        (None, Some(r), _) => RendererRef::parse(&r.name, r.sha256.clone()),
+        (None, None, Some(r)) => RendererRef::parse(r, None),
+        (None, None, None) => RendererRef::Auto,
+    };
+    let mut params = argo.params;
+    let mut structured = argo.structured;
     for (k, v) in file_renderer.iter().flat_map(|r| r.params.iter()) {
         match v {
             serde_json::Value::String(s) => params.push((k.clone(), s.clone())),
@@ -476,7 +541,7 @@ fn render_spec(
     let params_json = def.params_json.clone().or_else(|| {
         (!structured.is_empty()).then(|| serde_json::Value::Object(structured).to_string())
     });
-    RenderSpec {
+    Ok(RenderSpec {
         app: name.to_string(),
         path,
         renderer,
@@ -485,7 +550,7 @@ fn render_spec(
         namespace: namespace.to_string(),
         revision: source.commit.clone(),
         repo_url: source.url.clone(),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -223,7 +223,19 @@ async fn compare_and_apply<T: Target>(
             Err(e) => failed(id, &e, opts.force_conflicts),
         };
     }
-    let after = if assume_missing {
+    // Ignored fields are not sent over a live object (see diff::ignore).
+    let trimmed;
+    let obj = match &live {
+        Some(l) if !opts.ignore.is_empty() => {
+            let mut o = obj.clone();
+            opts.ignore
+                .for_apply(id, &mut o.value, l, crate::target::FIELD_MANAGER);
+            trimmed = o;
+            &trimmed
+        }
+        _ => obj,
+    };
+    let mut after = if assume_missing {
         obj.value.clone()
     } else {
         match target.apply(obj, dry).await {
@@ -231,6 +243,14 @@ async fn compare_and_apply<T: Target>(
             Err(e) => return failed(id, &e, opts.force_conflicts),
         }
     };
+    let mut live = live;
+    if !opts.ignore.is_empty() {
+        let owner = live.clone();
+        if let Some(l) = live.as_mut() {
+            opts.ignore.normalise(id, l, owner.as_ref());
+        }
+        opts.ignore.normalise(id, &mut after, owner.as_ref());
+    }
     let status = diff::compare(live.as_ref(), &after);
     let action = if status == Status::Missing {
         Action::Created
@@ -558,7 +578,11 @@ pub async fn run<T: Target>(
         .iter()
         .any(|o| o.id.kind == "Namespace" && o.id.group.is_empty() && o.id.name == ns);
     if opts.create_namespace && !declares_ns {
-        let v = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        let mut v = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        if let Some((labels, annotations)) = &opts.namespace_metadata {
+            v["metadata"]["labels"] = labels.clone();
+            v["metadata"]["annotations"] = annotations.clone();
+        }
         let nso = object::from_value(v, None, 0).map_err(|e| inventory_err(e.to_string()))?;
         // Not a member: an existing namespace is used as it is, whoever
         // made it.

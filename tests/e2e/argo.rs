@@ -1,0 +1,357 @@
+//! Argo CD Applications synced unchanged, against the real API server:
+//! `source.kustomize` and `source.directory` fields rendered as Argo CD
+//! renders them, `managedNamespaceMetadata`, and `ignoreDifferences`
+//! honoured by diff and by sync (a second field manager that owns an
+//! ignored field is not fought).
+
+use crate::common::{cm, deploy, git_repo, objs, text};
+use serde_json::{Value, json};
+use sluice::app::argo::IgnoreDifferences;
+use sluice::diff::ignore::Ignore;
+use sluice::sync::{Action, NoProgress, Report, RowStatus, SyncOptions, run};
+use sluice::target::kube::KubeTarget;
+use sluice_testkit::cluster::TestCluster;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sluice_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KUBECONFIG")
+        .env_remove("SLUICE_ALLOW_LOCAL_REPO")
+        .output()
+        .expect("run sluice")
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// The guestbook of Argo CD's example apps, as a kustomize app.
+const GUESTBOOK_UI: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: guestbook-ui
+spec:
+  replicas: 1
+  revisionHistoryLimit: 3
+  selector:
+    matchLabels:
+      app: guestbook-ui
+  template:
+    metadata:
+      labels:
+        app: guestbook-ui
+    spec:
+      containers:
+      - image: gcr.io/heptio-images/ks-guestbook-demo:0.1
+        name: guestbook-ui
+        ports:
+        - containerPort: 80
+";
+
+const GUESTBOOK_SVC: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: guestbook-ui
+spec:
+  ports:
+  - port: 80
+    targetPort: 80
+  selector:
+    app: guestbook-ui
+";
+
+fn get(c: &TestCluster, ns: &str, what: &str) -> Value {
+    let out = c.kubectl_ok(&["get", "-n", ns, what, "-o", "json"]);
+    serde_json::from_str(&out).expect("json")
+}
+
+#[test]
+fn an_argo_cd_kustomize_application_syncs_unchanged() {
+    let c = TestCluster::shared();
+    let ns = format!("{}-gb", c.namespace("argo"));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let url = git_repo(
+        &tmp.path().join("apps"),
+        &[
+            (
+                "kustomize-guestbook/guestbook-ui-deployment.yaml",
+                GUESTBOOK_UI,
+            ),
+            ("kustomize-guestbook/guestbook-ui-svc.yaml", GUESTBOOK_SVC),
+            (
+                "kustomize-guestbook/kustomization.yaml",
+                "namePrefix: kustomize-\nresources:\n- guestbook-ui-deployment.yaml\n- guestbook-ui-svc.yaml\n",
+            ),
+            (
+                "plain/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: top}\n",
+            ),
+            (
+                "plain/sub/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nested}\n",
+            ),
+            (
+                "plain/sub/skip.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: skipped}\n",
+            ),
+        ],
+        &[],
+    );
+    let app = format!(
+        r#"apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: guestbook
+  namespace: argocd
+  finalizers:
+  - resources-finalizer.argocd.argoproj.io
+spec:
+  project: default
+  source:
+    repoURL: {url}
+    targetRevision: HEAD
+    path: kustomize-guestbook
+    kustomize:
+      namePrefix: prod-
+      images:
+      - gcr.io/heptio-images/ks-guestbook-demo:0.2
+      commonLabels:
+        env: prod
+      commonAnnotations:
+        revision: ${{ARGOCD_APP_REVISION_SHORT}}
+      commonAnnotationsEnvsubst: true
+      replicas:
+      - name: kustomize-guestbook-ui
+        count: 3
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: {ns}
+  syncPolicy:
+    automated:
+      prune: true
+      selfHeal: true
+    syncOptions:
+    - CreateNamespace=true
+    - PruneLast=true
+    managedNamespaceMetadata:
+      labels:
+        team: storefront
+"#
+    );
+    std::fs::write(tmp.path().join("app.yaml"), &app).expect("write");
+    let kc = c.kubeconfig.to_str().expect("utf-8");
+    let out = sluice_in(tmp.path(), &["sync", "app.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    // Argo CD's edits: the Application's prefix on top of the file's, the
+    // image tag, the label (selectors too), the replicas of the prefixed
+    // name as written in the kustomization, the annotation substituted.
+    let d = get(c, &ns, "deployment/prod-kustomize-guestbook-ui");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "gcr.io/heptio-images/ks-guestbook-demo:0.2"
+    );
+    assert_eq!(d["spec"]["replicas"], 3);
+    assert_eq!(d["metadata"]["labels"]["env"], "prod");
+    assert_eq!(d["spec"]["selector"]["matchLabels"]["env"], "prod");
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=7", "HEAD"])
+        .current_dir(tmp.path().join("apps"))
+        .output()
+        .expect("git");
+    assert_eq!(
+        d["metadata"]["annotations"]["revision"],
+        text(&commit.stdout).trim()
+    );
+    let s = get(c, &ns, "service/prod-kustomize-guestbook-ui");
+    assert_eq!(s["spec"]["selector"]["env"], "prod");
+    let n: Value =
+        serde_json::from_str(&c.kubectl_ok(&["get", "ns", &ns, "-o", "json"])).expect("json");
+    assert_eq!(n["metadata"]["labels"]["team"], "storefront");
+
+    // In sync afterwards.
+    let out = sluice_in(tmp.path(), &["diff", "app.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    // A directory Application: recurse with an exclude glob.
+    let dir_app = app
+        .replace("name: guestbook\n", "name: plain\n")
+        .replace("path: kustomize-guestbook", "path: plain")
+        .replace(
+            "    kustomize:\n      namePrefix: prod-\n      images:\n      - gcr.io/heptio-images/ks-guestbook-demo:0.2\n      commonLabels:\n        env: prod\n      commonAnnotations:\n        revision: ${ARGOCD_APP_REVISION_SHORT}\n      commonAnnotationsEnvsubst: true\n      replicas:\n      - name: kustomize-guestbook-ui\n        count: 3\n",
+            "    directory:\n      recurse: true\n      exclude: '**/skip.yaml'\n      jsonnet: {}\n",
+        );
+    assert!(dir_app.contains("directory:"), "{dir_app}");
+    std::fs::write(tmp.path().join("plain.yaml"), &dir_app).expect("write");
+    let out = sluice_in(tmp.path(), &["sync", "plain.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let names = c.kubectl_ok(&[
+        "get",
+        "cm",
+        "-n",
+        &ns,
+        "-o",
+        "name",
+        "-l",
+        "applyset.kubernetes.io/part-of",
+    ]);
+    assert_eq!(names.trim(), "configmap/nested\nconfigmap/top", "{names}");
+
+    // Helm is refused, naming the field, before anything is sent.
+    let helm = app.replace(
+        "    kustomize:\n",
+        "    helm:\n      releaseName: gb\n    kustomize:\n",
+    );
+    std::fs::write(tmp.path().join("helm.yaml"), helm).expect("write");
+    let out = sluice_in(tmp.path(), &["sync", "helm.yaml", "--kubeconfig", kc]);
+    assert_ne!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains(
+            "helm.yaml: not a valid Application: spec.source.helm: Helm is not supported yet"
+        ),
+        "{}",
+        show(&out)
+    );
+}
+
+async fn target() -> (KubeTarget, &'static TestCluster) {
+    let cluster = TestCluster::shared();
+    let t = KubeTarget::connect(Some(&cluster.kubeconfig), None)
+        .await
+        .expect("connect");
+    (t, cluster)
+}
+
+async fn sync(t: &KubeTarget, ns: &str, values: Vec<Value>, ignore: &Ignore, dry: bool) -> Report {
+    let mut o = SyncOptions::new("ignore", ns);
+    o.ignore = ignore.clone();
+    o.dry_run = dry;
+    let r = run(t, objs(values), &o, &NoProgress).await.expect("sync");
+    assert_eq!(r.failed(), 0, "{r:#?}");
+    r
+}
+
+fn row<'a>(r: &'a Report, name: &str) -> &'a sluice::sync::Row {
+    r.rows
+        .iter()
+        .find(|x| x.name == name)
+        .unwrap_or_else(|| panic!("no row {name}: {r:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignored_fields_owned_by_another_manager_are_not_fought() {
+    let (t, c) = target().await;
+    let ns = c.namespace("argo-ignore");
+    let ignore = Ignore::from_argo(&[
+        IgnoreDifferences {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            json_pointers: vec!["/spec/replicas".into()],
+            ..Default::default()
+        },
+        IgnoreDifferences {
+            kind: "ConfigMap".into(),
+            name: Some("settings".into()),
+            managed_fields_managers: vec!["injector".into()],
+            ..Default::default()
+        },
+    ])
+    .expect("rules");
+    let mut web = deploy("web", "web", "nginx:1");
+    web["spec"]["replicas"] = json!(2);
+    let want = || {
+        vec![
+            web.clone(),
+            cm("settings", json!({"mode": "a", "level": "1"})),
+        ]
+    };
+    let r = sync(&t, &ns, want(), &ignore, false).await;
+    assert!(r.rows.iter().all(|x| x.action == Action::Created), "{r:#?}");
+    // A new object is created whole.
+    assert_eq!(get(c, &ns, "deploy/web")["spec"]["replicas"], 2);
+
+    // A second field manager takes the ignored fields: an autoscaler
+    // scales the Deployment, an injector force-applies one ConfigMap key.
+    c.kubectl_ok(&[
+        "patch",
+        "deploy",
+        "web",
+        "-n",
+        &ns,
+        "--field-manager",
+        "autoscaler",
+        "-p",
+        r#"{"spec":{"replicas":5}}"#,
+    ]);
+    let injected = tempfile::NamedTempFile::new().expect("tmp");
+    std::fs::write(
+        injected.path(),
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\ndata: {{mode: b}}\n"),
+    )
+    .expect("write");
+    c.kubectl_ok(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager",
+        "injector",
+        "-f",
+        injected.path().to_str().expect("utf-8"),
+    ]);
+
+    // Diff: in sync. Sync: nothing written, their values stay.
+    let rv = |what: &str| get(c, &ns, what)["metadata"]["resourceVersion"].clone();
+    let before = (rv("deploy/web"), rv("cm/settings"));
+    let d = sync(&t, &ns, want(), &ignore, true).await;
+    for name in ["web", "settings"] {
+        assert_eq!(row(&d, name).status, RowStatus::Synced, "{d:#?}");
+    }
+    let s = sync(&t, &ns, want(), &ignore, false).await;
+    for name in ["web", "settings"] {
+        assert_eq!(row(&s, name).action, Action::Unchanged, "{s:#?}");
+    }
+    assert_eq!(
+        (rv("deploy/web"), rv("cm/settings")),
+        before,
+        "nothing written"
+    );
+    assert_eq!(get(c, &ns, "deploy/web")["spec"]["replicas"], 5);
+    assert_eq!(
+        get(c, &ns, "cm/settings")["data"],
+        json!({"mode": "b", "level": "1"})
+    );
+
+    // A change to a field that is not ignored still syncs, and still
+    // leaves the ignored ones alone.
+    let mut newer = want();
+    newer[0]["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:2");
+    newer[1]["data"]["level"] = json!("2");
+    let s = sync(&t, &ns, newer.clone(), &ignore, false).await;
+    assert_eq!(row(&s, "web").action, Action::Configured, "{s:#?}");
+    let d = get(c, &ns, "deploy/web");
+    assert_eq!(d["spec"]["replicas"], 5);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:2"
+    );
+    assert_eq!(
+        get(c, &ns, "cm/settings")["data"],
+        json!({"mode": "b", "level": "2"})
+    );
+
+    // Without the rules sluice takes the fields back: the test can fail.
+    let none = Ignore::default();
+    let d = sync(&t, &ns, newer.clone(), &none, true).await;
+    assert_eq!(row(&d, "web").status, RowStatus::OutOfSync, "{d:#?}");
+    sync(&t, &ns, newer, &none, false).await;
+    assert_eq!(get(c, &ns, "deploy/web")["spec"]["replicas"], 2);
+    assert_eq!(get(c, &ns, "cm/settings")["data"]["mode"], "a");
+}
