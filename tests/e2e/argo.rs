@@ -129,7 +129,7 @@ spec:
         revision: ${{ARGOCD_APP_REVISION_SHORT}}
       commonAnnotationsEnvsubst: true
       replicas:
-      - name: kustomize-guestbook-ui
+      - name: guestbook-ui
         count: 3
   destination:
     server: https://kubernetes.default.svc
@@ -151,10 +151,10 @@ spec:
     let out = sluice_in(tmp.path(), &["sync", "app.yaml", "--kubeconfig", kc]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 
-    // Argo CD's edits: the Application's prefix on top of the file's, the
-    // image tag, the label (selectors too), the replicas of the prefixed
-    // name as written in the kustomization, the annotation substituted.
-    let d = get(c, &ns, "deployment/prod-kustomize-guestbook-ui");
+    // Argo CD's edits (`kustomize edit`): the Application's prefix
+    // replaces the file's, the image tag, the label (selectors too), the
+    // replicas, the annotation substituted.
+    let d = get(c, &ns, "deployment/prod-guestbook-ui");
     assert_eq!(
         d["spec"]["template"]["spec"]["containers"][0]["image"],
         "gcr.io/heptio-images/ks-guestbook-demo:0.2"
@@ -171,7 +171,7 @@ spec:
         d["metadata"]["annotations"]["revision"],
         text(&commit.stdout).trim()
     );
-    let s = get(c, &ns, "service/prod-kustomize-guestbook-ui");
+    let s = get(c, &ns, "service/prod-guestbook-ui");
     assert_eq!(s["spec"]["selector"]["env"], "prod");
     let n: Value =
         serde_json::from_str(&c.kubectl_ok(&["get", "ns", &ns, "-o", "json"])).expect("json");
@@ -186,7 +186,7 @@ spec:
         .replace("name: guestbook\n", "name: plain\n")
         .replace("path: kustomize-guestbook", "path: plain")
         .replace(
-            "    kustomize:\n      namePrefix: prod-\n      images:\n      - gcr.io/heptio-images/ks-guestbook-demo:0.2\n      commonLabels:\n        env: prod\n      commonAnnotations:\n        revision: ${ARGOCD_APP_REVISION_SHORT}\n      commonAnnotationsEnvsubst: true\n      replicas:\n      - name: kustomize-guestbook-ui\n        count: 3\n",
+            "    kustomize:\n      namePrefix: prod-\n      images:\n      - gcr.io/heptio-images/ks-guestbook-demo:0.2\n      commonLabels:\n        env: prod\n      commonAnnotations:\n        revision: ${ARGOCD_APP_REVISION_SHORT}\n      commonAnnotationsEnvsubst: true\n      replicas:\n      - name: guestbook-ui\n        count: 3\n",
             "    directory:\n      recurse: true\n      exclude: '**/skip.yaml'\n      jsonnet: {}\n",
         );
     assert!(dir_app.contains("directory:"), "{dir_app}");
@@ -354,4 +354,38 @@ async fn ignored_fields_owned_by_another_manager_are_not_fought() {
     sync(&t, &ns, newer, &none, false).await;
     assert_eq!(get(c, &ns, "deploy/web")["spec"]["replicas"], 2);
     assert_eq!(get(c, &ns, "cm/settings")["data"]["mode"], "a");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_propagation_policy_reaches_the_api_server() {
+    let (t, c) = target().await;
+    let ns = c.namespace("argo-propagation");
+    let both = || vec![cm("keep", json!({})), cm("old", json!({}))];
+    let mut o = SyncOptions::new("propagation", &ns);
+    run(&t, objs(both()), &o, &NoProgress).await.expect("sync");
+    o.prune = true;
+    o.propagation = sluice::target::Propagation::Foreground;
+    let r = run(&t, objs(vec![cm("keep", json!({}))]), &o, &NoProgress)
+        .await
+        .expect("prune");
+    assert_eq!(row(&r, "old").status, RowStatus::Pruned, "{r:#?}");
+    // No garbage collector runs here: a foreground delete leaves the
+    // object waiting on its finalizer, which shows the policy was sent.
+    let old = get(c, &ns, "cm/old");
+    assert_eq!(
+        old["metadata"]["finalizers"],
+        json!(["foregroundDeletion"]),
+        "{old:#}"
+    );
+    assert!(old["metadata"]["deletionTimestamp"].is_string());
+    c.kubectl_ok(&[
+        "patch",
+        "cm",
+        "old",
+        "-n",
+        &ns,
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
 }

@@ -467,6 +467,12 @@ pub fn resolve_with(
                     serde_json::json!(m.annotations),
                 )
             });
+        if let Some(p) = a
+            .sync_option_value("PrunePropagationPolicy")
+            .and_then(crate::target::Propagation::parse)
+        {
+            sync.propagation = p;
+        }
         for w in a.warnings() {
             tracing::warn!("{w}");
         }

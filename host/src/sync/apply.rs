@@ -318,7 +318,10 @@ async fn prune_one<T: Target>(
         r.action = Action::Pruned;
         return r;
     }
-    match target.delete(obj, uid_of(&obj.value)).await {
+    match target
+        .delete_propagating(obj, uid_of(&obj.value), opts.propagation)
+        .await
+    {
         Ok(Deleted::Deleted | Deleted::NotFound) => {
             Row::new(id, RowStatus::Pruned, Action::Pruned, "pruned")
         }

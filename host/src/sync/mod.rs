@@ -98,6 +98,9 @@ pub struct SyncOptions {
     /// Labels and annotations of the namespace `create_namespace` creates
     /// (`managedNamespaceMetadata`).
     pub namespace_metadata: Option<(Value, Value)>,
+    /// How pruned objects' dependents are deleted
+    /// (`PrunePropagationPolicy`; background by default).
+    pub propagation: crate::target::Propagation,
 }
 
 /// A function receiving status lines.
@@ -151,6 +154,7 @@ impl SyncOptions {
             status: StatusSink::default(),
             ignore: Default::default(),
             namespace_metadata: None,
+            propagation: Default::default(),
         }
     }
 }
