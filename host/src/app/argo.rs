@@ -139,6 +139,10 @@ pub struct Kustomize {
     /// With `labelWithoutSelector`, label pod templates too.
     #[serde(default)]
     pub label_include_templates: bool,
+    /// Build a directory without a kustomization from the manifests below
+    /// it (Flux's behaviour; not an Argo CD field).
+    #[serde(skip)]
+    pub generate: bool,
 }
 
 /// A replica count: a number, or a string holding one (Argo CD's
@@ -499,6 +503,9 @@ impl Kustomize {
                 "ignoreMissingComponents",
                 json!(self.ignore_missing_components),
             );
+        }
+        if self.generate {
+            put("generate", json!(true));
         }
         Ok((!o.is_empty()).then_some(Value::Object(o)))
     }

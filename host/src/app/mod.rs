@@ -20,6 +20,7 @@
 //! ```
 
 pub mod argo;
+pub mod flux;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,10 @@ pub struct Application {
     pub metadata: Metadata,
     /// What and where.
     pub spec: Spec,
+    /// What a Flux Kustomization adds (set when the file held Flux
+    /// objects; never read from an Application).
+    #[serde(skip)]
+    pub flux: Option<flux::FluxExtras>,
 }
 
 /// The Application's metadata.
@@ -324,6 +329,9 @@ impl Application {
                 self.metadata.name
             ));
         }
+        if let Some(f) = &self.flux {
+            w.extend(f.warnings.iter().cloned());
+        }
         if self
             .spec
             .source
@@ -438,8 +446,36 @@ impl Application {
     }
 }
 
-/// Parse an Application from YAML; `file` names it in errors.
+/// The non-empty YAML documents of `yaml`, if there is more than one or
+/// any is a Flux object (a Flux app file); `None` for one plain document.
+fn flux_docs(yaml: &str) -> Option<Vec<serde_json::Value>> {
+    let mut docs = Vec::new();
+    for d in serde_norway::Deserializer::from_str(yaml) {
+        match serde_json::Value::deserialize(d) {
+            Ok(serde_json::Value::Null) => {}
+            Ok(v) => docs.push(v),
+            // Let the one-document parser report it.
+            Err(_) => return None,
+        }
+    }
+    flux::is_flux(&docs).then_some(docs)
+}
+
+/// Parse an Application from YAML; `file` names it in errors. A file of
+/// Flux objects (a `Kustomization` and its `GitRepository`) is read as the
+/// Application it stands for (see [`flux`]).
 pub fn parse(yaml: &str, file: &str) -> Result<Application, AppError> {
+    if let Some(docs) = flux_docs(yaml) {
+        let mut app = flux::to_application(&docs).map_err(|message| AppError::Invalid {
+            file: file.to_string(),
+            message,
+        })?;
+        app.check_argo().map_err(|message| AppError::Invalid {
+            file: file.to_string(),
+            message,
+        })?;
+        return Ok(app);
+    }
     let mut app: Application = serde_norway::from_str(yaml).map_err(|e| AppError::Invalid {
         file: file.to_string(),
         message: e.to_string(),

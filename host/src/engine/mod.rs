@@ -48,7 +48,9 @@ mod repo;
 pub use name::default_name;
 pub use repo::without_userinfo;
 
-use crate::app::Application;
+use crate::app::{Application, flux};
+use crate::object;
+use std::collections::BTreeMap;
 use crate::app::argo::{BuildEnv, RenderConfig};
 use crate::diff::ignore::{Ignore, IgnoreError};
 use crate::render::{RenderError, RenderSpec, Rendered, RendererRef, Renderers};
@@ -186,12 +188,45 @@ pub struct App {
     pub sync: SyncOptions,
     /// Where it goes.
     pub destination: Destination,
+    /// Flux's `postBuild.substitute` variables, applied to every rendered
+    /// object (empty: none, and nothing is substituted).
+    pub substitute: BTreeMap<String, String>,
 }
 
 impl App {
-    /// Render the app's desired objects with `renderers`.
+    /// Render the app's desired objects with `renderers`, then substitute
+    /// Flux post-build variables when the app has any.
     pub fn render(&self, renderers: &Renderers) -> Result<Rendered, RenderError> {
-        renderers.render(self.source.tree.clone(), &self.render)
+        let mut r = renderers.render(self.source.tree.clone(), &self.render)?;
+        if self.substitute.is_empty() {
+            return Ok(r);
+        }
+        for (n, o) in r.objects.iter_mut().enumerate() {
+            let label = format!("{} {}", o.id.kind, o.id.name);
+            let new = flux::substitute(&o.value, &self.substitute, &label).map_err(|source| {
+                RenderError::Substitute {
+                    app: self.name.clone(),
+                    source,
+                }
+            })?;
+            if let Some(v) = new {
+                let mut obj = object::from_value(v, o.origin.clone(), n).map_err(|source| {
+                    RenderError::BadObject {
+                        app: self.name.clone(),
+                        renderer: r.renderer.clone(),
+                        source,
+                    }
+                })?;
+                obj.sensitive_paths = std::mem::take(&mut o.sensitive_paths);
+                *o = obj;
+            }
+        }
+        object::check_unique(&r.objects).map_err(|source| RenderError::BadObject {
+            app: self.name.clone(),
+            renderer: r.renderer.clone(),
+            source,
+        })?;
+        Ok(r)
     }
 }
 
@@ -477,12 +512,17 @@ pub fn resolve_with(
             tracing::warn!("{w}");
         }
     }
+    let substitute = file
+        .and_then(|a| a.flux.as_ref())
+        .map(|f| f.substitute.clone())
+        .unwrap_or_default();
     Ok(App {
         name,
         source,
         render,
         sync,
         destination,
+        substitute,
     })
 }
 

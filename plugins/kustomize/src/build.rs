@@ -176,7 +176,27 @@ impl<'a> Ctx<'a> {
     /// directory must hold a `kind: Component` applied onto `acc`.
     pub fn build_dir(&mut self, dir: &str, acc: &mut Accum, component: bool) -> Result<()> {
         let shown = if dir.is_empty() { "." } else { dir };
-        let kfile = kustfile::find(self.tree, dir)?.ok_or_else(|| {
+        let top = self.stack.is_empty();
+        let found = kustfile::find(self.tree, dir)?;
+        if found.is_none()
+            && top
+            && !component
+            && let Some(o) = self.overrides.clone().filter(|o| o.generate)
+        {
+            // Flux's generated kustomization, then the overrides on it.
+            let mut k = crate::overrides::generated(self.tree, dir)?;
+            let kfile = crate::paths::join(dir, "kustomization.yaml");
+            crate::overrides::apply(&mut k, &o, self.tree, dir, &kfile)?;
+            self.stack.push(dir.to_string());
+            let r = self
+                .build_kustomization(dir, &kfile, &k, acc)
+                .map_err(|e| e.context(&format!("{kfile} (generated)")));
+            self.stack.pop();
+            r?;
+            acc.top = Some(k);
+            return Ok(());
+        }
+        let kfile = found.ok_or_else(|| {
             Error::msg(format!("unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '{shown}'"))
         })?;
         if self.stack.iter().any(|d| d == dir) {
@@ -195,7 +215,6 @@ impl<'a> Ctx<'a> {
         let mut k = kustfile::parse(&kfile, &bytes)?;
         // A Component built directly (the top of the build) is built like
         // a Kustomization, as `kustomize build` does.
-        let top = self.stack.is_empty();
         if top
             && !component
             && let Some(o) = &self.overrides

@@ -20,6 +20,11 @@
 //!   `ignoreMissingComponents`, one whose directory does not exist is
 //!   left out.
 //!
+//! - `generate`: when the directory has no kustomization, build one
+//!   listing every `.yaml`/`.yml` file below it (a sub-directory holding a
+//!   kustomization is listed as a directory and not descended into), as
+//!   Flux's kustomize-controller generates it.
+//!
 //! Unknown keys are an error naming them.
 
 use crate::error::{Error, Result};
@@ -58,6 +63,8 @@ pub struct Overrides {
     pub components: Vec<String>,
     #[serde(default)]
     pub ignore_missing_components: bool,
+    #[serde(default)]
+    pub generate: bool,
 }
 
 /// The renderer's structured parameters (`params-json`).
@@ -189,4 +196,42 @@ pub fn apply(
         k.components.push(c.clone());
     }
     Ok(())
+}
+
+/// The kustomization Flux generates for `dir` when it has none: every
+/// `.yaml`/`.yml` file below it in path order, and each sub-directory that
+/// holds a kustomization (not descended into), relative to `dir`.
+pub fn generated(tree: &dyn SourceTree, dir: &str) -> Result<Kustomization> {
+    fn scan(tree: &dyn SourceTree, top: &str, dir: &str, out: &mut Vec<String>) -> Result<()> {
+        let mut entries = tree
+            .list(dir)
+            .map_err(|e| Error::msg(sluice_plugin_sdk::tree_error_message(&e)))?;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        for e in entries {
+            let p = crate::paths::join(dir, &e.name);
+            let rel = crate::relative_to(top, &p);
+            match e.kind {
+                sluice_plugin_sdk::EntryKind::Directory => {
+                    if crate::kustfile::find(tree, &p)?.is_some() {
+                        out.push(rel);
+                    } else {
+                        scan(tree, top, &p, out)?;
+                    }
+                }
+                sluice_plugin_sdk::EntryKind::File
+                    if e.name.ends_with(".yaml") || e.name.ends_with(".yml") =>
+                {
+                    out.push(rel);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    let mut resources = Vec::new();
+    scan(tree, dir, dir, &mut resources)?;
+    Ok(Kustomization {
+        resources,
+        ..Kustomization::default()
+    })
 }

@@ -199,3 +199,58 @@ fn an_override_label_the_file_has_needs_force() {
         e.message
     );
 }
+
+/// Flux builds a directory without a kustomization from the manifests
+/// below it; a sub-directory with its own kustomization is built as one.
+#[test]
+fn generate_builds_a_directory_without_kustomization_as_flux_does() {
+    let s = Scratch::new(
+        "generate",
+        &[
+            (
+                "app/a.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+            ),
+            (
+                "app/sub/b.yml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n",
+            ),
+            ("app/sub/notes.txt", "not yaml"),
+            (
+                "app/kz/c.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+            ),
+            (
+                "app/kz/kustomization.yaml",
+                "resources: [c.yaml]\nnamePrefix: k-\n",
+            ),
+        ],
+    );
+    let got = render_json(
+        &s.0,
+        "app",
+        Some(r#"{"overrides": {"generate": true, "namespace": "flux"}}"#),
+    );
+    let names: Vec<String> = got
+        .iter()
+        .map(|j| {
+            let v: serde_json::Value = serde_json::from_str(j).expect("json");
+            format!(
+                "{}/{}",
+                v["metadata"]["namespace"].as_str().unwrap_or(""),
+                v["metadata"]["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    // kustomize's legacy order: by kind, then by name.
+    assert_eq!(names, ["flux/a", "flux/b", "flux/k-c"]);
+    // Without generate, a missing kustomization is kustomize's error.
+    let t = sluice_plugin_sdk::testing::DirTree::new(&s.0);
+    let e = render(&t, &request("app", &[])).expect_err("no kustomization");
+    assert!(
+        e.message
+            .contains("unable to find one of 'kustomization.yaml'"),
+        "{}",
+        e.message
+    );
+}
