@@ -389,3 +389,127 @@ async fn prune_propagation_policy_reaches_the_api_server() {
         r#"{"metadata":{"finalizers":null}}"#,
     ]);
 }
+
+/// Flux's podinfo, trimmed: a Deployment and Service through kustomize,
+/// with post-build variables.
+const PODINFO_DEPLOY: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: podinfo
+spec:
+  replicas: ${REPLICAS:=2}
+  selector:
+    matchLabels:
+      app: podinfo
+  template:
+    metadata:
+      labels:
+        app: podinfo
+    spec:
+      containers:
+      - name: podinfod
+        image: ghcr.io/stefanprodan/podinfo:6.5.0
+        env:
+        - name: PODINFO_UI_MESSAGE
+          value: \"hello from ${cluster_env}\"
+";
+
+#[test]
+fn a_flux_kustomization_syncs_unchanged_with_substitution() {
+    let c = TestCluster::shared();
+    let ns = c.namespace("flux");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let url = git_repo(
+        &tmp.path().join("podinfo"),
+        &[
+            ("kustomize/deployment.yaml", PODINFO_DEPLOY),
+            (
+                "kustomize/service.yaml",
+                "apiVersion: v1\nkind: Service\nmetadata: {name: podinfo}\nspec:\n  selector: {app: podinfo}\n  ports: [{name: http, port: 9898}]\n",
+            ),
+            (
+                "kustomize/script.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: script\n  annotations: {kustomize.toolkit.fluxcd.io/substitute: disabled}\ndata: {run.sh: \"echo ${cluster_env}\"}\n",
+            ),
+            (
+                "kustomize/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml, service.yaml, script.yaml]\n",
+            ),
+        ],
+        &[],
+    );
+    let flux = format!(
+        "---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: podinfo
+  namespace: flux-system
+spec:
+  interval: 5m0s
+  url: {url}
+  ref:
+    branch: main
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: podinfo
+  namespace: flux-system
+spec:
+  interval: 30m0s
+  path: ./kustomize
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: podinfo
+  targetNamespace: {ns}
+  timeout: 3m0s
+  commonMetadata:
+    labels:
+      team: podinfo
+  images:
+  - name: ghcr.io/stefanprodan/podinfo
+    newTag: 6.5.1
+  postBuild:
+    substitute:
+      cluster_env: prod
+"
+    );
+    std::fs::write(tmp.path().join("podinfo.yaml"), &flux).expect("write");
+    let kc = c.kubeconfig.to_str().expect("utf-8");
+    let out = sluice_in(tmp.path(), &["sync", "podinfo.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    let d = get(c, &ns, "deployment/podinfo");
+    // The default of ${REPLICAS:=2}, read back as a number.
+    assert_eq!(d["spec"]["replicas"], 2);
+    let ct = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(ct["env"][0]["value"], "hello from prod");
+    assert_eq!(ct["image"], "ghcr.io/stefanprodan/podinfo:6.5.1");
+    // commonMetadata labels the object, never its selector.
+    assert_eq!(d["metadata"]["labels"]["team"], "podinfo");
+    assert_eq!(
+        d["spec"]["selector"]["matchLabels"],
+        json!({"app": "podinfo"})
+    );
+    // The opt-out keeps the text as written.
+    let s = get(c, &ns, "configmap/script");
+    assert_eq!(s["data"]["run.sh"], "echo ${cluster_env}");
+
+    let out = sluice_in(tmp.path(), &["diff", "podinfo.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    // A variable given wins over the default.
+    std::fs::write(
+        tmp.path().join("podinfo.yaml"),
+        flux.replace(
+            "      cluster_env: prod\n",
+            "      cluster_env: prod\n      REPLICAS: \"3\"\n",
+        ),
+    )
+    .expect("write");
+    let out = sluice_in(tmp.path(), &["sync", "podinfo.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(get(c, &ns, "deployment/podinfo")["spec"]["replicas"], 3);
+}

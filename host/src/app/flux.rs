@@ -256,7 +256,10 @@ pub fn to_application(docs: &[Value]) -> Result<Application, String> {
     let mut kustomizations = Vec::new();
     for d in docs {
         let kind = d.get("kind").and_then(Value::as_str).unwrap_or_default();
-        let api = d.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let api = d
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let name = d
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -485,7 +488,9 @@ pub const SUBSTITUTE: &str = "kustomize.toolkit.fluxcd.io/substitute";
 #[derive(Debug, thiserror::Error)]
 pub enum SubstituteError {
     /// A variable name Flux refuses.
-    #[error("postBuild.substitute: variable name {name:?} is invalid, it must match ^[_[:alpha:]][_[:alpha:][:digit:]]*$")]
+    #[error(
+        "postBuild.substitute: variable name {name:?} is invalid, it must match ^[_[:alpha:]][_[:alpha:][:digit:]]*$"
+    )]
     BadName {
         /// The name.
         name: String,
@@ -512,11 +517,16 @@ pub enum SubstituteError {
 
 fn valid_name(n: &str) -> bool {
     let mut c = n.chars();
-    c.next().is_some_and(|f| f == '_' || f.is_ascii_alphabetic())
+    c.next()
+        .is_some_and(|f| f == '_' || f.is_ascii_alphabetic())
         && c.all(|x| x == '_' || x.is_ascii_alphanumeric())
 }
 
-fn expand(text: &str, vars: &BTreeMap<String, String>, object: &str) -> Result<String, SubstituteError> {
+fn expand(
+    text: &str,
+    vars: &BTreeMap<String, String>,
+    object: &str,
+) -> Result<String, SubstituteError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -637,9 +647,13 @@ mod tests {
             "spec": {"replicas": "${REPLICAS}", "template": {"spec": {"containers": [{"name": "c",
                 "image": "ghcr.io/stefanprodan/podinfo:${TAG:=6.5.0}",
                 "env": [{"name": "A", "value": "${ENV:-dev}-$CLUSTER-$${KEEP}-${MISSING}"}]}]}}}});
-        let got = substitute(&v, &vars(&[("REPLICAS", "3"), ("CLUSTER", "eu"), ("ENV", "")]), "d")
-            .expect("ok")
-            .expect("substituted");
+        let got = substitute(
+            &v,
+            &vars(&[("REPLICAS", "3"), ("CLUSTER", "eu"), ("ENV", "")]),
+            "d",
+        )
+        .expect("ok")
+        .expect("substituted");
         assert_eq!(got["spec"]["replicas"], 3);
         let c = &got["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(c["image"], "ghcr.io/stefanprodan/podinfo:6.5.0");
@@ -649,12 +663,22 @@ mod tests {
         // The opt-out.
         let mut off = v.clone();
         off["metadata"]["annotations"] = json!({SUBSTITUTE: "disabled"});
-        assert!(substitute(&off, &vars(&[("REPLICAS", "3")]), "d").expect("ok").is_none());
+        assert!(
+            substitute(&off, &vars(&[("REPLICAS", "3")]), "d")
+                .expect("ok")
+                .is_none()
+        );
         // Unsupported forms and bad names are named.
         let e = substitute(&json!({"a": "${X^^}"}), &vars(&[("X", "x")]), "cm/x").expect_err("bad");
-        assert!(e.to_string().contains("cm/x: ${X^^} is not supported"), "{e}");
+        assert!(
+            e.to_string().contains("cm/x: ${X^^} is not supported"),
+            "{e}"
+        );
         let e = substitute(&v, &vars(&[("1X", "x")]), "d").expect_err("bad");
-        assert!(e.to_string().contains("variable name \"1X\" is invalid"), "{e}");
+        assert!(
+            e.to_string().contains("variable name \"1X\" is invalid"),
+            "{e}"
+        );
     }
 
     /// Flux's podinfo example: a GitRepository and a Kustomization.
@@ -695,7 +719,10 @@ spec:
     fn podinfo_reads_as_an_application() {
         let app = crate::app::parse(PODINFO, "podinfo.yaml").expect("parses");
         assert_eq!(app.metadata.name, "podinfo");
-        assert_eq!(app.spec.source.repo_url, "https://github.com/stefanprodan/podinfo");
+        assert_eq!(
+            app.spec.source.repo_url,
+            "https://github.com/stefanprodan/podinfo"
+        );
         assert_eq!(app.spec.source.target_revision.as_deref(), Some("master"));
         assert_eq!(app.spec.source.path, "kustomize");
         assert_eq!(app.spec.destination.namespace.as_deref(), Some("default"));
@@ -719,7 +746,10 @@ spec:
                 .expect_err("refused")
                 .to_string()
         };
-        let sops = PODINFO.replace("  wait: true\n", "  wait: true\n  decryption: {provider: sops}\n");
+        let sops = PODINFO.replace(
+            "  wait: true\n",
+            "  wait: true\n  decryption: {provider: sops}\n",
+        );
         assert!(
             refused(&sops).contains("f.yaml: not a valid Application: Kustomization podinfo: spec.decryption: not supported yet (sluice has no SOPS decryption)"),
             "{}",
@@ -731,14 +761,30 @@ spec:
         );
         assert!(refused(&from).contains("spec.postBuild.substituteFrom: not supported yet"));
         let typo = PODINFO.replace("  prune: true\n", "  prune: true\n  prunne: true\n");
-        assert!(refused(&typo).contains("unknown field `prunne`"), "{}", refused(&typo));
-        let other = PODINFO.replace("    name: podinfo\n  targetNamespace", "    name: other\n  targetNamespace");
         assert!(
-            refused(&other).contains("spec.sourceRef names GitRepository flux-system/other, which is not in this file"),
+            refused(&typo).contains("unknown field `prunne`"),
+            "{}",
+            refused(&typo)
+        );
+        let other = PODINFO.replace(
+            "    name: podinfo\n  targetNamespace",
+            "    name: other\n  targetNamespace",
+        );
+        assert!(
+            refused(&other).contains(
+                "spec.sourceRef names GitRepository flux-system/other, which is not in this file"
+            ),
             "{}",
             refused(&other)
         );
-        let two = format!("{PODINFO}---\n{}", PODINFO.split("---\n").nth(2).expect("kustomization"));
-        assert!(refused(&two).contains("2 Flux Kustomizations in one file"), "{}", refused(&two));
+        let two = format!(
+            "{PODINFO}---\n{}",
+            PODINFO.split("---\n").nth(2).expect("kustomization")
+        );
+        assert!(
+            refused(&two).contains("2 Flux Kustomizations in one file"),
+            "{}",
+            refused(&two)
+        );
     }
 }

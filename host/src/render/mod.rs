@@ -118,7 +118,9 @@ pub enum RenderError {
         source: ObjectError,
     },
     /// Flux's post-build variable substitution failed on an object.
-    #[error("app {app}: postBuild variable substitution failed; fix the object or the Kustomization's postBuild.substitute")]
+    #[error(
+        "app {app}: postBuild variable substitution failed; fix the object or the Kustomization's postBuild.substitute"
+    )]
     Substitute {
         /// The app.
         app: String,
