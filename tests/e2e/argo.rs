@@ -513,3 +513,49 @@ spec:
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(get(c, &ns, "deployment/podinfo")["spec"]["replicas"], 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flux_ssa_annotation_if_not_present_and_ignore() {
+    let (t, c) = target().await;
+    let ns = c.namespace("flux-ssa");
+    let annotated = |name: &str, policy: &str, k: &str| {
+        let mut v = cm(name, json!({"k": k}));
+        v["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/ssa": policy});
+        v
+    };
+    let o = SyncOptions::new("ssa", &ns);
+    let r = run(
+        &t,
+        objs(vec![
+            annotated("once", "IfNotPresent", "1"),
+            annotated("never", "Ignore", "1"),
+        ]),
+        &o,
+        &NoProgress,
+    )
+    .await
+    .expect("sync");
+    assert_eq!(row(&r, "once").action, Action::Created, "{r:#?}");
+    assert_eq!(row(&r, "never").status, RowStatus::Skipped, "{r:#?}");
+    let r = run(
+        &t,
+        objs(vec![
+            annotated("once", "IfNotPresent", "2"),
+            annotated("bad", "Sometimes", "1"),
+        ]),
+        &o,
+        &NoProgress,
+    )
+    .await
+    .expect("sync");
+    assert_eq!(row(&r, "once").status, RowStatus::Skipped, "{r:#?}");
+    assert_eq!(get(c, &ns, "cm/once")["data"]["k"], "1");
+    assert!(
+        row(&r, "bad").message.contains(
+            "kustomize.toolkit.fluxcd.io/ssa: \"Sometimes\" is not one of Override, Merge, IfNotPresent, Ignore"
+        ),
+        "{r:#?}"
+    );
+    let none = c.kubectl_ok(&["get", "cm", "-n", &ns, "-o", "name"]);
+    assert!(!none.contains("configmap/never"), "{none}");
+}

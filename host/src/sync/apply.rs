@@ -21,6 +21,10 @@ const COMPARE_OPTIONS: &str = "argocd.argoproj.io/compare-options";
 const FLUX_PRUNE: &str = "kustomize.toolkit.fluxcd.io/prune";
 /// Flux's reconcile opt-out.
 const FLUX_RECONCILE: &str = "kustomize.toolkit.fluxcd.io/reconcile";
+/// Flux's apply policy: `Override` and `Merge` (server-side apply, which
+/// never removes other managers' fields: what sluice always does),
+/// `IfNotPresent` (create, never update), `Ignore` (never apply).
+const FLUX_SSA: &str = "kustomize.toolkit.fluxcd.io/ssa";
 
 fn annotation<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.pointer("/metadata/annotations")
@@ -173,6 +177,38 @@ async fn one<T: Target>(
             Action::None,
             format!("{FLUX_RECONCILE}: disabled"),
         );
+    }
+    let policy = annotation(&obj.value, FLUX_SSA)
+        .or_else(|| live.as_ref().and_then(|l| annotation(l, FLUX_SSA)));
+    match policy {
+        None | Some("Override" | "Merge") => {}
+        Some("Ignore") => {
+            return Row::new(
+                id,
+                RowStatus::Skipped,
+                Action::None,
+                format!("{FLUX_SSA}: Ignore"),
+            );
+        }
+        Some("IfNotPresent") if live.is_some() => {
+            return Row::new(
+                id,
+                RowStatus::Skipped,
+                Action::None,
+                format!("exists; {FLUX_SSA}: IfNotPresent"),
+            );
+        }
+        Some("IfNotPresent") => {}
+        Some(other) => {
+            return Row::new(
+                id,
+                RowStatus::SyncFailed,
+                Action::None,
+                format!(
+                    "{FLUX_SSA}: {other:?} is not one of Override, Merge, IfNotPresent, Ignore"
+                ),
+            );
+        }
     }
     let mut adopted = None;
     if let (None, Some(own), Some(l)) = (member, ownership, &live) {
