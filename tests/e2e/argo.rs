@@ -419,8 +419,77 @@ fn a_flux_kustomization_syncs_unchanged_with_substitution() {
     let c = TestCluster::shared();
     let ns = c.namespace("flux");
     let tmp = tempfile::tempdir().expect("tempdir");
-    let url = git_repo(
-        &tmp.path().join("podinfo"),
+    let url = podinfo_repo(tmp.path());
+    let flux = podinfo_flux(&url, &ns, "flux-system");
+    std::fs::write(tmp.path().join("podinfo.yaml"), &flux).expect("write");
+    let kc = c.kubeconfig.to_str().expect("utf-8");
+    let out = sluice_in(tmp.path(), &["sync", "podinfo.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    podinfo_checks(c, &ns, tmp.path(), &flux);
+}
+
+#[test]
+fn flux_substitute_from_reads_config_maps_and_secrets_from_the_cluster() {
+    let c = TestCluster::shared();
+    let ns = c.namespace("flux-from");
+    let vars_ns = c.namespace("flux-vars");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let url = podinfo_repo(tmp.path());
+    let flux = podinfo_flux(&url, &ns, &vars_ns).replace(
+        "    substitute:\n      cluster_env: prod\n",
+        "    substituteFrom:\n    - kind: ConfigMap\n      name: cluster-vars\n    - kind: Secret\n      name: cluster-secret-vars\n    - kind: Secret\n      name: not-there\n      optional: true\n",
+    );
+    assert!(flux.contains("substituteFrom"), "{flux}");
+    std::fs::write(tmp.path().join("podinfo.yaml"), &flux).expect("write");
+    let kc = c.kubeconfig.to_str().expect("utf-8");
+
+    // Missing and not optional: refused, nothing applied.
+    let out = sluice_in(tmp.path(), &["sync", "podinfo.yaml", "--kubeconfig", kc]);
+    assert_ne!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "app podinfo: postBuild.substituteFrom ConfigMap/cluster-vars in namespace {vars_ns}: not found; create it, or mark the reference optional: true; nothing was applied"
+        )),
+        "{}",
+        show(&out)
+    );
+    let none = c.kubectl_ok(&["get", "deploy", "-n", &ns, "-o", "name"]);
+    assert!(none.trim().is_empty(), "{none}");
+
+    // Later sources win: the Secret's cluster_env over the ConfigMap's.
+    c.kubectl_ok(&[
+        "create",
+        "configmap",
+        "cluster-vars",
+        "-n",
+        &vars_ns,
+        "--from-literal=cluster_env=staging",
+        "--from-literal=REPLICAS=4",
+    ]);
+    c.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "cluster-secret-vars",
+        "-n",
+        &vars_ns,
+        "--from-literal=cluster_env=from-secret",
+    ]);
+    let out = sluice_in(tmp.path(), &["sync", "podinfo.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let d = get(c, &ns, "deployment/podinfo");
+    assert_eq!(d["spec"]["replicas"], 4);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"],
+        "hello from from-secret"
+    );
+    let out = sluice_in(tmp.path(), &["diff", "podinfo.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
+fn podinfo_repo(dir: &Path) -> String {
+    git_repo(
+        &dir.join("podinfo"),
         &[
             ("kustomize/deployment.yaml", PODINFO_DEPLOY),
             (
@@ -437,14 +506,17 @@ fn a_flux_kustomization_syncs_unchanged_with_substitution() {
             ),
         ],
         &[],
-    );
-    let flux = format!(
+    )
+}
+
+fn podinfo_flux(url: &str, ns: &str, flux_ns: &str) -> String {
+    format!(
         "---
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
 metadata:
   name: podinfo
-  namespace: flux-system
+  namespace: {flux_ns}
 spec:
   interval: 5m0s
   url: {url}
@@ -455,7 +527,7 @@ apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata:
   name: podinfo
-  namespace: flux-system
+  namespace: {flux_ns}
 spec:
   interval: 30m0s
   path: ./kustomize
@@ -475,13 +547,12 @@ spec:
     substitute:
       cluster_env: prod
 "
-    );
-    std::fs::write(tmp.path().join("podinfo.yaml"), &flux).expect("write");
-    let kc = c.kubeconfig.to_str().expect("utf-8");
-    let out = sluice_in(tmp.path(), &["sync", "podinfo.yaml", "--kubeconfig", kc]);
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    )
+}
 
-    let d = get(c, &ns, "deployment/podinfo");
+fn podinfo_checks(c: &TestCluster, ns: &str, tmp: &Path, flux: &str) {
+    let kc = c.kubeconfig.to_str().expect("utf-8");
+    let d = get(c, ns, "deployment/podinfo");
     // The default of ${REPLICAS:=2}, read back as a number.
     assert_eq!(d["spec"]["replicas"], 2);
     let ct = &d["spec"]["template"]["spec"]["containers"][0];
@@ -494,24 +565,24 @@ spec:
         json!({"app": "podinfo"})
     );
     // The opt-out keeps the text as written.
-    let s = get(c, &ns, "configmap/script");
+    let s = get(c, ns, "configmap/script");
     assert_eq!(s["data"]["run.sh"], "echo ${cluster_env}");
 
-    let out = sluice_in(tmp.path(), &["diff", "podinfo.yaml", "--kubeconfig", kc]);
+    let out = sluice_in(tmp, &["diff", "podinfo.yaml", "--kubeconfig", kc]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 
     // A variable given wins over the default.
     std::fs::write(
-        tmp.path().join("podinfo.yaml"),
+        tmp.join("podinfo.yaml"),
         flux.replace(
             "      cluster_env: prod\n",
             "      cluster_env: prod\n      REPLICAS: \"3\"\n",
         ),
     )
     .expect("write");
-    let out = sluice_in(tmp.path(), &["sync", "podinfo.yaml", "--kubeconfig", kc]);
+    let out = sluice_in(tmp, &["sync", "podinfo.yaml", "--kubeconfig", kc]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert_eq!(get(c, &ns, "deployment/podinfo")["spec"]["replicas"], 3);
+    assert_eq!(get(c, ns, "deployment/podinfo")["spec"]["replicas"], 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,9 +21,12 @@
 //! - `interval`, `retryInterval`, `timeout`, `wait`, `force: false` are
 //!   accepted; `dependsOn`, `healthChecks` and `suspend: true` are accepted
 //!   with a warning that a single `sluice sync` does not act on them;
+//! - `postBuild.substituteFrom`: the ConfigMaps and Secrets are read from
+//!   the destination cluster, in the Kustomization's namespace, by the
+//!   caller once connected (`engine::substitute_from`); later ones win,
+//!   `substitute` wins over all, newlines are removed from values;
 //! - `decryption` (no SOPS yet), `kubeConfig` (no cluster secrets yet),
-//!   `serviceAccountName` (no impersonation), `postBuild.substituteFrom`
-//!   (no cluster reads during render yet), `force: true`, a `semver` ref
+//!   `serviceAccountName` (no impersonation), `force: true`, a `semver` ref
 //!   and sources other than `GitRepository` are refused, naming the
 //!   field. Unknown fields are errors naming them.
 
@@ -223,15 +226,33 @@ struct PostBuildSpec {
     #[serde(default)]
     substitute: BTreeMap<String, String>,
     #[serde(default)]
-    substitute_from: Vec<Value>,
+    substitute_from: Vec<SubstituteFrom>,
+}
+
+/// `postBuild.substituteFrom[]`: a ConfigMap or Secret in the
+/// Kustomization's namespace whose data keys are variables.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubstituteFrom {
+    /// `ConfigMap` or `Secret`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// A missing one is skipped instead of failing the render.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// What a Flux Kustomization adds to its [`Application`] that the
 /// Application model has no field for.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FluxExtras {
-    /// `postBuild.substitute`.
+    /// `postBuild.substitute` (newlines removed, as Flux does).
     pub substitute: BTreeMap<String, String>,
+    /// `postBuild.substituteFrom`, read from the destination cluster.
+    pub substitute_from: Vec<SubstituteFrom>,
+    /// The Kustomization's namespace, where `substituteFrom` objects are.
+    pub namespace: String,
     /// What sluice accepts but does not act on, to tell the user.
     pub warnings: Vec<String>,
 }
@@ -317,11 +338,16 @@ pub fn to_application(docs: &[Value]) -> Result<Application, String> {
         );
     }
     let post = s.post_build.clone();
-    if post.as_ref().is_some_and(|p| !p.substitute_from.is_empty()) {
-        return refuse(
-            "postBuild.substituteFrom",
-            "not supported yet (ConfigMaps and Secrets are not read from the cluster during a render); put the variables in postBuild.substitute",
-        );
+    for f in post.iter().flat_map(|p| &p.substitute_from) {
+        if f.kind != "ConfigMap" && f.kind != "Secret" {
+            return refuse(
+                "postBuild.substituteFrom",
+                &format!(
+                    "kind {:?} of {} must be ConfigMap or Secret",
+                    f.kind, f.name
+                ),
+            );
+        }
     }
     if s.source_ref.kind != "GitRepository" {
         return refuse(
@@ -475,7 +501,21 @@ pub fn to_application(docs: &[Value]) -> Result<Application, String> {
             revision_history_limit: None,
         },
         flux: Some(FluxExtras {
-            substitute: post.map(|p| p.substitute).unwrap_or_default(),
+            substitute: post
+                .as_ref()
+                .map(|p| {
+                    p.substitute
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.replace('\n', "")))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            substitute_from: post.map(|p| p.substitute_from).unwrap_or_default(),
+            namespace: k
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
             warnings,
         }),
     })
@@ -757,9 +797,15 @@ spec:
         );
         let from = PODINFO.replace(
             "      cluster_env: prod\n",
-            "      cluster_env: prod\n    substituteFrom: [{kind: ConfigMap, name: vars}]\n",
+            "      cluster_env: prod\n    substituteFrom: [{kind: Bucket, name: vars}]\n",
         );
-        assert!(refused(&from).contains("spec.postBuild.substituteFrom: not supported yet"));
+        assert!(
+            refused(&from).contains(
+                "spec.postBuild.substituteFrom: kind \"Bucket\" of vars must be ConfigMap or Secret"
+            ),
+            "{}",
+            refused(&from)
+        );
         let typo = PODINFO.replace("  prune: true\n", "  prune: true\n  prunne: true\n");
         assert!(
             refused(&typo).contains("unknown field `prunne`"),

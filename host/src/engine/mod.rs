@@ -44,21 +44,21 @@
 mod local;
 mod name;
 mod repo;
+mod substitute;
 
 pub use name::default_name;
 pub use repo::without_userinfo;
+pub use substitute::{Substitution, substitute_from};
 
+use crate::app::Application;
 use crate::app::argo::{BuildEnv, RenderConfig};
-use crate::app::{Application, flux};
 use crate::diff::ignore::{Ignore, IgnoreError};
-use crate::object;
 use crate::render::{RenderError, RenderSpec, Rendered, RendererRef, Renderers};
 use crate::source::git::{LogProgress, ProgressSink};
 use crate::source::{self, DirTree, Options, SourceError, SourceSpec, Tree, TreeError};
 use crate::sync::SyncOptions;
 use crate::target::destination::{self, DestinationError};
 use repo::RepoKind;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -188,45 +188,30 @@ pub struct App {
     pub sync: SyncOptions,
     /// Where it goes.
     pub destination: Destination,
-    /// Flux's `postBuild.substitute` variables, applied to every rendered
-    /// object (empty: none, and nothing is substituted).
-    pub substitute: BTreeMap<String, String>,
+    /// Flux's post-build variables, if the app has any.
+    pub substitution: Option<Substitution>,
 }
 
 impl App {
     /// Render the app's desired objects with `renderers`, then substitute
-    /// Flux post-build variables when the app has any.
+    /// Flux's inline post-build variables when the app has them and no
+    /// `substituteFrom` (see [`substitute_from`] for those).
     pub fn render(&self, renderers: &Renderers) -> Result<Rendered, RenderError> {
         let mut r = renderers.render(self.source.tree.clone(), &self.render)?;
-        if self.substitute.is_empty() {
-            return Ok(r);
-        }
-        for (n, o) in r.objects.iter_mut().enumerate() {
-            let label = format!("{} {}", o.id.kind, o.id.name);
-            let new = flux::substitute(&o.value, &self.substitute, &label).map_err(|source| {
-                RenderError::Substitute {
+        if let Some(s) = self.substitution.as_ref().filter(|s| s.from.is_empty()) {
+            s.apply(&mut r.objects, &s.vars)
+                .map_err(|message| RenderError::Substitute {
                     app: self.name.clone(),
-                    source,
-                }
-            })?;
-            if let Some(v) = new {
-                let mut obj = object::from_value(v, o.origin.clone(), n).map_err(|source| {
-                    RenderError::BadObject {
-                        app: self.name.clone(),
-                        renderer: r.renderer.clone(),
-                        source,
-                    }
+                    message,
                 })?;
-                obj.sensitive_paths = std::mem::take(&mut o.sensitive_paths);
-                *o = obj;
-            }
         }
-        object::check_unique(&r.objects).map_err(|source| RenderError::BadObject {
-            app: self.name.clone(),
-            renderer: r.renderer.clone(),
-            source,
-        })?;
         Ok(r)
+    }
+
+    /// The substitution still to do once the target is connected: Flux's
+    /// `substituteFrom` (see [`substitute_from`]).
+    pub fn pending_substitution(&self) -> Option<&Substitution> {
+        self.substitution.as_ref().filter(|s| !s.from.is_empty())
     }
 }
 
@@ -308,6 +293,24 @@ pub enum EngineError {
         /// What is wrong.
         #[source]
         source: IgnoreError,
+    },
+    /// Flux's post-build variable substitution failed.
+    #[error("app {app}: postBuild variable substitution failed: {message}")]
+    Substitute {
+        /// The app.
+        app: String,
+        /// What went wrong, naming the object.
+        message: String,
+    },
+    /// A `substituteFrom` ConfigMap or Secret could not be used.
+    #[error("app {app}: postBuild.substituteFrom {what}: {message}; nothing was applied")]
+    SubstituteFrom {
+        /// The app.
+        app: String,
+        /// `Kind/name in namespace ns`.
+        what: String,
+        /// What went wrong.
+        message: String,
     },
     /// The Git source could not be resolved.
     #[error("app {app}: cannot resolve its source")]
@@ -512,17 +515,21 @@ pub fn resolve_with(
             tracing::warn!("{w}");
         }
     }
-    let substitute = file
-        .and_then(|a| a.flux.as_ref())
-        .map(|f| f.substitute.clone())
-        .unwrap_or_default();
+    let substitution = file.and_then(|a| a.flux.as_ref()).and_then(|f| {
+        (!f.substitute.is_empty() || !f.substitute_from.is_empty()).then(|| Substitution {
+            app: name.clone(),
+            vars: f.substitute.clone(),
+            from: f.substitute_from.clone(),
+            namespace: f.namespace.clone(),
+        })
+    });
     Ok(App {
         name,
         source,
         render,
         sync,
         destination,
-        substitute,
+        substitution,
     })
 }
 

@@ -119,14 +119,13 @@ pub enum RenderError {
     },
     /// Flux's post-build variable substitution failed on an object.
     #[error(
-        "app {app}: postBuild variable substitution failed; fix the object or the Kustomization's postBuild.substitute"
+        "app {app}: postBuild variable substitution failed: {message}; fix the object or the Kustomization's postBuild.substitute"
     )]
     Substitute {
         /// The app.
         app: String,
         /// What went wrong, naming the object.
-        #[source]
-        source: crate::app::flux::SubstituteError,
+        message: String,
     },
     /// No built-in renderer is called that.
     #[error(
