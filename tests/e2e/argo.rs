@@ -205,6 +205,48 @@ spec:
     ]);
     assert_eq!(names.trim(), "configmap/nested\nconfigmap/top", "{names}");
 
+    // Multi-source: both rendering sources' objects, synced as one app;
+    // a ref-only source renders nothing.
+    let multi = format!(
+        r#"apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: multi
+spec:
+  project: default
+  sources:
+  - repoURL: {url}
+    targetRevision: HEAD
+    ref: values
+  - repoURL: {url}
+    targetRevision: HEAD
+    path: kustomize-guestbook
+    kustomize:
+      namePrefix: multi-
+  - repoURL: {url}
+    targetRevision: HEAD
+    path: plain
+    directory:
+      exclude: '*.json'
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: {ns}-m
+  syncPolicy:
+    syncOptions: [CreateNamespace=true]
+"#
+    );
+    std::fs::write(tmp.path().join("multi.yaml"), multi).expect("write");
+    let ns = format!("{ns}-m");
+    let out = sluice_in(tmp.path(), &["sync", "multi.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    get(c, &ns, "deployment/multi-guestbook-ui");
+    let top = get(c, &ns, "configmap/top");
+    let parts = top["metadata"]["labels"]["applyset.kubernetes.io/part-of"].clone();
+    assert_eq!(
+        get(c, &ns, "deployment/multi-guestbook-ui")["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
+        parts
+    );
+
     // Helm is refused, naming the field, before anything is sent.
     let helm = app.replace(
         "    kustomize:\n",

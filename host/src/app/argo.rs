@@ -26,8 +26,10 @@
 //! - `source.helm` and `source.chart` are refused: Helm is not supported
 //!   yet, and a chart is never rendered as plain YAML.
 //! - `sources`: sources with only a `ref` (Argo CD's value-file sources)
-//!   render nothing; exactly one source may render (it becomes the app's
-//!   source). More are refused for now: sluice renders one source per app.
+//!   render nothing (Helm value files are their only use); every other
+//!   source is rendered with its own fields, and the objects of all are
+//!   synced as one app (the first is `spec.source`; see
+//!   [`super::Application::extra_sources`]).
 //! - `ignoreDifferences` → [`crate::diff::ignore`] rules, honoured by diff
 //!   and by sync.
 //! - `info`, `revisionHistoryLimit`: kept. `project` is kept, but its

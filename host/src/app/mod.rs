@@ -300,6 +300,19 @@ const SYNC_OPTIONS: &[(&str, &str)] = &[
 ];
 
 impl Application {
+    /// The rendering sources of a multi-source Application after the
+    /// first (which is `spec.source`): each is rendered as its own source
+    /// and their objects are synced together. Sources with only a `ref`
+    /// render nothing and are left out.
+    pub fn extra_sources(&self) -> Vec<&Source> {
+        self.spec
+            .sources
+            .iter()
+            .filter(|s| s.renders())
+            .skip(1)
+            .collect()
+    }
+
     /// Whether `syncOptions` contains `name=true`.
     pub fn sync_option(&self, name: &str) -> bool {
         self.sync_option_value(name)
@@ -359,23 +372,13 @@ impl Application {
             for (i, s) in spec.sources.iter().enumerate() {
                 s.check(&format!("spec.sources[{i}]"))?;
             }
-            let rendering: Vec<&Source> = spec.sources.iter().filter(|s| s.renders()).collect();
-            match rendering.as_slice() {
-                [one] => spec.source = (*one).clone(),
-                [] => {
-                    return Err(
-                        "spec.sources: no source renders objects (each has only a ref and no path)"
-                            .into(),
-                    );
-                }
-                many => {
-                    return Err(format!(
-                        "spec.sources: {} sources render objects; sluice renders one source per app so far: split them into {} Applications (sources with only a ref and no path are fine)",
-                        many.len(),
-                        many.len()
-                    ));
-                }
-            }
+            let Some(first) = spec.sources.iter().find(|s| s.renders()) else {
+                return Err(
+                    "spec.sources: no source renders objects (each has only a ref and no path)"
+                        .into(),
+                );
+            };
+            spec.source = first.clone();
         } else {
             spec.source.check("spec.source")?;
         }
@@ -730,12 +733,15 @@ spec:
         let app = parse(multi, "m.yaml").expect("parses");
         assert_eq!(app.spec.source.repo_url, "https://git.example/app.git");
         assert_eq!(app.spec.source.path, "deploy");
-        let two = multi.replace("ref: values}", "path: other}");
-        assert!(
-            refused(&two).contains("spec.sources: 2 sources render objects; sluice renders one source per app so far: split them into 2 Applications"),
-            "{}",
-            refused(&two)
-        );
+        assert!(app.extra_sources().is_empty());
+        let two = parse(&multi.replace("ref: values}", "path: other}"), "m.yaml").expect("two");
+        assert_eq!(two.spec.source.path, "other");
+        let extra: Vec<&str> = two
+            .extra_sources()
+            .iter()
+            .map(|s| s.path.as_str())
+            .collect();
+        assert_eq!(extra, ["deploy"]);
         let helm = multi.replace("ref: values}", "ref: values, chart: redis}");
         assert!(refused(&helm).contains("spec.sources[0].chart: Helm is not supported yet"));
         let none = r#"

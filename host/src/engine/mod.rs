@@ -53,6 +53,7 @@ pub use substitute::{Substitution, substitute_from};
 use crate::app::Application;
 use crate::app::argo::{BuildEnv, RenderConfig};
 use crate::diff::ignore::{Ignore, IgnoreError};
+use crate::object;
 use crate::render::{RenderError, RenderSpec, Rendered, RendererRef, Renderers};
 use crate::source::git::{LogProgress, ProgressSink};
 use crate::source::{self, DirTree, Options, SourceError, SourceSpec, Tree, TreeError};
@@ -190,6 +191,9 @@ pub struct App {
     pub destination: Destination,
     /// Flux's post-build variables, if the app has any.
     pub substitution: Option<Substitution>,
+    /// The other sources of a multi-source Application, each with what to
+    /// render from it; their objects are synced with the first source's.
+    pub extra: Vec<(ResolvedSource, RenderSpec)>,
 }
 
 impl App {
@@ -198,6 +202,21 @@ impl App {
     /// `substituteFrom` (see [`substitute_from`] for those).
     pub fn render(&self, renderers: &Renderers) -> Result<Rendered, RenderError> {
         let mut r = renderers.render(self.source.tree.clone(), &self.render)?;
+        for (source, spec) in &self.extra {
+            let more = renderers.render(source.tree.clone(), spec)?;
+            r.objects.extend(more.objects);
+            r.results.extend(more.results);
+            if !r.renderer.split(", ").any(|x| x == more.renderer) {
+                r.renderer = format!("{}, {}", r.renderer, more.renderer);
+            }
+        }
+        if !self.extra.is_empty() {
+            object::check_unique(&r.objects).map_err(|source| RenderError::BadObject {
+                app: self.name.clone(),
+                renderer: r.renderer.clone(),
+                source,
+            })?;
+        }
         if let Some(s) = self.substitution.as_ref().filter(|s| s.from.is_empty()) {
             s.apply(&mut r.objects, &s.vars)
                 .map_err(|message| RenderError::Substitute {
@@ -435,46 +454,16 @@ pub fn resolve_with(
         }
     };
 
-    let source = match (kind, local) {
-        (RepoKind::Dir(_), Some(dir)) => {
-            let tree = DirTree::new(&dir).map_err(|source| EngineError::Dir {
-                app: name.clone(),
-                dir: dir.clone(),
-                source,
-            })?;
-            ResolvedSource {
-                tree: Arc::new(tree),
-                commit: String::new(),
-                url: without_userinfo(&repo),
-                revision: revision.clone().unwrap_or_default(),
-                ref_name: None,
-                fetched: false,
-            }
-        }
-        (kind, local) => {
-            let spec = SourceSpec {
-                repo: match (&kind, &local) {
-                    (RepoKind::LocalGit(_), Some(canon)) => format!("file://{}", canon.display()),
-                    _ => repo.clone(),
-                },
-                revision: revision.clone().unwrap_or_else(|| "HEAD".into()),
-            };
-            let r = source::resolve_with(&spec, &settings.git, progress, interrupt).map_err(
-                |source| EngineError::Source {
-                    app: name.clone(),
-                    source: Box::new(source),
-                },
-            )?;
-            ResolvedSource {
-                tree: r.tree,
-                commit: r.commit,
-                url: without_userinfo(&repo),
-                revision: r.revision,
-                ref_name: r.ref_name,
-                fetched: r.fetched,
-            }
-        }
-    };
+    let source = fetch(
+        &name,
+        &repo,
+        revision.as_ref(),
+        kind,
+        local,
+        settings,
+        progress,
+        interrupt,
+    )?;
 
     let namespace = def
         .namespace
@@ -483,6 +472,17 @@ pub fn resolve_with(
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "default".into());
     let render = render_spec(def, file, &name, path, &namespace, &source)?;
+    // The other rendering sources of a multi-source Application.
+    let mut extra = Vec::new();
+    if let Some((file_path, a)) = &def.file {
+        let base = file_dir(file_path, settings);
+        let base = base.canonicalize().unwrap_or(base);
+        for src in a.extra_sources() {
+            let resolved = extra_source(&name, src, &base, settings, progress, interrupt)?;
+            let spec = extra_render_spec(a, src, &name, &namespace, &resolved)?;
+            extra.push((resolved, spec));
+        }
+    }
     let mut sync = SyncOptions::new(&name, &namespace);
     if let Some(a) = file {
         sync.create_namespace = a.create_namespace();
@@ -530,7 +530,118 @@ pub fn resolve_with(
         sync,
         destination,
         substitution,
+        extra,
     })
+}
+
+/// Serve a local directory as a tree, or resolve (fetch) a Git source.
+#[allow(clippy::too_many_arguments)]
+fn fetch(
+    name: &str,
+    repo: &str,
+    revision: Option<&String>,
+    kind: RepoKind,
+    local: Option<PathBuf>,
+    settings: &Settings,
+    progress: &dyn ProgressSink,
+    interrupt: &AtomicBool,
+) -> Result<ResolvedSource, EngineError> {
+    let name = name.to_string();
+    let repo = repo.to_string();
+    let revision = revision.cloned();
+    Ok(match (kind, local) {
+        (RepoKind::Dir(_), Some(dir)) => {
+            let tree = DirTree::new(&dir).map_err(|source| EngineError::Dir {
+                app: name.clone(),
+                dir: dir.clone(),
+                source,
+            })?;
+            ResolvedSource {
+                tree: Arc::new(tree),
+                commit: String::new(),
+                url: without_userinfo(&repo),
+                revision: revision.clone().unwrap_or_default(),
+                ref_name: None,
+                fetched: false,
+            }
+        }
+        (kind, local) => {
+            let spec = SourceSpec {
+                repo: match (&kind, &local) {
+                    (RepoKind::LocalGit(_), Some(canon)) => format!("file://{}", canon.display()),
+                    _ => repo.clone(),
+                },
+                revision: revision.clone().unwrap_or_else(|| "HEAD".into()),
+            };
+            let r = source::resolve_with(&spec, &settings.git, progress, interrupt).map_err(
+                |source| EngineError::Source {
+                    app: name.clone(),
+                    source: Box::new(source),
+                },
+            )?;
+            ResolvedSource {
+                tree: r.tree,
+                commit: r.commit,
+                url: without_userinfo(&repo),
+                revision: r.revision,
+                ref_name: r.ref_name,
+                fetched: r.fetched,
+            }
+        }
+    })
+}
+
+/// Resolve one more source of a multi-source Application (local ones
+/// confined like the first).
+fn extra_source(
+    name: &str,
+    src: &crate::app::Source,
+    base: &Path,
+    settings: &Settings,
+    progress: &dyn ProgressSink,
+    interrupt: &AtomicBool,
+) -> Result<ResolvedSource, EngineError> {
+    let repo = src.repo_url.clone();
+    let kind = repo::classify(&repo);
+    let local = match &kind {
+        RepoKind::Dir(p) | RepoKind::LocalGit(p) => {
+            let allowed: Vec<PathBuf> = settings
+                .allow_local_repos
+                .iter()
+                .map(|r| settings.working_dir.join(r))
+                .collect();
+            match local::confine(p, base, &allowed) {
+                Ok(canon) => Some(canon),
+                Err(local::Refusal::Open(source)) => {
+                    return Err(EngineError::LocalRepo {
+                        app: name.to_string(),
+                        repo,
+                        base: base.to_path_buf(),
+                        source,
+                    });
+                }
+                Err(local::Refusal::Outside { resolved }) => {
+                    return Err(EngineError::LocalRepoOutside {
+                        app: name.to_string(),
+                        repo,
+                        resolved,
+                        base: base.to_path_buf(),
+                    });
+                }
+            }
+        }
+        RepoKind::Remote => None,
+    };
+    fetch(
+        name,
+        &repo,
+        src.target_revision.as_ref(),
+        kind,
+        local,
+        settings,
+        progress,
+        interrupt,
+    )
 }
 
 /// The directory of an Application file (the working directory for a bare
@@ -538,6 +649,47 @@ pub fn resolve_with(
 fn file_dir(file: &Path, settings: &Settings) -> PathBuf {
     let parent = file.parent().unwrap_or(Path::new(""));
     settings.working_dir.join(parent)
+}
+
+/// What to render from one more source of a multi-source Application:
+/// the renderer its Argo CD fields imply (else detected) and their
+/// parameters.
+fn extra_render_spec(
+    a: &Application,
+    src: &crate::app::Source,
+    name: &str,
+    namespace: &str,
+    source: &ResolvedSource,
+) -> Result<RenderSpec, EngineError> {
+    let path = src.path.clone();
+    let env = BuildEnv {
+        app_name: name.to_string(),
+        namespace: namespace.to_string(),
+        project: a.spec.project.clone().unwrap_or_default(),
+        revision: source.commit.clone(),
+        path: path.clone(),
+        repo_url: source.url.clone(),
+        target_revision: src.target_revision.clone().unwrap_or_default(),
+    };
+    let c = src
+        .render_config(&env)
+        .map_err(|message| EngineError::ArgoSource {
+            app: name.to_string(),
+            message,
+        })?;
+    Ok(RenderSpec {
+        app: name.to_string(),
+        path,
+        renderer: c
+            .renderer
+            .map_or(RendererRef::Auto, |r| RendererRef::parse(&r, None)),
+        params: c.params,
+        params_json: (!c.structured.is_empty())
+            .then(|| serde_json::Value::Object(c.structured).to_string()),
+        namespace: namespace.to_string(),
+        revision: source.commit.clone(),
+        repo_url: source.url.clone(),
+    })
 }
 
 /// What to render: the renderer named by a flag, else `spec.renderer`,
