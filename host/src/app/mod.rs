@@ -292,7 +292,8 @@ const SYNC_OPTIONS: &[(&str, &str)] = &[
     ("SkipDryRunOnMissingResource", "true|false"),
     // Always: another app's objects are refused (see --adopt).
     ("FailOnSharedResource", "true|false"),
-    // Accepted: the server validates applied fields either way.
+    // Accepted: sluice applies with the server's default field validation
+    // (unknown fields dropped with a warning) either way.
     ("Validate", "true|false"),
     ("ClientSideApplyMigration", "true|false"),
     ("Replace", "false"),
