@@ -468,6 +468,40 @@ fn a_flux_kustomization_syncs_unchanged_with_substitution() {
     let out = sluice_in(tmp.path(), &["sync", "podinfo.yaml", "--kubeconfig", kc]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     podinfo_checks(c, &ns, tmp.path(), &flux);
+
+    // A file with two Kustomizations: --name picks one.
+    let second = flux
+        .split("---\n")
+        .nth(2)
+        .expect("kustomization")
+        .replace("  name: podinfo\n  namespace", "  name: other\n  namespace");
+    let both = format!(
+        "{}---\n{second}",
+        flux.replace(
+            "      cluster_env: prod\n",
+            "      cluster_env: prod\n      REPLICAS: \"3\"\n"
+        )
+    );
+    std::fs::write(tmp.path().join("podinfo.yaml"), both).expect("write");
+    let out = sluice_in(tmp.path(), &["diff", "podinfo.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("holds 2 apps (podinfo, other); name one with --name"),
+        "{}",
+        show(&out)
+    );
+    let out = sluice_in(
+        tmp.path(),
+        &[
+            "diff",
+            "podinfo.yaml",
+            "--name",
+            "podinfo",
+            "--kubeconfig",
+            kc,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! Flux's `GitRepository` + `Kustomization` as an app definition.
 //!
-//! A file holding one Flux `Kustomization`
-//! (`kustomize.toolkit.fluxcd.io/v1`) and the `GitRepository`
-//! (`source.toolkit.fluxcd.io/v1`) its `sourceRef` names is read as an
-//! [`Application`]:
+//! A file holding Flux `Kustomization`s (`kustomize.toolkit.fluxcd.io/v1`)
+//! and the `GitRepository`s (`source.toolkit.fluxcd.io/v1`) their
+//! `sourceRef`s name is read as one [`Application`] per Kustomization
+//! (`app::parse_all`; the CLI picks one with `--name`):
 //! - the repository's `url` and `ref` (`commit`, `tag`, `name`, `branch`, in
 //!   Flux's order of precedence) are the source; `path` is the app path;
 //! - `prune` is `automated.prune`; drift is always healed (Flux re-applies
@@ -19,8 +19,10 @@
 //! - `postBuild.substitute`: Flux's variable substitution, done by the host
 //!   on every rendered object ([`substitute`]);
 //! - `interval`, `retryInterval`, `timeout`, `wait`, `force: false` are
-//!   accepted; `dependsOn`, `healthChecks` and `suspend: true` are accepted
-//!   with a warning that a single `sluice sync` does not act on them;
+//!   accepted; `dependsOn` (kept in [`FluxExtras::depends_on`] for a
+//!   service that orders apps), `healthChecks` and `suspend: true` are
+//!   accepted with a warning that a single `sluice sync` does not act on
+//!   them;
 //! - `postBuild.substituteFrom`: the ConfigMaps and Secrets are read from
 //!   the destination cluster, in the Kustomization's namespace, by the
 //!   caller once connected (`engine::substitute_from`); later ones win,
@@ -160,7 +162,7 @@ struct KustomizationSpec {
     #[serde(default)]
     post_build: Option<PostBuildSpec>,
     #[serde(default)]
-    depends_on: Vec<Value>,
+    depends_on: Vec<DependsOn>,
     #[serde(default)]
     health_checks: Vec<Value>,
     // Accepted; a single sync has no use for it.
@@ -177,6 +179,14 @@ struct KustomizationSpec {
     kube_config: Option<Value>,
     #[serde(default)]
     service_account_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DependsOn {
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -253,6 +263,9 @@ pub struct FluxExtras {
     pub substitute_from: Vec<SubstituteFrom>,
     /// The Kustomization's namespace, where `substituteFrom` objects are.
     pub namespace: String,
+    /// `dependsOn`: the Kustomizations (`namespace/name`) this one waits
+    /// for, for a service that syncs several.
+    pub depends_on: Vec<String>,
     /// What sluice accepts but does not act on, to tell the user.
     pub warnings: Vec<String>,
 }
@@ -271,8 +284,9 @@ fn typed<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T, Str
     serde_json::from_value(v.clone()).map_err(|e| format!("{what}: {e}"))
 }
 
-/// Read the Flux objects of one file as an Application.
-pub fn to_application(docs: &[Value]) -> Result<Application, String> {
+/// Read the Flux objects of one file as Applications, one per
+/// Kustomization.
+pub fn to_applications(docs: &[Value]) -> Result<Vec<Application>, String> {
     let mut repos = Vec::new();
     let mut kustomizations = Vec::new();
     for d in docs {
@@ -300,16 +314,15 @@ pub fn to_application(docs: &[Value]) -> Result<Application, String> {
             }
         }
     }
-    let k = match kustomizations.as_slice() {
-        [k] => k,
-        [] => return Err("no Flux Kustomization in this file".into()),
-        many => {
-            return Err(format!(
-                "{} Flux Kustomizations in one file; sluice takes one app per file so far: put each in its own file",
-                many.len()
-            ));
-        }
-    };
+    if kustomizations.is_empty() {
+        return Err("no Flux Kustomization in this file".into());
+    }
+    kustomizations.iter().map(|k| convert(k, &repos)).collect()
+}
+
+/// One Kustomization (and the GitRepository it names, from `repos`) as
+/// an Application.
+fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, String> {
     let s = &k.spec;
     let at = format!("Kustomization {}", k.metadata.name);
     let refuse = |field: &str, why: &str| Err(format!("{at}: spec.{field}: {why}"));
@@ -516,6 +529,18 @@ pub fn to_application(docs: &[Value]) -> Result<Application, String> {
                 .namespace
                 .clone()
                 .unwrap_or_else(|| "default".into()),
+            depends_on: s
+                .depends_on
+                .iter()
+                .map(|d| {
+                    let ns = d
+                        .namespace
+                        .clone()
+                        .or_else(|| k.metadata.namespace.clone())
+                        .unwrap_or_else(|| "default".into());
+                    format!("{ns}/{}", d.name)
+                })
+                .collect(),
             warnings,
         }),
     })
@@ -825,12 +850,33 @@ spec:
         );
         let two = format!(
             "{PODINFO}---\n{}",
-            PODINFO.split("---\n").nth(2).expect("kustomization")
+            PODINFO
+                .split("---\n")
+                .nth(2)
+                .expect("kustomization")
+                .replace(
+                    "  name: podinfo\n  namespace",
+                    "  name: frontend\n  namespace"
+                )
+                .replace(
+                    "  prune: true\n",
+                    "  prune: true\n  dependsOn: [{name: podinfo}]\n"
+                )
         );
         assert!(
-            refused(&two).contains("2 Flux Kustomizations in one file"),
+            refused(&two).contains("f.yaml holds 2 apps (podinfo, frontend); name one with --name"),
             "{}",
             refused(&two)
         );
+        let apps = crate::app::parse_all(&two, "f.yaml").expect("both");
+        assert_eq!(apps.len(), 2);
+        let front = &apps[1];
+        assert_eq!(front.metadata.name, "frontend");
+        assert_eq!(
+            front.flux.as_ref().map(|f| f.depends_on.clone()),
+            Some(vec!["flux-system/podinfo".to_string()])
+        );
+        let picked = crate::app::select(apps, Some("frontend"), "f.yaml").expect("picked");
+        assert_eq!(picked.metadata.name, "frontend");
     }
 }

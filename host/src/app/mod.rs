@@ -431,22 +431,24 @@ impl Application {
         self.sync_option("CreateNamespace")
     }
 
-    /// `automated.prune`.
-    pub fn prune(&self) -> bool {
+    /// `syncPolicy.automated`, unless Argo CD's `enabled: false` turns
+    /// it off.
+    pub fn automated(&self) -> Option<&Automated> {
         self.spec
             .sync_policy
             .automated
             .as_ref()
-            .is_some_and(|a| a.prune)
+            .filter(|a| a.enabled != Some(false))
+    }
+
+    /// `automated.prune`.
+    pub fn prune(&self) -> bool {
+        self.automated().is_some_and(|a| a.prune)
     }
 
     /// `automated.allowEmpty`.
     pub fn allow_empty(&self) -> bool {
-        self.spec
-            .sync_policy
-            .automated
-            .as_ref()
-            .is_some_and(|a| a.allow_empty)
+        self.automated().is_some_and(|a| a.allow_empty)
     }
 }
 
@@ -469,17 +471,55 @@ fn flux_docs(yaml: &str) -> Option<Vec<serde_json::Value>> {
 /// Flux objects (a `Kustomization` and its `GitRepository`) is read as the
 /// Application it stands for (see [`flux`]).
 pub fn parse(yaml: &str, file: &str) -> Result<Application, AppError> {
+    select(parse_all(yaml, file)?, None, file)
+}
+
+/// Every app a file defines: its Application, or one per Flux
+/// Kustomization.
+pub fn parse_all(yaml: &str, file: &str) -> Result<Vec<Application>, AppError> {
+    let invalid = |message| AppError::Invalid {
+        file: file.to_string(),
+        message,
+    };
     if let Some(docs) = flux_docs(yaml) {
-        let mut app = flux::to_application(&docs).map_err(|message| AppError::Invalid {
-            file: file.to_string(),
-            message,
-        })?;
-        app.check_argo().map_err(|message| AppError::Invalid {
-            file: file.to_string(),
-            message,
-        })?;
-        return Ok(app);
+        let mut apps = flux::to_applications(&docs).map_err(invalid)?;
+        for app in &mut apps {
+            app.check_argo().map_err(invalid)?;
+        }
+        return Ok(apps);
     }
+    Ok(vec![parse_one(yaml, file)?])
+}
+
+/// The app of `apps` called `name`; without a name, the only one.
+pub fn select(
+    apps: Vec<Application>,
+    name: Option<&str>,
+    file: &str,
+) -> Result<Application, AppError> {
+    let names: Vec<String> = apps.iter().map(|a| a.metadata.name.clone()).collect();
+    let mut apps = apps;
+    match (apps.len(), name) {
+        (1, _) => Ok(apps.remove(0)),
+        (_, Some(n)) if names.iter().any(|x| x == n) => {
+            let i = names.iter().position(|x| x == n).unwrap_or(0);
+            Ok(apps.remove(i))
+        }
+        (_, n) => Err(AppError::Invalid {
+            file: file.to_string(),
+            message: format!(
+                "{file} holds {} apps ({}); name one with --name{}",
+                names.len(),
+                names.join(", "),
+                n.map(|n| format!(" ({n:?} is not one of them)"))
+                    .unwrap_or_default()
+            ),
+        }),
+    }
+}
+
+/// Parse one Application document.
+fn parse_one(yaml: &str, file: &str) -> Result<Application, AppError> {
     let mut app: Application = serde_norway::from_str(yaml).map_err(|e| AppError::Invalid {
         file: file.to_string(),
         message: e.to_string(),
@@ -506,12 +546,18 @@ pub fn parse(yaml: &str, file: &str) -> Result<Application, AppError> {
 
 /// Read and parse an Application file.
 pub fn load(path: &std::path::Path) -> Result<Application, AppError> {
+    load_named(path, None)
+}
+
+/// Read an app file; in a file defining several apps (Flux
+/// Kustomizations), the one called `name`.
+pub fn load_named(path: &std::path::Path, name: Option<&str>) -> Result<Application, AppError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| AppError::Read {
         file: file.clone(),
         source,
     })?;
-    parse(&text, &file)
+    select(parse_all(&text, &file)?, name, &file)
 }
 
 #[cfg(test)]
@@ -624,6 +670,16 @@ spec:
                 "labelWithoutSelector": false, "labelIncludeTemplates": false})
         );
         assert!(app.warnings().is_empty(), "{:?}", app.warnings());
+        assert!(app.prune());
+        let off = parse(
+            &ARGO.replace(
+                "automated: {prune: true,",
+                "automated: {enabled: false, prune: true,",
+            ),
+            "a.yaml",
+        )
+        .expect("parses");
+        assert!(off.automated().is_none() && !off.prune());
         let other = parse(
             &ARGO.replace("project: default", "project: payments"),
             "a.yaml",

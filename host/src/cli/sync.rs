@@ -159,7 +159,7 @@ pub fn settings(
 /// (exit code inside).
 pub fn prepare(args: &AppArgs, global: &Global) -> Result<Prepared, i32> {
     let file = match &args.app_file {
-        Some(f) => match sluice::app::load(f) {
+        Some(f) => match sluice::app::load_named(f, args.name.as_deref()) {
             Ok(a) => Some((f.clone(), a)),
             Err(e) => {
                 print_error(&e);
