@@ -706,3 +706,62 @@ async fn flux_ssa_annotation_if_not_present_and_ignore() {
     let none = c.kubectl_ok(&["get", "cm", "-n", &ns, "-o", "name"]);
     assert!(!none.contains("configmap/never"), "{none}");
 }
+
+/// `source.plugin` names a sluice renderer; its `parameters` become the
+/// renderer's parameters and `env` entries `ARGOCD_ENV_<name>` ones.
+#[test]
+fn an_argo_cd_plugin_source_runs_the_named_renderer_with_its_parameters() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let url = git_repo(
+        &tmp.path().join("apps"),
+        &[
+            (
+                "cms/a.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+            ),
+            (
+                "cms/deep/b.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n",
+            ),
+            (
+                "cms/deep/c-test.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+            ),
+        ],
+        &[],
+    );
+    let app = |plugin: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: cms}}\nspec:\n  project: default\n  source:\n    repoURL: {url}\n    path: cms\n    plugin:\n{plugin}  destination: {{namespace: web}}\n  syncPolicy: {{syncOptions: [CreateNamespace=true]}}\n"
+        )
+    };
+    std::fs::write(
+        tmp.path().join("cms.yaml"),
+        app("      name: yaml\n      parameters:\n      - {name: recurse, string: \"true\"}\n      - {name: exclude, array: ['*-test.yaml']}\n"),
+    )
+    .expect("write");
+    let out = sluice_in(tmp.path(), &["sync", "cms.yaml", "--target", "dir:out"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let mut files: Vec<String> = std::fs::read_dir(tmp.path().join("out/web"))
+        .expect("out")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|f| f.starts_with("core_ConfigMap"))
+        .collect();
+    files.sort();
+    assert_eq!(files, ["core_ConfigMap_a.yaml", "core_ConfigMap_b.yaml"]);
+    // The yaml renderer takes no env: the name it is given is Argo CD's.
+    std::fs::write(
+        tmp.path().join("cms.yaml"),
+        app("      name: yaml\n      env: [{name: FOO, value: bar}]\n"),
+    )
+    .expect("write");
+    let out = sluice_in(tmp.path(), &["sync", "cms.yaml", "--target", "dir:out"]);
+    assert_ne!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains(
+            "unknown parameter \"ARGOCD_ENV_FOO\"; this plugin accepts: recurse, include, exclude"
+        ),
+        "{}",
+        show(&out)
+    );
+}
