@@ -134,6 +134,11 @@ spec:
   destination:
     server: https://kubernetes.default.svc
     namespace: {ns}
+  ignoreDifferences:
+  - group: apps
+    kind: Deployment
+    jsonPointers:
+    - /spec/replicas
   syncPolicy:
     automated:
       prune: true
@@ -177,9 +182,25 @@ spec:
         serde_json::from_str(&c.kubectl_ok(&["get", "ns", &ns, "-o", "json"])).expect("json");
     assert_eq!(n["metadata"]["labels"]["team"], "storefront");
 
-    // In sync afterwards.
+    // In sync afterwards, also once an autoscaler has scaled it (the
+    // replicas are ignored).
     let out = sluice_in(tmp.path(), &["diff", "app.yaml", "--kubeconfig", kc]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    c.kubectl_ok(&[
+        "scale",
+        "deployment/prod-guestbook-ui",
+        "-n",
+        &ns,
+        "--replicas=5",
+    ]);
+    let out = sluice_in(tmp.path(), &["diff", "app.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = sluice_in(tmp.path(), &["sync", "app.yaml", "--kubeconfig", kc]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(
+        get(c, &ns, "deployment/prod-guestbook-ui")["spec"]["replicas"],
+        5
+    );
 
     // A directory Application: recurse with an exclude glob.
     let dir_app = app
