@@ -786,3 +786,71 @@ fn an_argo_cd_plugin_source_runs_the_named_renderer_with_its_parameters() {
         show(&out)
     );
 }
+
+/// A Flux path without a kustomization is built from the manifests below
+/// it; `wait: true` waits for them to be healthy.
+#[test]
+fn a_flux_kustomization_without_kustomization_file_waits_when_asked() {
+    let c = TestCluster::shared();
+    let ns = c.namespace("flux-wait");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let url = git_repo(
+        &tmp.path().join("infra"),
+        &[
+            (
+                "apps/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n",
+            ),
+            (
+                "apps/more/cm.yml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\n",
+            ),
+            ("apps/notes.md", "not a manifest"),
+        ],
+        &[],
+    );
+    let flux = format!(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: infra, namespace: flux-system}}\nspec: {{interval: 1m, url: {url}, ref: {{branch: main}}}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: apps, namespace: flux-system}}\nspec:\n  interval: 10m\n  path: ./apps\n  prune: true\n  wait: true\n  sourceRef: {{kind: GitRepository, name: infra}}\n  targetNamespace: {ns}\n"
+    );
+    std::fs::write(tmp.path().join("apps.yaml"), flux).expect("write");
+    let kc = c.kubeconfig.to_str().expect("utf-8");
+    let out = sluice_in(
+        tmp.path(),
+        &["sync", "apps.yaml", "--kubeconfig", kc, "-o", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rows = report["rows"].as_array().expect("rows");
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["one", "two"], "{report:#}");
+    // Waited for: each row carries its health.
+    assert!(rows.iter().all(|r| r["health"] == "Healthy"), "{report:#}");
+    // A plain sync of a sluice app does not wait (no health on its rows).
+    std::fs::write(
+        tmp.path().join("plain.yaml"),
+        format!("apiVersion: sluice.dev/v1alpha1\nkind: Application\nmetadata: {{name: plain}}\nspec:\n  source: {{repoURL: {url}, path: apps/more}}\n  destination: {{namespace: {ns}}}\n"),
+    )
+    .expect("write");
+    let out = sluice_in(
+        tmp.path(),
+        &[
+            "sync",
+            "plain.yaml",
+            "--kubeconfig",
+            kc,
+            "-o",
+            "json",
+            "--adopt",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        report["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["health"].is_null()),
+        "{report:#}"
+    );
+}

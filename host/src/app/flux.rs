@@ -18,8 +18,10 @@
 //!   without it);
 //! - `postBuild.substitute`: Flux's variable substitution, done by the host
 //!   on every rendered object ([`substitute`]);
-//! - `interval`, `retryInterval`, `timeout`, `wait`, `force: false` are
-//!   accepted; `dependsOn` (kept in [`FluxExtras::depends_on`] for a
+//! - `wait: true` waits for every object to be healthy after applying
+//!   (as `sluice sync --wait`; not on a `dir:` target, which has no
+//!   health); `interval`, `retryInterval`, `timeout` (the CLI's
+//!   `--timeout` applies), `force: false` are accepted; `dependsOn` (kept in [`FluxExtras::depends_on`] for a
 //!   service that orders apps), `healthChecks` and `suspend: true` are
 //!   accepted with a warning that a single `sluice sync` does not act on
 //!   them;
@@ -165,9 +167,7 @@ struct KustomizationSpec {
     depends_on: Vec<DependsOn>,
     #[serde(default)]
     health_checks: Vec<Value>,
-    // Accepted; a single sync has no use for it.
     #[serde(default)]
-    #[allow(dead_code)]
     wait: bool,
     #[serde(default)]
     suspend: bool,
@@ -263,6 +263,8 @@ pub struct FluxExtras {
     pub substitute_from: Vec<SubstituteFrom>,
     /// The Kustomization's namespace, where `substituteFrom` objects are.
     pub namespace: String,
+    /// `wait: true`: wait for every applied object to be healthy.
+    pub wait: bool,
     /// `dependsOn`: the Kustomizations (`namespace/name`) this one waits
     /// for, for a service that syncs several.
     pub depends_on: Vec<String>,
@@ -529,6 +531,7 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
                 .namespace
                 .clone()
                 .unwrap_or_else(|| "default".into()),
+            wait: s.wait,
             depends_on: s
                 .depends_on
                 .iter()

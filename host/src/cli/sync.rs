@@ -374,7 +374,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     o.allow_empty |= args.allow_empty;
     o.force_conflicts = !args.no_force_conflicts;
     o.adopt = args.adopt;
-    o.wait = args.wait;
+    o.wait |= args.wait;
     o.timeout = args.timeout;
     let json = args.output == "json";
     if args.dry_run && !json {

@@ -505,6 +505,11 @@ pub fn resolve_with(
                     serde_json::json!(m.annotations),
                 )
             });
+        // Flux's `wait: true`; a directory has no health to wait for.
+        if a.flux.as_ref().is_some_and(|f| f.wait) && matches!(destination, Destination::Cluster(_))
+        {
+            sync.wait = true;
+        }
         if let Some(p) = a
             .sync_option_value("PrunePropagationPolicy")
             .and_then(crate::target::Propagation::parse)
