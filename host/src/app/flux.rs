@@ -4,8 +4,9 @@
 //! and the `GitRepository`s (`source.toolkit.fluxcd.io/v1`) their
 //! `sourceRef`s name is read as one [`Application`] per Kustomization
 //! (`app::parse_all`; the CLI picks one with `--name`):
-//! - the repository's `url` and `ref` (`commit`, `tag`, `name`, `branch`, in
-//!   Flux's order of precedence) are the source; `path` is the app path;
+//! - the repository's `url` and `ref` (`commit`, `name`, `semver` as a
+//!   semver revision, `tag`, `branch`, in Flux's order of precedence) are
+//!   the source; `path` is the app path;
 //! - `prune` is `automated.prune`; drift is always healed (Flux re-applies
 //!   at every interval);
 //! - `targetNamespace`, `namePrefix`, `nameSuffix`, `images`, `patches`,
@@ -30,8 +31,8 @@
 //!   caller once connected (`engine::substitute_from`); later ones win,
 //!   `substitute` wins over all, newlines are removed from values;
 //! - `decryption` (no SOPS yet), `kubeConfig` (no cluster secrets yet),
-//!   `serviceAccountName` (no impersonation), `force: true`, a `semver` ref
-//!   and sources other than `GitRepository` are refused, naming the
+//!   `serviceAccountName` (no impersonation), `force: true` and sources
+//!   other than `GitRepository` are refused, naming the
 //!   field. Unknown fields are errors naming them.
 
 use super::argo::{Kustomize, KustomizePatch, KustomizeSelector};
@@ -389,18 +390,22 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
             )
         })?;
     let r = repo.spec.git_ref.clone().unwrap_or_default();
-    if r.semver.is_some() && r.commit.is_none() && r.tag.is_none() && r.name.is_none() {
-        return Err(format!(
-            "GitRepository {}: spec.ref.semver is not supported yet; pin a tag or a branch",
-            repo.metadata.name
-        ));
-    }
-    // Flux's precedence: commit, then name, then tag (or semver), then
-    // branch.
+    // Flux's precedence: commit, name, semver, tag, branch (master when
+    // none). A semver range is sluice's semver revision; a bare version is
+    // made an exact constraint.
+    let semver = r.semver.clone().map(|v| {
+        let v = v.trim().to_string();
+        if v.contains(['<', '>', '=', '~', '^', '*', ' ', ',']) || v.ends_with(".x") {
+            v
+        } else {
+            format!("={v}")
+        }
+    });
     let revision = r
         .commit
         .clone()
         .or(r.name.clone())
+        .or(semver)
         .or(r.tag.clone())
         .or(r.branch.clone())
         .or(Some("master".into()));
@@ -795,6 +800,21 @@ spec:
         assert_eq!(app.spec.source.path, "kustomize");
         assert_eq!(app.spec.destination.namespace.as_deref(), Some("default"));
         assert!(app.prune());
+        for (semver, want) in [
+            ("6.5.x", "6.5.x"),
+            (">=6.0.0 <7.0.0", ">=6.0.0 <7.0.0"),
+            ("6.5.0", "=6.5.0"),
+        ] {
+            let pinned = crate::app::parse(
+                &PODINFO.replace(
+                    "    branch: master\n",
+                    &format!("    branch: master\n    semver: \"{semver}\"\n"),
+                ),
+                "p.yaml",
+            )
+            .expect("semver");
+            assert_eq!(pinned.spec.source.target_revision.as_deref(), Some(want));
+        }
         let f = app.flux.as_ref().expect("flux");
         assert_eq!(f.substitute, vars(&[("cluster_env", "prod")]));
         let c = app
