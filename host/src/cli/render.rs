@@ -115,12 +115,6 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
             s.ref_name.as_deref().unwrap_or("no ref")
         );
     }
-    if app.pending_substitution().is_some() {
-        eprintln!(
-            "warning: app {}: postBuild.substituteFrom variables are read from the cluster by sync, diff and wait; shown without substitution",
-            app.name
-        );
-    }
     let renderers = global.renderers()?;
     match app.render(&renderers) {
         Ok(rendered) => {
