@@ -2,7 +2,10 @@
 //!
 //! `sluice.dev/v1alpha1` and Argo CD's `argoproj.io/v1alpha1` are both
 //! accepted, for the subset of fields sluice supports; any other field is an
-//! error that names it, never silently ignored.
+//! error that names it, never silently ignored. What each Argo CD field
+//! becomes is in [`argo`]; a file of Flux `GitRepository` and
+//! `Kustomization` objects is read as one Application per Kustomization
+//! ([`flux`], [`parse_all`]).
 //!
 //! ```
 //! let app = sluice::app::parse(r#"

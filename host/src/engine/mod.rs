@@ -39,6 +39,18 @@
 //!   is fetched or sent: a `destination.server` that is not the chosen
 //!   context's server is refused.
 //!
+//! - **What to render.** A `--renderer` flag, else `spec.renderer`, else
+//!   the renderer an Argo CD source's fields imply (`directory` → yaml,
+//!   `kustomize` → kustomize with its `overrides`, `plugin` → its name;
+//!   see [`crate::app::argo`]), else detection. Each further source of a
+//!   multi-source Application is resolved and rendered the same way, and
+//!   [`App::render`] returns the objects of all (a duplicate across
+//!   sources is an error).
+//! - **Flux variables.** A Flux Kustomization's `postBuild.substitute` is
+//!   applied by [`App::render`]; with `substituteFrom`, the caller does it
+//!   once connected ([`substitute_from`]), as the variables live in the
+//!   cluster.
+//!
 //! Nothing here prints; every error names the app and what to do.
 
 mod local;
