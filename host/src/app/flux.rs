@@ -554,6 +554,74 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
     })
 }
 
+/// The order in which to sync `apps` so each comes after the
+/// Kustomizations its `dependsOn` names (Flux waits for them to be Ready):
+/// indices into `apps`, dependencies first, otherwise in file order. A
+/// dependency missing from `apps`, or a cycle, is an error naming it.
+pub fn dependency_order(apps: &[Application]) -> Result<Vec<usize>, String> {
+    let key = |a: &Application| {
+        let ns = a
+            .flux
+            .as_ref()
+            .map(|f| f.namespace.clone())
+            .unwrap_or_else(|| "default".into());
+        format!("{ns}/{}", a.metadata.name)
+    };
+    let keys: Vec<String> = apps.iter().map(key).collect();
+    let deps = |i: usize| -> Vec<String> {
+        apps[i]
+            .flux
+            .as_ref()
+            .map(|f| f.depends_on.clone())
+            .unwrap_or_default()
+    };
+    for i in 0..apps.len() {
+        for d in deps(i) {
+            if !keys.contains(&d) {
+                return Err(format!(
+                    "Kustomization {} depends on {d}, which is not among the apps given",
+                    keys[i]
+                ));
+            }
+        }
+    }
+    // 0: not visited, 1: on the path, 2: done.
+    fn visit(
+        i: usize,
+        keys: &[String],
+        deps: &dyn Fn(usize) -> Vec<String>,
+        state: &mut [u8],
+        path: &mut Vec<String>,
+        out: &mut Vec<usize>,
+    ) -> Result<(), String> {
+        match state[i] {
+            2 => return Ok(()),
+            1 => {
+                path.push(keys[i].clone());
+                return Err(format!("dependsOn cycle: {}", path.join(" -> ")));
+            }
+            _ => {}
+        }
+        state[i] = 1;
+        path.push(keys[i].clone());
+        for d in deps(i) {
+            if let Some(j) = keys.iter().position(|k| *k == d) {
+                visit(j, keys, deps, state, path, out)?;
+            }
+        }
+        path.pop();
+        state[i] = 2;
+        out.push(i);
+        Ok(())
+    }
+    let mut state = vec![0u8; apps.len()];
+    let mut out = Vec::with_capacity(apps.len());
+    for i in 0..apps.len() {
+        visit(i, &keys, &deps, &mut state, &mut Vec::new(), &mut out)?;
+    }
+    Ok(out)
+}
+
 /// The annotation (or label) that turns substitution off for one object.
 pub const SUBSTITUTE: &str = "kustomize.toolkit.fluxcd.io/substitute";
 
@@ -898,6 +966,22 @@ spec:
         assert_eq!(
             front.flux.as_ref().map(|f| f.depends_on.clone()),
             Some(vec!["flux-system/podinfo".to_string()])
+        );
+        // The dependency first, whatever the file order.
+        let reversed = vec![apps[1].clone(), apps[0].clone()];
+        assert_eq!(dependency_order(&reversed), Ok(vec![1, 0]));
+        let mut cyclic = reversed.clone();
+        if let Some(f) = cyclic[1].flux.as_mut() {
+            f.depends_on = vec!["flux-system/frontend".into()];
+        }
+        assert_eq!(
+            dependency_order(&cyclic),
+            Err("dependsOn cycle: flux-system/frontend -> flux-system/podinfo -> flux-system/frontend".into())
+        );
+        assert!(
+            dependency_order(&reversed[..1])
+                .expect_err("missing")
+                .contains("flux-system/frontend depends on flux-system/podinfo, which is not among the apps given")
         );
         let picked = crate::app::select(apps, Some("frontend"), "f.yaml").expect("picked");
         assert_eq!(picked.metadata.name, "frontend");
