@@ -125,8 +125,10 @@ pub struct Spec {
     #[serde(default)]
     pub sync_policy: SyncPolicy,
     // Argo CD fields (see `argo.rs`).
-    /// Argo CD multi-source: one source may render, the others may only
-    /// lend files (`ref`); [`parse`] moves the rendering one to `source`.
+    /// Argo CD multi-source: [`parse`] copies the first source with a path
+    /// to `source`; the others with a path are rendered too
+    /// ([`Application::extra_sources`]); those with only a `ref` render
+    /// nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<Source>,
     /// Fields diff does not compare and sync does not send.
@@ -336,8 +338,10 @@ impl Application {
     }
 
     /// Things sluice accepts but does not do, to tell the user once per
-    /// load (an Argo CD `project` other than `default`: its restrictions
-    /// are not enforced).
+    /// load: an Argo CD `project` other than `default` (Argo CD's default
+    /// project restricts nothing) has restrictions sluice does not
+    /// enforce; a Flux Kustomization's fields a single sync does not act
+    /// on.
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
         if let Some(p) = self.spec.project.as_deref().filter(|p| *p != "default") {
