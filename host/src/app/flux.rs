@@ -489,10 +489,9 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
             namespace: k.metadata.namespace.clone(),
             labels: k.metadata.labels.clone(),
             annotations: k.metadata.annotations.clone(),
-            finalizers: Vec::new(),
+            ..Metadata::default()
         },
         spec: Spec {
-            project: None,
             source: Source {
                 repo_url: repo.spec.url.clone(),
                 target_revision: revision,
@@ -500,25 +499,19 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
                 kustomize: Some(kustomize),
                 ..Source::default()
             },
-            renderer: None,
             destination: Destination {
-                name: None,
-                server: None,
                 namespace: s.target_namespace.clone(),
+                ..Destination::default()
             },
             sync_policy: SyncPolicy {
                 automated: Some(Automated {
                     prune: s.prune,
                     self_heal: true,
-                    allow_empty: false,
-                    enabled: None,
+                    ..Automated::default()
                 }),
                 ..SyncPolicy::default()
             },
-            sources: Vec::new(),
-            ignore_differences: Vec::new(),
-            info: Vec::new(),
-            revision_history_limit: None,
+            ..Spec::default()
         },
         flux: Some(FluxExtras {
             substitute: post

@@ -86,7 +86,7 @@ pub struct Application {
 }
 
 /// The Application's metadata.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
     /// The app's name: names the inventory and appears in every message.
@@ -106,7 +106,7 @@ pub struct Metadata {
 }
 
 /// `spec`.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Spec {
     /// Argo CD project (accepted, not used).
