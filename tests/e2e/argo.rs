@@ -1,8 +1,12 @@
-//! Argo CD Applications synced unchanged, against the real API server:
-//! `source.kustomize` and `source.directory` fields rendered as Argo CD
-//! renders them, `managedNamespaceMetadata`, and `ignoreDifferences`
-//! honoured by diff and by sync (a second field manager that owns an
-//! ignored field is not fought).
+//! Existing Argo CD Applications and Flux Kustomizations synced unchanged,
+//! against the real API server: `source.kustomize`, `source.directory`,
+//! `source.plugin` and multi-source rendered as Argo CD renders them,
+//! `managedNamespaceMetadata`, `PrunePropagationPolicy`, and
+//! `ignoreDifferences` honoured by diff and by sync (a second field manager
+//! that owns an ignored field is not fought); Flux's podinfo with
+//! post-build substitution (defaults, the opt-out, `substituteFrom` from
+//! the cluster), a generated kustomization, `wait`, and the `ssa`
+//! annotation.
 
 use crate::common::{cm, deploy, git_repo, objs, text};
 use serde_json::{Value, json};
