@@ -1,7 +1,7 @@
 //! `sluice diff`: show how live differs from desired, like `kubectl diff`.
 //! Exits 0 in sync, 1 when not, 2 on error.
 
-use super::sync::{AppArgs, connect, prepare, run_on, runtime};
+use super::sync::{AppArgs, connect, prepare, run_on, runtime, substitute};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Global};
 use std::io::{IsTerminal as _, Write as _};
 
@@ -29,6 +29,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     let destination = prepared.destination.clone();
     let report = runtime()?.block_on(async {
         let target = connect(&destination).await?;
+        substitute(&target, &mut prepared).await?;
         anyhow::Ok(run_on(&target, prepared, false).await)
     });
     let report = match report {

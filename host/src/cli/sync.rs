@@ -112,6 +112,22 @@ pub struct Prepared {
     pub options: SyncOptions,
     /// Where the app goes (checked against the kubeconfig).
     pub destination: Destination,
+    /// Flux `substituteFrom` variables still to read from the target.
+    pub substitution: Option<sluice::engine::Substitution>,
+}
+
+/// Read Flux `substituteFrom` variables from the connected target and
+/// substitute them into the prepared objects (nothing when there are none).
+pub async fn substitute(target: &AnyTarget, prepared: &mut Prepared) -> anyhow::Result<()> {
+    let Some(s) = prepared.substitution.take() else {
+        return Ok(());
+    };
+    let objects = &mut prepared.objects;
+    match target {
+        AnyTarget::Dir(t) => sluice::engine::substitute_from(t, &s, objects).await?,
+        AnyTarget::Kube(t) => sluice::engine::substitute_from(t.as_ref(), &s, objects).await?,
+    }
+    Ok(())
 }
 
 /// Print `e` and its causes on one line: `error: a: b: c`.
@@ -143,7 +159,7 @@ pub fn settings(
 /// (exit code inside).
 pub fn prepare(args: &AppArgs, global: &Global) -> Result<Prepared, i32> {
     let file = match &args.app_file {
-        Some(f) => match sluice::app::load(f) {
+        Some(f) => match sluice::app::load_named(f, args.name.as_deref()) {
             Ok(a) => Some((f.clone(), a)),
             Err(e) => {
                 print_error(&e);
@@ -201,12 +217,14 @@ pub fn prepare(args: &AppArgs, global: &Global) -> Result<Prepared, i32> {
     for r in &rendered.results {
         eprintln!("{}", super::plugin::format_diagnostic(r));
     }
+    let substitution = app.pending_substitution().cloned();
     let mut options = app.sync;
     options.concurrency = args.concurrency.max(1);
     Ok(Prepared {
         objects: rendered.objects,
         options,
         destination: app.destination,
+        substitution,
     })
 }
 
@@ -356,7 +374,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     o.allow_empty |= args.allow_empty;
     o.force_conflicts = !args.no_force_conflicts;
     o.adopt = args.adopt;
-    o.wait = args.wait;
+    o.wait |= args.wait;
     o.timeout = args.timeout;
     let json = args.output == "json";
     if args.dry_run && !json {
@@ -368,6 +386,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     let destination = prepared.destination.clone();
     let report = runtime()?.block_on(async {
         let target = connect(&destination).await?;
+        substitute(&target, &mut prepared).await?;
         anyhow::Ok(run_on(&target, prepared, !json).await)
     });
     let report = match report {

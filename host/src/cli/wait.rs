@@ -60,7 +60,7 @@ async fn wait_on<T: Target>(
 
 /// Run `sluice wait`.
 pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
-    let prepared = match prepare(&args.app, global) {
+    let mut prepared = match prepare(&args.app, global) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -69,6 +69,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     let destination = prepared.destination.clone();
     let result = runtime()?.block_on(async {
         let target = connect(&destination).await?;
+        super::sync::substitute(&target, &mut prepared).await?;
         match &target {
             AnyTarget::Dir(t) => wait_on(t, prepared.objects, &ns, args.timeout).await,
             AnyTarget::Kube(t) => wait_on(t.as_ref(), prepared.objects, &ns, args.timeout).await,

@@ -16,6 +16,8 @@
 //! assert_eq!(compare(None, &after_apply), Status::Missing);
 //! ```
 
+pub mod ignore;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 use similar::{ChangeTag, TextDiff};

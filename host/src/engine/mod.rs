@@ -45,17 +45,33 @@
 //!   ([`verify::check`](crate::source::git::verify::check)) before this
 //!   returns: a refused revision never reaches a renderer, so nothing is
 //!   applied or pruned.
+//! - **What to render.** A `--renderer` flag, else `spec.renderer`, else
+//!   the renderer an Argo CD source's fields imply (`directory` → yaml,
+//!   `kustomize` → kustomize with its `overrides`, `plugin` → its name;
+//!   see [`crate::app::argo`]), else detection. Each further source of a
+//!   multi-source Application is resolved and rendered the same way, and
+//!   [`App::render`] returns the objects of all (a duplicate across
+//!   sources is an error).
+//! - **Flux variables.** A Flux Kustomization's `postBuild.substitute` is
+//!   applied by [`App::render`]; with `substituteFrom`, the caller does it
+//!   once connected ([`substitute_from`]), as the variables live in the
+//!   cluster.
 //!
 //! Nothing here prints; every error names the app and what to do.
 
 mod local;
 mod name;
 mod repo;
+mod substitute;
 
 pub use name::default_name;
 pub use repo::without_userinfo;
+pub use substitute::{Substitution, substitute_from};
 
+use crate::app::argo::{BuildEnv, RenderConfig};
 use crate::app::{Application, VerifyMode};
+use crate::diff::ignore::{Ignore, IgnoreError};
+use crate::object;
 use crate::render::{RenderError, RenderSpec, Rendered, RendererRef, Renderers};
 use crate::source::git::{LogProgress, ProgressSink, verify};
 use crate::source::{self, DirTree, Options, SourceError, SourceSpec, Tree, TreeError};
@@ -191,12 +207,48 @@ pub struct App {
     pub sync: SyncOptions,
     /// Where it goes.
     pub destination: Destination,
+    /// Flux's post-build variables, if the app has any.
+    pub substitution: Option<Substitution>,
+    /// The other sources of a multi-source Application, each with what to
+    /// render from it; their objects are synced with the first source's.
+    pub extra: Vec<(ResolvedSource, RenderSpec)>,
 }
 
 impl App {
-    /// Render the app's desired objects with `renderers`.
+    /// Render the app's desired objects with `renderers`, then substitute
+    /// Flux's inline post-build variables when the app has them and no
+    /// `substituteFrom` (see [`substitute_from`] for those).
     pub fn render(&self, renderers: &Renderers) -> Result<Rendered, RenderError> {
-        renderers.render(self.source.tree.clone(), &self.render)
+        let mut r = renderers.render(self.source.tree.clone(), &self.render)?;
+        for (source, spec) in &self.extra {
+            let more = renderers.render(source.tree.clone(), spec)?;
+            r.objects.extend(more.objects);
+            r.results.extend(more.results);
+            if !r.renderer.split(", ").any(|x| x == more.renderer) {
+                r.renderer = format!("{}, {}", r.renderer, more.renderer);
+            }
+        }
+        if !self.extra.is_empty() {
+            object::check_unique(&r.objects).map_err(|source| RenderError::BadObject {
+                app: self.name.clone(),
+                renderer: r.renderer.clone(),
+                source,
+            })?;
+        }
+        if let Some(s) = self.substitution.as_ref().filter(|s| s.from.is_empty()) {
+            s.apply(&mut r.objects, &s.vars)
+                .map_err(|message| RenderError::Substitute {
+                    app: self.name.clone(),
+                    message,
+                })?;
+        }
+        Ok(r)
+    }
+
+    /// The substitution still to do once the target is connected: Flux's
+    /// `substituteFrom` (see [`substitute_from`]).
+    pub fn pending_substitution(&self) -> Option<&Substitution> {
+        self.substitution.as_ref().filter(|s| !s.from.is_empty())
     }
 }
 
@@ -285,6 +337,41 @@ pub enum EngineError {
         /// The repository as written.
         repo: String,
     },
+    /// An Argo CD source field has a value sluice cannot use.
+    #[error("app {app}: {message}; fix the Application's spec.source")]
+    ArgoSource {
+        /// The app.
+        app: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// An `ignoreDifferences` entry cannot be used.
+    #[error("app {app}: spec.ignoreDifferences cannot be used")]
+    IgnoreDifferences {
+        /// The app.
+        app: String,
+        /// What is wrong.
+        #[source]
+        source: IgnoreError,
+    },
+    /// Flux's post-build variable substitution failed.
+    #[error("app {app}: postBuild variable substitution failed: {message}")]
+    Substitute {
+        /// The app.
+        app: String,
+        /// What went wrong, naming the object.
+        message: String,
+    },
+    /// A `substituteFrom` ConfigMap or Secret could not be used.
+    #[error("app {app}: postBuild.substituteFrom {what}: {message}; nothing was applied")]
+    SubstituteFrom {
+        /// The app.
+        app: String,
+        /// `Kind/name in namespace ns`.
+        what: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The Git source could not be resolved.
     #[error("app {app}: cannot resolve its source")]
     Source {
@@ -334,13 +421,9 @@ pub fn resolve_shared(
 }
 
 /// How the Git step is done: directly, or through a [`source::Memo`].
-type FetchFn<'a> = dyn Fn(&SourceSpec) -> Result<source::Resolved, SourceError> + 'a;
+type GitFn<'a> = dyn Fn(&SourceSpec) -> Result<source::Resolved, SourceError> + 'a;
 
-fn resolve_inner(
-    def: &AppDef,
-    settings: &Settings,
-    fetch: &FetchFn<'_>,
-) -> Result<App, EngineError> {
+fn resolve_inner(def: &AppDef, settings: &Settings, git: &GitFn<'_>) -> Result<App, EngineError> {
     let file = def.file.as_ref().map(|(_, a)| a);
     let explicit_name = def
         .name
@@ -461,53 +544,13 @@ fn resolve_inner(
         }
         _ => None,
     };
-
-    let source = match (kind, local) {
-        (RepoKind::Dir(_), Some(dir)) => {
-            let tree = DirTree::new(&dir).map_err(|source| EngineError::Dir {
-                app: name.clone(),
-                dir: dir.clone(),
-                source,
-            })?;
-            ResolvedSource {
-                tree: Arc::new(tree),
-                commit: String::new(),
-                url: without_userinfo(&repo),
-                revision: revision.clone().unwrap_or_default(),
-                ref_name: None,
-                fetched: false,
-            }
-        }
-        (kind, local) => {
-            let spec = SourceSpec {
-                repo: match (&kind, &local) {
-                    (RepoKind::LocalGit(_), Some(canon)) => format!("file://{}", canon.display()),
-                    _ => repo.clone(),
-                },
-                revision: revision.clone().unwrap_or_else(|| "HEAD".into()),
-                recurse_submodules: file.is_some_and(|a| a.spec.source.recurse_submodules),
-            };
-            let r = fetch(&spec).map_err(|source| EngineError::Source {
-                app: name.clone(),
-                source: Box::new(source),
-            })?;
-            if let Some(policy) = &verify {
-                let signers = verify::check(&r, policy).map_err(|e| EngineError::Verify {
-                    app: name.clone(),
-                    source: Box::new(e),
-                })?;
-                tracing::info!(app = %name, commit = %r.commit, ?signers, "source signatures verified");
-            }
-            ResolvedSource {
-                tree: r.tree,
-                commit: r.commit,
-                url: without_userinfo(&repo),
-                revision: r.revision,
-                ref_name: r.ref_name,
-                fetched: r.fetched,
-            }
-        }
+    let fetched = Fetch {
+        name: &name,
+        git,
+        verify: verify.as_ref(),
+        recurse_submodules: file.is_some_and(|a| a.spec.source.recurse_submodules),
     };
+    let source = fetched.source(&repo, revision.as_ref(), kind, local)?;
 
     let namespace = def
         .namespace
@@ -515,20 +558,193 @@ fn resolve_inner(
         .or_else(|| file.and_then(|a| a.spec.destination.namespace.clone()))
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "default".into());
-    let render = render_spec(def, file, &name, path, &namespace, &source);
+    let render = render_spec(def, file, &name, path, &namespace, &source)?;
+    // The other rendering sources of a multi-source Application.
+    let mut extra = Vec::new();
+    if let Some((file_path, a)) = &def.file {
+        let base = file_dir(file_path, settings);
+        let base = base.canonicalize().unwrap_or(base);
+        for src in a.extra_sources() {
+            let resolved = extra_source(&name, src, &base, settings, git)?;
+            let spec = extra_render_spec(a, src, &name, &namespace, &resolved)?;
+            extra.push((resolved, spec));
+        }
+    }
     let mut sync = SyncOptions::new(&name, &namespace);
     if let Some(a) = file {
         sync.create_namespace = a.create_namespace();
         sync.prune = a.prune();
         sync.allow_empty = a.allow_empty();
+        sync.ignore = Ignore::from_argo(&a.spec.ignore_differences).map_err(|source| {
+            EngineError::IgnoreDifferences {
+                app: name.clone(),
+                source,
+            }
+        })?;
+        sync.namespace_metadata = a
+            .spec
+            .sync_policy
+            .managed_namespace_metadata
+            .as_ref()
+            .map(|m| {
+                (
+                    serde_json::json!(m.labels),
+                    serde_json::json!(m.annotations),
+                )
+            });
+        // Flux's `wait: true`; a directory has no health to wait for.
+        if a.flux.as_ref().is_some_and(|f| f.wait) && matches!(destination, Destination::Cluster(_))
+        {
+            sync.wait = true;
+        }
+        if let Some(p) = a
+            .sync_option_value("PrunePropagationPolicy")
+            .and_then(crate::target::Propagation::parse)
+        {
+            sync.propagation = p;
+        }
+        for w in a.warnings() {
+            tracing::warn!("{w}");
+        }
     }
+    let substitution = file.and_then(|a| a.flux.as_ref()).and_then(|f| {
+        (!f.substitute.is_empty() || !f.substitute_from.is_empty()).then(|| Substitution {
+            app: name.clone(),
+            vars: f.substitute.clone(),
+            from: f.substitute_from.clone(),
+            namespace: f.namespace.clone(),
+        })
+    });
     Ok(App {
         name,
         source,
         render,
         sync,
         destination,
+        substitution,
+        extra,
     })
+}
+
+/// How the sources of one app are fetched.
+struct Fetch<'a> {
+    name: &'a str,
+    git: &'a GitFn<'a>,
+    verify: Option<&'a verify::Policy>,
+    recurse_submodules: bool,
+}
+
+impl Fetch<'_> {
+    /// Serve a local directory as a tree, or resolve (fetch) a Git source
+    /// and check its signatures when asked to.
+    fn source(
+        &self,
+        repo: &str,
+        revision: Option<&String>,
+        kind: RepoKind,
+        local: Option<PathBuf>,
+    ) -> Result<ResolvedSource, EngineError> {
+        let name = self.name.to_string();
+        let revision = revision.cloned();
+        Ok(match (kind, local) {
+            (RepoKind::Dir(_), Some(dir)) => {
+                let tree = DirTree::new(&dir).map_err(|source| EngineError::Dir {
+                    app: name.clone(),
+                    dir: dir.clone(),
+                    source,
+                })?;
+                ResolvedSource {
+                    tree: Arc::new(tree),
+                    commit: String::new(),
+                    url: without_userinfo(repo),
+                    revision: revision.clone().unwrap_or_default(),
+                    ref_name: None,
+                    fetched: false,
+                }
+            }
+            (kind, local) => {
+                let spec = SourceSpec {
+                    repo: match (&kind, &local) {
+                        (RepoKind::LocalGit(_), Some(canon)) => {
+                            format!("file://{}", canon.display())
+                        }
+                        _ => repo.to_string(),
+                    },
+                    revision: revision.clone().unwrap_or_else(|| "HEAD".into()),
+                    recurse_submodules: self.recurse_submodules,
+                };
+                let r = (self.git)(&spec).map_err(|source| EngineError::Source {
+                    app: name.clone(),
+                    source: Box::new(source),
+                })?;
+                if let Some(policy) = self.verify {
+                    let signers = verify::check(&r, policy).map_err(|e| EngineError::Verify {
+                        app: name.clone(),
+                        source: Box::new(e),
+                    })?;
+                    tracing::info!(app = %name, commit = %r.commit, ?signers, "source signatures verified");
+                }
+                ResolvedSource {
+                    tree: r.tree,
+                    commit: r.commit,
+                    url: without_userinfo(repo),
+                    revision: r.revision,
+                    ref_name: r.ref_name,
+                    fetched: r.fetched,
+                }
+            }
+        })
+    }
+}
+
+/// Resolve one more source of a multi-source Application (local ones
+/// confined like the first).
+fn extra_source(
+    name: &str,
+    src: &crate::app::Source,
+    base: &Path,
+    settings: &Settings,
+    git: &GitFn<'_>,
+) -> Result<ResolvedSource, EngineError> {
+    let repo = src.repo_url.clone();
+    let kind = repo::classify(&repo);
+    let local = match &kind {
+        RepoKind::Dir(p) | RepoKind::LocalGit(p) => {
+            let allowed: Vec<PathBuf> = settings
+                .allow_local_repos
+                .iter()
+                .map(|r| settings.working_dir.join(r))
+                .collect();
+            match local::confine(p, base, &allowed) {
+                Ok(canon) => Some(canon),
+                Err(local::Refusal::Open(source)) => {
+                    return Err(EngineError::LocalRepo {
+                        app: name.to_string(),
+                        repo,
+                        base: base.to_path_buf(),
+                        source,
+                    });
+                }
+                Err(local::Refusal::Outside { resolved }) => {
+                    return Err(EngineError::LocalRepoOutside {
+                        app: name.to_string(),
+                        repo,
+                        resolved,
+                        base: base.to_path_buf(),
+                    });
+                }
+            }
+        }
+        RepoKind::Remote => None,
+    };
+    // Signatures are checked on the app's first source only.
+    Fetch {
+        name,
+        git,
+        verify: None,
+        recurse_submodules: src.recurse_submodules,
+    }
+    .source(&repo, src.target_revision.as_ref(), kind, local)
 }
 
 /// The directory of an Application file (the working directory for a bare
@@ -538,6 +754,51 @@ fn file_dir(file: &Path, settings: &Settings) -> PathBuf {
     settings.working_dir.join(parent)
 }
 
+/// What to render from one more source of a multi-source Application:
+/// the renderer its Argo CD fields imply (else detected) and their
+/// parameters.
+fn extra_render_spec(
+    a: &Application,
+    src: &crate::app::Source,
+    name: &str,
+    namespace: &str,
+    source: &ResolvedSource,
+) -> Result<RenderSpec, EngineError> {
+    let path = src.path.clone();
+    let env = BuildEnv {
+        app_name: name.to_string(),
+        namespace: namespace.to_string(),
+        project: a.spec.project.clone().unwrap_or_default(),
+        revision: source.commit.clone(),
+        path: path.clone(),
+        repo_url: source.url.clone(),
+        target_revision: src.target_revision.clone().unwrap_or_default(),
+    };
+    let c = src
+        .render_config(&env)
+        .map_err(|message| EngineError::ArgoSource {
+            app: name.to_string(),
+            message,
+        })?;
+    Ok(RenderSpec {
+        app: name.to_string(),
+        path,
+        renderer: c
+            .renderer
+            .map_or(RendererRef::Auto, |r| RendererRef::parse(&r, None)),
+        params: c.params,
+        params_json: (!c.structured.is_empty())
+            .then(|| serde_json::Value::Object(c.structured).to_string()),
+        namespace: namespace.to_string(),
+        revision: source.commit.clone(),
+        repo_url: source.url.clone(),
+    })
+}
+
+/// What to render: the renderer named by a flag, else `spec.renderer`,
+/// else the one the Argo CD source fields imply (see `app::argo`), else
+/// detected. Parameters from the Argo CD fields come first, then
+/// `spec.renderer.params`, then flags (a later value of a name wins).
 fn render_spec(
     def: &AppDef,
     file: Option<&Application>,
@@ -545,15 +806,37 @@ fn render_spec(
     path: String,
     namespace: &str,
     source: &ResolvedSource,
-) -> RenderSpec {
-    let file_renderer = file.and_then(|a| a.spec.renderer.as_ref());
-    let renderer = match (&def.renderer, file_renderer) {
-        (Some(r), _) => RendererRef::parse(r, def.renderer_sha256.clone()),
-        (None, Some(r)) => RendererRef::parse(&r.name, r.sha256.clone()),
-        (None, None) => RendererRef::Auto,
+) -> Result<RenderSpec, EngineError> {
+    let argo = match file {
+        Some(a) => {
+            let env = BuildEnv {
+                app_name: name.to_string(),
+                namespace: namespace.to_string(),
+                project: a.spec.project.clone().unwrap_or_default(),
+                revision: source.commit.clone(),
+                path: path.clone(),
+                repo_url: source.url.clone(),
+                target_revision: a.spec.source.target_revision.clone().unwrap_or_default(),
+            };
+            a.spec
+                .source
+                .render_config(&env)
+                .map_err(|message| EngineError::ArgoSource {
+                    app: name.to_string(),
+                    message,
+                })?
+        }
+        None => RenderConfig::default(),
     };
-    let mut params = Vec::new();
-    let mut structured = serde_json::Map::new();
+    let file_renderer = file.and_then(|a| a.spec.renderer.as_ref());
+    let renderer = match (&def.renderer, file_renderer, &argo.renderer) {
+        (Some(r), _, _) => RendererRef::parse(r, def.renderer_sha256.clone()),
+        (None, Some(r), _) => RendererRef::parse(&r.name, r.sha256.clone()),
+        (None, None, Some(r)) => RendererRef::parse(r, None),
+        (None, None, None) => RendererRef::Auto,
+    };
+    let mut params = argo.params;
+    let mut structured = argo.structured;
     for (k, v) in file_renderer.iter().flat_map(|r| r.params.iter()) {
         match v {
             serde_json::Value::String(s) => params.push((k.clone(), s.clone())),
@@ -566,7 +849,7 @@ fn render_spec(
     let params_json = def.params_json.clone().or_else(|| {
         (!structured.is_empty()).then(|| serde_json::Value::Object(structured).to_string())
     });
-    RenderSpec {
+    Ok(RenderSpec {
         app: name.to_string(),
         path,
         renderer,
@@ -575,7 +858,7 @@ fn render_spec(
         namespace: namespace.to_string(),
         revision: source.commit.clone(),
         repo_url: source.url.clone(),
-    }
+    })
 }
 
 #[cfg(test)]

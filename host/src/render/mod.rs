@@ -117,6 +117,16 @@ pub enum RenderError {
         #[source]
         source: ObjectError,
     },
+    /// Flux's post-build variable substitution failed on an object.
+    #[error(
+        "app {app}: postBuild variable substitution failed: {message}; fix the object or the Kustomization's postBuild.substitute"
+    )]
+    Substitute {
+        /// The app.
+        app: String,
+        /// What went wrong, naming the object.
+        message: String,
+    },
     /// No built-in renderer is called that.
     #[error(
         "app {app}: no built-in renderer is called {name:?} (see `sluice plugin list`), and it is not a path to a .wasm file"

@@ -164,7 +164,7 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
     let _permit = cluster.limit.acquire().await;
 
     // 3. Write or only compare.
-    let automated = app.spec.sync_policy.automated.clone();
+    let automated = app.automated().cloned();
     let self_heal = automated.as_ref().is_some_and(|a| a.self_heal);
     let mut retry = snap.retry.clone();
     if retry.failed_revision.as_deref() != Some(commit.as_str()) {
@@ -207,7 +207,19 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
     opts.timeout = svc.inner.config.sync_timeout;
     opts.status = StatusSink::default();
     let view = cluster.view();
-    let result = crate::sync::run(&view, rendered.objects.clone(), &opts, &NoProgress).await;
+    let mut objects = rendered.objects.clone();
+    if let Some(s) = resolved.pending_substitution()
+        && let Err(e) = engine::substitute_from(&view, s, &mut objects).await
+    {
+        status.sync = SyncStatus::Unknown;
+        status.set_condition(
+            "ComparisonError",
+            format!("{}; nothing was applied or pruned", crate::error_chain(&e)),
+        );
+        finish(svc, name, status, None);
+        return;
+    }
+    let result = crate::sync::run(&view, objects, &opts, &NoProgress).await;
 
     let mut history = None;
     match result {
@@ -504,10 +516,19 @@ async fn resolve_and_render(
         let resolved =
             engine::resolve_shared(&def, &inner.config.settings, &inner.memo, since, &interrupt)
                 .map_err(|e| crate::error_chain(&e))?;
-        let (rendered, fresh) = inner
-            .renderers
-            .render_cached(&inner.cache, resolved.source.tree.clone(), &resolved.render)
-            .map_err(|e| crate::error_chain(&e))?;
+        // Multi-source apps and Flux variables render through the engine
+        // (not cached by read set yet).
+        let (rendered, fresh) = if resolved.extra.is_empty() && resolved.substitution.is_none() {
+            inner
+                .renderers
+                .render_cached(&inner.cache, resolved.source.tree.clone(), &resolved.render)
+                .map_err(|e| crate::error_chain(&e))?
+        } else {
+            let r = resolved
+                .render(&inner.renderers)
+                .map_err(|e| crate::error_chain(&e))?;
+            (Arc::new(r), Freshness::Rendered)
+        };
         for r in &rendered.results {
             tracing::info!(app = %resolved.name, diagnostic = ?r, "renderer said");
         }

@@ -21,6 +21,10 @@ const COMPARE_OPTIONS: &str = "argocd.argoproj.io/compare-options";
 const FLUX_PRUNE: &str = "kustomize.toolkit.fluxcd.io/prune";
 /// Flux's reconcile opt-out.
 const FLUX_RECONCILE: &str = "kustomize.toolkit.fluxcd.io/reconcile";
+/// Flux's apply policy: `Override` and `Merge` (server-side apply, which
+/// never removes other managers' fields: what sluice always does),
+/// `IfNotPresent` (create, never update), `Ignore` (never apply).
+const FLUX_SSA: &str = "kustomize.toolkit.fluxcd.io/ssa";
 
 fn annotation<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.pointer("/metadata/annotations")
@@ -174,6 +178,38 @@ async fn one<T: Target>(
             format!("{FLUX_RECONCILE}: disabled"),
         );
     }
+    let policy = annotation(&obj.value, FLUX_SSA)
+        .or_else(|| live.as_ref().and_then(|l| annotation(l, FLUX_SSA)));
+    match policy {
+        None | Some("Override" | "Merge") => {}
+        Some("Ignore") => {
+            return Row::new(
+                id,
+                RowStatus::Skipped,
+                Action::None,
+                format!("{FLUX_SSA}: Ignore"),
+            );
+        }
+        Some("IfNotPresent") if live.is_some() => {
+            return Row::new(
+                id,
+                RowStatus::Skipped,
+                Action::None,
+                format!("exists; {FLUX_SSA}: IfNotPresent"),
+            );
+        }
+        Some("IfNotPresent") => {}
+        Some(other) => {
+            return Row::new(
+                id,
+                RowStatus::SyncFailed,
+                Action::None,
+                format!(
+                    "{FLUX_SSA}: {other:?} is not one of Override, Merge, IfNotPresent, Ignore"
+                ),
+            );
+        }
+    }
     let mut adopted = None;
     if let (None, Some(own), Some(l)) = (member, ownership, &live) {
         match own.check(target, l).await {
@@ -223,7 +259,19 @@ async fn compare_and_apply<T: Target>(
             Err(e) => failed(id, &e, opts.force_conflicts),
         };
     }
-    let after = if assume_missing {
+    // Ignored fields are not sent over a live object (see diff::ignore).
+    let trimmed;
+    let obj = match &live {
+        Some(l) if !opts.ignore.is_empty() => {
+            let mut o = obj.clone();
+            opts.ignore
+                .for_apply(id, &mut o.value, l, crate::target::FIELD_MANAGER);
+            trimmed = o;
+            &trimmed
+        }
+        _ => obj,
+    };
+    let mut after = if assume_missing {
         obj.value.clone()
     } else {
         match target.apply(obj, dry).await {
@@ -231,6 +279,14 @@ async fn compare_and_apply<T: Target>(
             Err(e) => return failed(id, &e, opts.force_conflicts),
         }
     };
+    let mut live = live;
+    if !opts.ignore.is_empty() {
+        let owner = live.clone();
+        if let Some(l) = live.as_mut() {
+            opts.ignore.normalise(id, l, owner.as_ref());
+        }
+        opts.ignore.normalise(id, &mut after, owner.as_ref());
+    }
     let status = diff::compare(live.as_ref(), &after);
     let action = if status == Status::Missing {
         Action::Created
@@ -298,7 +354,10 @@ async fn prune_one<T: Target>(
         r.action = Action::Pruned;
         return r;
     }
-    match target.delete(obj, uid_of(&obj.value)).await {
+    match target
+        .delete_propagating(obj, uid_of(&obj.value), opts.propagation)
+        .await
+    {
         Ok(Deleted::Deleted | Deleted::NotFound) => {
             Row::new(id, RowStatus::Pruned, Action::Pruned, "pruned")
         }
@@ -558,7 +617,11 @@ pub async fn run<T: Target>(
         .iter()
         .any(|o| o.id.kind == "Namespace" && o.id.group.is_empty() && o.id.name == ns);
     if opts.create_namespace && !declares_ns {
-        let v = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        let mut v = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        if let Some((labels, annotations)) = &opts.namespace_metadata {
+            v["metadata"]["labels"] = labels.clone();
+            v["metadata"]["annotations"] = annotations.clone();
+        }
         let nso = object::from_value(v, None, 0).map_err(|e| inventory_err(e.to_string()))?;
         // Not a member: an existing namespace is used as it is, whoever
         // made it.

@@ -92,6 +92,15 @@ pub struct SyncOptions {
     /// health) each time that changes: a live line on a terminal, plain
     /// lines otherwise.
     pub status: StatusSink,
+    /// Fields not compared and not sent (the Application's
+    /// `ignoreDifferences`).
+    pub ignore: crate::diff::ignore::Ignore,
+    /// Labels and annotations of the namespace `create_namespace` creates
+    /// (`managedNamespaceMetadata`).
+    pub namespace_metadata: Option<(Value, Value)>,
+    /// How pruned objects' dependents are deleted
+    /// (`PrunePropagationPolicy`; background by default).
+    pub propagation: crate::target::Propagation,
 }
 
 /// A function receiving status lines.
@@ -143,6 +152,9 @@ impl SyncOptions {
             wait: false,
             timeout: Duration::from_secs(300),
             status: StatusSink::default(),
+            ignore: Default::default(),
+            namespace_metadata: None,
+            propagation: Default::default(),
         }
     }
 }

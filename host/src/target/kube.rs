@@ -22,8 +22,8 @@
 
 use super::applyset::{GroupKind, HOOK_OF_LABEL, ID_LABEL, PART_OF_LABEL, label};
 use super::{
-    ApplyOptions, Deleted, FIELD_MANAGER, LiveUpdate, ObjectError, Scope, Target, TargetError,
-    WatchError,
+    ApplyOptions, Deleted, FIELD_MANAGER, LiveUpdate, ObjectError, Propagation, Scope, Target,
+    TargetError, WatchError,
 };
 use crate::object::{Object, ObjectId};
 use futures::stream::{self, BoxStream, StreamExt as _};
@@ -306,10 +306,24 @@ impl Target for KubeTarget {
     }
 
     async fn delete(&self, obj: &Object, uid: Option<&str>) -> Result<Deleted, ObjectError> {
+        self.delete_propagating(obj, uid, Propagation::Background)
+            .await
+    }
+
+    async fn delete_propagating(
+        &self,
+        obj: &Object,
+        uid: Option<&str>,
+        policy: Propagation,
+    ) -> Result<Deleted, ObjectError> {
         let Some(api) = self.api(obj)? else {
             return Ok(Deleted::NotFound);
         };
-        let mut dp = DeleteParams::background();
+        let mut dp = match policy {
+            Propagation::Background => DeleteParams::background(),
+            Propagation::Foreground => DeleteParams::foreground(),
+            Propagation::Orphan => DeleteParams::orphan(),
+        };
         if let Some(uid) = uid {
             dp.preconditions = Some(Preconditions {
                 uid: Some(uid.to_string()),

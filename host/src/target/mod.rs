@@ -162,6 +162,31 @@ pub enum TargetError {
     },
 }
 
+/// How a delete treats the objects the deleted one owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagation {
+    /// Delete now; the garbage collector deletes dependents afterwards.
+    #[default]
+    Background,
+    /// Delete dependents first (the object stays, with a
+    /// `foregroundDeletion` finalizer, until they are gone).
+    Foreground,
+    /// Leave dependents in place.
+    Orphan,
+}
+
+impl Propagation {
+    /// Parse Argo CD's `PrunePropagationPolicy` value.
+    pub fn parse(s: &str) -> Option<Propagation> {
+        match s.to_ascii_lowercase().as_str() {
+            "background" => Some(Propagation::Background),
+            "foreground" => Some(Propagation::Foreground),
+            "orphan" => Some(Propagation::Orphan),
+            _ => None,
+        }
+    }
+}
+
 /// A place desired objects are applied to.
 #[allow(
     async_fn_in_trait,
@@ -196,6 +221,19 @@ pub trait Target {
     /// UID (a precondition checked by the target, so an object recreated by
     /// someone else in between is never deleted).
     async fn delete(&self, obj: &Object, uid: Option<&str>) -> Result<Deleted, ObjectError>;
+    /// [`Target::delete`] with a propagation policy for what `obj` owns
+    /// (Kubernetes' `propagationPolicy`, Argo CD's
+    /// `PrunePropagationPolicy`); targets without owner references ignore
+    /// it.
+    async fn delete_propagating(
+        &self,
+        obj: &Object,
+        uid: Option<&str>,
+        policy: Propagation,
+    ) -> Result<Deleted, ObjectError> {
+        let _ = policy;
+        self.delete(obj, uid).await
+    }
     /// Wait until CustomResourceDefinition `name` is Established.
     async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), ObjectError>;
     /// Whether [`Target::watch`] works on this target.

@@ -30,6 +30,8 @@ pub struct Ctx<'a> {
     /// kustomization that gives one, top down: an overlay's wins over its
     /// bases', and a base's applies to its overlays' patches too.
     pub schema: Option<std::rc::Rc<patch::schema::Schema>>,
+    /// Edits to the top-level kustomization (the `overrides` parameter).
+    pub overrides: Option<crate::overrides::Overrides>,
     stack: Vec<String>,
 }
 
@@ -123,6 +125,7 @@ impl<'a> Ctx<'a> {
             trace: false,
             records: Vec::new(),
             schema: None,
+            overrides: None,
             stack: Vec::new(),
         }
     }
@@ -173,7 +176,27 @@ impl<'a> Ctx<'a> {
     /// directory must hold a `kind: Component` applied onto `acc`.
     pub fn build_dir(&mut self, dir: &str, acc: &mut Accum, component: bool) -> Result<()> {
         let shown = if dir.is_empty() { "." } else { dir };
-        let kfile = kustfile::find(self.tree, dir)?.ok_or_else(|| {
+        let top = self.stack.is_empty();
+        let found = kustfile::find(self.tree, dir)?;
+        if found.is_none()
+            && top
+            && !component
+            && let Some(o) = self.overrides.clone().filter(|o| o.generate)
+        {
+            // Flux's generated kustomization, then the overrides on it.
+            let mut k = crate::overrides::generated(self.tree, dir)?;
+            let kfile = crate::paths::join(dir, "kustomization.yaml");
+            crate::overrides::apply(&mut k, &o, self.tree, dir, &kfile)?;
+            self.stack.push(dir.to_string());
+            let r = self
+                .build_kustomization(dir, &kfile, &k, acc)
+                .map_err(|e| e.context(&format!("{kfile} (generated)")));
+            self.stack.pop();
+            r?;
+            acc.top = Some(k);
+            return Ok(());
+        }
+        let kfile = found.ok_or_else(|| {
             Error::msg(format!("unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '{shown}'"))
         })?;
         if self.stack.iter().any(|d| d == dir) {
@@ -189,10 +212,15 @@ impl<'a> Ctx<'a> {
             .tree
             .read(&kfile)
             .map_err(|e| Error::in_file(&kfile, tree_err(&e)))?;
-        let k = kustfile::parse(&kfile, &bytes)?;
+        let mut k = kustfile::parse(&kfile, &bytes)?;
         // A Component built directly (the top of the build) is built like
         // a Kustomization, as `kustomize build` does.
-        let top = self.stack.is_empty();
+        if top
+            && !component
+            && let Some(o) = &self.overrides
+        {
+            crate::overrides::apply(&mut k, o, self.tree, dir, &kfile)?;
+        }
         if top && !component {
             self.trace = k
                 .build_metadata

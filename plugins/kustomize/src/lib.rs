@@ -8,6 +8,10 @@
 //!   lie under the kustomization that names them) or
 //!   `LoadRestrictionsNone` (anywhere in the repository, never outside).
 //!
+//! Structured parameter (params-json): `overrides`, edits made to the
+//! top-level kustomization before the build, as Argo CD makes them for an
+//! Application's `source.kustomize` (see [`overrides`]).
+//!
 //! The build runs in kustomize's order: resources, configurations,
 //! generators, components, then transformers (patches, namespace, prefix
 //! and suffix, labels, annotations, JSON patches, replicas, images,
@@ -23,6 +27,7 @@ pub mod generate;
 pub mod hash;
 pub mod kustfile;
 pub mod nameref;
+pub mod overrides;
 pub mod patch;
 pub mod paths;
 pub mod replace;
@@ -80,6 +85,8 @@ pub struct Options {
     pub fifo: bool,
     /// `LoadRestrictionsRootOnly`.
     pub root_only: bool,
+    /// Edits to the top-level kustomization.
+    pub overrides: Option<overrides::Overrides>,
 }
 
 /// Render the kustomization at `req.path`.
@@ -108,8 +115,14 @@ pub fn render(tree: &dyn SourceTree, req: &RenderRequest) -> Result<RenderOutput
     let dir = sluice_plugin_sdk::path::normalize(&req.path).ok_or_else(|| {
         Error::msg(format!("app path {:?} leaves the repository", req.path)).into_render_error()
     })?;
-    let objects =
-        build(tree, &dir, &Options { fifo, root_only }).map_err(Error::into_render_error)?;
+    let overrides =
+        overrides::parse(req.params_json.as_deref()).map_err(Error::into_render_error)?;
+    let opts = Options {
+        fifo,
+        root_only,
+        overrides,
+    };
+    let objects = build(tree, &dir, &opts).map_err(Error::into_render_error)?;
     let objects = objects
         .into_iter()
         .map(|(mut v, file, index)| {
@@ -144,6 +157,7 @@ pub fn build(
     opts: &Options,
 ) -> error::Result<Vec<(Value, String, u32)>> {
     let mut ctx = build::Ctx::new(tree, opts.root_only);
+    ctx.overrides = opts.overrides.clone();
     let mut acc = build::Accum::new();
     ctx.build_dir(dir, &mut acc, false)?;
     let top = acc.top.take().unwrap_or_default();
