@@ -26,7 +26,55 @@ fn schema_of<T: JsonSchema>() -> Value {
         o.remove("title");
         o.remove("$schema");
     }
+    preserve_untyped(&mut v);
     v
+}
+
+/// A structural schema gives every field a type. Fields of any JSON value
+/// (Helm values, Jsonnet variables, renderer parameters, a replica count
+/// that is a number or a string) have none: mark them
+/// `x-kubernetes-preserve-unknown-fields`, as the API server requires.
+fn preserve_untyped(v: &mut Value) {
+    let Some(o) = v.as_object_mut() else { return };
+    for key in ["properties", "patternProperties"] {
+        if let Some(Value::Object(props)) = o.get_mut(key) {
+            for p in props.values_mut() {
+                mark(p);
+                preserve_untyped(p);
+            }
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(p) = o.get_mut(key)
+            && p.is_object()
+        {
+            mark(p);
+            preserve_untyped(p);
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(list)) = o.get_mut(key) {
+            for p in list {
+                preserve_untyped(p);
+            }
+        }
+    }
+}
+
+fn mark(p: &mut Value) {
+    if let Some(o) = p.as_object_mut() {
+        if o.contains_key("type") || o.contains_key("x-kubernetes-int-or-string") {
+            return;
+        }
+        // An untyped choice (a number or a string) or any value: kept as
+        // given, checked by sluice when it reads the Application.
+        o.remove("anyOf");
+        o.remove("oneOf");
+        o.insert(
+            "x-kubernetes-preserve-unknown-fields".into(),
+            Value::Bool(true),
+        );
+    }
 }
 
 /// The CustomResourceDefinition, as a JSON object.

@@ -188,10 +188,10 @@ mod tests {
         assert_eq!(a.metadata.name, "web");
         assert_eq!(a.metadata.finalizers, [CASCADE_FINALIZER]);
         let mut bad = v.clone();
-        bad["spec"]["source"]["chart"] = json!("x");
+        bad["spec"]["source"]["bogus"] = json!("x");
         let e = to_application(&bad).expect_err("unknown field");
         assert!(
-            e.contains("Application apps/web") && e.contains("unknown field `chart`"),
+            e.contains("Application apps/web") && e.contains("unknown field `bogus`"),
             "{e}"
         );
     }

@@ -606,9 +606,28 @@ async fn health(
 ) -> String {
     let mut all: Vec<Health> = Vec::new();
     if svc.inner.watch_drift {
+        // Objects just created reach the live cache through the watch a
+        // moment later: wait for them briefly, then read the rest.
         let live = live_of(svc, cluster);
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while desired.iter().any(|id| live.get(id).is_none()) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         for id in desired {
-            all.push(match live.get(id) {
+            let seen = match live.get(id) {
+                Some(v) => Some(v),
+                None => match objects.iter().find(|o| {
+                    o.id.group == id.group && o.id.kind == id.kind && o.id.name == id.name
+                }) {
+                    Some(o) => {
+                        let mut probe = o.clone();
+                        probe.id = id.clone();
+                        cluster.kube.get(&probe).await.ok().flatten()
+                    }
+                    None => None,
+                },
+            };
+            all.push(match seen {
                 Some(v) => assess(&v),
                 None => Health::new(HealthStatus::Missing, ""),
             });
