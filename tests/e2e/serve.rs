@@ -295,6 +295,20 @@ async fn a_signed_webhook_syncs_and_a_bad_or_missing_signature_does_nothing() {
     .await;
     assert_eq!(cm_value(&ns, "a").as_deref(), Some("2"));
     eprintln!("webhook to synced: {:?}", t.elapsed());
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("\nsluice_webhooks_total 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("sluice_apps{sync=\"Synced\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("\nsluice_git_cache_bytes "), "{metrics}");
 
     let big = vec![b' '; (1 << 20) + 10];
     let r = client

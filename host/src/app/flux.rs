@@ -94,6 +94,9 @@ struct GitRepositorySpec {
     ignore: Option<String>,
     #[serde(default)]
     suspend: bool,
+    /// Fetch submodules (the same field as in a sluice Application).
+    #[serde(default)]
+    recurse_submodules: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -497,6 +500,7 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
                 target_revision: revision,
                 path,
                 kustomize: Some(kustomize),
+                recurse_submodules: repo.spec.recurse_submodules,
                 ..Source::default()
             },
             destination: Destination {

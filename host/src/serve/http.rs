@@ -150,6 +150,22 @@ async fn metrics(State(svc): State<Service>) -> Response {
         "Git resolutions shared with another app.",
         shared,
     );
+    let cache = crate::source::git::cache_stats();
+    counter(
+        "sluice_git_cache_evictions_total",
+        "Repositories evicted from the Git cache.",
+        cache.evictions,
+    );
+    counter(
+        "sluice_git_cache_evicted_bytes_total",
+        "Bytes evicted from the Git cache.",
+        cache.evicted_bytes,
+    );
+    let _ = write!(
+        out,
+        "# HELP sluice_git_cache_bytes Size of the Git cache after the last resolve.\n# TYPE sluice_git_cache_bytes gauge\nsluice_git_cache_bytes {}\n",
+        cache.bytes
+    );
     let mut by: std::collections::BTreeMap<String, usize> = Default::default();
     for s in svc.statuses().values() {
         *by.entry(format!("{:?}", s.sync)).or_default() += 1;
