@@ -666,11 +666,7 @@ pub(super) fn on_seen(svc: &Service, seen: Seen) {
             .collect()
     };
     let (names, drift) = match &seen {
-        Seen::Changed {
-            id,
-            applyset,
-            foreign,
-        } => {
+        Seen::Changed { id, applyset, .. } | Seen::Deleted { id, applyset } => {
             let app = svc
                 .inner
                 .applysets
@@ -678,19 +674,11 @@ pub(super) fn on_seen(svc: &Service, seen: Seen) {
                 .ok()
                 .and_then(|s| s.get(applyset).cloned());
             let Some(app) = app else { return };
+            // A deletion is always someone else's (prune removes objects
+            // from the desired set first).
+            let foreign = !matches!(seen, Seen::Changed { foreign: false, .. });
             let desired = apps_of(&|e| e.desired.contains(id));
-            (vec![app.clone()], *foreign && desired.contains(&app))
-        }
-        Seen::Deleted { id, applyset } => {
-            let app = svc
-                .inner
-                .applysets
-                .lock()
-                .ok()
-                .and_then(|s| s.get(applyset).cloned());
-            let Some(app) = app else { return };
-            let desired = apps_of(&|e| e.desired.contains(id));
-            (vec![app.clone()], desired.contains(&app))
+            (vec![app.clone()], foreign && desired.contains(&app))
         }
         Seen::Listed { group, kind, first } => (
             apps_of(&|e| {
