@@ -103,6 +103,12 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
         );
         return Ok(EXIT_USAGE);
     }
+    if args.once && args.in_cluster_apps.is_some() {
+        eprintln!(
+            "error: --once reconciles the apps of --apps; Application resources (--in-cluster-apps) are kept in sync by the long-running service only"
+        );
+        return Ok(EXIT_USAGE);
+    }
     let secrets = match &args.webhook_secrets {
         Some(f) => match Secrets::load(f) {
             Ok(s) => s,
