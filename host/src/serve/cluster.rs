@@ -39,6 +39,9 @@ pub struct Cluster {
     discovered: Mutex<Option<Instant>>,
     /// Syncs on this cluster at once (`--cluster-concurrency`).
     pub limit: Semaphore,
+    /// Whether the watches on this cluster are working (false from a watch
+    /// error until the next event): refreshes may rely on them only then.
+    pub watch_ok: AtomicBool,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -105,6 +108,7 @@ impl Clusters {
             key: key.clone(),
             discovered: Mutex::new(None),
             limit: Semaphore::new(self.per_cluster),
+            watch_ok: AtomicBool::new(true),
         });
         map.insert(key, c.clone());
         Ok(c)

@@ -177,8 +177,16 @@ pub fn spawn_watch(
         let mut listed_once = false;
         while let Some(ev) = stream.next().await {
             let ev = match ev {
-                Ok(ev) => ev,
+                Ok(ev) => {
+                    cluster
+                        .watch_ok
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    ev
+                }
                 Err(e) => {
+                    cluster
+                        .watch_ok
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(cluster = %cluster.kube.server(), kind = %kind, error = %e, "watch error; retrying");
                     continue;
                 }

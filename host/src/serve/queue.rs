@@ -15,7 +15,10 @@
 //!   as its next request and handed out only after `done`, so one app never
 //!   has two operations at once and the newest commit is always the next
 //!   thing done for it.
-//! - order: apps are handed out first come, first served.
+//! - order: apps are handed out first come, first served, urgent ones
+//!   first: a request for drift, a webhook, a user or a retry goes ahead of
+//!   periodic refreshes and start-up checks, so self-heal and a pushed
+//!   commit never wait behind a thousand routine comparisons.
 //!
 //! Nothing here knows what an operation does; the queue is plain data
 //! behind a mutex plus a [`tokio::sync::Notify`], so a slow app holds one
@@ -82,10 +85,22 @@ impl Request {
         self.reasons.extend(newer.reasons);
         self.since = self.since.min(newer.since);
     }
+
+    /// Whether it goes ahead of routine work: drift, a webhook, a user, a
+    /// retry.
+    pub fn is_urgent(&self) -> bool {
+        self.reasons.iter().any(|r| {
+            matches!(
+                r,
+                Trigger::Drift | Trigger::Webhook | Trigger::Manual | Trigger::Retry
+            )
+        })
+    }
 }
 
 #[derive(Debug, Default)]
 struct State {
+    urgent: VecDeque<String>,
     order: VecDeque<String>,
     queued: HashMap<String, Request>,
     in_flight: HashSet<String>,
@@ -118,12 +133,25 @@ impl WorkQueue {
         if s.closed {
             return false;
         }
+        let in_flight = s.in_flight.contains(app);
         match s.queued.get_mut(app) {
-            Some(waiting) => waiting.merge(request),
+            Some(waiting) => {
+                let was_urgent = waiting.is_urgent();
+                waiting.merge(request);
+                if !was_urgent && waiting.is_urgent() && !in_flight {
+                    s.order.retain(|a| a != app);
+                    s.urgent.push_back(app.to_string());
+                }
+            }
             None => {
+                let urgent = request.is_urgent();
                 s.queued.insert(app.to_string(), request);
-                if !s.in_flight.contains(app) {
-                    s.order.push_back(app.to_string());
+                if !in_flight {
+                    if urgent {
+                        s.urgent.push_back(app.to_string());
+                    } else {
+                        s.order.push_back(app.to_string());
+                    }
                 }
             }
         }
@@ -146,10 +174,10 @@ impl WorkQueue {
                 if s.closed {
                     return None;
                 }
-                while let Some(app) = s.order.pop_front() {
+                while let Some(app) = s.urgent.pop_front().or_else(|| s.order.pop_front()) {
                     if let Some(req) = s.queued.remove(&app) {
                         s.in_flight.insert(app.clone());
-                        let more = !s.order.is_empty();
+                        let more = !s.order.is_empty() || !s.urgent.is_empty();
                         drop(s);
                         if more {
                             // Another worker may take the next one.
@@ -168,9 +196,13 @@ impl WorkQueue {
     pub fn done(&self, app: &str) {
         let mut s = self.lock();
         s.in_flight.remove(app);
-        let again = s.queued.contains_key(app) && !s.closed;
+        let again = !s.closed && s.queued.contains_key(app);
         if again {
-            s.order.push_back(app.to_string());
+            if s.queued.get(app).is_some_and(Request::is_urgent) {
+                s.urgent.push_back(app.to_string());
+            } else {
+                s.order.push_back(app.to_string());
+            }
         }
         drop(s);
         if again {
@@ -184,6 +216,7 @@ impl WorkQueue {
         let mut s = self.lock();
         s.queued.remove(app);
         s.order.retain(|a| a != app);
+        s.urgent.retain(|a| a != app);
     }
 
     /// Stop handing out work: every [`WorkQueue::next`] returns `None`, and
@@ -338,5 +371,31 @@ mod tests {
             assert_eq!(q.next().await.expect("work").0, "b");
             assert_eq!(q.queued_len(), 0);
         });
+    }
+
+    #[tokio::test]
+    async fn urgent_requests_go_ahead_of_routine_ones() {
+        let q = WorkQueue::new();
+        for app in ["a", "b", "c"] {
+            q.push(app, Request::new(Trigger::Poll));
+        }
+        q.push("d", Request::new(Trigger::Drift));
+        // An app already waiting moves ahead when a drift joins it.
+        q.push("c", Request::new(Trigger::Webhook));
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            let (app, req) = q.next().await.expect("work");
+            got.push((app.clone(), req.is_urgent()));
+            q.done(&app);
+        }
+        assert_eq!(
+            got,
+            [
+                ("d".to_string(), true),
+                ("c".to_string(), true),
+                ("a".to_string(), false),
+                ("b".to_string(), false)
+            ]
+        );
     }
 }

@@ -161,6 +161,37 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
             return;
         }
     };
+    // Nothing to compare: a refresh whose render is exactly the one last
+    // compared (nothing it read changed), of an app that was then Synced
+    // with nothing to report, while the watches follow every kind it has
+    // (a change to one of its objects would have queued a drift, merged
+    // into this request). A refresh storm over a monorepo then costs a
+    // ref listing and a read-set replay per app, not a dry-run per object.
+    let routine = reasons
+        .iter()
+        .all(|r| matches!(r, Trigger::Poll | Trigger::Webhook));
+    let same_render = snap
+        .last
+        .as_ref()
+        .is_some_and(|(_, r)| Arc::ptr_eq(r, &rendered));
+    if routine
+        && same_render
+        && svc.inner.watch_drift
+        && cluster.watch_ok.load(Ordering::Relaxed)
+        && snap.status.sync == SyncStatus::Synced
+        && snap.status.conditions.is_empty()
+        && watched(svc, &cluster, &rendered.objects)
+    {
+        status.revision = commit.clone();
+        {
+            let mut apps = svc.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(e) = apps.get_mut(name) {
+                e.last = Some((resolved.clone(), rendered.clone()));
+            }
+        }
+        finish(svc, name, status, None);
+        return;
+    }
     let _permit = cluster.limit.acquire().await;
 
     // 3. Write or only compare.
@@ -589,6 +620,16 @@ async fn register(
             }
         }
     }
+}
+
+/// Whether every kind of `objects` is watched on `cluster`.
+fn watched(svc: &Service, cluster: &Cluster, objects: &[Object]) -> bool {
+    let Ok(w) = svc.inner.watched.lock() else {
+        return false;
+    };
+    objects
+        .iter()
+        .all(|o| w.contains(&(cluster.key.clone(), o.id.group.clone(), o.id.kind.clone())))
 }
 
 fn live_of(svc: &Service, cluster: &Cluster) -> Arc<Live> {
