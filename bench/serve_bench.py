@@ -238,7 +238,7 @@ est = per_sync * N
 print(f"{'cold: start to all Synced':44} {w1:13.1f}s {est:15.1f}s* {est / w1:6.1f}x")
 print(f"{'  peak RSS (--once)':44} {rss1:11.1f}MiB")
 print(f"{'restart over synced apps':44} {w2:13.1f}s  objects written: {written}")
-print(f"{'service: first round to all Synced+Healthy':44} {ready:13.1f}s")
+print(f"{'service restart: all Synced+Healthy shown':44} {ready:13.1f}s  (statuses from the store)")
 print(f"{'self-heal latency p50 / p99 ({} drifts)'.format(len(heal)):44} {pct(heal, 50) * 1000:10.0f} ms / {pct(heal, 99) * 1000:.0f} ms")
 print(f"{'webhook to applied p50 ({} commits)'.format(len(hook)):44} {pct(hook, 50) * 1000:10.0f} ms")
 print(f"{'renders per one-app commit (of {})'.format(N):44} {statistics.median(renders):13.0f}   (all: {renders})")
