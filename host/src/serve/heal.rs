@@ -194,12 +194,23 @@ pub fn spawn_watch(
             let seen = match ev {
                 Event::Init => None,
                 Event::InitApply(o) => {
-                    if let Ok(v) = serde_json::to_value(&o)
-                        && let Some(id) = id_of(&v, &group, &kind)
-                    {
-                        live.put(id, slim(&v));
-                    }
-                    None
+                    // A listing: an object someone else changed last (while
+                    // no watch ran) is drift too.
+                    let Ok(v) = serde_json::to_value(&o) else {
+                        continue;
+                    };
+                    let Some(id) = id_of(&v, &group, &kind) else {
+                        continue;
+                    };
+                    live.put(id.clone(), slim(&v));
+                    let foreign = changed_by_other(&v);
+                    crate::target::applyset::label(&v, PART_OF_LABEL)
+                        .filter(|_| foreign)
+                        .map(|set| Seen::Changed {
+                            id,
+                            applyset: set.to_string(),
+                            foreign,
+                        })
                 }
                 Event::InitDone => {
                     let first = !listed_once;

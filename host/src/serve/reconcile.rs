@@ -718,7 +718,8 @@ pub(super) fn on_seen(svc: &Service, seen: Seen) {
             // A deletion is always someone else's (prune removes objects
             // from the desired set first).
             let foreign = !matches!(seen, Seen::Changed { foreign: false, .. });
-            let desired = apps_of(&|e| e.desired.contains(id));
+            // An app not compared yet since the start counts every member.
+            let desired = apps_of(&|e| e.last.is_none() || e.desired.contains(id));
             (vec![app.clone()], foreign && desired.contains(&app))
         }
         Seen::Listed { group, kind, first } => (

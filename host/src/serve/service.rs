@@ -467,7 +467,9 @@ impl Service {
                     !same
                 }
                 None => {
-                    let mut e = AppEntry::new(None, app.map(Arc::new));
+                    let app = app.map(Arc::new);
+                    self.register_applyset(name, &app);
+                    let mut e = AppEntry::new(None, app);
                     e.origin = origin;
                     if let Ok(Some(s)) = self.inner.store.status::<AppStatus>(name) {
                         e.status = s;
@@ -511,6 +513,24 @@ impl Service {
         }
     }
 
+    /// Note the ApplySet id an app's objects carry, before its first
+    /// operation, so a change to them is seen from the start.
+    fn register_applyset(&self, name: &str, app: &Result<Arc<Application>, String>) {
+        if let Ok(a) = app {
+            let ns = a
+                .spec
+                .destination
+                .namespace
+                .clone()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "default".into());
+            let id = crate::target::applyset::Parent::for_app(name, &ns).id;
+            if let Ok(mut sets) = self.inner.applysets.lock() {
+                sets.insert(id, name.to_string());
+            }
+        }
+    }
+
     /// Apply a scan's changes to the app table and queue what changed.
     fn apply_changes(&self, changes: Vec<Change>) {
         let mut queue = Vec::new();
@@ -540,6 +560,7 @@ impl Service {
                                 e.app = app;
                             }
                             None => {
+                                self.register_applyset(&f.name, &app);
                                 let mut e = AppEntry::new(Some(path), app);
                                 if let Ok(Some(s)) = self.inner.store.status::<AppStatus>(&f.name) {
                                     e.status = s;
