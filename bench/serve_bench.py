@@ -13,7 +13,11 @@ Figures, each beside its peer from the same run:
     (from /metrics) and time to Synced; the service's peak RSS (VmHWM).
 """
 import argparse, hashlib, hmac, json, os, shutil, socket, ssl, statistics
-import subprocess, sys, tempfile, time, urllib.request
+import atexit, subprocess, sys, tempfile, time, urllib.request
+
+CHILDREN = []
+# Stop the git daemon and the service however the script ends.
+atexit.register(lambda: [c.kill() for c in CHILDREN if c.poll() is None])
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--work", required=True)
@@ -94,6 +98,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.clos
 daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={work}",
                            "--listen=127.0.0.1", f"--port={port}", work],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+CHILDREN.append(daemon)
 URL = f"git://127.0.0.1:{port}/repo"
 time.sleep(0.5)
 
@@ -153,6 +158,7 @@ svc = subprocess.Popen([SLUICE, "serve", "--apps", apps, "--listen", f"127.0.0.1
                         "--cluster-concurrency", str(a.workers),
                         "--webhook-secrets", os.path.join(work, "secrets.yaml")] + common,
                        stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "serve.log"), "w"))
+CHILDREN.append(svc)
 def get(path):
     with urllib.request.urlopen(base + path) as r:
         return r.read().decode()
