@@ -448,40 +448,11 @@ fn resolve_inner(def: &AppDef, settings: &Settings, git: &GitFn<'_>) -> Result<A
 
     // Local repositories first: their canonical path is part of the name.
     let kind = repo::classify(&repo);
-    let local = match &kind {
-        RepoKind::Dir(p) | RepoKind::LocalGit(p) => {
-            let allowed: Vec<PathBuf> = settings
-                .allow_local_repos
-                .iter()
-                .map(|r| settings.working_dir.join(r))
-                .collect();
-            let label = || {
-                explicit_name
-                    .clone()
-                    .unwrap_or_else(|| default_name(&repo, &norm_path))
-            };
-            match local::confine(p, &base, &allowed) {
-                Ok(canon) => Some(canon),
-                Err(local::Refusal::Open(source)) => {
-                    return Err(EngineError::LocalRepo {
-                        app: label(),
-                        repo: repo.clone(),
-                        base,
-                        source,
-                    });
-                }
-                Err(local::Refusal::Outside { resolved }) => {
-                    return Err(EngineError::LocalRepoOutside {
-                        app: label(),
-                        repo: repo.clone(),
-                        resolved,
-                        base,
-                    });
-                }
-            }
-        }
-        RepoKind::Remote => None,
-    };
+    let local = confine_local(&kind, &repo, &base, settings, || {
+        explicit_name
+            .clone()
+            .unwrap_or_else(|| default_name(&repo, &norm_path))
+    })?;
     let name = explicit_name.unwrap_or_else(|| {
         let key = match &local {
             Some(canon) => format!("file://{}", canon.display()),
@@ -697,6 +668,40 @@ impl Fetch<'_> {
     }
 }
 
+/// A local repository's canonical path, when it lies inside `base` or an
+/// allowed root (`None` for a remote one); `app` names the app in errors.
+fn confine_local(
+    kind: &RepoKind,
+    repo: &str,
+    base: &Path,
+    settings: &Settings,
+    app: impl Fn() -> String,
+) -> Result<Option<PathBuf>, EngineError> {
+    let (RepoKind::Dir(p) | RepoKind::LocalGit(p)) = kind else {
+        return Ok(None);
+    };
+    let allowed: Vec<PathBuf> = settings
+        .allow_local_repos
+        .iter()
+        .map(|r| settings.working_dir.join(r))
+        .collect();
+    match local::confine(p, base, &allowed) {
+        Ok(canon) => Ok(Some(canon)),
+        Err(local::Refusal::Open(source)) => Err(EngineError::LocalRepo {
+            app: app(),
+            repo: repo.to_string(),
+            base: base.to_path_buf(),
+            source,
+        }),
+        Err(local::Refusal::Outside { resolved }) => Err(EngineError::LocalRepoOutside {
+            app: app(),
+            repo: repo.to_string(),
+            resolved,
+            base: base.to_path_buf(),
+        }),
+    }
+}
+
 /// Resolve one more source of a multi-source Application (local ones
 /// confined like the first).
 fn extra_source(
@@ -708,35 +713,7 @@ fn extra_source(
 ) -> Result<ResolvedSource, EngineError> {
     let repo = src.repo_url.clone();
     let kind = repo::classify(&repo);
-    let local = match &kind {
-        RepoKind::Dir(p) | RepoKind::LocalGit(p) => {
-            let allowed: Vec<PathBuf> = settings
-                .allow_local_repos
-                .iter()
-                .map(|r| settings.working_dir.join(r))
-                .collect();
-            match local::confine(p, base, &allowed) {
-                Ok(canon) => Some(canon),
-                Err(local::Refusal::Open(source)) => {
-                    return Err(EngineError::LocalRepo {
-                        app: name.to_string(),
-                        repo,
-                        base: base.to_path_buf(),
-                        source,
-                    });
-                }
-                Err(local::Refusal::Outside { resolved }) => {
-                    return Err(EngineError::LocalRepoOutside {
-                        app: name.to_string(),
-                        repo,
-                        resolved,
-                        base: base.to_path_buf(),
-                    });
-                }
-            }
-        }
-        RepoKind::Remote => None,
-    };
+    let local = confine_local(&kind, &repo, base, settings, || name.to_string())?;
     // Signatures are checked on the app's first source only.
     Fetch {
         name,

@@ -204,19 +204,7 @@ pub enum OptionsError {
 
 /// Parse `30s`, `2m`, `500ms`, `1h` or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let i = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let n: f64 = s[..i].parse().ok()?;
-    let secs = match &s[i..] {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(secs).ok()
+    crate::parse_duration(s).ok()
 }
 
 /// Parse a size: plain bytes, or with a `K`, `M`, `G` (powers of 1000) or

@@ -3,8 +3,14 @@
 //!
 //! ```no_run
 //! use sluice::source::git::verify::{self, Keyring, Mode, Policy};
-//! # fn get() -> sluice::source::Resolved { unimplemented!() }
-//! let resolved = get(); // from source::resolve
+//! use sluice::source::{self, SourceSpec};
+//! let spec = SourceSpec {
+//!     repo: "https://git.example/infra.git".into(),
+//!     revision: "main".into(),
+//!     recurse_submodules: false,
+//! };
+//! let resolved = source::resolve(&spec, &source::Options::default())
+//!     .expect("the repository resolves");
 //! let keys = Keyring::from_file("keys/trusted.asc".as_ref())?;
 //! let signer = verify::check(&resolved, &Policy { mode: Mode::Head, keys })?;
 //! println!("{} signed by {}", resolved.commit, signer.commit.unwrap_or_default());
