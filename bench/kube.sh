@@ -2,7 +2,8 @@
 # Whole-command benchmark against the local test API server:
 # 1,000 objects (ConfigMaps, Services, Deployments) over 10 namespaces.
 #   1. first sync:  sluice sync  vs  kubectl apply --server-side -f
-#   2. no change:   sluice diff  vs  kubectl diff
+#   2. no change:   sluice diff  vs  kubectl diff (warm, 5 runs each, median;
+#      both must report no difference: exit 0 and nothing printed by kubectl)
 #   3. peak RSS of sluice sync (/usr/bin/time -v)
 # Prints the figures and the ratios (kubectl / sluice) from the same run.
 #
@@ -73,12 +74,19 @@ t() {
 s_sync=$(t 0 /usr/bin/time -v -o "$work/time.txt" "$SLUICE_BIN" sync --repo "$work/sluice" --renderer yaml --name bench --dest-namespace "bs$run_id-0")
 rss_kib=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/time.txt")
 k_sync=$(t 0 kubectl apply --server-side --field-manager=kubectl-bench -f "$work/kubectl/objects.yaml")
-s_diff=$(t 0 "$SLUICE_BIN" diff --repo "$work/sluice" --renderer yaml --name bench --dest-namespace "bs$run_id-0")
-k_diff=$(t "0 1" kubectl diff --server-side --field-manager=kubectl-bench -f "$work/kubectl/objects.yaml")
+# median RUNS OK_CODES CMD...: the median wall time of RUNS runs of CMD.
+median() {
+    local runs="$1" ok="$2"; shift 2
+    for _ in $(seq "$runs"); do t "$ok" "$@"; done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+s_diff=$(median 5 0 "$SLUICE_BIN" diff --repo "$work/sluice" --renderer yaml --name bench --dest-namespace "bs$run_id-0")
+[[ ! -s "$work/out" ]] || { echo "sluice diff printed a difference:" >&2; head -20 "$work/out" >&2; exit 1; }
+k_diff=$(median 5 0 kubectl diff --server-side --field-manager=kubectl-bench -f "$work/kubectl/objects.yaml")
+[[ ! -s "$work/out" ]] || { echo "kubectl diff printed a difference:" >&2; head -20 "$work/out" >&2; exit 1; }
 
 printf '\n%-34s %10s %10s %8s\n' "1,000 objects, 10 namespaces" sluice kubectl ratio
 printf '%-34s %9.2fs %9.2fs %7.1fx\n' "first sync (apply --server-side)" "$s_sync" "$k_sync" "$(echo "$k_sync / $s_sync" | bc -l)"
-printf '%-34s %9.2fs %9.2fs %7.1fx\n' "second run, no change (diff)" "$s_diff" "$k_diff" "$(echo "$k_diff / $s_diff" | bc -l)"
+printf '%-34s %9.2fs %9.2fs %7.1fx\n' "no change, diff (median of 5)" "$s_diff" "$k_diff" "$(echo "$k_diff / $s_diff" | bc -l)"
 printf '%-34s %8.1fMiB\n' "peak RSS of sluice sync" "$(echo "$rss_kib / 1024" | bc -l)"
 
 kubectl delete ns $(for n in $(seq 0 9); do echo "bs$run_id-$n" "bk$run_id-$n"; done) --wait=false >/dev/null 2>&1 || true

@@ -344,6 +344,7 @@ fn plugins_see_the_repo_url_without_userinfo() {
         kubeconfig: None,
         allow_local_repos: Vec::new(),
         working_dir: tmp.path().to_path_buf(),
+        clusters: None,
     };
     let def = AppDef {
         repo: Some(embedded),

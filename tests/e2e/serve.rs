@@ -57,6 +57,7 @@ fn config(env: &Env, refresh: Duration) -> Config {
         sync_timeout: Duration::from_secs(60),
         object_concurrency: 8,
         in_cluster_apps: None,
+        namespace: None,
         settings,
     }
 }
@@ -1148,4 +1149,131 @@ async fn app_of_apps_syncs_a_wave_of_child_apps_after_the_earlier_one_is_healthy
     })
     .await;
     assert_eq!(cm_value(&ns, "child-1-cm").as_deref(), Some("1"));
+}
+
+fn b64_file(p: &std::path::Path) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).expect("read"))
+}
+
+/// Argo CD cluster Secrets in the service's namespace are destinations, by
+/// name and by server, with the Secret's credentials (client certificate
+/// and CA as data, no kubeconfig file); a Secret that cannot be used
+/// refuses its apps with the reason; a name that is neither is an error
+/// that lists the kubeconfig's contexts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argo_cd_cluster_secrets_are_destinations() {
+    let cluster = TestCluster::shared();
+    let home = cluster.namespace("serve-argocd");
+    let ns = cluster.namespace("serve-remote");
+    // The same API server under another URL: the kubeconfig knows only
+    // https://127.0.0.1:PORT, so https://localhost:PORT is reachable
+    // through the Secret alone (its certificate is valid for both).
+    let remote = cluster.server.replace("127.0.0.1", "localhost");
+    let creds = json!({"tlsClientConfig": {
+        "insecure": false,
+        "caData": b64_file(&cluster.ca_cert),
+        "certData": b64_file(&cluster.client_cert),
+        "keyData": b64_file(&cluster.client_key),
+    }});
+    let secret = |name: &str, cluster_name: &str, server: &str, config: &Value| {
+        let text = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": home,
+                "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
+            "stringData": {"name": cluster_name, "server": server, "config": config.to_string()}})
+        .to_string();
+        cluster.kubectl_stdin(&["apply", "-f", "-"], &text);
+    };
+    secret("remote-cluster", "remote", &remote, &creds);
+    secret(
+        "aws-cluster",
+        "aws",
+        "https://aws.invalid",
+        &json!({"awsAuthConfig": {"clusterName": "x"}}),
+    );
+
+    let f = repo("serve-argocd", &[("app/a.yaml", &cm_yaml("a", "1"))]);
+    let url = server().http_url("serve-argocd");
+    let e = env();
+    let write = |file: &str, name: &str, dest: &str| {
+        let text = format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}}}\nspec:\n  project: default\n  source: {{repoURL: \"{url}\", targetRevision: main, path: app}}\n  destination: {{{dest}, namespace: {ns}}}\n  syncPolicy: {{automated: {{}}}}\n"
+        );
+        std::fs::write(e.apps.join(file), text).expect("write");
+    };
+    write("by-name.yaml", "by-name", "name: remote");
+    write("aws.yaml", "aws", "name: aws");
+    write("unknown.yaml", "unknown", "name: nowhere");
+    write(
+        "by-server.yaml",
+        "by-server",
+        &format!("server: \"{remote}\""),
+    );
+    // Refreshes every 2 s: an app read before the watch brings its Secret
+    // is tried again soon.
+    let mut cfg = config(&e, Duration::from_secs(2));
+    cfg.namespace = Some(home.clone());
+    let svc = Service::start(cfg, renderers(), true).await.expect("start");
+    let c1 = f.rev("HEAD");
+    for app in ["by-name", "by-server"] {
+        until(&svc, app, Duration::from_secs(60), |s| {
+            s.sync == SyncStatus::Synced && s.revision == c1
+        })
+        .await;
+    }
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("1"));
+    let refused = |app: &str, text: &'static str| {
+        let s = svc.status(app).unwrap_or_default();
+        s.sync == SyncStatus::Unknown && s.conditions.iter().any(|c| c.message.contains(text))
+    };
+    let start = Instant::now();
+    while !(refused("aws", "is cluster Secret") && refused("unknown", "has no context")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "aws: {:?}\nunknown: {:?}",
+            svc.status("aws"),
+            svc.status("unknown")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let msg = |app: &str| {
+        svc.status(app)
+            .map(|s| {
+                s.conditions
+                    .iter()
+                    .map(|c| c.message.clone())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        msg("aws").contains(&format!(
+            "destination name \"aws\" is cluster Secret {home}/aws-cluster, which cannot be used: cluster Secret {home}/aws-cluster: config.awsAuthConfig is not supported by sluice yet"
+        )),
+        "{}",
+        msg("aws")
+    );
+    assert!(
+        msg("unknown").contains("the kubeconfig has no context \"nowhere\""),
+        "{}",
+        msg("unknown")
+    );
+
+    // A Secret added while the service runs is picked up by the watch.
+    let ns2 = cluster.namespace("serve-late");
+    secret("late-cluster", "late", &remote, &creds);
+    std::fs::write(
+        e.apps.join("late.yaml"),
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: late}}\nspec:\n  project: default\n  source: {{repoURL: \"{url}\", targetRevision: main, path: app}}\n  destination: {{name: late, namespace: {ns2}}}\n  syncPolicy: {{automated: {{}}}}\n"
+        ),
+    )
+    .expect("write");
+    until(&svc, "late", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
+    assert_eq!(cm_value(&ns2, "a").as_deref(), Some("1"));
+    svc.shutdown(Duration::from_secs(5)).await;
 }

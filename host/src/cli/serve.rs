@@ -25,6 +25,12 @@ pub struct Args {
     /// `sluice crd | kubectl apply -f -`.
     #[arg(long, value_name = "NS,...", num_args = 0..=1, default_missing_value = "", value_delimiter = ',')]
     pub in_cluster_apps: Option<Vec<String>>,
+    /// The service's namespace: Argo CD cluster Secrets there
+    /// (`argocd.argoproj.io/secret-type: cluster`) are destinations
+    /// [default: the namespace sluice runs in, inside a cluster; none
+    /// outside].
+    #[arg(long, env = "SLUICE_NAMESPACE", value_name = "NS")]
+    pub namespace: Option<String>,
     /// Where health, readiness, webhooks and the status API listen.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -136,6 +142,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
             .in_cluster_apps
             .clone()
             .map(|v| v.into_iter().filter(|n| !n.is_empty()).collect()),
+        namespace: args.namespace.clone().or_else(pod_namespace),
         settings,
     };
     let renderers = global.renderers()?;
@@ -267,4 +274,12 @@ pub fn crd() -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     out.write_all(serde_norway::to_string(&crd)?.as_bytes())?;
     Ok(EXIT_OK)
+}
+
+/// The namespace of the pod sluice runs in, when it runs in one.
+fn pod_namespace() -> Option<String> {
+    std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }

@@ -17,6 +17,7 @@
 //! ```
 
 pub mod ignore;
+pub mod local;
 
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -139,6 +139,9 @@ pub struct Settings {
     pub allow_local_repos: Vec<PathBuf>,
     /// The base of flag paths, and the root flag repositories must lie in.
     pub working_dir: PathBuf,
+    /// Clusters known besides the kubeconfig (the service's Argo CD
+    /// cluster Secrets), asked before it.
+    pub clusters: Option<std::sync::Arc<dyn destination::Directory>>,
 }
 
 impl Settings {
@@ -149,6 +152,7 @@ impl Settings {
             kubeconfig: None,
             allow_local_repos: Vec::new(),
             working_dir: std::env::current_dir()?,
+            clusters: None,
         })
     }
 }
@@ -480,13 +484,19 @@ fn resolve_inner(def: &AppDef, settings: &Settings, git: &GitFn<'_>) -> Result<A
                 .as_deref()
                 .or_else(|| file.and_then(|a| a.spec.destination.name.as_deref()));
             let server = file.and_then(|a| a.spec.destination.server.as_deref());
+            let known = settings
+                .clusters
+                .as_ref()
+                .and_then(|d| d.lookup(context, server));
             Destination::Cluster(
-                destination::resolve(settings.kubeconfig.as_deref(), context, server).map_err(
-                    |source| EngineError::Destination {
+                known
+                    .unwrap_or_else(|| {
+                        destination::resolve(settings.kubeconfig.as_deref(), context, server)
+                    })
+                    .map_err(|source| EngineError::Destination {
                         app: name.clone(),
                         source,
-                    },
-                )?,
+                    })?,
             )
         }
     };

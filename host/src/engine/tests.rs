@@ -9,6 +9,7 @@ fn settings(dir: &Path) -> Settings {
         kubeconfig: None,
         allow_local_repos: Vec::new(),
         working_dir: dir.to_path_buf(),
+        clusters: None,
     }
 }
 

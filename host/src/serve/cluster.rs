@@ -102,7 +102,12 @@ impl Clusters {
         if let Some(c) = map.get(&key) {
             return Ok(c.clone());
         }
-        let kube = KubeTarget::connect(dest.kubeconfig.as_deref(), dest.context.as_deref()).await?;
+        let kube = match &dest.inline {
+            Some(i) => KubeTarget::connect_inline((*i.kubeconfig).clone(), &i.label).await?,
+            None => {
+                KubeTarget::connect(dest.kubeconfig.as_deref(), dest.context.as_deref()).await?
+            }
+        };
         let c = Arc::new(Cluster {
             kube,
             key: key.clone(),

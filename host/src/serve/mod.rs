@@ -27,6 +27,7 @@
 //!   sync, status), and when it writes;
 //! - [`cluster`]: one connection, discovery cache and concurrency limit
 //!   per cluster;
+//! - [`secrets`]: Argo CD cluster Secrets as destinations;
 //! - [`heal`]: one watch per kind per cluster, the live cache, drift;
 //! - [`webhook`]: push webhooks from GitHub, GitLab, Gitea, Gogs, Bitbucket
 //!   Server and a generic HMAC form, verified in constant time, and which
@@ -48,6 +49,7 @@ pub mod incluster;
 pub mod queue;
 mod reconcile;
 pub mod registry;
+pub mod secrets;
 pub mod service;
 pub mod status;
 pub mod store;

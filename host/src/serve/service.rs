@@ -62,6 +62,9 @@ pub struct Config {
     /// Watch Application resources in these namespaces (all when empty);
     /// `None`: only files (`--in-cluster-apps`).
     pub in_cluster_apps: Option<Vec<String>>,
+    /// The service's namespace (`--namespace`): Argo CD cluster Secrets
+    /// there are destinations (see [`super::secrets`]); `None`: none are.
+    pub namespace: Option<String>,
     /// How the engine resolves sources and clusters.
     pub settings: Settings,
 }
@@ -198,7 +201,9 @@ pub enum ServeError {
     #[error("cannot open the state store")]
     Store(#[from] StoreError),
     /// The cluster holding Application resources cannot be reached.
-    #[error("cannot connect to the cluster for --in-cluster-apps; check the kubeconfig")]
+    #[error(
+        "cannot connect to the home cluster (for --in-cluster-apps or the cluster Secrets of --namespace); check the kubeconfig"
+    )]
     Cluster {
         /// What went wrong.
         #[source]
@@ -215,6 +220,33 @@ pub enum ServeError {
     },
 }
 
+/// The Argo CD cluster Secrets of `namespace` on the home cluster, loaded
+/// once now (so the first operations see them) and, with `watch`,
+/// followed. A listing that fails is logged: apps naming those clusters
+/// are refused until the watch has them.
+async fn cluster_secrets(
+    settings: &Settings,
+    namespace: String,
+    watch: bool,
+) -> Result<Arc<super::secrets::ClusterSecrets>, ServeError> {
+    let home = crate::target::kube::KubeTarget::connect(settings.kubeconfig.as_deref(), None)
+        .await
+        .map_err(|source| ServeError::Cluster { source })?;
+    let dir = Arc::new(super::secrets::ClusterSecrets::default());
+    match dir.load(home.client(), &namespace).await {
+        Ok(n) => tracing::info!(namespace = %namespace, secrets = n, "cluster Secrets listed"),
+        Err(e) => {
+            tracing::warn!(namespace = %namespace, error = %e, "cannot list cluster Secrets (argocd.argoproj.io/secret-type=cluster); apps naming them fail until they can be read")
+        }
+    }
+    if watch {
+        let d = dir.clone();
+        let client = home.client().clone();
+        tokio::spawn(async move { d.follow(client, namespace).await });
+    }
+    Ok(dir)
+}
+
 impl Service {
     /// Load the apps and start the workers. With `watch`, also the poller,
     /// the directory scanner and the drift watches (off for `--once`).
@@ -224,6 +256,10 @@ impl Service {
         watch: bool,
     ) -> Result<Service, ServeError> {
         let store = Store::open(&config.state_dir)?;
+        let mut config = config;
+        if let Some(ns) = config.namespace.clone() {
+            config.settings.clusters = Some(cluster_secrets(&config.settings, ns, watch).await?);
+        }
         let (seen_tx, seen_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             clusters: Clusters::new(config.cluster_concurrency),

@@ -271,6 +271,14 @@ async fn compare_and_apply<T: Target>(
         }
         _ => obj,
     };
+    // An object whose every value is already live and that would lose no
+    // field needs no dry-run (see diff::local).
+    if let Some(l) = &live
+        && !assume_missing
+        && diff::local::apply_is_noop(&obj.value, l, crate::target::FIELD_MANAGER)
+    {
+        return Row::new(id, RowStatus::Synced, Action::Unchanged, "unchanged");
+    }
     let mut after = if assume_missing {
         obj.value.clone()
     } else {

@@ -51,6 +51,49 @@ pub struct Cluster {
     pub context: Option<String>,
     /// The API server the context points at, when the kubeconfig was read.
     pub server: Option<String>,
+    /// A client configuration of its own (an Argo CD cluster Secret)
+    /// instead of a kubeconfig file; `context` then names it.
+    pub inline: Option<Inline>,
+}
+
+/// A cluster's client configuration held in memory, e.g. from an Argo CD
+/// cluster Secret ([`super::cluster_secret`]). Two are equal when their
+/// labels are (the label carries the Secret's digest).
+#[derive(Clone)]
+pub struct Inline {
+    /// Where it came from and which version: `argocd-cluster:NS/NAME@DIGEST`.
+    pub label: String,
+    /// The configuration.
+    pub kubeconfig: std::sync::Arc<Kubeconfig>,
+}
+
+impl std::fmt::Debug for Inline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The kubeconfig holds credentials: never printed.
+        write!(f, "Inline({})", self.label)
+    }
+}
+
+impl PartialEq for Inline {
+    fn eq(&self, other: &Inline) -> bool {
+        self.label == other.label
+    }
+}
+
+impl Eq for Inline {}
+
+/// Clusters known besides the kubeconfig (the service's Argo CD cluster
+/// Secrets). Asked first by the engine.
+pub trait Directory: Send + Sync + std::fmt::Debug {
+    /// The cluster an Application's `destination.name` / `destination.server`
+    /// refers to, if this directory has it. A `name` it knows whose
+    /// `server` does not match is an error, as is a known name or server
+    /// whose Secret cannot be used.
+    fn lookup(
+        &self,
+        name: Option<&str>,
+        server: Option<&str>,
+    ) -> Option<Result<Cluster, DestinationError>>;
 }
 
 /// The error returned by [`resolve`] and [`check`]. Each one is raised
@@ -98,6 +141,33 @@ pub enum DestinationError {
         context: String,
         /// Its cluster entry.
         cluster: String,
+    },
+    /// A cluster Secret that `destination` names cannot be used.
+    #[error(
+        "destination {destination} is cluster Secret {secret}, which cannot be used: {message}"
+    )]
+    Secret {
+        /// The destination, as the Application wrote it.
+        destination: String,
+        /// `namespace/name` of the Secret.
+        secret: String,
+        /// Why (never the Secret's values).
+        message: String,
+    },
+    /// `destination.name` is a cluster Secret whose server is not
+    /// `destination.server`.
+    #[error(
+        "destination.name {name:?} is cluster Secret {secret} with server {secret_server}, but destination.server is {server}; fix one of the two"
+    )]
+    SecretServerMismatch {
+        /// `destination.name`.
+        name: String,
+        /// `namespace/name` of the Secret.
+        secret: String,
+        /// The Secret's server.
+        secret_server: String,
+        /// `destination.server`.
+        server: String,
     },
     /// `destination.server` is not the chosen context's server.
     #[error(
@@ -220,6 +290,7 @@ pub fn check(
         kubeconfig: None,
         context: Some(context),
         server: Some(context_server),
+        inline: None,
     })
 }
 

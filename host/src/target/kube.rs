@@ -87,7 +87,7 @@ impl KubeTarget {
             context: context.map(str::to_string),
             ..Default::default()
         };
-        let mut config = match (kubeconfig, context) {
+        let config = match (kubeconfig, context) {
             (Some(path), _) => {
                 let kc = Kubeconfig::read_from(path)
                     .map_err(|e| config_error(context, format!("{}: {e}", path.display())))?;
@@ -102,6 +102,24 @@ impl KubeTarget {
                 .await
                 .map_err(|e| config_error(context, e))?,
         };
+        Self::from_config(config, context)
+    }
+
+    /// Connect with a client configuration held in memory (an Argo CD
+    /// cluster Secret's, see [`super::cluster_secret`]); `label` names it
+    /// in errors.
+    pub async fn connect_inline(
+        kubeconfig: Kubeconfig,
+        label: &str,
+    ) -> Result<KubeTarget, TargetError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| config_error(Some(label), e))?;
+        Self::from_config(config, Some(label))
+    }
+
+    fn from_config(mut config: Config, context: Option<&str>) -> Result<KubeTarget, TargetError> {
         config.read_timeout = Some(Duration::from_secs(60));
         let server = config.cluster_url.to_string();
         let client = Client::try_from(config).map_err(|e| config_error(context, e))?;

@@ -25,6 +25,7 @@
 //! new one alone and answers [`Deleted::Replaced`].
 
 pub mod applyset;
+pub mod cluster_secret;
 pub mod destination;
 pub mod dir;
 pub mod kube;
