@@ -1012,6 +1012,168 @@ fn kill_9_mid_sync_then_restart_converges_and_sigterm_exits_cleanly() {
     );
 }
 
+/// The hook Jobs of namespace `ns`: name → (UID, hook phase).
+fn hook_jobs(ns: &str) -> std::collections::BTreeMap<String, (String, String)> {
+    kubectl_json(&["get", "jobs", "-n", ns, "-l", "sluice.dev/hook-of"])
+        .and_then(|v| v["items"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|j| {
+            let m = &j["metadata"];
+            (
+                m["name"].as_str().unwrap_or("").to_string(),
+                (
+                    m["uid"].as_str().unwrap_or("").to_string(),
+                    m["annotations"]["argocd.argoproj.io/hook"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Mark Job `name` complete, as the Job controller would (none runs here).
+fn complete_job(ns: &str, name: &str) {
+    let t = "2026-11-30T10:00:00Z";
+    let status = json!({"status": {"startTime": t, "completionTime": t, "succeeded": 1, "active": 0,
+        "conditions": [
+            {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "done", "lastTransitionTime": t},
+            {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "done", "lastTransitionTime": t}]}});
+    TestCluster::shared().kubectl_ok(&[
+        "patch",
+        "job",
+        name,
+        "-n",
+        ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status.to_string(),
+    ]);
+}
+
+fn hook_job(prefix: &str, phase: &str, policy: &str) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: {prefix}-\n  annotations:\n    argocd.argoproj.io/hook: {phase}\n    argocd.argoproj.io/hook-delete-policy: {policy}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: c, image: busybox}}]\n"
+    )
+}
+
+/// A `kill -9` after the PreSync hook succeeded (and was deleted, per
+/// HookSucceeded) and while the PostSync hook runs: the restarted service
+/// resumes the operation, does not run the PreSync hook again, waits on
+/// the PostSync Job it already created instead of creating another, and
+/// finishes the sync.
+#[test]
+fn kill_9_between_hooks_resumes_without_running_a_hook_twice() {
+    let ns = TestCluster::shared().namespace("serve-kill-hooks");
+    repo(
+        "serve-kill-hooks",
+        &[
+            ("app/cm.yaml", &cm_yaml("cm", "1")),
+            (
+                "app/pre.yaml",
+                &hook_job("migrate", "PreSync", "HookSucceeded"),
+            ),
+            (
+                "app/post.yaml",
+                &hook_job("notify", "PostSync", "BeforeHookCreation"),
+            ),
+        ],
+    );
+    let e = env();
+    std::fs::write(
+        e.apps.join("k.yaml"),
+        app_file(
+            "hooks",
+            &server().http_url("serve-kill-hooks"),
+            "app",
+            &ns,
+            AUTO,
+        ),
+    )
+    .expect("write");
+    let wait_jobs =
+        |what: &str,
+         pred: &dyn Fn(&std::collections::BTreeMap<String, (String, String)>) -> bool| {
+            let start = Instant::now();
+            loop {
+                let jobs = hook_jobs(&ns);
+                if pred(&jobs) {
+                    return jobs;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "{what}; hook Jobs now: {jobs:?}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        };
+    let phase_of = |jobs: &std::collections::BTreeMap<String, (String, String)>, phase: &str| {
+        jobs.iter()
+            .filter(|(_, (_, p))| p == phase)
+            .map(|(n, (u, _))| (n.clone(), u.clone()))
+            .collect::<Vec<_>>()
+    };
+
+    let mut child = spawn_serve(&e, free_port());
+    let jobs = wait_jobs("the PreSync Job was never created", &|j| {
+        !phase_of(j, "PreSync").is_empty()
+    });
+    let pre = phase_of(&jobs, "PreSync");
+    assert_eq!(pre.len(), 1, "{jobs:?}");
+    complete_job(&ns, &pre[0].0);
+    let jobs = wait_jobs("the PostSync Job was never created", &|j| {
+        !phase_of(j, "PostSync").is_empty()
+    });
+    let post = phase_of(&jobs, "PostSync");
+    assert_eq!(cm_value(&ns, "cm").as_deref(), Some("1"));
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    assert!(
+        phase_of(&hook_jobs(&ns), "PreSync").is_empty(),
+        "the succeeded PreSync Job was deleted (HookSucceeded)"
+    );
+
+    let port = free_port();
+    let mut child = spawn_serve(&e, port);
+    // The restarted service waits on the same PostSync Job: give it time
+    // to (wrongly) start the hooks again, then let the Job finish.
+    std::thread::sleep(Duration::from_secs(3));
+    let jobs = hook_jobs(&ns);
+    assert_eq!(
+        phase_of(&jobs, "PreSync"),
+        Vec::<(String, String)>::new(),
+        "the PreSync hook ran again: {jobs:?}"
+    );
+    assert_eq!(
+        phase_of(&jobs, "PostSync"),
+        post,
+        "the PostSync Job was replaced: {jobs:?}"
+    );
+    complete_job(&ns, &post[0].0);
+    let v = wait_status(port, "hooks", Duration::from_secs(60), |v| {
+        v["sync"] == "Synced" && v["operation"]["phase"] == "Succeeded"
+    });
+    let hooks: Vec<&Value> = v["operation"]["resources"]
+        .as_array()
+        .map(|r| r.iter().filter(|x| x["hook"].is_string()).collect())
+        .unwrap_or_default();
+    assert_eq!(hooks.len(), 2, "{v}");
+    assert!(
+        hooks.iter().any(|h| h["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not run again"))),
+        "the PreSync row says it was not run again: {v}"
+    );
+    let jobs = hook_jobs(&ns);
+    assert_eq!(phase_of(&jobs, "PostSync"), post, "{jobs:?}");
+    assert!(phase_of(&jobs, "PreSync").is_empty(), "{jobs:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 fn install_crd() {
     let out = sluice(&["crd"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -28,6 +28,8 @@
 //! - [`cluster`]: one connection, discovery cache and concurrency limit
 //!   per cluster;
 //! - [`secrets`]: Argo CD cluster Secrets as destinations;
+//! - `resume`: an operation cut short by a crash is resumed, its hooks
+//!   not run twice;
 //! - [`heal`]: one watch per kind per cluster, the live cache, drift;
 //! - [`webhook`]: push webhooks from GitHub, GitLab, Gitea, Gogs, Bitbucket
 //!   Server and a generic HMAC form, verified in constant time, and which
@@ -49,6 +51,7 @@ pub mod incluster;
 pub mod queue;
 mod reconcile;
 pub mod registry;
+mod resume;
 pub mod secrets;
 pub mod service;
 pub mod status;

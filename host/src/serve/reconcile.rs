@@ -174,7 +174,9 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
         .last
         .as_ref()
         .is_some_and(|(_, r)| Arc::ptr_eq(r, &rendered));
+    let interrupted = super::resume::interrupted(svc, name, &commit);
     if routine
+        && interrupted.is_none()
         && same_render
         && svc.inner.watch_drift
         && cluster.watch_ok.load(Ordering::Relaxed)
@@ -205,7 +207,8 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
     let heal = reasons.contains(&Trigger::Drift) && self_heal;
     let fresh_commit = retry.failed_revision.as_deref() != Some(commit.as_str());
     let mut write = !snap.paused
-        && (manual
+        && (interrupted.is_some()
+            || manual
             || automated.is_some() && (heal || reasons.contains(&Trigger::Retry) || fresh_commit));
     let mut heal_state = snap.heal.clone();
     let only_heal = write && !manual && drift_only;
@@ -250,7 +253,13 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
         finish(svc, name, status, None);
         return;
     }
+    if write {
+        opts.hooks = super::resume::begin(svc, name, &commit, interrupted);
+    }
     let result = crate::sync::run(&view, objects, &opts, &NoProgress).await;
+    if write {
+        super::resume::end(svc, name);
+    }
 
     let mut history = None;
     match result {

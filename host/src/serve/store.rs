@@ -25,6 +25,9 @@ use std::path::{Path, PathBuf};
 
 const STATUS: TableDefinition<&str, &[u8]> = TableDefinition::new("status");
 const HISTORY: TableDefinition<&str, &[u8]> = TableDefinition::new("history");
+/// Operations in flight: written when a sync starts, removed when it ends,
+/// so one cut by a crash is resumed (its finished hooks not run again).
+const OPERATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("operations");
 
 /// How many history entries an app keeps by default.
 pub const DEFAULT_HISTORY: usize = 10;
@@ -96,10 +99,11 @@ impl Store {
         create_private_dir(dir).map_err(|e| err(&e))?;
         let db = Database::create(&file).map_err(|e| err(&e))?;
         let store = Store { db, file };
-        // Make both tables exist, so reads never meet a missing table.
+        // Make the tables exist, so reads never meet a missing table.
         store.write(|tx| {
             tx.open_table(STATUS)?;
             tx.open_table(HISTORY)?;
+            tx.open_table(OPERATIONS)?;
             Ok(())
         })?;
         Ok(store)
@@ -147,6 +151,33 @@ impl Store {
             Some(v) => self.decode(app, v.value()).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Store `op` as `app`'s operation in flight, durably (replacing one).
+    pub fn put_operation<T: Serialize>(&self, app: &str, op: &T) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(op).map_err(|e| self.db_err(e))?;
+        self.write(|tx| {
+            tx.open_table(OPERATIONS)?.insert(app, bytes.as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// `app`'s operation in flight, if one was stored and not cleared.
+    pub fn operation<T: DeserializeOwned>(&self, app: &str) -> Result<Option<T>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let table = tx.open_table(OPERATIONS).map_err(|e| self.db_err(e))?;
+        match table.get(app).map_err(|e| self.db_err(e))? {
+            Some(v) => self.decode(app, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `app`'s operation ended: forget it.
+    pub fn clear_operation(&self, app: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.open_table(OPERATIONS)?.remove(app)?;
+            Ok(())
+        })
     }
 
     /// Every app with a stored status, by name.
@@ -223,6 +254,7 @@ impl Store {
     pub fn remove(&self, app: &str) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.open_table(STATUS)?.remove(app)?;
+            tx.open_table(OPERATIONS)?.remove(app)?;
             let mut table = tx.open_table(HISTORY)?;
             let (lo, hi) = history_range(app);
             let keys: Vec<String> = table

@@ -18,6 +18,16 @@
 //! the object is left alone. Every delete (`BeforeHookCreation`,
 //! `HookSucceeded`, `HookFailed`) carries the UID of the object sluice read
 //! or created, so an object recreated by someone else in between survives.
+//!
+//! **An interrupted sync does not run its hooks twice.** With a
+//! [`HookLedger`] (the service keeps one per operation, durably), each hook
+//! object is annotated [`SYNC_ID_ANNOTATION`] with the operation's id and a
+//! `generateName` hook gets a name derived from that id instead of a random
+//! one. When the operation is resumed after a crash, a hook that already
+//! succeeded (recorded in the ledger before its delete policy ran) is not
+//! run again, and a hook object of the same operation that is still live
+//! (running or finished) is waited on instead of being deleted and created
+//! anew.
 
 use super::plan::{DeletePolicy, Hook, Phase};
 use super::wait::{self, WaitError};
@@ -29,6 +39,68 @@ use serde_json::Value;
 use std::time::Duration;
 
 pub use crate::target::applyset::HOOK_OF_LABEL;
+
+/// The annotation carrying the id of the operation that created a hook.
+pub const SYNC_ID_ANNOTATION: &str = "sluice.dev/sync-id";
+
+type RecordFn = dyn Fn(&str) + Send + Sync;
+
+/// What an operation knows of its own hooks across a restart: its id, the
+/// hooks that already succeeded, and where to record the next ones.
+#[derive(Clone, Default)]
+pub struct HookLedger(Option<std::sync::Arc<Ledger>>);
+
+struct Ledger {
+    sync_id: String,
+    done: std::collections::HashSet<String>,
+    record: Box<RecordFn>,
+}
+
+impl std::fmt::Debug for HookLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(l) => write!(f, "HookLedger({}, {} done)", l.sync_id, l.done.len()),
+            None => f.write_str("HookLedger(none)"),
+        }
+    }
+}
+
+impl HookLedger {
+    /// A ledger for operation `sync_id` in which the hooks keyed `done`
+    /// (see [`HookLedger::key`]) already succeeded; `record` is called
+    /// with a hook's key when it succeeds, before its delete policy runs,
+    /// and must store it durably before returning.
+    pub fn new(
+        sync_id: impl Into<String>,
+        done: impl IntoIterator<Item = String>,
+        record: impl Fn(&str) + Send + Sync + 'static,
+    ) -> HookLedger {
+        HookLedger(Some(std::sync::Arc::new(Ledger {
+            sync_id: sync_id.into(),
+            done: done.into_iter().collect(),
+            record: Box::new(record),
+        })))
+    }
+
+    /// The key of hook `declared` in `phase`: `PreSync/batch/Job/ns/name`.
+    pub fn key(phase: Phase, declared: &ObjectId) -> String {
+        format!("{}/{declared}", phase.as_str())
+    }
+
+    fn sync_id(&self) -> Option<&str> {
+        self.0.as_ref().map(|l| l.sync_id.as_str())
+    }
+
+    fn is_done(&self, key: &str) -> bool {
+        self.0.as_ref().is_some_and(|l| l.done.contains(key))
+    }
+
+    fn record(&self, key: &str) {
+        if let Some(l) = &self.0 {
+            (l.record)(key);
+        }
+    }
+}
 
 /// What happened to one hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +115,9 @@ pub struct HookRun {
     pub health: Health,
     /// Whether it was deleted afterwards (delete policy).
     pub deleted: bool,
+    /// It succeeded earlier in this operation, before a restart, and was
+    /// not run again (see [`HookLedger`]).
+    pub before_restart: bool,
 }
 
 impl HookRun {
@@ -57,18 +132,34 @@ impl HookRun {
     }
 }
 
+/// The alphabet of the API server's `generateName` suffixes (no vowels,
+/// no look-alikes).
+const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
 /// A suffix like the API server's `generateName` one: 5 characters from
-/// its alphabet (no vowels, no look-alikes).
+/// its alphabet.
 fn random_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos()),
     );
-    let mut n = h.finish();
+    suffix_of(h.finish())
+}
+
+/// The suffix of a `generateName` hook in operation `sync_id`: the same
+/// for every attempt of that operation, different between operations.
+fn derived_suffix(sync_id: &str, key: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    let d = Sha256::digest(format!("{sync_id}\0{key}"));
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    suffix_of(u64::from_le_bytes(b))
+}
+
+fn suffix_of(mut n: u64) -> String {
     (0..5)
         .map(|_| {
             let c = ALPHABET[(n % ALPHABET.len() as u64) as usize];
@@ -87,18 +178,32 @@ fn is_named(obj: &Object) -> bool {
 }
 
 /// The object to create for one run of hook `obj` of the app whose
-/// ApplySet id is `owner`: its `generateName` resolved to a fresh name,
-/// labelled [`HOOK_OF_LABEL`]`=owner`.
-pub fn instance(obj: &Object, owner: &str) -> Object {
+/// ApplySet id is `owner`: its `generateName` resolved to a fresh name
+/// (with `sync`, the operation id and the hook's ledger key, one derived
+/// from both, annotated [`SYNC_ID_ANNOTATION`]), labelled
+/// [`HOOK_OF_LABEL`]`=owner`.
+pub fn instance(obj: &Object, owner: &str, sync: Option<(&str, &str)>) -> Object {
     let mut value = obj.value.clone();
     if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
         if !is_named(obj)
             && let Some(prefix) = meta.get("generateName").and_then(Value::as_str)
         {
-            let name = format!("{prefix}{}", random_suffix());
+            let suffix = match sync {
+                Some((id, key)) => derived_suffix(id, key),
+                None => random_suffix(),
+            };
+            let name = format!("{prefix}{suffix}");
             meta.insert("name".into(), Value::String(name));
         }
         meta.remove("generateName");
+        if let Some((id, _)) = sync {
+            let annotations = meta
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(a) = annotations.as_object_mut() {
+                a.insert(SYNC_ID_ANNOTATION.into(), Value::String(id.to_string()));
+            }
+        }
         let labels = meta
             .entry("labels")
             .or_insert_with(|| Value::Object(Default::default()));
@@ -122,6 +227,10 @@ pub fn instance(obj: &Object, owner: &str) -> Object {
 /// apply the delete policies. Returns one [`HookRun`] per hook; the step
 /// failed when any did not succeed. `on_change` sees every health change
 /// of a hook object.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site, each argument distinct"
+)]
 pub async fn run<T: Target>(
     target: &T,
     app: &str,
@@ -129,6 +238,7 @@ pub async fn run<T: Target>(
     phase: Phase,
     hooks: &[(&Object, &Hook)],
     timeout: Duration,
+    ledger: &HookLedger,
     on_change: &mut (dyn FnMut(&ObjectId, &Health) + Send),
 ) -> Vec<HookRun> {
     let mut runs = Vec::with_capacity(hooks.len());
@@ -140,15 +250,30 @@ pub async fn run<T: Target>(
         force: true,
     };
     for &(obj, hook) in hooks {
-        let inst = instance(obj, owner);
+        let key = HookLedger::key(phase, &obj.id);
+        let inst = instance(obj, owner, ledger.sync_id().map(|id| (id, key.as_str())));
+        if ledger.is_done(&key) {
+            runs.push(HookRun {
+                declared: obj.id.clone(),
+                created: inst.id.clone(),
+                phase,
+                health: Health::healthy(
+                    "succeeded in this operation before sluice restarted; not run again",
+                ),
+                deleted: false,
+                before_restart: true,
+            });
+            continue;
+        }
         let fail = |message: String| HookRun {
             declared: obj.id.clone(),
             created: inst.id.clone(),
             phase,
             health: Health::degraded(message),
             deleted: false,
+            before_restart: false,
         };
-        if is_named(obj) {
+        if is_named(obj) || ledger.sync_id().is_some() {
             let previous = match target.get(&inst).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -162,6 +287,20 @@ pub async fn run<T: Target>(
                         "{} exists and was not created by sluice as a hook of app {app} (it has no label {HOOK_OF_LABEL}={owner}); it was left alone. Rename the hook, or delete that object if it is no longer needed",
                         inst.id
                     )));
+                    continue;
+                }
+                let same_operation = ledger.sync_id().is_some()
+                    && live
+                        .pointer("/metadata/annotations")
+                        .and_then(|a| a.get(SYNC_ID_ANNOTATION))
+                        .and_then(Value::as_str)
+                        == ledger.sync_id();
+                if same_operation {
+                    // Created by this operation before a restart: wait for
+                    // it rather than run it again.
+                    let uid = uid_of(&live).map(str::to_string);
+                    created.push((inst, uid));
+                    declared.push((obj, hook));
                     continue;
                 }
                 if hook.deletes_on(DeletePolicy::BeforeHookCreation)
@@ -227,6 +366,11 @@ pub async fn run<T: Target>(
         let health = health_of(&inst.id);
         let finished_ok = health.is_healthy();
         let finished_bad = health.status == HealthStatus::Degraded;
+        if finished_ok {
+            // Before the delete policy: once recorded, a restart does not
+            // run it again even though the object is gone.
+            ledger.record(&HookLedger::key(phase, &obj.id));
+        }
         let delete = (finished_ok && hook.deletes_on(DeletePolicy::HookSucceeded))
             || (finished_bad && hook.deletes_on(DeletePolicy::HookFailed));
         // Only the object created above: a UID precondition when the
@@ -242,6 +386,7 @@ pub async fn run<T: Target>(
             phase,
             health,
             deleted,
+            before_restart: false,
         });
     }
     runs
@@ -288,10 +433,24 @@ mod tests {
             0,
         )
         .expect("valid");
-        let a = instance(&hook, "applyset-shop-v1");
-        let b = instance(&hook, "applyset-shop-v1");
+        let a = instance(&hook, "applyset-shop-v1", None);
+        let b = instance(&hook, "applyset-shop-v1", None);
         assert!(a.id.name.starts_with("migrate-") && a.id.name.len() == "migrate-".len() + 5);
         assert_ne!(a.id.name, b.id.name);
+        assert!(a.value["metadata"].get("annotations").is_none());
+        // Within one operation the name is the same every time, and
+        // another operation gets another one.
+        let key = HookLedger::key(Phase::PreSync, &hook.id);
+        let c = instance(&hook, "applyset-shop-v1", Some(("op1", &key)));
+        let d = instance(&hook, "applyset-shop-v1", Some(("op1", &key)));
+        let e = instance(&hook, "applyset-shop-v1", Some(("op2", &key)));
+        assert_eq!(c.id.name, d.id.name);
+        assert_ne!(c.id.name, e.id.name);
+        assert!(c.id.name.starts_with("migrate-") && c.id.name.len() == "migrate-".len() + 5);
+        assert_eq!(
+            c.value["metadata"]["annotations"][SYNC_ID_ANNOTATION],
+            "op1"
+        );
         assert_eq!(
             a.value["metadata"]["labels"][HOOK_OF_LABEL],
             "applyset-shop-v1"
@@ -308,7 +467,7 @@ mod tests {
             0,
         )
         .expect("valid");
-        let a = instance(&hook, "applyset-shop-v1");
+        let a = instance(&hook, "applyset-shop-v1", None);
         assert_eq!(a.id, hook.id);
         assert_eq!(a.value["metadata"]["labels"]["a"], "b");
     }

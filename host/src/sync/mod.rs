@@ -101,6 +101,9 @@ pub struct SyncOptions {
     /// How pruned objects' dependents are deleted
     /// (`PrunePropagationPolicy`; background by default).
     pub propagation: crate::target::Propagation,
+    /// The operation's hooks across a restart (the service's); none: every
+    /// sync runs its hooks afresh.
+    pub hooks: hooks::HookLedger,
 }
 
 /// A function receiving status lines.
@@ -155,6 +158,7 @@ impl SyncOptions {
             ignore: Default::default(),
             namespace_metadata: None,
             propagation: Default::default(),
+            hooks: Default::default(),
         }
     }
 }

@@ -317,6 +317,7 @@ impl Waves {
             phase,
             &list,
             timeout,
+            &opts.hooks,
             &mut |id, h| {
                 tracing::info!(app = %opts.app, %phase, "hook {id}: {h}");
                 if !h.is_healthy() {
@@ -336,8 +337,13 @@ impl Waves {
                 } else {
                     RowStatus::SyncFailed
                 },
-                if ok { Action::Created } else { Action::None },
+                if ok && !run.before_restart {
+                    Action::Created
+                } else {
+                    Action::None
+                },
                 match (ok, run.deleted) {
+                    _ if run.before_restart => run.health.message.clone(),
                     (true, true) => "hook succeeded; deleted (HookSucceeded)".to_string(),
                     (true, false) => "hook succeeded".to_string(),
                     (false, true) => {
