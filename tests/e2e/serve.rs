@@ -694,11 +694,41 @@ fn once_reconciles_every_app_and_a_restart_writes_nothing() {
     let before = resource_versions(&ns);
     assert!(before.iter().any(|(n, _)| n == "a"), "{before:?}");
 
-    // Again, as after a restart: in sync, nothing written.
-    let out = serve_once(&e, &["-o", "json"]);
+    // Again, as after a restart: in sync, nothing written. Logs as JSON:
+    // every line an object, the operation's lines with app, revision and
+    // cluster.
+    let out = serve_once(&e, &["-o", "json", "--log", "info", "--log-format", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["once"]["sync"], "Synced", "{v}");
+    let logs: Vec<Value> = text(&out.stderr)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
+        })
+        .collect();
+    let op = logs
+        .iter()
+        .find(|l| {
+            l["span"]["name"] == "operation"
+                && l["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("in sync"))
+        })
+        .unwrap_or_else(|| panic!("no operation result line: {logs:?}"));
+    assert_eq!(op["span"]["app"], "once", "{op}");
+    assert_eq!(
+        op["span"]["cluster"]
+            .as_str()
+            .map(|c| c.starts_with("https://127.0.0.1:")),
+        Some(true),
+        "{op}"
+    );
+    assert_eq!(
+        op["span"]["revision"].as_str().map(str::len),
+        Some(40),
+        "{op}"
+    );
     assert_eq!(
         resource_versions(&ns),
         before,

@@ -40,6 +40,11 @@ pub struct Global {
     /// Log filter (error, warn, info, debug, trace, or a tracing filter).
     #[arg(long, global = true, env = "SLUICE_LOG", default_value = "warn")]
     pub log: String,
+    /// Log format: text (for people) or json (one object a line, with the
+    /// fields of the enclosing operation: app, reasons; for log
+    /// collectors).
+    #[arg(long, global = true, env = "SLUICE_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
+    pub log_format: String,
     /// Wall-clock limit for one plugin call, e.g. 30s, 2m.
     #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
     pub plugin_timeout: Duration,

@@ -77,8 +77,23 @@ fn snapshot(svc: &Service, name: &str) -> Option<Snapshot> {
     })
 }
 
-/// Run one operation for `name`.
+/// Run one operation for `name`. Every log line of it carries the app, the
+/// reasons, and (once known) the revision and the cluster.
 pub(super) async fn run(svc: &Service, name: &str, req: Request) {
+    use tracing::Instrument as _;
+    let span = tracing::info_span!(
+        "operation",
+        app = %name,
+        reasons = ?req.reasons,
+        revision = tracing::field::Empty,
+        cluster = tracing::field::Empty
+    );
+    operate(svc, name, req, &span)
+        .instrument(span.clone())
+        .await
+}
+
+async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) {
     let Some(snap) = snapshot(svc, name) else {
         return;
     };
@@ -108,8 +123,6 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
     let reasons = req.reasons.clone();
     let drift_only = reasons.iter().all(|r| *r == Trigger::Drift) && req.revision.is_none();
     let started_at = now_rfc3339();
-    let span = tracing::info_span!("operation", app = %name, reasons = ?reasons);
-    let _enter = span.enter();
 
     // 1. Source and render; a drift reuses the last ones.
     let (resolved, rendered) = match (&snap.last, drift_only) {
@@ -129,6 +142,7 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
         },
     };
     let commit = resolved.source.commit.clone();
+    span.record("revision", commit.as_str());
 
     // 2. The cluster.
     let cluster = match &resolved.destination {
@@ -194,6 +208,7 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
         finish(svc, name, status, None);
         return;
     }
+    span.record("cluster", cluster.kube.server());
     let _permit = cluster.limit.acquire().await;
 
     // 3. Write or only compare.
