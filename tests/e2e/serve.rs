@@ -1469,3 +1469,71 @@ async fn argo_cd_cluster_secrets_are_destinations() {
     assert_eq!(cm_value(&ns2, "a").as_deref(), Some("1"));
     svc.shutdown(Duration::from_secs(5)).await;
 }
+
+fn flux_kustomization(name: &str, ns: &str, extra: &str) -> String {
+    format!(
+        "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: {name}, namespace: flux-system}}\nspec:\n  interval: 10m\n  path: ./{name}\n  prune: true\n  sourceRef: {{kind: GitRepository, name: repo}}\n  targetNamespace: {ns}\n{extra}"
+    )
+}
+
+/// One file of Flux Kustomizations is one app each; `dependsOn` holds an
+/// app back until its dependency is Synced and Healthy (a Deployment with
+/// no controller to roll it out never is); `suspend: true` pauses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flux_kustomizations_in_one_file_honour_depends_on_and_suspend() {
+    let ns = TestCluster::shared().namespace("serve-flux");
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: slow}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: slow}}\n  template:\n    metadata: {labels: {app: slow}}\n    spec: {containers: [{name: c, image: \"nginx:1.27\"}]}\n";
+    repo(
+        "serve-flux",
+        &[
+            ("infra/cm.yaml", &cm_yaml("infra", "1")),
+            ("apps/cm.yaml", &cm_yaml("apps", "1")),
+            ("slow/deploy.yaml", deploy),
+            ("blocked/cm.yaml", &cm_yaml("blocked", "1")),
+            ("paused/cm.yaml", &cm_yaml("paused", "1")),
+        ],
+    );
+    let url = server().http_url("serve-flux");
+    let mut text = format!(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: repo, namespace: flux-system}}\nspec: {{interval: 1m, url: \"{url}\", ref: {{branch: main}}}}\n"
+    );
+    // Dependents first in the file: the order comes from dependsOn.
+    text += &flux_kustomization("apps", &ns, "  dependsOn: [{name: infra}]\n");
+    text += &flux_kustomization("infra", &ns, "");
+    text += &flux_kustomization("blocked", &ns, "  dependsOn: [{name: slow}]\n");
+    text += &flux_kustomization("slow", &ns, "");
+    text += &flux_kustomization("paused", &ns, "  suspend: true\n");
+    let e = env();
+    std::fs::write(e.apps.join("flux.yaml"), text).expect("write");
+    let svc = Service::start(config(&e, Duration::from_secs(600)), renderers(), true)
+        .await
+        .expect("start");
+    for app in ["infra", "apps"] {
+        until(&svc, app, Duration::from_secs(60), |s| {
+            s.sync == SyncStatus::Synced && s.health == "Healthy"
+        })
+        .await;
+    }
+    assert_eq!(cm_value(&ns, "apps").as_deref(), Some("1"));
+    let s = until(&svc, "blocked", Duration::from_secs(30), |s| {
+        s.conditions.iter().any(|c| c.kind == "DependencyNotReady")
+    })
+    .await;
+    let msg = &s.conditions[0].message;
+    assert!(
+        msg.contains("app blocked: dependency flux-system/slow is not ready (sync Synced, health Progressing); it is applied once flux-system/slow is Synced and Healthy"),
+        "{msg}"
+    );
+    let s = until(&svc, "paused", Duration::from_secs(30), |s| s.paused).await;
+    assert!(
+        s.conditions
+            .iter()
+            .any(|c| c.kind == "Paused" && c.message.contains("spec.suspend: true")),
+        "{s:?}"
+    );
+    // Neither a blocked nor a suspended app applies anything.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(cm_value(&ns, "blocked"), None);
+    assert_eq!(cm_value(&ns, "paused"), None);
+    svc.shutdown(Duration::from_secs(5)).await;
+}

@@ -272,6 +272,9 @@ pub struct FluxExtras {
     /// `dependsOn`: the Kustomizations (`namespace/name`) this one waits
     /// for, for a service that syncs several.
     pub depends_on: Vec<String>,
+    /// `suspend: true` on the Kustomization or its GitRepository: the
+    /// service compares but does not apply (like a paused app).
+    pub suspend: bool,
     /// What sluice accepts but does not act on, to tell the user.
     pub warnings: Vec<String>,
 }
@@ -434,7 +437,7 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
     ] {
         if on {
             warnings.push(format!(
-                "app {app}: spec.{field} is accepted but a single sluice sync does not act on it"
+                "app {app}: spec.{field} is accepted but a single sluice sync does not act on it (sluice serve does, except healthChecks)"
             ));
         }
     }
@@ -546,6 +549,7 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
                     format!("{ns}/{}", d.name)
                 })
                 .collect(),
+            suspend: s.suspend || repo.spec.suspend,
             warnings,
         }),
     })

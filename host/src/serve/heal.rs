@@ -141,11 +141,16 @@ pub fn changed_by_other(v: &Value) -> bool {
     }
 }
 
-/// What of `v` the live cache keeps: enough to assess health.
-fn slim(v: &Value) -> Value {
+/// What of `v` (an object of `ar`) the live cache keeps: enough to assess
+/// health. Objects from a listing carry no `apiVersion` and `kind` (the
+/// API server leaves them off list items); they are taken from `ar`, or
+/// health would not know what it looks at.
+fn slim(v: &Value, ar: &ApiResource) -> Value {
     let mut out = Map::new();
+    out.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
+    out.insert("kind".into(), Value::String(ar.kind.clone()));
     for k in ["apiVersion", "kind", "spec", "status"] {
-        if let Some(x) = v.get(k) {
+        if let Some(x) = v.get(k).filter(|x| !x.is_null()) {
             out.insert(k.to_string(), x.clone());
         }
     }
@@ -202,7 +207,7 @@ pub fn spawn_watch(
                     let Some(id) = id_of(&v, &group, &kind) else {
                         continue;
                     };
-                    live.put(id.clone(), slim(&v));
+                    live.put(id.clone(), slim(&v, &ar));
                     let foreign = changed_by_other(&v);
                     crate::target::applyset::label(&v, PART_OF_LABEL)
                         .filter(|_| foreign)
@@ -228,7 +233,7 @@ pub fn spawn_watch(
                     let Some(id) = id_of(&v, &group, &kind) else {
                         continue;
                     };
-                    live.put(id.clone(), slim(&v));
+                    live.put(id.clone(), slim(&v, &ar));
                     crate::target::applyset::label(&v, PART_OF_LABEL).map(|set| Seen::Changed {
                         id,
                         applyset: set.to_string(),
@@ -289,10 +294,26 @@ mod tests {
         let v = json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "s", "namespace": "n", "managedFields": [], "annotations": {"a": "b"}},
             "data": {"password": "c2VjcmV0"}});
-        let s = slim(&v);
+        let ar = ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&());
+        let s = slim(&v, &ar);
         assert_eq!(
             s,
             json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"}})
+        );
+    }
+
+    #[test]
+    fn a_listed_object_is_assessed_as_its_kind() {
+        // List items come without apiVersion and kind: a Deployment no
+        // controller has rolled out is Progressing, not Healthy.
+        let listed = json!({"metadata": {"name": "d", "namespace": "n", "generation": 1},
+            "spec": {"replicas": 1}});
+        let ar = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
+        let s = slim(&listed, &ar);
+        assert_eq!(s["kind"], "Deployment");
+        assert_eq!(
+            crate::health::assess(&s).status,
+            crate::health::HealthStatus::Progressing
         );
     }
 }

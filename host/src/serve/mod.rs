@@ -28,6 +28,7 @@
 //! - [`cluster`]: one connection, discovery cache and concurrency limit
 //!   per cluster;
 //! - [`secrets`]: Argo CD cluster Secrets as destinations;
+//! - [`depends`]: Flux `dependsOn` (an app waits for its dependencies);
 //! - `resume`: an operation cut short by a crash is resumed, its hooks
 //!   not run twice;
 //! - [`heal`]: one watch per kind per cluster, the live cache, drift;
@@ -45,6 +46,7 @@
 
 pub mod cluster;
 pub mod crd;
+pub mod depends;
 pub mod heal;
 pub mod http;
 pub mod incluster;

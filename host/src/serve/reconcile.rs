@@ -100,9 +100,17 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
     let mut status = snap.status.clone();
     status.paused = snap.paused;
     if snap.paused {
+        let suspended = snap
+            .app
+            .as_ref()
+            .is_ok_and(|a| a.flux.as_ref().is_some_and(|f| f.suspend));
         status.set_condition(
             "Paused",
-            "syncs and self-heal are paused; resume with the API or remove the sluice.dev/paused annotation",
+            if suspended {
+                "the Kustomization (or its GitRepository) has spec.suspend: true; syncs and self-heal stop until it is set to false"
+            } else {
+                "syncs and self-heal are paused; resume with the API or remove the sluice.dev/paused annotation"
+            },
         );
     } else {
         status.clear_condition("Paused");
@@ -120,6 +128,12 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
         }
     };
     status.clear_condition("InvalidSpecError");
+    if let Some(why) = super::depends::unready(svc, name, &app) {
+        status.set_condition(super::depends::CONDITION, why);
+        finish(svc, name, status, None);
+        return;
+    }
+    status.clear_condition(super::depends::CONDITION);
     let reasons = req.reasons.clone();
     let drift_only = reasons.iter().all(|r| *r == Trigger::Drift) && req.revision.is_none();
     let started_at = now_rfc3339();

@@ -16,8 +16,11 @@
 //!   Application asked for cascading deletion with Argo CD's
 //!   `resources-finalizer.argocd.argoproj.io` finalizer.
 //!
-//! One file holds one Application. Two files naming the same app: the
-//! second (in path order) is an error on its own file.
+//! A file holds one Application, or several Flux Kustomizations (with
+//! their GitRepositories): each Kustomization is an app of its own, keyed
+//! `FILE#NAME` (a key whose parent is still the file's directory, the base
+//! of relative paths). Two files naming the same app: the second (in path
+//! order) is an error on its own file.
 
 use crate::app::{self, Application};
 use sha2::{Digest, Sha256};
@@ -91,26 +94,35 @@ impl Registry {
                 continue;
             };
             let digest: [u8; 32] = Sha256::digest(&bytes).into();
-            let old = self.files.get(&path);
-            let mut state = match old {
-                Some(o) if o.digest == digest => o.clone(),
-                _ => parse(&path, &bytes, old, digest),
+            let olds: Vec<(PathBuf, FileApp)> = self
+                .files
+                .iter()
+                .filter(|(k, _)| belongs_to(k, &path))
+                .map(|(k, f)| (k.clone(), f.clone()))
+                .collect();
+            let states = if !olds.is_empty() && olds.iter().all(|(_, o)| o.digest == digest) {
+                olds.clone()
+            } else {
+                parse(&path, &bytes, &olds, digest)
             };
-            if let Entry::App(_) = state.entry
-                && let Some(first) = names.get(&state.name)
-            {
-                state.entry = Entry::Invalid(format!(
-                    "{}: app {} is already defined by {}; app names must be unique",
-                    path.display(),
-                    state.name,
-                    first.display()
-                ));
+            for (key, mut state) in states {
+                let old = self.files.get(&key);
+                if let Entry::App(_) = state.entry
+                    && let Some(first) = names.get(&state.name)
+                {
+                    state.entry = Entry::Invalid(format!(
+                        "{}: app {} is already defined by {}; app names must be unique",
+                        path.display(),
+                        state.name,
+                        first.display()
+                    ));
+                }
+                names.entry(state.name.clone()).or_insert(path.clone());
+                if old.is_none_or(|o| o.digest != digest || !same_entry(o, &state)) {
+                    changes.push(Change::Upsert(key.clone(), state.clone()));
+                }
+                seen.insert(key, state);
             }
-            names.entry(state.name.clone()).or_insert(path.clone());
-            if old.is_none_or(|o| o.digest != digest || !same_entry(o, &state)) {
-                changes.push(Change::Upsert(path.clone(), state.clone()));
-            }
-            seen.insert(path, state);
         }
         for (path, old) in &self.files {
             if !seen.contains_key(path) {
@@ -130,33 +142,77 @@ fn same_entry(a: &FileApp, b: &FileApp) -> bool {
         )
 }
 
-fn parse(path: &Path, bytes: &[u8], old: Option<&FileApp>, digest: [u8; 32]) -> FileApp {
+/// Whether registry key `key` is file `path` or one of its apps
+/// (`path#name`).
+fn belongs_to(key: &Path, path: &Path) -> bool {
+    key == path
+        || key
+            .as_os_str()
+            .to_string_lossy()
+            .strip_prefix(path.as_os_str().to_string_lossy().as_ref())
+            .is_some_and(|rest| rest.starts_with('#'))
+}
+
+/// The apps file `path` holds now, by registry key. A file that does not
+/// parse keeps the names (and keys) its apps had, each marked with the
+/// error, or the file's stem the first time.
+fn parse(
+    path: &Path,
+    bytes: &[u8],
+    olds: &[(PathBuf, FileApp)],
+    digest: [u8; 32],
+) -> Vec<(PathBuf, FileApp)> {
     let file = path.display().to_string();
-    let fallback = || {
-        old.map(|o| o.name.clone()).unwrap_or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| file.clone())
-        })
-    };
-    let entry = match std::str::from_utf8(bytes) {
-        Ok(text) => match app::parse(text, &file) {
-            Ok(a) => {
-                return FileApp {
-                    name: a.metadata.name.clone(),
-                    digest,
-                    entry: Entry::App(Box::new(a)),
-                };
+    let error = match std::str::from_utf8(bytes) {
+        Ok(text) => match app::parse_all(text, &file) {
+            Ok(apps) if !apps.is_empty() => {
+                let several = apps.len() > 1;
+                return apps
+                    .into_iter()
+                    .map(|a| {
+                        let key = if several {
+                            PathBuf::from(format!("{file}#{}", a.metadata.name))
+                        } else {
+                            path.to_path_buf()
+                        };
+                        let f = FileApp {
+                            name: a.metadata.name.clone(),
+                            digest,
+                            entry: Entry::App(Box::new(a)),
+                        };
+                        (key, f)
+                    })
+                    .collect();
             }
-            Err(e) => Entry::Invalid(crate::error_chain(&e)),
+            Ok(_) => format!("{file}: defines no app"),
+            Err(e) => crate::error_chain(&e),
         },
-        Err(_) => Entry::Invalid(format!("{file}: not UTF-8 text")),
+        Err(_) => format!("{file}: not UTF-8 text"),
     };
-    FileApp {
-        name: fallback(),
-        digest,
-        entry,
+    if olds.is_empty() {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| file.clone());
+        return vec![(
+            path.to_path_buf(),
+            FileApp {
+                name,
+                digest,
+                entry: Entry::Invalid(error),
+            },
+        )];
     }
+    olds.iter()
+        .map(|(k, o)| {
+            let f = FileApp {
+                name: o.name.clone(),
+                digest,
+                entry: Entry::Invalid(error.clone()),
+            };
+            (k.clone(), f)
+        })
+        .collect()
 }
 
 /// Files under `dir`, at most 8 directories deep, hidden ones skipped.
@@ -258,6 +314,62 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    fn kustomization(name: &str, deps: &str) -> String {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: {name}, namespace: flux-system}}\nspec:\n  interval: 5m\n  path: ./{name}\n  prune: true\n  sourceRef: {{kind: GitRepository, name: repo}}\n  dependsOn: [{deps}]\n"
+        )
+    }
+
+    #[test]
+    fn a_file_of_flux_kustomizations_is_one_app_each() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: repo, namespace: flux-system}\nspec: {interval: 1m, url: https://git.example/r.git, ref: {branch: main}}\n";
+        let text = format!(
+            "{repo}---\n{}---\n{}",
+            kustomization("infra", ""),
+            kustomization("apps", "{name: infra}")
+        );
+        std::fs::write(dir.path().join("flux.yaml"), &text).expect("write");
+        let mut r = Registry::new(dir.path());
+        let c = r.scan().expect("scan");
+        let keys: Vec<String> = c
+            .iter()
+            .map(|c| match c {
+                Change::Upsert(k, f) if matches!(f.entry, Entry::App(_)) => k
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(keys, ["flux.yaml#infra", "flux.yaml#apps"]);
+        assert!(r.scan().expect("scan").is_empty());
+
+        // A typo marks both apps, under their names, and removes neither.
+        std::fs::write(
+            dir.path().join("flux.yaml"),
+            text.replace("prune: true", "prune: yes please"),
+        )
+        .expect("write");
+        let c = r.scan().expect("scan");
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert!(c.iter().all(|c| matches!(c, Change::Upsert(_, FileApp { entry: Entry::Invalid(_), name, .. }) if name == "apps" || name == "infra")), "{c:?}");
+
+        // Back to one Kustomization: the other app is removed.
+        std::fs::write(
+            dir.path().join("flux.yaml"),
+            format!("{repo}---\n{}", kustomization("infra", "")),
+        )
+        .expect("write");
+        let c = r.scan().expect("scan");
+        assert!(
+            c.iter()
+                .any(|c| matches!(c, Change::Removed(_, f) if f.name == "apps")),
+            "{c:?}"
+        );
+        assert!(c.iter().any(|c| matches!(c, Change::Upsert(k, f) if f.name == "infra" && k.ends_with("flux.yaml"))), "{c:?}");
     }
 
     #[test]

@@ -138,6 +138,7 @@ impl AppEntry {
                     .annotations
                     .get(PAUSED_ANNOTATION)
                     .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+                    || a.flux.as_ref().is_some_and(|f| f.suspend)
             })
     }
 }
@@ -469,6 +470,9 @@ impl Service {
     }
 
     pub(super) fn publish(&self, app: &str, status: Option<AppStatus>) {
+        if status.is_some() {
+            super::depends::wake(self, app);
+        }
         let _ = self.inner.events.send(StatusEvent {
             app: app.to_string(),
             status,
