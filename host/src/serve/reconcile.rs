@@ -18,8 +18,9 @@
 //!   status says so.
 //! - a paused app is compared, never written.
 //!
-//! Without writing, the operation is a dry-run comparison (one server-side
-//! dry-run per object), which sends no writes: a service restarted over
+//! Without writing, the operation is a dry-run comparison (objects decided
+//! locally from their listing, a server-side dry-run for the rest), which
+//! sends no writes: a service restarted over
 //! synced apps changes no resourceVersion.
 //!
 //! Errors never prune: a source, render or cluster failure leaves the

@@ -5,9 +5,11 @@
 //! reads the app's ApplySet inventory, then applies the objects group by
 //! group (Namespaces, CRDs — waiting until Established —, then Argo CD's
 //! kind order), each group concurrently up to [`SyncOptions::concurrency`].
-//! Each object is compared first (a server-side dry-run for Kubernetes) and
-//! written only when it differs, so a sync with nothing to do sends no
-//! writes. A failed object is reported on its [`Row`] and the others carry
+//! Each object is compared first and written only when it differs, so a
+//! sync with nothing to do sends no writes. The live side comes from one
+//! listing per kind (the inventory); an object whose desired values are all
+//! live and that would lose no field it applied before is decided locally
+//! ([`crate::diff::local`]); only the rest get a server-side dry-run. A failed object is reported on its [`Row`] and the others carry
 //! on. Pruning walks the groups backwards and honours the opt-out
 //! annotations and the empty-render guard. With `dry_run`, nothing is
 //! written and the rows say what would happen (this is what `sluice diff`
