@@ -1042,8 +1042,11 @@ fn kill_9_mid_sync_then_restart_converges_and_sigterm_exits_cleanly() {
     );
 }
 
-/// The hook Jobs of namespace `ns`: name → (UID, hook phase).
-fn hook_jobs(ns: &str) -> std::collections::BTreeMap<String, (String, String)> {
+/// Hook Jobs by name: (UID, hook phase).
+type HookJobs = std::collections::BTreeMap<String, (String, String)>;
+
+/// The hook Jobs of namespace `ns`.
+fn hook_jobs(ns: &str) -> HookJobs {
     kubectl_json(&["get", "jobs", "-n", ns, "-l", "sluice.dev/hook-of"])
         .and_then(|v| v["items"].as_array().cloned())
         .unwrap_or_default()
@@ -1124,23 +1127,21 @@ fn kill_9_between_hooks_resumes_without_running_a_hook_twice() {
         ),
     )
     .expect("write");
-    let wait_jobs =
-        |what: &str,
-         pred: &dyn Fn(&std::collections::BTreeMap<String, (String, String)>) -> bool| {
-            let start = Instant::now();
-            loop {
-                let jobs = hook_jobs(&ns);
-                if pred(&jobs) {
-                    return jobs;
-                }
-                assert!(
-                    start.elapsed() < Duration::from_secs(60),
-                    "{what}; hook Jobs now: {jobs:?}"
-                );
-                std::thread::sleep(Duration::from_millis(50));
+    let wait_jobs = |what: &str, pred: &dyn Fn(&HookJobs) -> bool| {
+        let start = Instant::now();
+        loop {
+            let jobs = hook_jobs(&ns);
+            if pred(&jobs) {
+                return jobs;
             }
-        };
-    let phase_of = |jobs: &std::collections::BTreeMap<String, (String, String)>, phase: &str| {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{what}; hook Jobs now: {jobs:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let phase_of = |jobs: &HookJobs, phase: &str| {
         jobs.iter()
             .filter(|(_, (_, p))| p == phase)
             .map(|(n, (u, _))| (n.clone(), u.clone()))

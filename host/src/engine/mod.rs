@@ -277,7 +277,7 @@ pub enum EngineError {
         app: String,
         /// What is wrong.
         #[source]
-        source: DestinationError,
+        source: Box<DestinationError>,
     },
     /// A local repository lies outside the allowed roots.
     #[error(
@@ -495,7 +495,7 @@ fn resolve_inner(def: &AppDef, settings: &Settings, git: &GitFn<'_>) -> Result<A
                     })
                     .map_err(|source| EngineError::Destination {
                         app: name.clone(),
-                        source,
+                        source: Box::new(source),
                     })?,
             )
         }

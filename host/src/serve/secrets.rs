@@ -237,22 +237,29 @@ mod tests {
             "s1",
             &[("name", "prod"), ("server", "https://prod:6443")],
         ));
-        let c = d.lookup(Some("prod"), None).unwrap().unwrap();
+        let c = d
+            .lookup(Some("prod"), None)
+            .expect("present")
+            .expect("present");
         assert_eq!(c.server.as_deref(), Some("https://prod:6443"));
         assert!(
             c.inline
-                .unwrap()
+                .expect("present")
                 .label
                 .starts_with("argocd-cluster:argocd/s1@")
         );
-        assert!(d.lookup(None, Some("https://PROD:6443/")).unwrap().is_ok());
+        assert!(
+            d.lookup(None, Some("https://PROD:6443/"))
+                .expect("present")
+                .is_ok()
+        );
         assert!(d.lookup(Some("staging"), None).is_none());
         assert!(d.lookup(None, Some("https://other")).is_none());
         assert!(d.lookup(None, None).is_none());
         let e = d
             .lookup(Some("prod"), Some("https://other"))
-            .unwrap()
-            .unwrap_err()
+            .expect("present")
+            .expect_err("refused")
             .to_string();
         assert!(
             e.contains("destination.name \"prod\" is cluster Secret argocd/s1 with server https://prod:6443, but destination.server is https://other"),
@@ -275,8 +282,8 @@ mod tests {
         ));
         let e = d
             .lookup(Some("dev"), None)
-            .unwrap()
-            .unwrap_err()
+            .expect("present")
+            .expect_err("refused")
             .to_string();
         assert!(
             e.contains("destination name \"dev\" is cluster Secret argocd/s2, which cannot be used: cluster Secret argocd/s2: config.awsAuthConfig is not supported"),

@@ -234,16 +234,19 @@ mod tests {
         let c = parse(&secret(json!({
             "name": b64("prod"), "server": b64("https://prod.example:6443"), "config": b64(config)
         })))
-        .unwrap();
+        .expect("present");
         assert_eq!(
             (c.name.as_str(), c.server.as_str(), c.secret.as_str()),
             ("prod", "https://prod.example:6443", "argocd/prod-secret")
         );
-        let cl = c.kubeconfig.clusters[0].cluster.as_ref().unwrap();
+        let cl = c.kubeconfig.clusters[0].cluster.as_ref().expect("present");
         assert_eq!(cl.server.as_deref(), Some("https://prod.example:6443"));
         assert_eq!(cl.certificate_authority_data.as_deref(), Some("Q0E="));
         assert_eq!(cl.tls_server_name.as_deref(), Some("api.internal"));
-        let user = c.kubeconfig.auth_infos[0].auth_info.as_ref().unwrap();
+        let user = c.kubeconfig.auth_infos[0]
+            .auth_info
+            .as_ref()
+            .expect("present");
         assert!(user.token.is_some());
         // Debug output never shows the credentials.
         assert!(!format!("{c:?}").contains("tok"));
@@ -251,27 +254,27 @@ mod tests {
 
     #[test]
     fn the_secret_name_stands_in_for_a_missing_cluster_name() {
-        let c = parse(&secret(json!({"server": b64("https://x")}))).unwrap();
+        let c = parse(&secret(json!({"server": b64("https://x")}))).expect("present");
         assert_eq!(c.name, "prod-secret");
     }
 
     #[test]
     fn bad_and_unsupported_secrets_are_refused_by_name() {
         let e = parse(&secret(json!({"name": b64("p")})))
-            .unwrap_err()
+            .expect_err("refused")
             .to_string();
         assert!(
             e.contains("cluster Secret argocd/prod-secret: it has no data.server"),
             "{e}"
         );
         let e = parse(&secret(json!({"server": "%%%"})))
-            .unwrap_err()
+            .expect_err("refused")
             .to_string();
         assert!(e.contains("data.server is not base64"), "{e}");
         let e = parse(&secret(
             json!({"server": b64("https://x"), "config": b64("{not json")}),
         ))
-        .unwrap_err()
+        .expect_err("refused")
         .to_string();
         assert!(
             e.contains("data.config is not Argo CD's cluster config JSON"),
@@ -279,7 +282,7 @@ mod tests {
         );
         let e = parse(&secret(json!({"server": b64("https://x"),
             "config": b64(r#"{"execProviderConfig": {"command": "aws"}}"#)})))
-        .unwrap_err()
+        .expect_err("refused")
         .to_string();
         assert!(
             e.contains("config.execProviderConfig is not supported by sluice yet"),
@@ -288,7 +291,7 @@ mod tests {
         let e = parse(&secret(
             json!({"server": b64("https://x"), "namespaces": b64("a,b")}),
         ))
-        .unwrap_err()
+        .expect_err("refused")
         .to_string();
         assert!(
             e.contains("data.namespaces (a namespace-scoped cluster)"),
@@ -301,11 +304,11 @@ mod tests {
         let a = parse(&secret(
             json!({"server": b64("https://x"), "config": b64(r#"{"bearerToken":"a"}"#)}),
         ))
-        .unwrap();
+        .expect("present");
         let b = parse(&secret(
             json!({"server": b64("https://x"), "config": b64(r#"{"bearerToken":"b"}"#)}),
         ))
-        .unwrap();
+        .expect("present");
         assert_ne!(a.digest, b.digest);
     }
 }
