@@ -59,6 +59,8 @@ Y
     done > "$2/objects.yaml"
 }
 run_id=$$
+# The generated repositories live outside the working directory.
+export SLUICE_ALLOW_LOCAL_REPO="$work"
 gen "bs$run_id" "$work/sluice"
 gen "bk$run_id" "$work/kubectl"
 echo "objects per tool: $(grep -c '^kind:' "$work/sluice/objects.yaml")" >&2
