@@ -1226,9 +1226,19 @@ async fn application_resources_are_synced_their_status_written_and_a_finalizer_c
     install_crd();
     let cluster = TestCluster::shared();
     let ns = cluster.namespace("serve-incluster");
+    let with_option = |name: &str, option: &str| {
+        cm_yaml(name, "1").replace(
+            &format!("metadata: {{name: {name}}}"),
+            &format!("metadata: {{name: {name}, annotations: {{argocd.argoproj.io/sync-options: \"{option}\"}}}}"),
+        )
+    };
     repo(
         "serve-incluster",
-        &[("app/a.yaml", &cm_yaml("from-cr", "1"))],
+        &[
+            ("app/a.yaml", &cm_yaml("from-cr", "1")),
+            ("app/keep.yaml", &with_option("keep", "Delete=false")),
+            ("app/noprune.yaml", &with_option("noprune", "Prune=false")),
+        ],
     );
     let e = env();
     let mut cfg = config(&e, Duration::from_secs(3600));
@@ -1251,6 +1261,7 @@ async fn application_resources_are_synced_their_status_written_and_a_finalizer_c
     })
     .await;
     assert_eq!(cm_value(&ns, "from-cr").as_deref(), Some("1"));
+    assert_eq!(cm_value(&ns, "keep").as_deref(), Some("1"));
     wait_for(
         Duration::from_secs(10),
         ".status written to the resource",
@@ -1270,10 +1281,16 @@ async fn application_resources_are_synced_their_status_written_and_a_finalizer_c
         "cr-app",
         "--wait=false",
     ]);
+    // As in Argo CD: Delete=false stays, Prune=false (a sync option) goes.
     wait_for(Duration::from_secs(30), "objects deleted", || {
-        cm_value(&ns, "from-cr").is_none()
+        cm_value(&ns, "from-cr").is_none() && cm_value(&ns, "noprune").is_none()
     })
     .await;
+    assert_eq!(
+        cm_value(&ns, "keep").as_deref(),
+        Some("1"),
+        "Delete=false kept"
+    );
     wait_for(Duration::from_secs(30), "resource gone", || {
         kubectl_json(&["get", "applications.sluice.dev", "-n", &ns, "cr-app"]).is_none()
     })

@@ -837,6 +837,7 @@ pub(super) async fn cascade_delete(svc: &Service, name: &str, e: AppEntry) {
     opts.prune = true;
     opts.allow_empty = true;
     opts.dry_run = false;
+    opts.deleting_app = true;
     let view = cluster.view();
     match crate::sync::run(&view, Vec::new(), &opts, &NoProgress).await {
         Ok(r) => tracing::info!(app = %name, "cascading deletion: {}", r.summary()),

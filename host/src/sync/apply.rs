@@ -345,7 +345,15 @@ async fn prune_one<T: Target>(
         r.live = Some(obj.value.clone());
         r
     };
-    if has_option(&obj.value, SYNC_OPTIONS, "Prune=false") {
+    // Deleting the app (Argo CD's cascading deletion) keeps what asks for
+    // `Delete=false`; a sync keeps what asks for `Prune=false`.
+    if opts.deleting_app {
+        if has_option(&obj.value, SYNC_OPTIONS, "Delete=false") {
+            return keep(format!(
+                "not deleted with the app: {SYNC_OPTIONS}: Delete=false"
+            ));
+        }
+    } else if has_option(&obj.value, SYNC_OPTIONS, "Prune=false") {
         return keep(format!("not pruned: {SYNC_OPTIONS}: Prune=false"));
     }
     if annotation(&obj.value, FLUX_PRUNE) == Some("disabled") {

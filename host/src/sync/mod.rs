@@ -106,6 +106,11 @@ pub struct SyncOptions {
     /// The operation's hooks across a restart (the service's); none: every
     /// sync runs its hooks afresh.
     pub hooks: hooks::HookLedger,
+    /// This run deletes the app's objects because the app itself is being
+    /// deleted (cascading deletion): objects annotated
+    /// `argocd.argoproj.io/sync-options: Delete=false` stay, `Prune=false`
+    /// ones go, as in Argo CD.
+    pub deleting_app: bool,
 }
 
 /// A function receiving status lines.
@@ -161,6 +166,7 @@ impl SyncOptions {
             namespace_metadata: None,
             propagation: Default::default(),
             hooks: Default::default(),
+            deleting_app: false,
         }
     }
 }
