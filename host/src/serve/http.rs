@@ -11,36 +11,58 @@
 //! - `GET /metrics`: Prometheus text: operations, syncs, heals, renders
 //!   performed and skipped, Git resolutions performed and shared, webhooks,
 //!   apps by sync status;
-//! - `GET /api/v1/apps` and `GET /api/v1/apps/{name}`: statuses, read
-//!   only (the full API with tokens and write routes is the operating
-//!   issue's).
+//! - `/api/v1/...`: the API ([`super::api`]), with bearer tokens.
+//!
+//! Health, readiness and metrics stay open (no token); with
+//! `--metrics-listen` they are also served on their own listener
+//! ([`ops_router`]) and `/metrics` leaves the main one.
 
+use super::api::ApiOptions;
 use super::service::Service;
 use super::webhook::{self, Headers, WebhookError};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-/// The router for `svc`.
+/// The router for `svc`, its API without tokens (reads open, writes
+/// refused) and with `/metrics`.
 pub fn router(svc: Service) -> Router {
+    router_with(svc, ApiOptions::default(), true)
+}
+
+/// The router for `svc` with the API guarded by `api`; `/metrics` only
+/// when `metrics` (false when it has its own listener).
+pub fn router_with(svc: Service, api: ApiOptions, metrics: bool) -> Router {
     let limit = svc.inner.config.max_webhook_body;
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
+    let r: Router = ops_routes(metrics)
         .route(
             "/api/webhook",
             // One byte over the cap still reaches the handler, which
             // answers 413 naming the limit.
             post(hook).layer(DefaultBodyLimit::max(limit + 1)),
         )
-        .route("/metrics", get(metrics))
-        .route("/api/v1/apps", get(apps))
-        .route("/api/v1/apps/{name}", get(app))
-        .with_state(svc)
+        .with_state(svc.clone());
+    r.merge(super::api::router(svc, api))
+}
+
+/// Health, readiness and metrics alone (`--metrics-listen`).
+pub fn ops_router(svc: Service) -> Router {
+    ops_routes(true).with_state(svc)
+}
+
+fn ops_routes(metrics: bool) -> Router<Service> {
+    let r = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz));
+    if metrics {
+        r.route("/metrics", get(metrics_text))
+    } else {
+        r
+    }
 }
 
 async fn readyz(State(svc): State<Service>) -> Response {
@@ -87,21 +109,7 @@ async fn hook(State(svc): State<Service>, headers: HeaderMap, body: Bytes) -> Re
     }
 }
 
-async fn apps(State(svc): State<Service>) -> Response {
-    Json(svc.statuses()).into_response()
-}
-
-async fn app(State(svc): State<Service>, Path(name): Path<String>) -> Response {
-    match svc.status(&name) {
-        Some(s) => Json(s).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            format!("no app named {name}; GET /api/v1/apps lists them"),
-        ),
-    }
-}
-
-async fn metrics(State(svc): State<Service>) -> Response {
+async fn metrics_text(State(svc): State<Service>) -> Response {
     use std::fmt::Write as _;
     use std::sync::atomic::Ordering::Relaxed;
     let c = svc.counters();

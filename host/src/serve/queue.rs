@@ -57,6 +57,18 @@ pub struct Request {
     pub reasons: BTreeSet<Trigger>,
     /// When the first of the merged triggers fired.
     pub since: Instant,
+    /// The `Manual` reason only compares (a refresh, or a sync asked as a
+    /// dry run): it forces no write. Other reasons keep their effect.
+    /// Stays set only while no merged request is a writing manual one.
+    pub dry_run: bool,
+    /// For a manual sync: prune (or not) whatever the app's policy says.
+    pub prune: Option<bool>,
+    /// A rollback to this history entry (recorded in the history).
+    pub rollback: Option<u64>,
+    /// The API's ticket for this request (0: not asked through the API);
+    /// the highest merged ticket is kept, and the service notes it once
+    /// the operation ends, so a caller knows when its request was served.
+    pub ticket: u64,
 }
 
 impl Request {
@@ -66,6 +78,10 @@ impl Request {
             revision: None,
             reasons: BTreeSet::from([reason]),
             since: Instant::now(),
+            dry_run: false,
+            prune: None,
+            rollback: None,
+            ticket: 0,
         }
     }
 
@@ -79,9 +95,14 @@ impl Request {
     /// revision is only replaced by another pinned one or kept), reasons are
     /// united, the earlier start time is kept.
     pub fn merge(&mut self, newer: Request) {
+        let writes = |r: &Request| r.reasons.contains(&Trigger::Manual) && !r.dry_run;
+        self.dry_run = !writes(self) && !writes(&newer);
         if newer.revision.is_some() {
             self.revision = newer.revision;
+            self.rollback = newer.rollback;
         }
+        self.prune = newer.prune.or(self.prune);
+        self.ticket = self.ticket.max(newer.ticket);
         self.reasons.extend(newer.reasons);
         self.since = self.since.min(newer.since);
     }

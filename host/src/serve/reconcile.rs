@@ -29,7 +29,9 @@ use super::cluster::Cluster;
 use super::heal::{Live, Seen, spawn_watch};
 use super::queue::{Request, Trigger};
 use super::service::{AppEntry, FIGHT_WINDOW, HealState, RetryState, Service};
-use super::status::{AppStatus, HistoryRecord, Operation, Phase, SyncStatus, now_rfc3339, results};
+use super::status::{
+    AppStatus, HistoryRecord, Operation, Phase, SyncStatus, diffs, now_rfc3339, results,
+};
 use crate::app::Application;
 use crate::engine::{self, App, AppDef, Destination};
 use crate::health::{Health, HealthStatus, assess, worst};
@@ -61,6 +63,7 @@ struct Snapshot {
     retry: RetryState,
     heal: HealState,
     paused: bool,
+    auto_sync_off: bool,
 }
 
 fn snapshot(svc: &Service, name: &str) -> Option<Snapshot> {
@@ -74,6 +77,7 @@ fn snapshot(svc: &Service, name: &str) -> Option<Snapshot> {
         retry: e.retry.clone(),
         heal: e.heal.clone(),
         paused: e.is_paused(),
+        auto_sync_off: e.auto_sync_off,
     })
 }
 
@@ -195,16 +199,22 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
     let _permit = cluster.limit.acquire().await;
 
     // 3. Write or only compare.
-    let automated = app.automated().cloned();
+    // Automated sync, unless the API turned it off (a rollback).
+    let automated = app.automated().filter(|_| !snap.auto_sync_off).cloned();
     let self_heal = automated.as_ref().is_some_and(|a| a.self_heal);
     let mut retry = snap.retry.clone();
     if retry.failed_revision.as_deref() != Some(commit.as_str()) {
         retry.attempts = 0;
     }
-    let manual = reasons.contains(&Trigger::Manual);
+    // A refresh or a dry-run sync is manual but writes nothing by itself;
+    // a dry run of a pinned revision writes nothing at all (automated
+    // sync would otherwise apply the pinned commit).
+    let manual = reasons.contains(&Trigger::Manual) && !req.dry_run;
+    let preview = req.dry_run && req.revision.is_some();
     let heal = reasons.contains(&Trigger::Drift) && self_heal;
     let fresh_commit = retry.failed_revision.as_deref() != Some(commit.as_str());
     let mut write = !snap.paused
+        && !preview
         && (manual
             || automated.is_some() && (heal || reasons.contains(&Trigger::Retry) || fresh_commit));
     let mut heal_state = snap.heal.clone();
@@ -234,6 +244,9 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
 
     let mut opts = resolved.sync.clone();
     opts.dry_run = !write;
+    if manual && let Some(prune) = req.prune {
+        opts.prune = prune;
+    }
     opts.concurrency = svc.inner.config.object_concurrency.max(1);
     opts.timeout = svc.inner.config.sync_timeout;
     opts.status = StatusSink::default();
@@ -253,6 +266,7 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
     let result = crate::sync::run(&view, objects, &opts, &NoProgress).await;
 
     let mut history = None;
+    let mut recorded = None;
     match result {
         Err(e) => {
             let msg = crate::error_chain(&e);
@@ -287,6 +301,7 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
         }
         Ok(report) => {
             let (counts, resources) = results(&report);
+            recorded = Some((resources.clone(), diffs(&report)));
             let wrote = counts.created + counts.configured + counts.pruned > 0;
             let failed = counts.failed > 0;
             tracing::info!(app = %name, revision = %commit, cluster = %cluster.kube.server(), write, wrote, failed, "{}", report.summary());
@@ -338,6 +353,9 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
                     finished_at: finished,
                     phase,
                     reasons: reason_names(&reasons),
+                    rollback: req.rollback,
+                    repo_url: app.spec.source.repo_url.clone(),
+                    path: app.spec.source.path.clone(),
                 });
                 svc.inner.counters.syncs.fetch_add(1, Ordering::Relaxed);
             }
@@ -378,6 +396,10 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
             e.last = Some((resolved.clone(), rendered.clone()));
             e.retry = retry;
             e.heal = heal_state;
+            if let Some((resources, diff)) = recorded {
+                e.resources = resources;
+                e.diff = diff;
+            }
         }
     }
     finish(svc, name, status, history);
