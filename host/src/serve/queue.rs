@@ -261,6 +261,41 @@ impl WorkQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dry_run_stays_dry_only_until_a_writing_manual_request_merges() {
+        let dry = || {
+            let mut r = Request::new(Trigger::Manual);
+            r.dry_run = true;
+            r
+        };
+        // A refresh merged with a poll still forces no write.
+        let mut r = dry();
+        r.merge(Request::new(Trigger::Poll));
+        assert!(r.dry_run);
+        let mut r = Request::new(Trigger::Poll);
+        r.merge(dry());
+        assert!(r.dry_run);
+        // A manual sync merged in (before or after) writes.
+        let mut r = dry();
+        r.merge(Request::new(Trigger::Manual));
+        assert!(!r.dry_run);
+        let mut r = Request::new(Trigger::Manual);
+        r.merge(dry());
+        assert!(!r.dry_run);
+        // The highest ticket, the newer prune, the rollback with its revision.
+        let mut a = Request::new(Trigger::Manual);
+        a.ticket = 3;
+        a.prune = Some(true);
+        let mut b = Request::new(Trigger::Manual).at("c1");
+        b.ticket = 2;
+        b.rollback = Some(1);
+        a.merge(b);
+        assert_eq!((a.ticket, a.prune, a.rollback), (3, Some(true), Some(1)));
+        a.merge(Request::new(Trigger::Manual).at("c2"));
+        assert_eq!((a.revision.as_deref(), a.rollback), (Some("c2"), None));
+    }
+
     use std::sync::Arc;
     use std::time::Duration;
 

@@ -1,0 +1,693 @@
+//! The service's HTTP API and `sluice app` against a real `serve` on the
+//! real API server and real Git servers: tokens, operations that change
+//! the cluster, the event stream, bad input, the OpenAPI document, TLS.
+//! The service runs in-process (its router on a loopback port) except
+//! where the binary's flags are the point.
+
+use serde_json::{Value, json};
+use sluice::engine::Settings;
+use sluice::plugin::{Limits, Runtime};
+use sluice::render::Renderers;
+use sluice::serve::api::ApiOptions;
+use sluice::serve::auth::Tokens;
+use sluice::serve::webhook::Secrets;
+use sluice::serve::{Config, Service};
+use sluice::source::Options;
+use sluice_testkit::cluster::TestCluster;
+use sluice_testkit::git::{Fixture, server};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const READ: &str = "read-token-0123456789abcdef";
+const WRITE: &str = "write-token-0123456789abcdef";
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    apps: PathBuf,
+    state: PathBuf,
+    cache: PathBuf,
+    tokens: PathBuf,
+}
+
+fn env() -> Env {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let apps = tmp.path().join("apps");
+    std::fs::create_dir_all(&apps).expect("mkdir");
+    let tokens = tmp.path().join("tokens");
+    std::fs::write(&tokens, format!("read {READ}\nwrite {WRITE}\n")).expect("tokens");
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    Env {
+        state: tmp.path().join("state"),
+        cache: tmp.path().join("git-cache"),
+        apps,
+        tokens,
+        _tmp: tmp,
+    }
+}
+
+fn config(env: &Env) -> Config {
+    let cluster = TestCluster::shared();
+    let git = Options {
+        cache_dir: env.cache.clone(),
+        ..Options::default()
+    };
+    let mut settings = Settings::new(git).expect("settings");
+    settings.kubeconfig = Some(cluster.kubeconfig.clone());
+    Config {
+        apps_dir: Some(env.apps.clone()),
+        state_dir: env.state.clone(),
+        refresh_interval: Duration::from_secs(3600),
+        workers: 4,
+        cluster_concurrency: 4,
+        webhook_secrets: Secrets::default(),
+        max_webhook_body: 1 << 20,
+        apps_scan_interval: Duration::from_millis(200),
+        sync_timeout: Duration::from_secs(60),
+        object_concurrency: 8,
+        in_cluster_apps: None,
+        settings,
+    }
+}
+
+fn renderers() -> Renderers {
+    let runtime =
+        Runtime::new(Limits::default(), sluice::plugin::builtin_cache_dir()).expect("runtime");
+    Renderers::new(runtime)
+}
+
+fn app_file(name: &str, repo: &str, ns: &str, policy: &str) -> String {
+    format!(
+        "apiVersion: sluice.dev/v1alpha1\nkind: Application\nmetadata: {{name: {name}}}\nspec:\n  source: {{repoURL: \"{repo}\", targetRevision: main, path: app}}\n  destination: {{namespace: {ns}}}\n  syncPolicy: {policy}\n"
+    )
+}
+
+fn cm_yaml(name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{v: \"{value}\"}}\n"
+    )
+}
+
+fn repo(name: &str, files: &[(&str, &str)]) -> Fixture {
+    let f = server().create(name, "true");
+    f.commit_files("initial", files);
+    f.push();
+    f
+}
+
+fn cm_value(ns: &str, name: &str) -> Option<String> {
+    let out = TestCluster::shared()
+        .kubectl()
+        .args(["get", "configmap", "-n", ns, name, "-o", "json"])
+        .output()
+        .expect("kubectl");
+    if !out.status.success() {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    v.pointer("/data/v")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// A service with its API on a loopback port, guarded by the tokens.
+struct Api {
+    svc: Service,
+    base: String,
+    http: reqwest::Client,
+}
+
+async fn start(e: &Env) -> Api {
+    let svc = Service::start(config(e), renderers(), true)
+        .await
+        .expect("start");
+    let opts = ApiOptions {
+        tokens: Some(Tokens::load(&e.tokens).expect("tokens")),
+        ..ApiOptions::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = sluice::serve::http::router_with(svc.clone(), opts, true);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Api {
+        svc,
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut r = match method {
+            "POST" => self.http.post(url),
+            _ => self.http.get(url),
+        };
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.header("content-type", "application/json").body(b);
+        }
+        let resp = r.send().await.expect("request");
+        let code = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (
+            code,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (code, v) = self.call("GET", path, Some(READ), None).await;
+        assert_eq!(code, 200, "GET {path}: {v}");
+        v
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(
+            "POST",
+            path,
+            Some(WRITE),
+            Some(body.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    /// POST an operation and wait until the app's operation that carried
+    /// it ended; returns the app then.
+    async fn operate(&self, app: &str, op: &str, body: Value) -> Value {
+        let (code, v) = self.post(&format!("/api/v1/apps/{app}/{op}"), body).await;
+        assert_eq!(code, 202, "{op}: {v}");
+        let ticket = v["request"].as_u64().expect("ticket");
+        let start = Instant::now();
+        loop {
+            let a = self.get(&format!("/api/v1/apps/{app}")).await;
+            if a["servedRequest"].as_u64() >= Some(ticket) {
+                return a;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{op} of {app} not served: {a}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn until(&self, app: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let a = self.get(&format!("/api/v1/apps/{app}")).await;
+            if pred(&a) {
+                return a;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "app {app}: not {what}: {a}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_guard_the_api_and_bad_input_changes_nothing() {
+    let ns = TestCluster::shared().namespace("api-guard");
+    repo("api-guard", &[("app/a.yaml", &cm_yaml("a", "1"))]);
+    let e = env();
+    std::fs::write(
+        e.apps.join("guarded.yaml"),
+        app_file("guarded", &server().http_url("api-guard"), &ns, "{}"),
+    )
+    .expect("write");
+    let api = start(&e).await;
+    let before = api
+        .until("guarded", "compared", |a| a["sync"] == "OutOfSync")
+        .await;
+
+    // No token, a wrong token: 401 with a challenge; reads with a read token.
+    let (code, v) = api.call("GET", "/api/v1/apps", None, None).await;
+    assert_eq!(code, 401, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("a valid bearer token is required")),
+        "{v}"
+    );
+    let (code, _) = api
+        .call("GET", "/api/v1/apps", Some("not-a-token-at-all-x"), None)
+        .await;
+    assert_eq!(code, 401);
+    let (code, _) = api.call("GET", "/api/v1/events", None, None).await;
+    assert_eq!(code, 401, "the event stream needs a token too");
+    let list = api.get("/api/v1/apps").await;
+    assert_eq!(list["guarded"]["spec"]["namespace"], ns.as_str(), "{list}");
+    assert_eq!(list["guarded"]["spec"]["automated"], false, "{list}");
+
+    // A read token on a write route: 403, nothing synced.
+    let (code, v) = api
+        .call(
+            "POST",
+            "/api/v1/apps/guarded/sync",
+            Some(READ),
+            Some(b"{}".to_vec()),
+        )
+        .await;
+    assert_eq!(code, 403, "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(|m| m.contains(
+            "this token may only read; POST /api/v1/apps/guarded/sync needs a write token"
+        )),
+        "{v}"
+    );
+
+    // Unknown app 404; malformed bodies 400 naming the field; 413 over the cap.
+    let (code, v) = api.post("/api/v1/apps/nope/sync", json!({})).await;
+    assert_eq!(code, 404, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("no app named nope")),
+        "{v}"
+    );
+    let (code, v) = api
+        .post("/api/v1/apps/guarded/sync", json!({"prune": "yes"}))
+        .await;
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(
+            |m| m.contains("field `prune`: invalid type: string \"yes\", expected a boolean")
+        ),
+        "{v}"
+    );
+    let (code, v) = api
+        .post("/api/v1/apps/guarded/sync", json!({"revison": "main"}))
+        .await;
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown field `revison`")),
+        "{v}"
+    );
+    let (code, v) = api.post("/api/v1/apps/guarded/rollback", json!({})).await;
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("missing field `id`")),
+        "{v}"
+    );
+    let (code, v) = api
+        .post("/api/v1/apps/guarded/rollback", json!({"id": 7}))
+        .await;
+    assert_eq!(code, 404, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("app guarded has no history entry 7")),
+        "{v}"
+    );
+    let big = format!("{{\"revision\": \"{}\"}}", "x".repeat(100 * 1024));
+    let (code, v) = api
+        .call(
+            "POST",
+            "/api/v1/apps/guarded/sync",
+            Some(WRITE),
+            Some(big.into_bytes()),
+        )
+        .await;
+    assert_eq!(code, 413, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("request body over 65536 bytes")),
+        "{v}"
+    );
+    let (code, _) = api
+        .call(
+            "POST",
+            "/api/v1/apps/guarded/sync",
+            Some(WRITE),
+            Some(b"{\"prune\":".to_vec()),
+        )
+        .await;
+    assert_eq!(code, 400);
+
+    // Nothing of that reached the cluster or the status.
+    api.svc.idle().await;
+    assert_eq!(cm_value(&ns, "a"), None, "no refused request synced");
+    let after = api.get("/api/v1/apps/guarded").await;
+    assert_eq!(after["sync"], "OutOfSync");
+    assert_eq!(after["servedRequest"], before["servedRequest"]);
+    assert!(api.svc.history("guarded").expect("history").is_empty());
+
+    // Health and metrics stay open; the OpenAPI document is served open.
+    let (code, _) = api.call("GET", "/healthz", None, None).await;
+    assert_eq!(code, 200);
+    let (code, _) = api.call("GET", "/metrics", None, None).await;
+    assert_eq!(code, 200);
+    let (code, doc) = api.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(code, 200);
+    check_openapi(&doc);
+}
+
+/// The OpenAPI document covers every route, with the bodies' types.
+fn check_openapi(doc: &Value) {
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{doc}"
+    );
+    let routes = [
+        ("get", "/api/v1/apps"),
+        ("get", "/api/v1/apps/{name}"),
+        ("get", "/api/v1/apps/{name}/resources"),
+        ("get", "/api/v1/apps/{name}/diff"),
+        ("get", "/api/v1/apps/{name}/history"),
+        ("post", "/api/v1/apps/{name}/sync"),
+        ("post", "/api/v1/apps/{name}/refresh"),
+        ("post", "/api/v1/apps/{name}/rollback"),
+        ("post", "/api/v1/apps/{name}/pause"),
+        ("post", "/api/v1/apps/{name}/resume"),
+        ("get", "/api/v1/events"),
+    ];
+    for (method, path) in routes {
+        let op = &doc["paths"][path][method];
+        assert!(
+            op.is_object(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+        assert_eq!(op["security"][0]["bearer"], json!([]), "{method} {path}");
+    }
+    let schemas = &doc["components"]["schemas"];
+    let sync = &schemas["SyncBody"]["properties"];
+    for field in ["revision", "prune", "dryRun"] {
+        assert!(
+            sync[field].is_object(),
+            "SyncBody.{field}: {}",
+            schemas["SyncBody"]
+        );
+    }
+    assert_eq!(schemas["RollbackBody"]["required"], json!(["id"]));
+    let status = &schemas["AppStatus"]["properties"];
+    assert!(
+        status["sync"].is_object() && status["health"].is_object(),
+        "{status}"
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/apps/{name}/rollback"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/RollbackBody"
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_refresh_diff_and_rollback_through_the_api_change_the_cluster() {
+    let ns = TestCluster::shared().namespace("api-ops");
+    let f = repo(
+        "api-ops",
+        &[
+            ("app/a.yaml", &cm_yaml("a", "1")),
+            ("app/b.yaml", &cm_yaml("b", "1")),
+        ],
+    );
+    let c1 = f.rev("HEAD");
+    let e = env();
+    std::fs::write(
+        e.apps.join("ops.yaml"),
+        app_file("ops", &server().http_url("api-ops"), &ns, "{}"),
+    )
+    .expect("write");
+    let api = start(&e).await;
+    api.until("ops", "compared", |a| a["sync"] == "OutOfSync")
+        .await;
+    let d = api.get("/api/v1/apps/ops/diff").await;
+    let missing: Vec<&str> = d["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter(|r| r["status"] == "Missing")
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(missing, ["a", "b"], "{d}");
+
+    // Sync: written, Synced, one history entry.
+    let a = api.operate("ops", "sync", json!({})).await;
+    assert_eq!(a["sync"], "Synced", "{a}");
+    assert_eq!(a["revision"], c1.as_str());
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("1"));
+    let res = api.get("/api/v1/apps/ops/resources").await;
+    let rows: Vec<(String, String)> = res
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or_default().to_string(),
+                r["health"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("a".into(), "Healthy".into()),
+            ("b".into(), "Healthy".into())
+        ],
+        "{res}"
+    );
+
+    // A new commit changes a and drops b. Refresh compares, writes nothing.
+    f.git(&["rm", "-q", "app/b.yaml"]);
+    let c2 = f.commit_files("a=2, no b", &[("app/a.yaml", &cm_yaml("a", "2"))]);
+    f.push();
+    let a = api.operate("ops", "refresh", json!({})).await;
+    assert_eq!(a["sync"], "OutOfSync", "{a}");
+    assert_eq!(a["revision"], c2.as_str());
+    assert_eq!(
+        cm_value(&ns, "a").as_deref(),
+        Some("1"),
+        "refresh wrote nothing"
+    );
+    let d = api.get("/api/v1/apps/ops/diff").await;
+    let a_diff = d["resources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|x| x["name"] == "a"))
+        .and_then(|x| x["diff"].as_str())
+        .expect("a diff for a");
+    assert!(
+        a_diff.contains("-  v: '1'") && a_diff.contains("+  v: '2'"),
+        "{a_diff}"
+    );
+
+    // A dry-run sync writes nothing either; a sync without prune keeps b.
+    api.operate("ops", "sync", json!({"dryRun": true})).await;
+    assert_eq!(
+        cm_value(&ns, "a").as_deref(),
+        Some("1"),
+        "dry run wrote nothing"
+    );
+    let a = api.operate("ops", "sync", json!({"prune": false})).await;
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("2"));
+    assert_eq!(cm_value(&ns, "b").as_deref(), Some("1"), "not pruned");
+    assert_eq!(a["sync"], "OutOfSync", "b is extraneous: {a}");
+    let a = api.operate("ops", "sync", json!({"prune": true})).await;
+    assert_eq!(cm_value(&ns, "b"), None, "pruned when asked");
+    assert_eq!(a["sync"], "Synced", "{a}");
+
+    // Roll back to the first entry: a=1 and b back, recorded as a rollback.
+    let h = api.get("/api/v1/apps/ops/history").await;
+    let first = h[0]["id"].as_u64().expect("id");
+    assert_eq!(h[0]["revision"], c1.as_str(), "{h}");
+    api.operate("ops", "rollback", json!({"id": first})).await;
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("1"));
+    assert_eq!(cm_value(&ns, "b").as_deref(), Some("1"));
+    let h = api.get("/api/v1/apps/ops/history").await;
+    let last = h
+        .as_array()
+        .and_then(|h| h.last())
+        .expect("an entry")
+        .clone();
+    assert_eq!(last["revision"], c1.as_str(), "{h}");
+    assert_eq!(last["rollback"], first, "{h}");
+    let a = api.get("/api/v1/apps/ops").await;
+    assert_eq!(a["operation"]["revision"], c1.as_str(), "{a}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_of_an_automated_app_needs_auto_sync_off_and_pause_stops_healing_live() {
+    let ns = TestCluster::shared().namespace("api-auto");
+    let f = repo("api-auto", &[("app/a.yaml", &cm_yaml("a", "1"))]);
+    let c1 = f.rev("HEAD");
+    let e = env();
+    std::fs::write(
+        e.apps.join("auto.yaml"),
+        app_file(
+            "auto",
+            &server().http_url("api-auto"),
+            &ns,
+            "{automated: {prune: true, selfHeal: true}}",
+        ),
+    )
+    .expect("write");
+    let api = start(&e).await;
+    api.until("auto", "synced", |a| {
+        a["sync"] == "Synced" && a["revision"] == c1.as_str()
+    })
+    .await;
+    let c2 = f.commit_files("a=2", &[("app/a.yaml", &cm_yaml("a", "2"))]);
+    f.push();
+    api.operate("auto", "refresh", json!({})).await;
+    api.until("auto", "at c2", |a| {
+        a["sync"] == "Synced" && a["revision"] == c2.as_str()
+    })
+    .await;
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("2"));
+
+    // Follow the event stream from here.
+    let mut events = Sse::open(&api.base, READ).await;
+
+    // Refused while automated sync is on: 409, and nothing changed.
+    let h = api.get("/api/v1/apps/auto/history").await;
+    let first = h[0]["id"].as_u64().expect("id");
+    let (code, v) = api
+        .post("/api/v1/apps/auto/rollback", json!({"id": first}))
+        .await;
+    assert_eq!(code, 409, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("app auto has automated sync on")
+                && m.contains("\"disableAutoSync\": true")),
+        "{v}"
+    );
+    let a = api.get("/api/v1/apps/auto").await;
+    assert_eq!(a["spec"]["automated"], true, "{a}");
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("2"));
+
+    // Turned off in the same call: rolled back, and it stays there.
+    let a = api
+        .operate(
+            "auto",
+            "rollback",
+            json!({"id": first, "disableAutoSync": true}),
+        )
+        .await;
+    assert_eq!(a["spec"]["automated"], false, "{a}");
+    assert_eq!(a["spec"]["autoSyncDisabled"], true, "{a}");
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("1"));
+    let a = api.operate("auto", "refresh", json!({})).await;
+    assert_eq!(a["sync"], "OutOfSync", "a refresh no longer syncs: {a}");
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("1"));
+
+    // Pause: shown in the status and on the event stream.
+    let (code, v) = api.post("/api/v1/apps/auto/pause", json!({})).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["paused"], true, "{v}");
+    let ev = events
+        .until(Duration::from_secs(20), |e| {
+            e["app"] == "auto" && e["status"]["paused"] == true
+        })
+        .await;
+    assert_eq!(ev["status"]["sync"], "OutOfSync", "{ev}");
+    // A manual sync of a paused app writes nothing.
+    api.operate("auto", "sync", json!({})).await;
+    assert_eq!(
+        cm_value(&ns, "a").as_deref(),
+        Some("1"),
+        "paused: not written"
+    );
+    // Resume: the queued manual sync writes the target revision again.
+    let (code, v) = api.post("/api/v1/apps/auto/resume", json!({})).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["paused"], false, "{v}");
+    api.until("auto", "synced after resume", |a| a["sync"] == "Synced")
+        .await;
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("2"));
+    events
+        .until(Duration::from_secs(20), |e| {
+            e["app"] == "auto" && e["status"]["sync"] == "Synced"
+        })
+        .await;
+}
+
+/// A reader of `GET /api/v1/events` over a plain socket (the stream is
+/// chunked; each event is one chunk).
+struct Sse {
+    stream: tokio::net::TcpStream,
+    buf: String,
+}
+
+impl Sse {
+    async fn open(base: &str, token: &str) -> Sse {
+        use tokio::io::AsyncWriteExt as _;
+        let addr = base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let req = format!(
+            "GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+        );
+        stream.write_all(req.as_bytes()).await.expect("send");
+        let mut s = Sse {
+            stream,
+            buf: String::new(),
+        };
+        s.fill(Duration::from_secs(10), |b| b.contains("\r\n\r\n"))
+            .await;
+        assert!(s.buf.starts_with("HTTP/1.1 200"), "{}", s.buf);
+        assert!(s.buf.contains("text/event-stream"), "{}", s.buf);
+        s
+    }
+
+    async fn fill(&mut self, within: Duration, done: impl Fn(&str) -> bool) {
+        use tokio::io::AsyncReadExt as _;
+        let deadline = Instant::now() + within;
+        let mut chunk = [0u8; 8192];
+        while !done(&self.buf) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "event stream: not within {within:?}: {}",
+                self.buf
+            );
+            match tokio::time::timeout(left, self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) => panic!("event stream closed: {}", self.buf),
+                Ok(Ok(n)) => self.buf.push_str(&String::from_utf8_lossy(&chunk[..n])),
+                Ok(Err(e)) => panic!("event stream: {e}"),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// The first `status` event (from now on) that satisfies `pred`.
+    async fn until(&mut self, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            while let Some(i) = self.buf.find("data: ") {
+                let rest = &self.buf[i + 6..];
+                let Some(end) = rest.find('\n') else { break };
+                let data = rest[..end].trim().to_string();
+                self.buf = rest[end..].to_string();
+                if let Ok(v) = serde_json::from_str::<Value>(&data)
+                    && pred(&v)
+                {
+                    return v;
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let len = self.buf.len();
+            self.fill(left, |b| b.len() > len).await;
+        }
+    }
+}
