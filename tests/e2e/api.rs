@@ -691,3 +691,257 @@ impl Sse {
         }
     }
 }
+
+/// Run `sluice app ARGS` against `base` with `token` (SLUICE_TOKEN).
+async fn cli(base: &str, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"));
+    cmd.arg("app")
+        .args(args)
+        .env("SLUICE_SERVER", base)
+        .env_remove("SLUICE_TOKEN");
+    if let Some(t) = token {
+        cmd.env("SLUICE_TOKEN", t);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run sluice app"))
+        .await
+        .expect("join");
+    (
+        out.status.code().unwrap_or(-1),
+        crate::common::text(&out.stdout),
+        crate::common::text(&out.stderr),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_cli_lists_gets_diffs_syncs_waits_and_rolls_back() {
+    let ns = TestCluster::shared().namespace("api-cli");
+    let f = repo("api-cli", &[("app/a.yaml", &cm_yaml("a", "1"))]);
+    let c1 = f.rev("HEAD");
+    let e = env();
+    let url = server().http_url("api-cli");
+    std::fs::write(e.apps.join("cli.yaml"), app_file("cli", &url, &ns, "{}")).expect("write");
+    let api = start(&e).await;
+    api.until("cli", "compared", |a| a["sync"] == "OutOfSync")
+        .await;
+    let base = api.base.clone();
+
+    // list: argocd's columns; wide adds REPO PATH TARGET.
+    let (code, out, err) = cli(&base, Some(READ), &["list"]).await;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "NAME",
+            "CLUSTER",
+            "NAMESPACE",
+            "STATUS",
+            "HEALTH",
+            "SYNCPOLICY",
+            "CONDITIONS"
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        [
+            "cli",
+            "in-cluster",
+            ns.as_str(),
+            "OutOfSync",
+            "Missing",
+            "<none>",
+            "<none>"
+        ],
+        "{out}"
+    );
+    let (_, out, _) = cli(&base, Some(READ), &["list", "-o", "wide"]).await;
+    assert!(
+        out.lines()
+            .nth(1)
+            .is_some_and(|l| l.ends_with(&format!("{url}  app   main"))),
+        "{out}"
+    );
+
+    // No token, an unknown app: exit 2 with the reason.
+    let (code, _, err) = cli(&base, None, &["list"]).await;
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("401") && err.contains("set SLUICE_TOKEN or pass --token-file"),
+        "{err}"
+    );
+    let (code, _, err) = cli(&base, Some(READ), &["get", "nope"]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("no app named nope"), "{err}");
+    let (code, _, err) = cli(&base, Some(READ), &["sync", "cli"]).await;
+    assert_eq!(code, 2, "a read token cannot sync");
+    assert!(err.contains("403"), "{err}");
+
+    // diff: exit 1 while it differs, 0 once synced.
+    let (code, out, _) = cli(&base, Some(READ), &["diff", "cli"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("+++ desired/ConfigMap/") && out.contains("+  v: '1'"),
+        "{out}"
+    );
+    let (code, out, err) = cli(&base, Some(WRITE), &["sync", "cli"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "Sync Status:        Synced to main ({})",
+            &c1[..7]
+        )),
+        "{out}"
+    );
+    let res_head = out
+        .lines()
+        .find(|l| l.starts_with("GROUP"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(
+        res_head.as_deref(),
+        Some(
+            &[
+                "GROUP",
+                "KIND",
+                "NAMESPACE",
+                "NAME",
+                "STATUS",
+                "HEALTH",
+                "HOOK",
+                "MESSAGE"
+            ][..]
+        ),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+            == [
+                "ConfigMap",
+                ns.as_str(),
+                "a",
+                "Synced",
+                "Healthy",
+                "created"
+            ]),
+        "{out}"
+    );
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("1"));
+    let (code, out, _) = cli(&base, Some(READ), &["diff", "cli"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "");
+
+    // get: the summary; -o json and yaml are the API's document.
+    let (code, out, _) = cli(&base, Some(READ), &["get", "cli"]).await;
+    assert_eq!(code, 0);
+    for want in [
+        "Name:               cli".to_string(),
+        format!("Repo:               {url}"),
+        "Path:               app".to_string(),
+        "Sync Policy:        Manual".to_string(),
+        "Health Status:      Healthy".to_string(),
+    ] {
+        assert!(out.contains(&want), "{want:?} not in:\n{out}");
+    }
+    let (_, out, _) = cli(&base, Some(READ), &["get", "cli", "-o", "json"]).await;
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        (v["name"].as_str(), v["sync"].as_str()),
+        (Some("cli"), Some("Synced"))
+    );
+    let (_, out, _) = cli(&base, Some(READ), &["get", "cli", "-o", "yaml"]).await;
+    assert!(
+        out.contains("name: cli\n") && out.contains("sync: Synced\n"),
+        "{out}"
+    );
+
+    // wait: 0 when reached; 1 naming what it waited for.
+    let (code, _, err) = cli(
+        &base,
+        Some(READ),
+        &["wait", "cli", "--health", "--timeout", "10s"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let c2 = f.commit_files("a=2", &[("app/a.yaml", &cm_yaml("a", "2"))]);
+    f.push();
+    let (code, out, err) = cli(&base, Some(WRITE), &["refresh", "cli"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("app cli: OutOfSync, Healthy at {}", &c2[..7])),
+        "{out}"
+    );
+    let (code, _, err) = cli(
+        &base,
+        Some(READ),
+        &["wait", "cli", "--sync", "--timeout", "1s"],
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("app cli: timed out after 1s: sync status OutOfSync (waited for Synced)"),
+        "{err}"
+    );
+
+    // sync to c2, history, rollback to the first entry.
+    let (code, _, err) = cli(&base, Some(WRITE), &["sync", "cli"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("2"));
+    let (code, out, _) = cli(&base, Some(READ), &["history", "cli"]).await;
+    assert_eq!(code, 0);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["ID", "DATE", "REVISION"], "{out}");
+    assert_eq!(rows.len(), 3, "{out}");
+    assert_eq!((rows[1][0], rows[1][2]), ("1", c1.as_str()), "{out}");
+    assert_eq!((rows[2][0], rows[2][2]), ("2", c2.as_str()), "{out}");
+    assert!(
+        rows[1][1].starts_with("20") && rows[1][1].ends_with('Z'),
+        "{out}"
+    );
+    let (code, out, err) = cli(&base, Some(WRITE), &["rollback", "cli", "1"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("1"));
+    let (_, out, _) = cli(&base, Some(READ), &["history", "cli", "-o", "json"]).await;
+    let h: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(h[2]["rollback"], 1, "{h}");
+    assert_eq!(h[2]["revision"], c1.as_str(), "{h}");
+
+    // pause and resume.
+    let (code, out, _) = cli(&base, Some(WRITE), &["pause", "cli"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("app cli: paused"), "{out}");
+    assert_eq!(api.get("/api/v1/apps/cli").await["paused"], true);
+    let (code, _, _) = cli(&base, Some(WRITE), &["resume", "cli"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(api.get("/api/v1/apps/cli").await["paused"], false);
+}
+
+#[test]
+fn completion_scripts_cover_the_app_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = crate::common::sluice(&["completion", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = crate::common::text(&out.stdout);
+        for word in ["app", "rollback", "history", "token-file", "serve"] {
+            assert!(script.contains(word), "{shell}: {word} missing");
+        }
+    }
+    // bash accepts the script and registers the completion.
+    let out = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "source <({} completion bash) && complete -p sluice",
+                env!("CARGO_BIN_EXE_sluice")
+            ),
+        ])
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success() && crate::common::text(&out.stdout).contains("sluice"),
+        "{}",
+        crate::common::text(&out.stderr)
+    );
+}

@@ -204,6 +204,7 @@ impl IntoResponse for ApiError {
 #[serde(rename_all = "camelCase")]
 pub struct AppSpecView {
     /// The Git repository (or local directory).
+    #[serde(rename = "repoURL")]
     pub repo_url: String,
     /// The path in it.
     pub path: String,
