@@ -945,3 +945,185 @@ fn completion_scripts_cover_the_app_commands() {
         crate::common::text(&out.stderr)
     );
 }
+
+/// A CA and a server certificate for 127.0.0.1, made with openssl.
+fn certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            crate::common::text(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n",
+    )
+    .expect("ext");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=sluice test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[test]
+fn tls_and_a_separate_metrics_listener_and_sigterm_with_a_reader_on_the_event_stream() {
+    let e = env();
+    let (ca, cert, key) = certificates(e.state.parent().expect("tmp"));
+    let (port, mport) = (free_port(), free_port());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["serve", "--apps"])
+        .arg(&e.apps)
+        .arg("--state-dir")
+        .arg(&e.state)
+        .arg("--git-cache-dir")
+        .arg(&e.cache)
+        .arg("--kubeconfig")
+        .arg(&TestCluster::shared().kubeconfig)
+        .arg("--tokens")
+        .arg(&e.tokens)
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--metrics-listen", &format!("127.0.0.1:{mport}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sluice serve");
+    let pem = std::fs::read(&ca).expect("ca");
+    let https = reqwest::blocking::Client::builder()
+        .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).expect("pem"))
+        .build()
+        .expect("client");
+    let base = format!("https://127.0.0.1:{port}");
+    let start = Instant::now();
+    while https
+        .get(format!("{base}/readyz"))
+        .send()
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "serve over TLS never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // HTTPS with a token; plain HTTP on the TLS port gets no answer.
+    let r = https
+        .get(format!("{base}/api/v1/apps"))
+        .bearer_auth(READ)
+        .send()
+        .expect("apps");
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).is_err());
+    // Metrics on their own listener, open, and no longer on the main one.
+    let m = reqwest::blocking::get(format!("http://127.0.0.1:{mport}/metrics")).expect("metrics");
+    assert_eq!(m.status().as_u16(), 200);
+    assert!(m.text().expect("text").contains("sluice_operations_total"));
+    let r = https
+        .get(format!("{base}/metrics"))
+        .send()
+        .expect("metrics on main");
+    assert_eq!(r.status().as_u16(), 404);
+    // The CLI over TLS with --ca-cert and --token-file.
+    let token_file = e.state.parent().expect("tmp").join("token");
+    std::fs::write(&token_file, format!("{READ}\n")).expect("token");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["app", "list", "--server", &base, "--ca-cert"])
+        .arg(&ca)
+        .arg("--token-file")
+        .arg(&token_file)
+        .env_remove("SLUICE_TOKEN")
+        .output()
+        .expect("sluice app list");
+    assert!(out.status.success(), "{}", crate::common::text(&out.stderr));
+    assert!(crate::common::text(&out.stdout).starts_with("NAME"));
+
+    // A reader on the event stream does not hold SIGTERM up.
+    let events = https
+        .get(format!("{base}/api/v1/events"))
+        .bearer_auth(READ)
+        .send()
+        .expect("events");
+    assert_eq!(events.status().as_u16(), 200);
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "serve did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(events);
+    assert!(status.success(), "{status:?}");
+}
