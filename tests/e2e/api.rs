@@ -1127,3 +1127,115 @@ fn tls_and_a_separate_metrics_listener_and_sigterm_with_a_reader_on_the_event_st
     drop(events);
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_pass_promtool_and_count_syncs_heals_renders_and_webhooks() {
+    let ns = TestCluster::shared().namespace("api-metrics");
+    repo("api-metrics", &[("app/a.yaml", &cm_yaml("a", "1"))]);
+    let e = env();
+    let url = server().http_url("api-metrics");
+    std::fs::write(
+        e.apps.join("m.yaml"),
+        app_file(
+            "metered",
+            &url,
+            &ns,
+            "{automated: {prune: true, selfHeal: true}}",
+        ),
+    )
+    .expect("write");
+    let api = start(&e).await;
+    api.until("metered", "synced", |a| {
+        a["sync"] == "Synced" && a["health"] == "Healthy"
+    })
+    .await;
+    // A drift healed, a webhook refused (no secret configured).
+    TestCluster::shared().kubectl_ok(&[
+        "patch",
+        "configmap",
+        "a",
+        "-n",
+        &ns,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"v":"drift"}}"#,
+    ]);
+    let start = Instant::now();
+    while cm_value(&ns, "a").as_deref() != Some("1") {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "drift not healed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = api
+        .http
+        .post(format!("{}/api/webhook", api.base))
+        .header("x-github-event", "push")
+        .header("x-hub-signature-256", "sha256=00")
+        .body("{}")
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(r.status().as_u16(), 401);
+    api.svc.idle().await;
+
+    let r = api
+        .http
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = r.text().await.expect("text");
+
+    // promtool (Debian's prometheus package) accepts the exposition.
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (apt-get install prometheus)");
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("feed");
+    }
+    let out = child.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool: {}{}\n{text}",
+        crate::common::text(&out.stdout),
+        crate::common::text(&out.stderr)
+    );
+
+    let has = |want: &str| text.lines().any(|l| l.starts_with(want));
+    for want in [
+        format!(
+            "sluice_app_info{{dest_server=\"\",health_status=\"Healthy\",name=\"metered\",namespace=\"{ns}\",repo=\"{url}\",sync_status=\"Synced\"}} 1"
+        ),
+        "sluice_app_sync_total{name=\"metered\",phase=\"Succeeded\"} 2".to_string(),
+        "sluice_selfheal_total{name=\"metered\"} 1".to_string(),
+        "sluice_app_reconcile_duration_seconds_count ".to_string(),
+        format!("sluice_git_fetch_duration_seconds_count{{repo=\"{url}\"}} "),
+        "sluice_render_duration_seconds_count{renderer=".to_string(),
+        "sluice_plugin_calls_total{plugin=".to_string(),
+        "sluice_renders_reused_total ".to_string(),
+        "sluice_webhook_requests_total{provider=\"github\",result=\"refused\"} 1".to_string(),
+        "process_resident_memory_bytes ".to_string(),
+        "process_open_fds ".to_string(),
+    ] {
+        assert!(has(&want), "{want:?} not in:\n{text}");
+    }
+}

@@ -283,6 +283,10 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
                 crate::sync::SyncError::Target { .. } | crate::sync::SyncError::Inventory { .. }
             );
             if write {
+                crate::metrics::get()
+                    .app_sync
+                    .with_label_values(&[name, "Error"])
+                    .inc();
                 status.operation = Some(Operation {
                     phase: Phase::Error,
                     message: msg,
@@ -383,6 +387,10 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
                 heal_state.count += 1;
                 heal_state.last = Some(Instant::now());
                 svc.inner.counters.heals.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::get()
+                    .selfheal
+                    .with_label_values(&[name])
+                    .inc();
                 tracing::info!(app = %name, heals = heal_state.count, "drift healed");
             }
             if heal_state.last.is_none_or(|t| t.elapsed() > FIGHT_WINDOW) {
@@ -509,6 +517,13 @@ fn finish(svc: &Service, name: &str, mut status: AppStatus, history: Option<Hist
         }
         changed
     };
+    if let Some(h) = &history {
+        let phase = format!("{:?}", h.phase);
+        crate::metrics::get()
+            .app_sync
+            .with_label_values(&[name, &phase])
+            .inc();
+    }
     if let Some(h) = &history
         && let Err(e) = svc
             .inner
@@ -566,9 +581,16 @@ async fn resolve_and_render(
             ..AppDef::default()
         };
         let interrupt = AtomicBool::new(false);
+        let fetch = Instant::now();
         let resolved =
             engine::resolve_shared(&def, &inner.config.settings, &inner.memo, since, &interrupt)
                 .map_err(|e| crate::error_chain(&e))?;
+        let metrics = crate::metrics::get();
+        metrics
+            .git_fetch
+            .with_label_values(&[app.spec.source.repo_url.as_str()])
+            .observe(fetch.elapsed().as_secs_f64());
+        let render = Instant::now();
         // Multi-source apps and Flux variables render through the engine
         // (not cached by read set yet).
         let (rendered, fresh) = if resolved.extra.is_empty() && resolved.substitution.is_none() {
@@ -587,6 +609,11 @@ async fn resolve_and_render(
         }
         if fresh == Freshness::Cached {
             tracing::debug!(app = %resolved.name, "render reused: nothing it read changed");
+        } else {
+            metrics
+                .render
+                .with_label_values(&[rendered.renderer.split('@').next().unwrap_or_default()])
+                .observe(render.elapsed().as_secs_f64());
         }
         Ok((Arc::new(resolved), rendered))
     })

@@ -718,7 +718,11 @@ impl Service {
         while let Some((app, req)) = self.inner.queue.next().await {
             self.inner.busy.fetch_add(1, Ordering::SeqCst);
             let ticket = req.ticket;
+            let started = Instant::now();
             super::reconcile::run(self, &app, req).await;
+            crate::metrics::get()
+                .reconcile
+                .observe(started.elapsed().as_secs_f64());
             if ticket > 0 {
                 let mut apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(e) = apps.get_mut(&app) {
