@@ -1239,3 +1239,135 @@ async fn metrics_pass_promtool_and_count_syncs_heals_renders_and_webhooks() {
         assert!(has(&want), "{want:?} not in:\n{text}");
     }
 }
+
+/// A webhook receiver on loopback: records each body by path; answers 503
+/// to the first `fail` requests.
+async fn receiver(
+    fail: usize,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
+    use axum::extract::{Path as P, State as S};
+    use std::sync::{Arc, Mutex};
+    type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+    let seen: Seen = Arc::default();
+    let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let router = axum::Router::new()
+        .route(
+            "/{hook}",
+            axum::routing::post(
+                move |S((seen, tries)): S<(Seen, Arc<std::sync::atomic::AtomicUsize>)>,
+                      P(hook): P<String>,
+                      body: String| async move {
+                    let n = tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let v: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+                    seen.lock().expect("lock").push((format!("{hook}#{n}"), v));
+                    if n < fail {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        axum::http::StatusCode::OK
+                    }
+                },
+            ),
+        )
+        .with_state((seen.clone(), tries));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_reach_a_loopback_receiver_after_retries_in_slack_and_generic_form() {
+    use sluice::serve::notify::{Delivery, EventKind, Format, Notifications, Webhook};
+    let ns = TestCluster::shared().namespace("api-notify");
+    repo("api-notify-good", &[("app/a.yaml", &cm_yaml("a", "1"))]);
+    // The API server refuses a ConfigMap whose data is not a string map.
+    repo(
+        "api-notify-bad",
+        &[(
+            "app/b.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {v: {nested: 1}}\n",
+        )],
+    );
+    let e = env();
+    let auto = "{automated: {prune: true}}";
+    std::fs::write(
+        e.apps.join("good.yaml"),
+        app_file("good", &server().http_url("api-notify-good"), &ns, auto),
+    )
+    .expect("write");
+    std::fs::write(
+        e.apps.join("bad.yaml"),
+        app_file("bad", &server().http_url("api-notify-bad"), &ns, auto),
+    )
+    .expect("write");
+    let (slack_url, slack) = receiver(2).await;
+    let (generic_url, generic) = receiver(0).await;
+    let svc = Service::start(config(&e), renderers(), true)
+        .await
+        .expect("start");
+    sluice::serve::notify::spawn(
+        &svc,
+        Notifications {
+            webhooks: vec![
+                Webhook {
+                    url: format!("{slack_url}/slack"),
+                    format: Format::Slack,
+                    events: vec![EventKind::SyncSucceeded],
+                },
+                Webhook {
+                    url: format!("{generic_url}/generic"),
+                    format: Format::Generic,
+                    events: vec![EventKind::SyncSucceeded, EventKind::SyncFailed],
+                },
+            ],
+            delivery: Delivery {
+                backoff: Duration::from_millis(100),
+                ..Delivery::default()
+            },
+        },
+    );
+    let start = Instant::now();
+    let got = |seen: &std::sync::Mutex<Vec<(String, Value)>>| seen.lock().expect("lock").clone();
+    while got(&generic).len() < 2 || got(&slack).len() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "notifications missing: slack {:?} generic {:?}",
+            got(&slack),
+            got(&generic)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Slack: refused twice, delivered on the third try, the same body each time.
+    let s = got(&slack);
+    assert_eq!(s.len(), 3, "{s:?}");
+    assert!(s.iter().all(|(_, v)| v == &s[0].1), "{s:?}");
+    assert_eq!(s[0].1["text"], "sluice: app good: sync succeeded", "{s:?}");
+    assert_eq!(s[0].1["attachments"][0]["color"], "good");
+    assert_eq!(s[0].1["attachments"][0]["fields"][1]["value"], "Healthy");
+    // Generic: one per event, the failure naming the refused object.
+    let g: Vec<Value> = got(&generic).into_iter().map(|(_, v)| v).collect();
+    let of = |app: &str| {
+        g.iter()
+            .find(|v| v["app"] == app)
+            .cloned()
+            .expect("an event")
+    };
+    assert_eq!(of("good")["event"], "sync-succeeded", "{g:?}");
+    let bad = of("bad");
+    assert_eq!(bad["event"], "sync-failed", "{g:?}");
+    assert!(
+        bad["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("SyncError") && m.contains("ConfigMap")),
+        "{bad}"
+    );
+    // Nothing else was sent (no success for the failing app, no duplicates).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(got(&generic).len(), 2, "{:?}", got(&generic));
+    assert_eq!(got(&slack).len(), 3);
+}

@@ -43,6 +43,11 @@ pub struct Args {
     /// this address; /metrics then leaves --listen.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Notifications: YAML `webhooks: [{url, format: slack|generic,
+    /// events: [sync-succeeded, sync-failed, health-degraded,
+    /// health-recovered]}]`.
+    #[arg(long, value_name = "FILE")]
+    pub notifications: Option<PathBuf>,
     /// How often every app's repository is polled (jittered by up to a
     /// tenth).
     #[arg(long, default_value = "3m", value_parser = super::parse_duration)]
@@ -173,6 +178,16 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
         },
         _ => None,
     };
+    let notifications = match &args.notifications {
+        Some(f) => match sluice::serve::notify::Notifications::load(f) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("error: {}", sluice::error_chain(&e));
+                return Ok(EXIT_USAGE);
+            }
+        },
+        None => Default::default(),
+    };
     let api = sluice::serve::api::ApiOptions {
         tokens,
         ..Default::default()
@@ -190,6 +205,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
                 return Ok(EXIT_USAGE);
             }
         };
+        if !args.once {
+            sluice::serve::notify::spawn(&svc, notifications);
+        }
         if args.once {
             svc.idle().await;
             svc.shutdown(args.grace_period).await;

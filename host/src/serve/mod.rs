@@ -37,6 +37,7 @@
 //! - [`http`]: health, readiness, webhooks, metrics;
 //! - [`api`]: the HTTP API (apps, operations, events, OpenAPI) and
 //!   [`auth`], its bearer tokens; [`tls`]: rustls for the listener;
+//! - [`notify`]: outgoing notifications (webhooks, Slack-compatible);
 //! - [`crd`]: the `sluice.dev` Application CustomResourceDefinition;
 //! - the render cache by read set lives with rendering:
 //!   [`crate::render::readset`]; the shared Git resolution with the
@@ -49,6 +50,7 @@ pub mod crd;
 pub mod heal;
 pub mod http;
 pub mod incluster;
+pub mod notify;
 pub mod queue;
 mod reconcile;
 pub mod registry;
