@@ -17,6 +17,11 @@
 //!   the previous waits 2 s × 3ⁿ (at most 5 min) before it runs, and the
 //!   status says so.
 //! - a paused app is compared, never written.
+//! - a refresh, or a sync asked as a dry run, is a manual request that
+//!   forces no write (automated sync still acts on what it finds, except
+//!   for a dry run of a pinned revision, which writes nothing); a manual
+//!   sync's `prune` overrides the app's; automated sync turned off by a
+//!   rollback (`AppEntry::auto_sync_off`) counts as no automated sync.
 //!
 //! Without writing, the operation is a dry-run comparison (one server-side
 //! dry-run per object), which sends no writes: a service restarted over
