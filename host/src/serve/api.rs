@@ -659,14 +659,26 @@ async fn rollback(
         return Err(ApiError::AutoSyncOn { app: name });
     }
     // Every check passed: now change things.
-    if body.disable_auto_sync && !s.svc.disable_auto_sync(&name) {
+    let switch = body.disable_auto_sync && !i.auto_sync_off;
+    if switch && !s.svc.set_auto_sync_off(&name, true) {
         return Err(ApiError::NoApp { app: name });
     }
     let mut req = Request::new(Trigger::Manual).at(entry.revision.clone());
     req.rollback = Some(body.id);
     req.prune = body.prune;
-    tracing::info!(app = %name, id = body.id, revision = %entry.revision, "rollback queued");
-    Ok((StatusCode::ACCEPTED, Json(queue(&s.svc, &name, req)?)))
+    match queue(&s.svc, &name, req) {
+        Ok(q) => {
+            tracing::info!(app = %name, id = body.id, revision = %entry.revision, "rollback queued");
+            Ok((StatusCode::ACCEPTED, Json(q)))
+        }
+        Err(e) => {
+            // Not queued: leave automated sync as it was.
+            if switch {
+                s.svc.set_auto_sync_off(&name, false);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Stop syncing and healing an app (it is still compared).

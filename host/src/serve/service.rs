@@ -467,13 +467,14 @@ impl Service {
         self.trigger(app, request).then_some(ticket)
     }
 
-    /// Turn automated sync off for `app` until its Application changes
-    /// (a rollback asks for it); `false` for an unknown app.
-    pub fn disable_auto_sync(&self, app: &str) -> bool {
+    /// Turn automated sync off (`true`) for `app` until its Application
+    /// changes (a rollback asks for it), or back on; `false` for an
+    /// unknown app.
+    pub fn set_auto_sync_off(&self, app: &str, off: bool) -> bool {
         let mut apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
         match apps.get_mut(app) {
             Some(e) => {
-                e.auto_sync_off = true;
+                e.auto_sync_off = off;
                 true
             }
             None => false,
