@@ -358,6 +358,44 @@ async fn tokens_guard_the_api_and_bad_input_changes_nothing() {
     let (code, doc) = api.call("GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(code, 200);
     check_openapi(&doc);
+
+    // --anonymous-read: reads need no token, writes still do.
+    let anon = ApiOptions {
+        tokens: Some(Tokens::load(&e.tokens).expect("tokens")),
+        anonymous_read: true,
+        ..ApiOptions::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = sluice::serve::http::router_with(api.svc.clone(), anon, true);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let open = Api {
+        svc: api.svc.clone(),
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    };
+    let (code, v) = open.call("GET", "/api/v1/apps/guarded", None, None).await;
+    assert_eq!((code, &v["name"]), (200, &json!("guarded")), "{v}");
+    let (code, _) = open
+        .call(
+            "POST",
+            "/api/v1/apps/guarded/sync",
+            None,
+            Some(b"{}".to_vec()),
+        )
+        .await;
+    assert_eq!(code, 401, "writes still need a token");
+    let (code, _) = open
+        .call(
+            "POST",
+            "/api/v1/apps/guarded/sync",
+            Some(READ),
+            Some(b"{}".to_vec()),
+        )
+        .await;
+    assert_eq!(code, 403);
 }
 
 /// The OpenAPI document covers every route, with the bodies' types.
@@ -1370,4 +1408,102 @@ async fn notifications_reach_a_loopback_receiver_after_retries_in_slack_and_gene
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(got(&generic).len(), 2, "{:?}", got(&generic));
     assert_eq!(got(&slack).len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_in_chromium_shows_the_list_a_live_drift_and_rolls_back_from_the_button() {
+    // Playwright for Python, from PyPI, into the build cache.
+    let setup = std::process::Command::new("bash")
+        .arg(crate::common::repo_root().join("scripts/playwright.sh"))
+        .output()
+        .expect("scripts/playwright.sh");
+    assert!(
+        setup.status.success(),
+        "{}",
+        crate::common::text(&setup.stderr)
+    );
+    let python = PathBuf::from(
+        crate::common::text(&setup.stdout)
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("PLAYWRIGHT_PYTHON="))
+            .expect("the script names the python")
+            .trim(),
+    );
+    let ns = TestCluster::shared().namespace("api-dash");
+    let _live = repo("api-dash-live", &[("app/live.yaml", &cm_yaml("live", "1"))]);
+    let fh = repo("api-dash-hist", &[("app/a.yaml", &cm_yaml("a", "1"))]);
+    repo("api-dash-idle", &[("app/idle.yaml", &cm_yaml("idle", "1"))]);
+    let e = env();
+    let auto = "{automated: {prune: true, selfHeal: true}}";
+    for (name, r, policy) in [
+        ("live", "api-dash-live", auto),
+        ("hist", "api-dash-hist", "{}"),
+        ("idle", "api-dash-idle", "{}"),
+    ] {
+        std::fs::write(
+            e.apps.join(format!("{name}.yaml")),
+            app_file(name, &server().http_url(r), &ns, policy),
+        )
+        .expect("write");
+    }
+    let api = start(&e).await;
+    api.until("live", "synced", |a| {
+        a["sync"] == "Synced" && a["health"] == "Healthy"
+    })
+    .await;
+    // Two syncs of hist, so there is an entry to roll back to.
+    let c1 = fh.rev("HEAD");
+    api.operate("hist", "sync", json!({})).await;
+    fh.commit_files("a=2", &[("app/a.yaml", &cm_yaml("a", "2"))]);
+    fh.push();
+    api.operate("hist", "sync", json!({})).await;
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("2"));
+    api.until("idle", "compared", |a| a["sync"] == "OutOfSync")
+        .await;
+
+    // Screenshots go under the build cache, beside the target directory.
+    // (this binary is TARGET/debug/deps/e2e-HASH).
+    let exe = std::env::current_exe().expect("test binary");
+    let target = exe.ancestors().nth(3).expect("the target directory");
+    let shots = target.join("dashboard-screenshots");
+    std::fs::create_dir_all(&shots).expect("mkdir");
+    let script = crate::common::repo_root().join("tests/e2e/dashboard.py");
+    let mut cmd = std::process::Command::new(&python);
+    cmd.arg(script)
+        .env("BASE", &api.base)
+        .env("TOKEN", WRITE)
+        .env("NS", &ns)
+        .env("KUBECONFIG", &TestCluster::shared().kubeconfig)
+        .env("SHOTS", &shots)
+        .env("C1", &c1[..7]);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {}: {e}; scripts/playwright.sh installs Playwright for Python",
+                python.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "dashboard.py: {}{}",
+        crate::common::text(&out.stdout),
+        crate::common::text(&out.stderr)
+    );
+    // The figures the script measured.
+    eprint!("{}", crate::common::text(&out.stdout));
+    assert_eq!(
+        cm_value(&ns, "a").as_deref(),
+        Some("1"),
+        "rolled back in the cluster"
+    );
+    assert_eq!(cm_value(&ns, "live").as_deref(), Some("1"), "healed");
+    for f in ["list.png", "drift.png", "app.png", "rollback.png"] {
+        assert!(
+            shots.join(f).metadata().is_ok_and(|m| m.len() > 1000),
+            "{f}"
+        );
+    }
 }

@@ -33,6 +33,10 @@ pub struct Args {
     /// refused.
     #[arg(long, value_name = "FILE")]
     pub tokens: Option<PathBuf>,
+    /// Let anyone read the API and the dashboard without a token (writes
+    /// still need a write token).
+    #[arg(long)]
+    pub anonymous_read: bool,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -190,6 +194,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     };
     let api = sluice::serve::api::ApiOptions {
         tokens,
+        anonymous_read: args.anonymous_read,
         ..Default::default()
     };
     let renderers = global.renderers()?;
