@@ -1432,7 +1432,11 @@ async fn the_dashboard_in_chromium_shows_the_list_a_live_drift_and_rolls_back_fr
     );
     let ns = TestCluster::shared().namespace("api-dash");
     let _live = repo("api-dash-live", &[("app/live.yaml", &cm_yaml("live", "1"))]);
-    let fh = repo("api-dash-hist", &[("app/a.yaml", &cm_yaml("a", "1"))]);
+    let wave1 = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: w, annotations: {argocd.argoproj.io/sync-wave: \"1\"}}\ndata: {v: \"1\"}\n";
+    let fh = repo(
+        "api-dash-hist",
+        &[("app/a.yaml", &cm_yaml("a", "1")), ("app/w.yaml", wave1)],
+    );
     repo("api-dash-idle", &[("app/idle.yaml", &cm_yaml("idle", "1"))]);
     let e = env();
     let auto = "{automated: {prune: true, selfHeal: true}}";
@@ -1459,6 +1463,19 @@ async fn the_dashboard_in_chromium_shows_the_list_a_live_drift_and_rolls_back_fr
     fh.push();
     api.operate("hist", "sync", json!({})).await;
     assert_eq!(cm_value(&ns, "a").as_deref(), Some("2"));
+    let res = api.get("/api/v1/apps/hist/resources").await;
+    let waves: Vec<(&str, i64)> = res
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or(""),
+                r["wave"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(waves, [("a", 0), ("w", 1)], "{res}");
     api.until("idle", "compared", |a| a["sync"] == "OutOfSync")
         .await;
 

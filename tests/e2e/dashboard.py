@@ -95,6 +95,8 @@ with sync_playwright() as p:
     # Rollback from the button on the app page.
     page.goto(BASE + "/#/app/hist")
     expect(page.locator("#history button.rollback")).to_have_count(2)
+    # Resources grouped by wave, then kind.
+    expect(page.locator("h4.group")).to_have_text(["wave 0 · ConfigMap", "wave 1 · ConfigMap"])
     page.screenshot(path=os.path.join(SHOTS, "app.png"))
     page.click('#history button.rollback[data-id="1"]')
     expect(page.locator("#app-revision")).to_have_text(C1)

@@ -310,7 +310,16 @@ pub(super) async fn run(svc: &Service, name: &str, req: Request) {
         }
         Ok(report) => {
             let (counts, resources) = results(&report);
-            recorded = Some((resources.clone(), diffs(&report)));
+            let mut shown = resources.clone();
+            for r in &mut shown {
+                r.wave = rendered
+                    .objects
+                    .iter()
+                    .find(|o| o.id.group == r.group && o.id.kind == r.kind && o.id.name == r.name)
+                    .and_then(|o| crate::sync::plan::wave(o).ok())
+                    .unwrap_or(0);
+            }
+            recorded = Some((shown, diffs(&report)));
             let wrote = counts.created + counts.configured + counts.pruned > 0;
             let failed = counts.failed > 0;
             tracing::info!(app = %name, revision = %commit, cluster = %cluster.kube.server(), write, wrote, failed, "{}", report.summary());

@@ -91,6 +91,13 @@ pub struct ResourceResult {
     /// The cluster's message for a failure.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// Its sync wave (`argocd.argoproj.io/sync-wave`; 0 when unset).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wave: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// How one drifted object differs, at the last comparison.
@@ -233,6 +240,7 @@ pub fn results(report: &Report) -> (Counts, Vec<ResourceResult>) {
             health: r.health.clone(),
             hook: r.hook.clone(),
             message: r.message.clone(),
+            wave: 0,
         })
         .collect();
     (counts, resources)

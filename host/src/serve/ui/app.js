@@ -45,8 +45,13 @@ async function appView(name) {
     api("GET", `/api/v1/apps/${encodeURIComponent(name)}/history`),
   ]);
   if (location.hash !== `#/app/${encodeURIComponent(name)}`) return;
-  const byKind = {};
-  for (const r of res) (byKind[r.kind] = byKind[r.kind] || []).push(r);
+  // Grouped by wave, then kind.
+  const groups = {};
+  for (const r of res) {
+    const key = `wave ${r.wave || 0} / ${r.kind}`;
+    (groups[key] = groups[key] || { wave: r.wave || 0, kind: r.kind, items: [] }).items.push(r);
+  }
+  const order = Object.values(groups).sort((a, b) => a.wave - b.wave || a.kind.localeCompare(b.kind));
   const spec = a.spec || {};
   $("view").innerHTML = `<h2 id="app-name">${esc(a.name)}</h2>
     <p>Sync <span id="app-sync">${badge(a.sync)}</span> Health <span id="app-health">${badge(a.health)}</span>
@@ -54,8 +59,8 @@ async function appView(name) {
     <p>${esc(spec.repoURL)} ${esc(spec.path)} @ ${esc(spec.targetRevision)} &rarr; ${esc(spec.cluster)}/${esc(spec.namespace)}
     ${spec.automated ? "automated" : "manual"}</p>
     ${(a.conditions || []).map((c) => `<p class="condition"><b>${esc(c.type)}</b>: ${esc(c.message)}</p>`).join("")}
-    <h3>Resources</h3>${Object.keys(byKind).sort().map((k) => `<h4>${esc(k)}</h4><table><tr><th>NAMESPACE</th><th>NAME</th><th>STATUS</th><th>HEALTH</th><th>MESSAGE</th></tr>${
-      byKind[k].map((r) => `<tr><td>${esc(r.namespace)}</td><td>${esc(r.name)}</td><td>${badge(r.status)}</td><td>${badge(r.health)}</td><td>${esc(r.message)}</td></tr>`).join("")}</table>`).join("")}
+    <h3>Resources</h3>${order.map((g) => `<h4 class="group">wave ${g.wave} &middot; ${esc(g.kind)}</h4><table><tr><th>NAMESPACE</th><th>NAME</th><th>STATUS</th><th>HEALTH</th><th>MESSAGE</th></tr>${
+      g.items.map((r) => `<tr><td>${esc(r.namespace)}</td><td>${esc(r.name)}</td><td>${badge(r.status)}</td><td>${badge(r.health)}</td><td>${esc(r.message)}</td></tr>`).join("")}</table>`).join("")}
     ${diff.resources.length ? `<h3>Diff</h3>${diff.resources.map((d) => `<pre class="diff">${esc(d.diff || d.status + " " + d.message)}</pre>`).join("")}` : ""}
     <h3>History</h3><label><input type="checkbox" id="no-auto"> turn automated sync off to roll back</label>
     <table id="history"><tr><th>ID</th><th>DATE</th><th>REVISION</th><th></th></tr>${
