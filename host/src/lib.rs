@@ -9,6 +9,7 @@ pub mod app;
 pub mod diff;
 pub mod engine;
 pub mod health;
+pub mod metrics;
 pub mod object;
 pub mod plugin;
 pub mod render;

@@ -1,6 +1,7 @@
 //! sluice's end-to-end tests: one binary, one module per area, against real
 //! servers started by `sluice-testkit` on 127.0.0.1.
 
+mod api;
 mod argo;
 mod common;
 mod dir;

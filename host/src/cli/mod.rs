@@ -1,6 +1,7 @@
 //! The `sluice` command line: one file per subcommand, each a thin layer
 //! over the library.
 
+mod app;
 mod diff;
 mod plugin;
 mod plugin_new;
@@ -77,6 +78,13 @@ pub enum Command {
     Serve(Box<serve::Args>),
     /// Print the sluice.dev Application CustomResourceDefinition (YAML).
     Crd,
+    /// Read and steer the apps of a running `sluice serve` (its HTTP API).
+    App(app::Args),
+    /// Print a shell completion script: `source <(sluice completion bash)`.
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Output formats for machine-read results.
@@ -139,6 +147,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Source(cmd) => source::run(cmd),
         Command::Serve(args) => serve::run(*args, &cli.global),
         Command::Crd => serve::crd(),
+        Command::App(args) => app::run(args),
+        Command::Completion { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "sluice", &mut std::io::stdout());
+            Ok(EXIT_OK)
+        }
     }
 }
 

@@ -34,6 +34,30 @@ pub struct Args {
     /// Where health, readiness, webhooks and the status API listen.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// API tokens: one `read TOKEN` or `write TOKEN` per line (mode 600).
+    /// Without it the API's read routes are open and its write routes
+    /// refused.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
+    /// Let anyone read the API and the dashboard without a token (writes
+    /// still need a write token).
+    #[arg(long)]
+    pub anonymous_read: bool,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Also serve /metrics, /healthz and /readyz (plain HTTP, no token) on
+    /// this address; /metrics then leaves --listen.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Notifications: YAML `webhooks: [{url, format: slack|generic,
+    /// events: [sync-succeeded, sync-failed, health-degraded,
+    /// health-recovered]}]`.
+    #[arg(long, value_name = "FILE")]
+    pub notifications: Option<PathBuf>,
     /// How often every app's repository is polled (jittered by up to a
     /// tenth).
     #[arg(long, default_value = "3m", value_parser = super::parse_duration)]
@@ -145,6 +169,41 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
         namespace: args.namespace.clone().or_else(pod_namespace),
         settings,
     };
+    let tokens = match &args.tokens {
+        Some(f) => match sluice::serve::auth::Tokens::load(f) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: {}", sluice::error_chain(&e));
+                return Ok(EXIT_USAGE);
+            }
+        },
+        None => None,
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match sluice::serve::tls::server_config(cert, key) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("error: {}", sluice::error_chain(&e));
+                return Ok(EXIT_USAGE);
+            }
+        },
+        _ => None,
+    };
+    let notifications = match &args.notifications {
+        Some(f) => match sluice::serve::notify::Notifications::load(f) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("error: {}", sluice::error_chain(&e));
+                return Ok(EXIT_USAGE);
+            }
+        },
+        None => Default::default(),
+    };
+    let api = sluice::serve::api::ApiOptions {
+        tokens,
+        anonymous_read: args.anonymous_read,
+        ..Default::default()
+    };
     let renderers = global.renderers()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -158,6 +217,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
                 return Ok(EXIT_USAGE);
             }
         };
+        if !args.once {
+            sluice::serve::notify::spawn(&svc, notifications);
+        }
         if args.once {
             svc.idle().await;
             svc.shutdown(args.grace_period).await;
@@ -166,25 +228,51 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}; pick another --listen", args.listen))?;
-        eprintln!("sluice serve: listening on http://{}", args.listen);
-        let router = sluice::serve::http::router(svc.clone());
+        if api.tokens.is_none() {
+            eprintln!(
+                "sluice serve: no --tokens: the API's read routes are open and its write routes refused"
+            );
+        }
+        let router =
+            sluice::serve::http::router_with(svc.clone(), api, args.metrics_listen.is_none());
+        if let Some(addr) = args.metrics_listen {
+            let l = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                format!("cannot listen on {addr}; pick another --metrics-listen")
+            })?;
+            eprintln!("sluice serve: metrics on http://{addr}/metrics");
+            let ops = sluice::serve::http::ops_router(svc.clone());
+            tokio::spawn(async move { axum::serve(l, ops).await });
+        }
         let stop = svc.clone();
         let grace = args.grace_period;
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                signal().await;
-                eprintln!(
-                    "sluice serve: shutting down (grace period {}s)",
-                    grace.as_secs()
-                );
-                if !stop.shutdown(grace).await {
-                    eprintln!(
-                        "sluice serve: operations still running after the grace period were cut"
-                    );
-                }
-            })
-            .await
-            .context("the HTTP server failed")?;
+        let shutdown = async move {
+            signal().await;
+            eprintln!(
+                "sluice serve: shutting down (grace period {}s)",
+                grace.as_secs()
+            );
+            if !stop.shutdown(grace).await {
+                eprintln!("sluice serve: operations still running after the grace period were cut");
+            }
+        };
+        match tls {
+            Some(config) => {
+                eprintln!("sluice serve: listening on https://{}", args.listen);
+                let tls = sluice::serve::tls::TlsListener::new(listener, config)
+                    .context("cannot start the TLS listener")?;
+                axum::serve(tls, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                    .context("the HTTPS server failed")?;
+            }
+            None => {
+                eprintln!("sluice serve: listening on http://{}", args.listen);
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                    .context("the HTTP server failed")?;
+            }
+        }
         anyhow::Ok(EXIT_OK)
     })
 }

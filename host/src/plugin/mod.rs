@@ -534,7 +534,9 @@ impl Inner {
                 self.pre.render(&mut store, tree, request).await
             })
             .await;
-            let mut result = self.finish(&mut store, result)?;
+            let result = self.finish(&mut store, result);
+            crate::metrics::plugin_call(&self.name, &result);
+            let mut result = result?;
             text::clean_result(&mut result);
             Ok(result)
         }

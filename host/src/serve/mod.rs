@@ -38,18 +38,24 @@
 //! - [`store`]: the embedded status and history store for file apps
 //!   (redb; acknowledged writes survive `kill -9`);
 //! - [`status`]: the status model (Argo CD's shape);
-//! - [`http`]: health, readiness, webhooks, read-only status;
+//! - [`http`]: health, readiness, webhooks, metrics;
+//! - [`api`]: the HTTP API (apps, operations, events, OpenAPI) and
+//!   [`auth`], its bearer tokens; [`tls`]: rustls for the listener;
+//! - [`notify`]: outgoing notifications (webhooks, Slack-compatible);
 //! - [`crd`]: the `sluice.dev` Application CustomResourceDefinition;
 //! - the render cache by read set lives with rendering:
 //!   [`crate::render::readset`]; the shared Git resolution with the
 //!   source: [`crate::source::Memo`].
 
+pub mod api;
+pub mod auth;
 pub mod cluster;
 pub mod crd;
 pub mod depends;
 pub mod heal;
 pub mod http;
 pub mod incluster;
+pub mod notify;
 pub mod queue;
 mod reconcile;
 pub mod registry;
@@ -58,6 +64,7 @@ pub mod secrets;
 pub mod service;
 pub mod status;
 pub mod store;
+pub mod tls;
 pub mod webhook;
 
 pub use service::{Config, ServeError, Service};

@@ -57,6 +57,18 @@ pub struct Request {
     pub reasons: BTreeSet<Trigger>,
     /// When the first of the merged triggers fired.
     pub since: Instant,
+    /// The `Manual` reason only compares (a refresh, or a sync asked as a
+    /// dry run): it forces no write. Other reasons keep their effect.
+    /// Stays set only while no merged request is a writing manual one.
+    pub dry_run: bool,
+    /// For a manual sync: prune (or not) whatever the app's policy says.
+    pub prune: Option<bool>,
+    /// A rollback to this history entry (recorded in the history).
+    pub rollback: Option<u64>,
+    /// The API's ticket for this request (0: not asked through the API);
+    /// the highest merged ticket is kept, and the service notes it once
+    /// the operation ends, so a caller knows when its request was served.
+    pub ticket: u64,
 }
 
 impl Request {
@@ -66,6 +78,10 @@ impl Request {
             revision: None,
             reasons: BTreeSet::from([reason]),
             since: Instant::now(),
+            dry_run: false,
+            prune: None,
+            rollback: None,
+            ticket: 0,
         }
     }
 
@@ -79,9 +95,14 @@ impl Request {
     /// revision is only replaced by another pinned one or kept), reasons are
     /// united, the earlier start time is kept.
     pub fn merge(&mut self, newer: Request) {
+        let writes = |r: &Request| r.reasons.contains(&Trigger::Manual) && !r.dry_run;
+        self.dry_run = !writes(self) && !writes(&newer);
         if newer.revision.is_some() {
             self.revision = newer.revision;
+            self.rollback = newer.rollback;
         }
+        self.prune = newer.prune.or(self.prune);
+        self.ticket = self.ticket.max(newer.ticket);
         self.reasons.extend(newer.reasons);
         self.since = self.since.min(newer.since);
     }
@@ -240,6 +261,41 @@ impl WorkQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dry_run_stays_dry_only_until_a_writing_manual_request_merges() {
+        let dry = || {
+            let mut r = Request::new(Trigger::Manual);
+            r.dry_run = true;
+            r
+        };
+        // A refresh merged with a poll still forces no write.
+        let mut r = dry();
+        r.merge(Request::new(Trigger::Poll));
+        assert!(r.dry_run);
+        let mut r = Request::new(Trigger::Poll);
+        r.merge(dry());
+        assert!(r.dry_run);
+        // A manual sync merged in (before or after) writes.
+        let mut r = dry();
+        r.merge(Request::new(Trigger::Manual));
+        assert!(!r.dry_run);
+        let mut r = Request::new(Trigger::Manual);
+        r.merge(dry());
+        assert!(!r.dry_run);
+        // The highest ticket, the newer prune, the rollback with its revision.
+        let mut a = Request::new(Trigger::Manual);
+        a.ticket = 3;
+        a.prune = Some(true);
+        let mut b = Request::new(Trigger::Manual).at("c1");
+        b.ticket = 2;
+        b.rollback = Some(1);
+        a.merge(b);
+        assert_eq!((a.ticket, a.prune, a.rollback), (3, Some(true), Some(1)));
+        a.merge(Request::new(Trigger::Manual).at("c2"));
+        assert_eq!((a.revision.as_deref(), a.rollback), (Some("c2"), None));
+    }
+
     use std::sync::Arc;
     use std::time::Duration;
 

@@ -17,6 +17,11 @@
 //!   the previous waits 2 s × 3ⁿ (at most 5 min) before it runs, and the
 //!   status says so.
 //! - a paused app is compared, never written.
+//! - a refresh, or a sync asked as a dry run, is a manual request that
+//!   forces no write (automated sync still acts on what it finds, except
+//!   for a dry run of a pinned revision, which writes nothing); a manual
+//!   sync's `prune` overrides the app's; automated sync turned off by a
+//!   rollback (`AppEntry::auto_sync_off`) counts as no automated sync.
 //!
 //! Without writing, the operation is a dry-run comparison (objects decided
 //! locally from their listing, a server-side dry-run for the rest), which
@@ -30,7 +35,9 @@ use super::cluster::Cluster;
 use super::heal::{Live, Seen, spawn_watch};
 use super::queue::{Request, Trigger};
 use super::service::{AppEntry, FIGHT_WINDOW, HealState, RetryState, Service};
-use super::status::{AppStatus, HistoryRecord, Operation, Phase, SyncStatus, now_rfc3339, results};
+use super::status::{
+    AppStatus, HistoryRecord, Operation, Phase, SyncStatus, diffs, now_rfc3339, results,
+};
 use crate::app::Application;
 use crate::engine::{self, App, AppDef, Destination};
 use crate::health::{Health, HealthStatus, assess, worst};
@@ -62,6 +69,7 @@ struct Snapshot {
     retry: RetryState,
     heal: HealState,
     paused: bool,
+    auto_sync_off: bool,
 }
 
 fn snapshot(svc: &Service, name: &str) -> Option<Snapshot> {
@@ -75,6 +83,7 @@ fn snapshot(svc: &Service, name: &str) -> Option<Snapshot> {
         retry: e.retry.clone(),
         heal: e.heal.clone(),
         paused: e.is_paused(),
+        auto_sync_off: e.auto_sync_off,
     })
 }
 
@@ -227,16 +236,22 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
     let _permit = cluster.limit.acquire().await;
 
     // 3. Write or only compare.
-    let automated = app.automated().cloned();
+    // Automated sync, unless the API turned it off (a rollback).
+    let automated = app.automated().filter(|_| !snap.auto_sync_off).cloned();
     let self_heal = automated.as_ref().is_some_and(|a| a.self_heal);
     let mut retry = snap.retry.clone();
     if retry.failed_revision.as_deref() != Some(commit.as_str()) {
         retry.attempts = 0;
     }
-    let manual = reasons.contains(&Trigger::Manual);
+    // A refresh or a dry-run sync is manual but writes nothing by itself;
+    // a dry run of a pinned revision writes nothing at all (automated
+    // sync would otherwise apply the pinned commit).
+    let manual = reasons.contains(&Trigger::Manual) && !req.dry_run;
+    let preview = req.dry_run && req.revision.is_some();
     let heal = reasons.contains(&Trigger::Drift) && self_heal;
     let fresh_commit = retry.failed_revision.as_deref() != Some(commit.as_str());
     let mut write = !snap.paused
+        && !preview
         && (interrupted.is_some()
             || manual
             || automated.is_some() && (heal || reasons.contains(&Trigger::Retry) || fresh_commit));
@@ -267,6 +282,9 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
 
     let mut opts = resolved.sync.clone();
     opts.dry_run = !write;
+    if manual && let Some(prune) = req.prune {
+        opts.prune = prune;
+    }
     opts.concurrency = svc.inner.config.object_concurrency.max(1);
     opts.timeout = svc.inner.config.sync_timeout;
     opts.status = StatusSink::default();
@@ -292,6 +310,7 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
     }
 
     let mut history = None;
+    let mut recorded = None;
     match result {
         Err(e) => {
             let msg = crate::error_chain(&e);
@@ -308,6 +327,10 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
                 crate::sync::SyncError::Target { .. } | crate::sync::SyncError::Inventory { .. }
             );
             if write {
+                crate::metrics::get()
+                    .app_sync
+                    .with_label_values(&[name, "Error"])
+                    .inc();
                 status.operation = Some(Operation {
                     phase: Phase::Error,
                     message: msg,
@@ -326,6 +349,16 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
         }
         Ok(report) => {
             let (counts, resources) = results(&report);
+            let mut shown = resources.clone();
+            for r in &mut shown {
+                r.wave = rendered
+                    .objects
+                    .iter()
+                    .find(|o| o.id.group == r.group && o.id.kind == r.kind && o.id.name == r.name)
+                    .and_then(|o| crate::sync::plan::wave(o).ok())
+                    .unwrap_or(0);
+            }
+            recorded = Some((shown, diffs(&report)));
             let wrote = counts.created + counts.configured + counts.pruned > 0;
             let failed = counts.failed > 0;
             tracing::info!(app = %name, revision = %commit, cluster = %cluster.kube.server(), write, wrote, failed, "{}", report.summary());
@@ -377,6 +410,9 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
                     finished_at: finished,
                     phase,
                     reasons: reason_names(&reasons),
+                    rollback: req.rollback,
+                    repo_url: app.spec.source.repo_url.clone(),
+                    path: app.spec.source.path.clone(),
                 });
                 svc.inner.counters.syncs.fetch_add(1, Ordering::Relaxed);
             }
@@ -404,6 +440,10 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
                 heal_state.count += 1;
                 heal_state.last = Some(Instant::now());
                 svc.inner.counters.heals.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::get()
+                    .selfheal
+                    .with_label_values(&[name])
+                    .inc();
                 tracing::info!(app = %name, heals = heal_state.count, "drift healed");
             }
             if heal_state.last.is_none_or(|t| t.elapsed() > FIGHT_WINDOW) {
@@ -417,6 +457,10 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
             e.last = Some((resolved.clone(), rendered.clone()));
             e.retry = retry;
             e.heal = heal_state;
+            if let Some((resources, diff)) = recorded {
+                e.resources = resources;
+                e.diff = diff;
+            }
         }
     }
     finish(svc, name, status, history);
@@ -526,6 +570,13 @@ fn finish(svc: &Service, name: &str, mut status: AppStatus, history: Option<Hist
         }
         changed
     };
+    if let Some(h) = &history {
+        let phase = format!("{:?}", h.phase);
+        crate::metrics::get()
+            .app_sync
+            .with_label_values(&[name, &phase])
+            .inc();
+    }
     if let Some(h) = &history
         && let Err(e) = svc
             .inner
@@ -583,9 +634,16 @@ async fn resolve_and_render(
             ..AppDef::default()
         };
         let interrupt = AtomicBool::new(false);
+        let fetch = Instant::now();
         let resolved =
             engine::resolve_shared(&def, &inner.config.settings, &inner.memo, since, &interrupt)
                 .map_err(|e| crate::error_chain(&e))?;
+        let metrics = crate::metrics::get();
+        metrics
+            .git_fetch
+            .with_label_values(&[app.spec.source.repo_url.as_str()])
+            .observe(fetch.elapsed().as_secs_f64());
+        let render = Instant::now();
         // Multi-source apps and Flux variables render through the engine
         // (not cached by read set yet).
         let (rendered, fresh) = if resolved.extra.is_empty() && resolved.substitution.is_none() {
@@ -604,6 +662,11 @@ async fn resolve_and_render(
         }
         if fresh == Freshness::Cached {
             tracing::debug!(app = %resolved.name, "render reused: nothing it read changed");
+        } else {
+            metrics
+                .render
+                .with_label_values(&[rendered.renderer.split('@').next().unwrap_or_default()])
+                .observe(render.elapsed().as_secs_f64());
         }
         Ok((Arc::new(resolved), rendered))
     })

@@ -15,7 +15,7 @@ use super::cluster::{ClusterKey, Clusters};
 use super::heal::{Live, Seen};
 use super::queue::{Request, Trigger, WorkQueue};
 use super::registry::{CASCADE_FINALIZER, Change, Entry, Registry};
-use super::status::{AppStatus, HistoryRecord};
+use super::status::{AppStatus, HistoryRecord, ResourceDiff, ResourceResult};
 use super::store::{Store, StoreError};
 use super::webhook::{Push, Secrets};
 use crate::app::Application;
@@ -112,6 +112,15 @@ pub(super) struct AppEntry {
     pub paused: bool,
     /// For an Application resource: its group and namespace.
     pub origin: Option<(String, String)>,
+    /// Automated sync turned off through the API (a rollback); cleared
+    /// when the Application changes.
+    pub auto_sync_off: bool,
+    /// The highest API ticket served (see [`Request::ticket`]).
+    pub served: u64,
+    /// Per-object results of the last comparison or sync.
+    pub resources: Vec<ResourceResult>,
+    /// The diff of each drifted object at the last comparison.
+    pub diff: Vec<ResourceDiff>,
 }
 
 impl AppEntry {
@@ -127,6 +136,10 @@ impl AppEntry {
             heal: HealState::default(),
             paused: false,
             origin: None,
+            auto_sync_off: false,
+            served: 0,
+            resources: Vec::new(),
+            diff: Vec::new(),
         }
     }
 
@@ -154,6 +167,26 @@ pub struct Counters {
     pub heals: AtomicU64,
     /// Webhooks accepted.
     pub webhooks: AtomicU64,
+}
+
+/// One app as the API shows it (see [`Service::info`]).
+#[derive(Debug, Clone)]
+pub struct AppInfo {
+    /// The app's name.
+    pub name: String,
+    /// Its Application, or why it is invalid.
+    pub app: Result<Arc<Application>, String>,
+    /// Its status.
+    pub status: AppStatus,
+    /// Per-object results of the last comparison or sync, health read
+    /// from the live cache (empty in [`Service::infos`]).
+    pub resources: Vec<ResourceResult>,
+    /// The diff of each drifted object (empty in [`Service::infos`]).
+    pub diff: Vec<ResourceDiff>,
+    /// Automated sync turned off through the API.
+    pub auto_sync_off: bool,
+    /// The highest request ticket served.
+    pub served: u64,
 }
 
 /// A status change, for the event stream.
@@ -187,6 +220,8 @@ pub(super) struct Inner {
     pub watch_drift: bool,
     /// The client Application resources are read and written with.
     pub incluster: Mutex<Option<kube::Client>>,
+    /// The last request ticket handed out.
+    pub tickets: AtomicU64,
 }
 
 /// A running service.
@@ -281,6 +316,7 @@ impl Service {
             busy: AtomicUsize::new(0),
             watch_drift: watch,
             incluster: Mutex::new(None),
+            tickets: AtomicU64::new(0),
         });
         let svc = Service { inner };
         let mut registry = svc.inner.config.apps_dir.as_deref().map(Registry::new);
@@ -420,6 +456,68 @@ impl Service {
         true
     }
 
+    /// One app as the API shows it: its Application, status, resources
+    /// (health from the live cache) and diff.
+    pub fn info(&self, app: &str) -> Option<AppInfo> {
+        let (mut info, key) = {
+            let apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+            let e = apps.get(app)?;
+            let mut info = summary(app, e);
+            info.resources = e.resources.clone();
+            info.diff = e.diff.clone();
+            (info, e.applyset.as_ref().map(|(k, _)| k.clone()))
+        };
+        let live = key.and_then(|k| {
+            let l = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
+            l.get(&k).cloned()
+        });
+        if let Some(live) = live {
+            for r in info.resources.iter_mut().filter(|r| r.health.is_none()) {
+                let id = ObjectId {
+                    group: r.group.clone(),
+                    kind: r.kind.clone(),
+                    namespace: r.namespace.clone(),
+                    name: r.name.clone(),
+                };
+                if let Some(v) = live.get(&id) {
+                    r.health = Some(crate::health::assess(&v).status.as_str().to_string());
+                }
+            }
+        }
+        Some(info)
+    }
+
+    /// Every app as the API lists them, by name (without resources and
+    /// diffs).
+    pub fn infos(&self) -> Vec<AppInfo> {
+        let apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+        apps.iter().map(|(n, e)| summary(n, e)).collect()
+    }
+
+    /// Queue `request` for `app` with a new ticket; returns the ticket
+    /// ([`AppInfo::served`] reaches it once an operation that carried the
+    /// request ended), or `None` for an unknown app or a service shutting
+    /// down.
+    pub fn request(&self, app: &str, mut request: Request) -> Option<u64> {
+        let ticket = self.inner.tickets.fetch_add(1, Ordering::SeqCst) + 1;
+        request.ticket = ticket;
+        self.trigger(app, request).then_some(ticket)
+    }
+
+    /// Turn automated sync off (`true`) for `app` until its Application
+    /// changes (a rollback asks for it), or back on; `false` for an
+    /// unknown app.
+    pub fn set_auto_sync_off(&self, app: &str, off: bool) -> bool {
+        let mut apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+        match apps.get_mut(app) {
+            Some(e) => {
+                e.auto_sync_off = off;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A verified push: queue the apps it concerns; returns their names.
     pub fn on_push(&self, push: &Push) -> Vec<String> {
         self.inner.counters.webhooks.fetch_add(1, Ordering::Relaxed);
@@ -504,6 +602,9 @@ impl Service {
                         _ => false,
                     };
                     e.app = app.map(Arc::new);
+                    if !same {
+                        e.auto_sync_off = false;
+                    }
                     !same
                 }
                 None => {
@@ -598,6 +699,7 @@ impl Service {
                             Some(e) => {
                                 e.file = Some(path);
                                 e.app = app;
+                                e.auto_sync_off = false;
                             }
                             None => {
                                 self.register_applyset(&f.name, &app);
@@ -656,7 +758,18 @@ impl Service {
     async fn worker(&self) {
         while let Some((app, req)) = self.inner.queue.next().await {
             self.inner.busy.fetch_add(1, Ordering::SeqCst);
+            let ticket = req.ticket;
+            let started = Instant::now();
             super::reconcile::run(self, &app, req).await;
+            crate::metrics::get()
+                .reconcile
+                .observe(started.elapsed().as_secs_f64());
+            if ticket > 0 {
+                let mut apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(e) = apps.get_mut(&app) {
+                    e.served = e.served.max(ticket);
+                }
+            }
             self.inner
                 .counters
                 .operations
@@ -696,6 +809,18 @@ impl Service {
         while let Some(seen) = rx.recv().await {
             super::reconcile::on_seen(self, seen);
         }
+    }
+}
+
+fn summary(name: &str, e: &AppEntry) -> AppInfo {
+    AppInfo {
+        name: name.to_string(),
+        app: e.app.clone(),
+        status: e.status.clone(),
+        resources: Vec::new(),
+        diff: Vec::new(),
+        auto_sync_off: e.auto_sync_off,
+        served: e.served,
     }
 }
 

@@ -11,9 +11,12 @@ use crate::sync::{Report, RowStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
+use utoipa::ToSchema;
 
 /// Whether live equals desired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, ToSchema,
+)]
 pub enum SyncStatus {
     /// Not known yet, or cannot be known (the source, the render or the
     /// cluster failed; see the conditions).
@@ -26,7 +29,7 @@ pub enum SyncStatus {
 }
 
 /// Where the last operation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub enum Phase {
     /// Under way.
     Running,
@@ -39,7 +42,7 @@ pub enum Phase {
 }
 
 /// A condition: something the user should know about the app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct Condition {
     /// Argo CD's condition types: `ComparisonError`, `SyncError`,
     /// `InvalidSpecError`, and sluice's `SelfHealBackoff`, `Paused`,
@@ -51,7 +54,7 @@ pub struct Condition {
 }
 
 /// Counts of what the last operation did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct Counts {
     /// Objects in the result.
     pub objects: usize,
@@ -66,7 +69,7 @@ pub struct Counts {
 }
 
 /// One object's result in the last operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ResourceResult {
     /// API group.
     pub group: String,
@@ -88,10 +91,40 @@ pub struct ResourceResult {
     /// The cluster's message for a failure.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// Its sync wave (`argocd.argoproj.io/sync-wave`; 0 when unset).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wave: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// How one drifted object differs, at the last comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ResourceDiff {
+    /// API group.
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace, if namespaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// `OutOfSync`, `Missing`, `Extraneous`, ...
+    pub status: String,
+    /// A unified diff of the live object (`---`) against the object as it
+    /// would be after applying (`+++`), Secrets' data masked; empty when
+    /// there is nothing to show (a failure: see `message`).
+    pub diff: String,
+    /// The cluster's message, for an object it refused.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
 }
 
 /// The last operation on an app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Operation {
     /// Where it is.
@@ -118,7 +151,7 @@ pub struct Operation {
 }
 
 /// An app's status.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppStatus {
     /// Sync status.
@@ -143,7 +176,7 @@ pub struct AppStatus {
 }
 
 /// One entry of an app's sync history (kept for rollback).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryRecord {
     /// The commit synced.
@@ -156,6 +189,16 @@ pub struct HistoryRecord {
     pub phase: Phase,
     /// Why it ran.
     pub reasons: Vec<String>,
+    /// For a rollback: the history entry it rolled back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<u64>,
+    /// The repository synced from (a rollback is refused when the app's
+    /// source moved since).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub repo_url: String,
+    /// The path in the repository.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path: String,
 }
 
 impl AppStatus {
@@ -197,9 +240,33 @@ pub fn results(report: &Report) -> (Counts, Vec<ResourceResult>) {
             health: r.health.clone(),
             hook: r.hook.clone(),
             message: r.message.clone(),
+            wave: 0,
         })
         .collect();
     (counts, resources)
+}
+
+/// The diff of each drifted object of a report.
+pub fn diffs(report: &Report) -> Vec<ResourceDiff> {
+    report
+        .rows
+        .iter()
+        .filter(|r| r.is_drift())
+        .map(|r| ResourceDiff {
+            group: r.group.clone(),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            status: r.status.to_string(),
+            diff: crate::diff::unified(
+                &r.id().to_string(),
+                r.live.as_ref(),
+                r.desired.as_ref(),
+                false,
+            ),
+            message: r.message.clone(),
+        })
+        .collect()
 }
 
 /// Now as RFC 3339 (UTC, seconds).
