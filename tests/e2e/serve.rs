@@ -1405,19 +1405,22 @@ async fn argo_cd_cluster_secrets_are_destinations() {
     let f = repo("serve-argocd", &[("app/a.yaml", &cm_yaml("a", "1"))]);
     let url = server().http_url("serve-argocd");
     let e = env();
-    let write = |file: &str, name: &str, dest: &str| {
+    let write = |file: &str, name: &str, dest: &str, ns: &str| {
         let text = format!(
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}}}\nspec:\n  project: default\n  source: {{repoURL: \"{url}\", targetRevision: main, path: app}}\n  destination: {{{dest}, namespace: {ns}}}\n  syncPolicy: {{automated: {{}}}}\n"
         );
         std::fs::write(e.apps.join(file), text).expect("write");
     };
-    write("by-name.yaml", "by-name", "name: remote");
-    write("aws.yaml", "aws", "name: aws");
-    write("unknown.yaml", "unknown", "name: nowhere");
+    // Each app in a namespace of its own: one ConfigMap, two owners otherwise.
+    let ns_b = cluster.namespace("serve-remote-b");
+    write("by-name.yaml", "by-name", "name: remote", &ns);
+    write("aws.yaml", "aws", "name: aws", &ns);
+    write("unknown.yaml", "unknown", "name: nowhere", &ns);
     write(
         "by-server.yaml",
         "by-server",
         &format!("server: \"{remote}\""),
+        &ns_b,
     );
     // Refreshes every 2 s: an app read before the watch brings its Secret
     // is tried again soon.
@@ -1432,6 +1435,7 @@ async fn argo_cd_cluster_secrets_are_destinations() {
         .await;
     }
     assert_eq!(cm_value(&ns, "a").as_deref(), Some("1"));
+    assert_eq!(cm_value(&ns_b, "a").as_deref(), Some("1"));
     let refused = |app: &str, text: &'static str| {
         let s = svc.status(app).unwrap_or_default();
         s.sync == SyncStatus::Unknown && s.conditions.iter().any(|c| c.message.contains(text))
