@@ -563,6 +563,51 @@ async fn sync_refresh_diff_and_rollback_through_the_api_change_the_cluster() {
     assert_eq!(last["rollback"], first, "{h}");
     let a = api.get("/api/v1/apps/ops").await;
     assert_eq!(a["operation"]["revision"], c1.as_str(), "{a}");
+
+    // The Application moves to another path and renderer parameters; a
+    // rollback renders the entry's own source again, parameters included.
+    let c3 = f.commit_files(
+        "other",
+        &[
+            ("other/c.yaml", &cm_yaml("c", "1")),
+            ("other/skip.yaml", &cm_yaml("skip", "1")),
+        ],
+    );
+    f.push();
+    let moved = app_file("ops", &server().http_url("api-ops"), &ns, "{}").replace(
+        "path: app}",
+        "path: other}\n  renderer: {name: yaml, params: {exclude: skip.yaml}}",
+    );
+    std::fs::write(e.apps.join("ops.yaml"), moved).expect("write");
+    api.until("ops", "the moved app compared", |a| {
+        a["revision"] == c3.as_str() && a["sync"] == "OutOfSync"
+    })
+    .await;
+    api.operate("ops", "sync", json!({"prune": true})).await;
+    assert_eq!(cm_value(&ns, "c").as_deref(), Some("1"));
+    assert_eq!(cm_value(&ns, "skip"), None, "the exclude parameter holds");
+    assert_eq!(cm_value(&ns, "a"), None, "pruned with its path");
+    let h = api.get("/api/v1/apps/ops/history").await;
+    let moved_id = h
+        .as_array()
+        .and_then(|h| h.last())
+        .and_then(|e| e["id"].as_u64())
+        .expect("id");
+    api.operate("ops", "rollback", json!({"id": first, "prune": true}))
+        .await;
+    assert_eq!(cm_value(&ns, "a").as_deref(), Some("1"), "path app again");
+    assert_eq!(cm_value(&ns, "c"), None, "pruned on the way back");
+    // The file drops the parameter; rolling back to the moved entry
+    // brings the entry's parameter back, not the file's.
+    let plain = app_file("ops", &server().http_url("api-ops"), &ns, "{}")
+        .replace("path: app}", "path: other}");
+    std::fs::write(e.apps.join("ops.yaml"), plain).expect("write");
+    api.until("ops", "the plain app loaded", |a| a["sync"] == "OutOfSync")
+        .await;
+    api.operate("ops", "rollback", json!({"id": moved_id, "prune": true}))
+        .await;
+    assert_eq!(cm_value(&ns, "c").as_deref(), Some("1"));
+    assert_eq!(cm_value(&ns, "skip"), None, "the entry's exclude parameter");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

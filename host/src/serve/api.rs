@@ -658,9 +658,14 @@ async fn rollback(
             id: body.id,
         });
     };
+    // An entry that recorded its whole source is rolled back to it (repo,
+    // path, renderer and parameters); an older one only to its commit,
+    // so only while the app's repository and path are the same.
     let src = &app.spec.source;
     let moved = |was: &str, now: &str| !was.is_empty() && was != now;
-    if moved(&entry.repo_url, &src.repo_url) || moved(&entry.path, &src.path) {
+    if entry.source.is_none()
+        && (moved(&entry.repo_url, &src.repo_url) || moved(&entry.path, &src.path))
+    {
         return Err(ApiError::SourceMoved {
             app: name,
             id: body.id,

@@ -235,6 +235,11 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
     span.record("cluster", cluster.kube.server());
     let _permit = cluster.limit.acquire().await;
 
+    // What this operation renders: the app's source, or for a rollback
+    // the one the history entry recorded.
+    let resolved_source = rollback_source(svc, name, req.rollback)
+        .unwrap_or_else(|| super::status::SyncedSource::of(&app));
+
     // 3. Write or only compare.
     // Automated sync, unless the API turned it off (a rollback).
     let automated = app.automated().filter(|_| !snap.auto_sync_off).cloned();
@@ -411,8 +416,9 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
                     phase,
                     reasons: reason_names(&reasons),
                     rollback: req.rollback,
-                    repo_url: app.spec.source.repo_url.clone(),
-                    path: app.spec.source.path.clone(),
+                    repo_url: resolved_source.source.repo_url.clone(),
+                    path: resolved_source.source.path.clone(),
+                    source: resolved_source.to_value(),
                 });
                 svc.inner.counters.syncs.fetch_add(1, Ordering::Relaxed);
             }
@@ -619,7 +625,10 @@ async fn resolve_and_render(
     snap: &Snapshot,
     req: &Request,
 ) -> Result<(Arc<App>, Arc<Rendered>), String> {
-    let app = snap.app.as_ref().map_err(Clone::clone)?.clone();
+    let mut app = snap.app.as_ref().map_err(Clone::clone)?.clone();
+    if let Some(source) = rollback_source(svc, name, req.rollback) {
+        source.apply_to(Arc::make_mut(&mut app));
+    }
     let file = snap
         .file
         .clone()
@@ -672,6 +681,18 @@ async fn resolve_and_render(
     })
     .await
     .map_err(|e| format!("app {name}: the operation's task failed: {e}"))?
+}
+
+/// The source history entry `id` of `name` recorded, for a rollback.
+fn rollback_source(
+    svc: &Service,
+    name: &str,
+    id: Option<u64>,
+) -> Option<super::status::SyncedSource> {
+    let id = id?;
+    let history = svc.history(name).ok()?;
+    let (_, entry) = history.into_iter().find(|(i, _)| *i == id)?;
+    super::status::SyncedSource::from_record(&entry)
 }
 
 /// Note the app's ApplySet and desired objects, and make sure the kinds

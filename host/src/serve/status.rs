@@ -199,6 +199,56 @@ pub struct HistoryRecord {
     /// The path in the repository.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub path: String,
+    /// What was synced, whole: a [`SyncedSource`] (the Application's
+    /// `spec.source`, `spec.sources` and `spec.renderer` with its
+    /// parameters), so a rollback renders exactly that again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub source: Option<serde_json::Value>,
+}
+
+/// The parts of an Application's spec that say what is rendered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncedSource {
+    /// `spec.source`.
+    pub source: crate::app::Source,
+    /// `spec.sources` (multi-source apps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<crate::app::Source>,
+    /// `spec.renderer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renderer: Option<crate::app::Renderer>,
+}
+
+impl SyncedSource {
+    /// What `app` renders.
+    pub fn of(app: &crate::app::Application) -> SyncedSource {
+        SyncedSource {
+            source: app.spec.source.clone(),
+            sources: app.spec.sources.clone(),
+            renderer: app.spec.renderer.clone(),
+        }
+    }
+
+    /// As stored in a [`HistoryRecord`].
+    pub fn to_value(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self).ok()
+    }
+
+    /// From a [`HistoryRecord`]; `None` for entries written before sources
+    /// were recorded.
+    pub fn from_record(h: &HistoryRecord) -> Option<SyncedSource> {
+        h.source
+            .clone()
+            .and_then(|v| serde_json::from_value(v).ok())
+    }
+
+    /// `app` rendering this instead.
+    pub fn apply_to(&self, app: &mut crate::app::Application) {
+        app.spec.source = self.source.clone();
+        app.spec.sources = self.sources.clone();
+        app.spec.renderer = self.renderer.clone();
+    }
 }
 
 impl AppStatus {
