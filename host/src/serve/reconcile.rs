@@ -569,6 +569,9 @@ fn finish(svc: &Service, name: &str, mut status: AppStatus, history: Option<Hist
             return;
         };
         status.reconciled_at = e.status.reconciled_at.clone();
+        // The switches may have moved while the operation ran: theirs win.
+        status.paused_by_switch = e.status.paused_by_switch;
+        status.auto_sync_off_for = e.status.auto_sync_off_for.clone();
         let changed = e.status != status;
         if changed {
             status.reconciled_at = now_rfc3339();

@@ -143,6 +143,21 @@ impl AppEntry {
         }
     }
 
+    /// Take the stored status of an app just loaded, with the switches
+    /// it records: a pause, and automated sync turned off by a rollback
+    /// (only while the Application is the one it was turned off for).
+    fn restore(&mut self, s: AppStatus) {
+        self.paused = s.paused_by_switch;
+        self.auto_sync_off = match (&self.app, &s.auto_sync_off_for) {
+            (Ok(a), Some(d)) => super::status::app_digest(a) == *d,
+            _ => false,
+        };
+        self.status = s;
+        if !self.auto_sync_off {
+            self.status.auto_sync_off_for = None;
+        }
+    }
+
     /// Paused by the switch or by the annotation.
     pub fn is_paused(&self) -> bool {
         self.paused
@@ -447,6 +462,10 @@ impl Service {
             };
             e.paused = paused;
             e.status.paused = e.is_paused();
+            e.status.paused_by_switch = paused;
+            if let Err(err) = self.inner.store.put_status(app, &e.status) {
+                tracing::error!(app = %app, error = %crate::error_chain(&err), "cannot store the pause; it is lost at a restart");
+            }
             e.status.clone()
         };
         self.publish(app, Some(changed));
@@ -512,6 +531,13 @@ impl Service {
         match apps.get_mut(app) {
             Some(e) => {
                 e.auto_sync_off = off;
+                e.status.auto_sync_off_for = match (&e.app, off) {
+                    (Ok(a), true) => Some(super::status::app_digest(a)),
+                    _ => None,
+                };
+                if let Err(err) = self.inner.store.put_status(app, &e.status) {
+                    tracing::error!(app = %app, error = %crate::error_chain(&err), "cannot store that automated sync is off; it is on again at a restart");
+                }
                 true
             }
             None => false,
@@ -604,6 +630,7 @@ impl Service {
                     e.app = app.map(Arc::new);
                     if !same {
                         e.auto_sync_off = false;
+                        e.status.auto_sync_off_for = None;
                     }
                     !same
                 }
@@ -613,7 +640,7 @@ impl Service {
                     let mut e = AppEntry::new(None, app);
                     e.origin = origin;
                     if let Ok(Some(s)) = self.inner.store.status::<AppStatus>(name) {
-                        e.status = s;
+                        e.restore(s);
                     }
                     apps.insert(name.to_string(), e);
                     true
@@ -700,12 +727,13 @@ impl Service {
                                 e.file = Some(path);
                                 e.app = app;
                                 e.auto_sync_off = false;
+                                e.status.auto_sync_off_for = None;
                             }
                             None => {
                                 self.register_applyset(&f.name, &app);
                                 let mut e = AppEntry::new(Some(path), app);
                                 if let Ok(Some(s)) = self.inner.store.status::<AppStatus>(&f.name) {
-                                    e.status = s;
+                                    e.restore(s);
                                 }
                                 apps.insert(f.name.clone(), e);
                             }
@@ -830,4 +858,47 @@ fn jitter_fraction() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     f64::from(nanos % 1000) / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(path: &str) -> Arc<Application> {
+        let text = format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Application\nmetadata: {{name: web}}\nspec:\n  source: {{repoURL: https://git.example/r.git, path: {path}}}\n  syncPolicy: {{automated: {{}}}}\n"
+        );
+        Arc::new(crate::app::parse(&text, "web.yaml").expect("valid"))
+    }
+
+    #[test]
+    fn switches_survive_a_restart_until_the_application_changes() {
+        let stored = AppStatus {
+            paused: true,
+            paused_by_switch: true,
+            auto_sync_off_for: Some(super::super::status::app_digest(&app("a"))),
+            ..AppStatus::default()
+        };
+        let mut same = AppEntry::new(None, Ok(app("a")));
+        same.restore(stored.clone());
+        assert!(same.paused && same.is_paused());
+        assert!(same.auto_sync_off, "the same Application: still off");
+
+        let mut changed = AppEntry::new(None, Ok(app("b")));
+        changed.restore(stored);
+        assert!(changed.paused, "a pause holds whatever the file says");
+        assert!(
+            !changed.auto_sync_off,
+            "a changed Application: automated sync is back"
+        );
+        assert_eq!(changed.status.auto_sync_off_for, None);
+
+        // A pause by annotation is not a switch: not kept by restore.
+        let mut fresh = AppEntry::new(None, Ok(app("a")));
+        fresh.restore(AppStatus {
+            paused: true,
+            ..AppStatus::default()
+        });
+        assert!(!fresh.paused);
+    }
 }

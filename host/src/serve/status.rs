@@ -170,9 +170,25 @@ pub struct AppStatus {
     /// Syncs and self-heal are stopped for this app.
     #[serde(default)]
     pub paused: bool,
+    /// Paused by the switch (API, `sluice app pause`), kept across
+    /// restarts; the annotation is read from the Application itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused_by_switch: bool,
+    /// Automated sync was turned off by a rollback, for the Application
+    /// with this digest: kept across restarts, and over as soon as the
+    /// Application changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_sync_off_for: Option<String>,
     /// When the status last changed, RFC 3339.
     #[serde(default)]
     pub reconciled_at: String,
+}
+
+/// The digest [`AppStatus::auto_sync_off_for`] names an Application by.
+pub fn app_digest(app: &crate::app::Application) -> String {
+    use sha2::{Digest as _, Sha256};
+    let text = serde_json::to_string(app).unwrap_or_default();
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
 
 /// One entry of an app's sync history (kept for rollback).
