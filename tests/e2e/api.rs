@@ -1570,3 +1570,144 @@ async fn the_dashboard_in_chromium_shows_the_list_a_live_drift_and_rolls_back_fr
         );
     }
 }
+
+/// Mark Job `name` in `ns` as the Job controller would (none runs here):
+/// complete, or failed.
+fn set_job_status(ns: &str, name: &str, ok: bool) {
+    let t = "2026-11-30T10:00:00Z";
+    let status = if ok {
+        json!({"status": {"startTime": t, "completionTime": t, "succeeded": 1, "active": 0,
+            "conditions": [
+                {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "done", "lastTransitionTime": t},
+                {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "done", "lastTransitionTime": t}]}})
+    } else {
+        json!({"status": {"startTime": t, "failed": 1, "active": 0,
+            "conditions": [
+                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": t},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": t}]}})
+    };
+    TestCluster::shared().kubectl_ok(&[
+        "patch",
+        "job",
+        name,
+        "-n",
+        ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status.to_string(),
+    ]);
+}
+
+/// Health notifications follow the live objects: a Job that fails makes
+/// the app Degraded (one `health-degraded`); deleted, re-created by
+/// self-heal and completed, the app is Healthy again (one
+/// `health-recovered`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_notifications_follow_a_job_that_fails_and_then_succeeds() {
+    use sluice::serve::notify::{Delivery, EventKind, Format, Notifications, Webhook};
+    let ns = TestCluster::shared().namespace("api-health");
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: work}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: busybox}]\n";
+    repo("api-health", &[("app/job.yaml", job)]);
+    let e = env();
+    std::fs::write(
+        e.apps.join("job.yaml"),
+        app_file(
+            "job",
+            &server().http_url("api-health"),
+            &ns,
+            "{automated: {prune: true, selfHeal: true}}",
+        ),
+    )
+    .expect("write");
+    let (url, seen) = receiver(0).await;
+    let svc = Service::start(config(&e), renderers(), true)
+        .await
+        .expect("start");
+    sluice::serve::notify::spawn(
+        &svc,
+        Notifications {
+            webhooks: vec![Webhook {
+                url: format!("{url}/hook"),
+                format: Format::Generic,
+                events: vec![EventKind::HealthDegraded, EventKind::HealthRecovered],
+            }],
+            delivery: Delivery {
+                backoff: Duration::from_millis(100),
+                ..Delivery::default()
+            },
+        },
+    );
+    let events = || -> Vec<String> {
+        seen.lock()
+            .expect("lock")
+            .iter()
+            .filter_map(|(_, v)| v["event"].as_str().map(str::to_string))
+            .collect()
+    };
+    let svc_ref = &svc;
+    let wait = |what: &'static str, n: usize| {
+        let events = &events;
+        let svc = svc_ref;
+        async move {
+            let start = Instant::now();
+            while events().len() < n {
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "{what}: events so far {:?}; status {:?}",
+                    events(),
+                    svc.status("job")
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let start = Instant::now();
+    while cm_or_job(&ns).is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the Job was never applied"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    set_job_status(&ns, "work", false);
+    wait("health-degraded", 1).await;
+    assert_eq!(events(), ["health-degraded"]);
+    // A finished Job cannot be changed; delete it: self-heal re-creates it,
+    // and this time it completes.
+    TestCluster::shared().kubectl_ok(&["delete", "job", "work", "-n", &ns, "--wait=true"]);
+    let start = Instant::now();
+    while cm_or_job(&ns).is_none_or(|uid_status| uid_status.1) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the Job was not re-created"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    set_job_status(&ns, "work", true);
+    wait("health-recovered", 2).await;
+    assert_eq!(events(), ["health-degraded", "health-recovered"]);
+    let v = seen.lock().expect("lock")[1].1.clone();
+    assert_eq!(v["app"], "job", "{v}");
+    assert_eq!(v["health"], "Healthy", "{v}");
+}
+
+/// The Job `work` of `ns`: its UID and whether it has a status already.
+fn cm_or_job(ns: &str) -> Option<(String, bool)> {
+    let out = TestCluster::shared()
+        .kubectl()
+        .args(["get", "job", "work", "-n", ns, "-o", "json"])
+        .output()
+        .expect("kubectl");
+    if !out.status.success() {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    Some((
+        v["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        v["status"]["conditions"].is_array(),
+    ))
+}

@@ -195,7 +195,10 @@ impl Notifications {
 }
 
 /// What changed between two statuses of an app, as notifications.
-pub fn events(before: Option<&AppStatus>, now: &AppStatus) -> Vec<EventKind> {
+/// `degraded`: the app was Degraded and has not been Healthy since (a
+/// recovery through Progressing, e.g. a failed Job re-created and run
+/// again, still counts as recovered); see [`still_degraded`].
+pub fn events(before: Option<&AppStatus>, degraded: bool, now: &AppStatus) -> Vec<EventKind> {
     let mut out = Vec::new();
     if let Some(op) = now
         .operation
@@ -209,13 +212,22 @@ pub fn events(before: Option<&AppStatus>, now: &AppStatus) -> Vec<EventKind> {
             Phase::Running => return out,
         });
     }
-    let was = before.map(|b| b.health.as_str());
-    if now.health == "Degraded" && was != Some("Degraded") {
+    if now.health == "Degraded" && !degraded {
         out.push(EventKind::HealthDegraded);
-    } else if now.health == "Healthy" && was == Some("Degraded") {
+    } else if now.health == "Healthy" && degraded {
         out.push(EventKind::HealthRecovered);
     }
     out
+}
+
+/// Whether an app is in a degraded spell after `now`: it starts at
+/// Degraded and ends at Healthy.
+pub fn still_degraded(degraded: bool, now: &AppStatus) -> bool {
+    match now.health.as_str() {
+        "Degraded" => true,
+        "Healthy" => false,
+        _ => degraded,
+    }
 }
 
 /// The `generic` body.
@@ -306,10 +318,14 @@ pub fn spawn(svc: &Service, config: Notifications) {
         .collect();
     // Subscribe before taking the baseline, so no change falls between.
     let mut rx = svc.subscribe();
-    let mut seen: HashMap<String, AppStatus> = svc
+    // Each app's last status, and whether it is in a degraded spell.
+    let mut seen: HashMap<String, (AppStatus, bool)> = svc
         .infos()
         .into_iter()
-        .map(|i| (i.name, i.status))
+        .map(|i| {
+            let degraded = still_degraded(false, &i.status);
+            (i.name, (i.status, degraded))
+        })
         .collect();
     tokio::spawn(async move {
         use tokio::sync::broadcast::error::RecvError;
@@ -326,7 +342,13 @@ pub fn spawn(svc: &Service, config: Notifications) {
                 seen.remove(&ev.app);
                 continue;
             };
-            for kind in events(seen.get(&ev.app), &now) {
+            let (before, degraded) = match seen.get(&ev.app) {
+                Some((b, d)) => (Some(b), *d),
+                None => (None, false),
+            };
+            let kinds = events(before, degraded, &now);
+            let degraded = still_degraded(degraded, &now);
+            for kind in kinds {
                 for (w, tx) in &senders {
                     if !w.events.contains(&kind) {
                         continue;
@@ -336,7 +358,7 @@ pub fn spawn(svc: &Service, config: Notifications) {
                     }
                 }
             }
-            seen.insert(ev.app, now);
+            seen.insert(ev.app, (now, degraded));
         }
     });
 }
@@ -398,21 +420,36 @@ mod tests {
             health: "Healthy".into(),
             ..Default::default()
         };
-        assert!(events(None, &a).is_empty());
+        assert!(events(None, false, &a).is_empty());
         let mut b = a.clone();
         b.operation = Some(op(Phase::Succeeded, "t1"));
-        assert_eq!(events(Some(&a), &b), [EventKind::SyncSucceeded]);
-        assert!(events(Some(&b), &b).is_empty(), "the same operation again");
+        assert_eq!(events(Some(&a), false, &b), [EventKind::SyncSucceeded]);
+        assert!(
+            events(Some(&b), false, &b).is_empty(),
+            "the same operation again"
+        );
         a = b.clone();
         b.operation = Some(op(Phase::Failed, "t2"));
         b.health = "Degraded".into();
         assert_eq!(
-            events(Some(&a), &b),
+            events(Some(&a), false, &b),
             [EventKind::SyncFailed, EventKind::HealthDegraded]
+        );
+        assert!(still_degraded(false, &b));
+        assert!(
+            events(Some(&b), true, &b).is_empty(),
+            "still degraded: once"
         );
         a = b.clone();
         b.health = "Healthy".into();
-        assert_eq!(events(Some(&a), &b), [EventKind::HealthRecovered]);
+        assert_eq!(events(Some(&a), true, &b), [EventKind::HealthRecovered]);
+        // Degraded, then Progressing, then Healthy: recovered at the end.
+        let mut p = b.clone();
+        p.health = "Progressing".into();
+        assert!(still_degraded(true, &p));
+        assert!(events(Some(&a), true, &p).is_empty());
+        assert_eq!(events(Some(&p), true, &b), [EventKind::HealthRecovered]);
+        assert!(!still_degraded(true, &b));
     }
 
     #[test]
