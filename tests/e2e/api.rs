@@ -4,17 +4,13 @@
 //! The service runs in-process (its router on a loopback port) except
 //! where the binary's flags are the point.
 
+use crate::serve::{cm_value, cm_yaml, renderers, repo, set_job_status};
 use serde_json::{Value, json};
-use sluice::engine::Settings;
-use sluice::plugin::{Limits, Runtime};
-use sluice::render::Renderers;
 use sluice::serve::api::ApiOptions;
 use sluice::serve::auth::Tokens;
-use sluice::serve::webhook::Secrets;
 use sluice::serve::{Config, Service};
-use sluice::source::Options;
 use sluice_testkit::cluster::TestCluster;
-use sluice_testkit::git::{Fixture, server};
+use sluice_testkit::git::server;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -47,68 +43,13 @@ fn env() -> Env {
 }
 
 fn config(env: &Env) -> Config {
-    let cluster = TestCluster::shared();
-    let git = Options {
-        cache_dir: env.cache.clone(),
-        ..Options::default()
-    };
-    let mut settings = Settings::new(git).expect("settings");
-    settings.kubeconfig = Some(cluster.kubeconfig.clone());
-    Config {
-        apps_dir: Some(env.apps.clone()),
-        state_dir: env.state.clone(),
-        refresh_interval: Duration::from_secs(3600),
-        workers: 4,
-        cluster_concurrency: 4,
-        webhook_secrets: Secrets::default(),
-        max_webhook_body: 1 << 20,
-        apps_scan_interval: Duration::from_millis(200),
-        sync_timeout: Duration::from_secs(60),
-        object_concurrency: 8,
-        in_cluster_apps: None,
-        namespace: None,
-        settings,
-    }
-}
-
-fn renderers() -> Renderers {
-    let runtime =
-        Runtime::new(Limits::default(), sluice::plugin::builtin_cache_dir()).expect("runtime");
-    Renderers::new(runtime)
+    crate::serve::service_config(&env.apps, &env.state, &env.cache, Duration::from_secs(3600))
 }
 
 fn app_file(name: &str, repo: &str, ns: &str, policy: &str) -> String {
     format!(
         "apiVersion: sluice.dev/v1alpha1\nkind: Application\nmetadata: {{name: {name}}}\nspec:\n  source: {{repoURL: \"{repo}\", targetRevision: main, path: app}}\n  destination: {{namespace: {ns}}}\n  syncPolicy: {policy}\n"
     )
-}
-
-fn cm_yaml(name: &str, value: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{v: \"{value}\"}}\n"
-    )
-}
-
-fn repo(name: &str, files: &[(&str, &str)]) -> Fixture {
-    let f = server().create(name, "true");
-    f.commit_files("initial", files);
-    f.push();
-    f
-}
-
-fn cm_value(ns: &str, name: &str) -> Option<String> {
-    let out = TestCluster::shared()
-        .kubectl()
-        .args(["get", "configmap", "-n", ns, name, "-o", "json"])
-        .output()
-        .expect("kubectl");
-    if !out.status.success() {
-        return None;
-    }
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
-    v.pointer("/data/v")
-        .and_then(Value::as_str)
-        .map(str::to_string)
 }
 
 /// A service with its API on a loopback port, guarded by the tokens.
@@ -1569,34 +1510,6 @@ async fn the_dashboard_in_chromium_shows_the_list_a_live_drift_and_rolls_back_fr
             "{f}"
         );
     }
-}
-
-/// Mark Job `name` in `ns` as the Job controller would (none runs here):
-/// complete, or failed.
-fn set_job_status(ns: &str, name: &str, ok: bool) {
-    let t = "2026-11-30T10:00:00Z";
-    let status = if ok {
-        json!({"status": {"startTime": t, "completionTime": t, "succeeded": 1, "active": 0,
-            "conditions": [
-                {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "done", "lastTransitionTime": t},
-                {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "done", "lastTransitionTime": t}]}})
-    } else {
-        json!({"status": {"startTime": t, "failed": 1, "active": 0,
-            "conditions": [
-                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": t},
-                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": t}]}})
-    };
-    TestCluster::shared().kubectl_ok(&[
-        "patch",
-        "job",
-        name,
-        "-n",
-        ns,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        &status.to_string(),
-    ]);
 }
 
 /// Health notifications follow the live objects: a Job that fails makes

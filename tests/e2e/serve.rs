@@ -38,16 +38,27 @@ fn env() -> Env {
 }
 
 fn config(env: &Env, refresh: Duration) -> Config {
+    service_config(&env.apps, &env.state, &env.cache, refresh)
+}
+
+/// A service configuration for tests: apps from `apps`, the shared test
+/// cluster, GitHub webhook secret `s3cret`, 4 workers.
+pub(crate) fn service_config(
+    apps: &std::path::Path,
+    state: &std::path::Path,
+    cache: &std::path::Path,
+    refresh: Duration,
+) -> Config {
     let cluster = TestCluster::shared();
     let git = Options {
-        cache_dir: env.cache.clone(),
+        cache_dir: cache.to_path_buf(),
         ..Options::default()
     };
     let mut settings = Settings::new(git).expect("settings");
     settings.kubeconfig = Some(cluster.kubeconfig.clone());
     Config {
-        apps_dir: Some(env.apps.clone()),
-        state_dir: env.state.clone(),
+        apps_dir: Some(apps.to_path_buf()),
+        state_dir: state.to_path_buf(),
         refresh_interval: refresh,
         workers: 4,
         cluster_concurrency: 4,
@@ -62,7 +73,7 @@ fn config(env: &Env, refresh: Duration) -> Config {
     }
 }
 
-fn renderers() -> Renderers {
+pub(crate) fn renderers() -> Renderers {
     let runtime =
         Runtime::new(Limits::default(), sluice::plugin::builtin_cache_dir()).expect("runtime");
     Renderers::new(runtime)
@@ -74,7 +85,7 @@ fn app_file(name: &str, repo: &str, path: &str, ns: &str, policy: &str) -> Strin
     )
 }
 
-fn cm_yaml(name: &str, value: &str) -> String {
+pub(crate) fn cm_yaml(name: &str, value: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{v: \"{value}\"}}\n"
     )
@@ -116,7 +127,7 @@ fn kubectl_json(args: &[&str]) -> Option<Value> {
         .then(|| serde_json::from_slice(&out.stdout).expect("json"))
 }
 
-fn cm_value(ns: &str, name: &str) -> Option<String> {
+pub(crate) fn cm_value(ns: &str, name: &str) -> Option<String> {
     kubectl_json(&["get", "configmap", "-n", ns, name]).and_then(|v| {
         v.pointer("/data/v")
             .and_then(Value::as_str)
@@ -132,7 +143,7 @@ async fn wait_for(within: Duration, what: &str, f: impl Fn() -> bool) {
     }
 }
 
-fn repo(name: &str, files: &[(&str, &str)]) -> Fixture {
+pub(crate) fn repo(name: &str, files: &[(&str, &str)]) -> Fixture {
     let f = server().create(name, "true");
     f.commit_files("initial", files);
     f.push();
@@ -1069,11 +1080,24 @@ fn hook_jobs(ns: &str) -> HookJobs {
 
 /// Mark Job `name` complete, as the Job controller would (none runs here).
 fn complete_job(ns: &str, name: &str) {
+    set_job_status(ns, name, true);
+}
+
+/// Mark Job `name` in `ns` as the Job controller would: complete, or
+/// failed.
+pub(crate) fn set_job_status(ns: &str, name: &str, ok: bool) {
     let t = "2026-11-30T10:00:00Z";
-    let status = json!({"status": {"startTime": t, "completionTime": t, "succeeded": 1, "active": 0,
-        "conditions": [
-            {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "done", "lastTransitionTime": t},
-            {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "done", "lastTransitionTime": t}]}});
+    let status = if ok {
+        json!({"status": {"startTime": t, "completionTime": t, "succeeded": 1, "active": 0,
+            "conditions": [
+                {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "done", "lastTransitionTime": t},
+                {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "done", "lastTransitionTime": t}]}})
+    } else {
+        json!({"status": {"startTime": t, "failed": 1, "active": 0,
+            "conditions": [
+                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": t},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": t}]}})
+    };
     TestCluster::shared().kubectl_ok(&[
         "patch",
         "job",
