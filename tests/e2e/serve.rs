@@ -1529,7 +1529,7 @@ fn flux_kustomization(name: &str, ns: &str, extra: &str) -> String {
 async fn flux_kustomizations_in_one_file_honour_depends_on_and_suspend() {
     let ns = TestCluster::shared().namespace("serve-flux");
     let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: slow}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: slow}}\n  template:\n    metadata: {labels: {app: slow}}\n    spec: {containers: [{name: c, image: \"nginx:1.27\"}]}\n";
-    repo(
+    let f = repo(
         "serve-flux",
         &[
             ("infra/cm.yaml", &cm_yaml("infra", "1")),
@@ -1537,6 +1537,8 @@ async fn flux_kustomizations_in_one_file_honour_depends_on_and_suspend() {
             ("slow/deploy.yaml", deploy),
             ("blocked/cm.yaml", &cm_yaml("blocked", "1")),
             ("paused/cm.yaml", &cm_yaml("paused", "1")),
+            ("checked/cm.yaml", &cm_yaml("checked", "1")),
+            ("fast/cm.yaml", &cm_yaml("fast", "1")),
         ],
     );
     let url = server().http_url("serve-flux");
@@ -1549,6 +1551,16 @@ async fn flux_kustomizations_in_one_file_honour_depends_on_and_suspend() {
     text += &flux_kustomization("blocked", &ns, "  dependsOn: [{name: slow}]\n");
     text += &flux_kustomization("slow", &ns, "");
     text += &flux_kustomization("paused", &ns, "  suspend: true\n");
+    // Its own ConfigMap is healthy; the Deployment it checks is not.
+    text += &flux_kustomization(
+        "checked",
+        &ns,
+        &format!(
+            "  healthChecks:\n  - {{apiVersion: apps/v1, kind: Deployment, name: slow, namespace: {ns}}}\n"
+        ),
+    );
+    let fast = flux_kustomization("fast", &ns, "").replace("interval: 10m", "interval: 1s");
+    text += &fast;
     let e = env();
     std::fs::write(e.apps.join("flux.yaml"), text).expect("write");
     let svc = Service::start(config(&e, Duration::from_secs(600)), renderers(), true)
@@ -1581,5 +1593,36 @@ async fn flux_kustomizations_in_one_file_honour_depends_on_and_suspend() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(cm_value(&ns, "blocked"), None);
     assert_eq!(cm_value(&ns, "paused"), None);
+    // healthChecks count towards the app's health (read again until
+    // Healthy: the Deployment may not exist at the app's first operation).
+    until(&svc, "checked", Duration::from_secs(30), |s| {
+        s.sync == SyncStatus::Synced && s.health == "Progressing"
+    })
+    .await;
+
+    // interval: 1s polls that app's source; the others (10m) wait.
+    let before = svc.status("infra").map(|s| s.revision).unwrap_or_default();
+    let c2 = f.commit_files(
+        "both change",
+        &[
+            ("fast/cm.yaml", &cm_yaml("fast", "2")),
+            ("infra/cm.yaml", &cm_yaml("infra", "2")),
+        ],
+    );
+    f.push();
+    until(&svc, "fast", Duration::from_secs(30), |s| {
+        s.revision == c2 && s.sync == SyncStatus::Synced
+    })
+    .await;
+    assert_eq!(cm_value(&ns, "fast").as_deref(), Some("2"));
+    assert_eq!(
+        svc.status("infra").map(|s| s.revision).unwrap_or_default(),
+        before
+    );
+    assert_eq!(
+        cm_value(&ns, "infra").as_deref(),
+        Some("1"),
+        "not polled yet"
+    );
     svc.shutdown(Duration::from_secs(5)).await;
 }

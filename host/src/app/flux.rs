@@ -21,11 +21,13 @@
 //!   on every rendered object ([`substitute`]);
 //! - `wait: true` waits for every object to be healthy after applying
 //!   (as `sluice sync --wait`; not on a `dir:` target, which has no
-//!   health); `interval`, `retryInterval`, `timeout` (the CLI's
-//!   `--timeout` applies), `force: false` are accepted; `dependsOn` (kept in [`FluxExtras::depends_on`] for a
-//!   service that orders apps), `healthChecks` and `suspend: true` are
-//!   accepted with a warning that a single `sluice sync` does not act on
-//!   them;
+//!   health); `force: false` and `retryInterval` are accepted. For
+//!   `sluice serve` (kept in [`FluxExtras`]; a single `sluice sync` warns
+//!   that it does not act on them): `interval` is the app's poll interval,
+//!   `timeout` the deadline of its waits (the CLI's `--timeout` applies to
+//!   `sync`), `dependsOn` holds the app until its dependencies are Synced
+//!   and Healthy, `healthChecks` objects count towards its health, and
+//!   `suspend: true` pauses it;
 //! - `postBuild.substituteFrom`: the ConfigMaps and Secrets are read from
 //!   the destination cluster, in the Kustomization's namespace, by the
 //!   caller once connected (`engine::substitute_from`); later ones win,
@@ -139,17 +141,17 @@ struct KustomizationSpec {
     #[serde(default)]
     path: Option<String>,
     prune: bool,
-    // Accepted; a single sync has no use for it.
+    /// How often `sluice serve` checks the source (its poll interval for
+    /// this app).
     #[serde(default)]
-    #[allow(dead_code)]
     interval: Option<String>,
-    // Accepted; a single sync has no use for it.
+    // Accepted; the service retries at its refresh interval.
     #[serde(default)]
     #[allow(dead_code)]
     retry_interval: Option<String>,
-    // Accepted; a single sync has no use for it.
+    /// The deadline of one sync's waits in `sluice serve` (the CLI's
+    /// `--timeout` applies to `sluice sync`).
     #[serde(default)]
-    #[allow(dead_code)]
     timeout: Option<String>,
     #[serde(default)]
     target_namespace: Option<String>,
@@ -170,7 +172,7 @@ struct KustomizationSpec {
     #[serde(default)]
     depends_on: Vec<DependsOn>,
     #[serde(default)]
-    health_checks: Vec<Value>,
+    health_checks: Vec<HealthCheck>,
     #[serde(default)]
     wait: bool,
     #[serde(default)]
@@ -257,6 +259,23 @@ pub struct SubstituteFrom {
     pub optional: bool,
 }
 
+/// One of a Kustomization's `healthChecks`: an object whose health counts
+/// towards the app's, whether or not the app applies it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HealthCheck {
+    /// `apiVersion` of the object.
+    pub api_version: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Its namespace (the Kustomization's when unset, for a namespaced
+    /// kind).
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
 /// What a Flux Kustomization adds to its [`Application`] that the
 /// Application model has no field for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -275,8 +294,28 @@ pub struct FluxExtras {
     /// `suspend: true` on the Kustomization or its GitRepository: the
     /// service compares but does not apply (like a paused app).
     pub suspend: bool,
+    /// `interval`: how often the service polls this app's source.
+    pub interval: Option<std::time::Duration>,
+    /// `timeout`: the deadline of one sync's waits in the service.
+    pub timeout: Option<std::time::Duration>,
+    /// `healthChecks`: objects whose health counts towards the app's in
+    /// the service.
+    pub health_checks: Vec<HealthCheck>,
     /// What sluice accepts but does not act on, to tell the user.
     pub warnings: Vec<String>,
+}
+
+/// A Kustomization's duration field, in Go's form (`5m0s`, `1h`).
+fn duration(
+    app: &str,
+    field: &str,
+    value: Option<&str>,
+) -> Result<Option<std::time::Duration>, String> {
+    value
+        .map(|v| {
+            crate::parse_duration(v).map_err(|e| format!("Kustomization {app}: spec.{field}: {e}"))
+        })
+        .transpose()
 }
 
 /// Whether `docs` (a file's YAML documents) are Flux objects.
@@ -437,7 +476,7 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
     ] {
         if on {
             warnings.push(format!(
-                "app {app}: spec.{field} is accepted but a single sluice sync does not act on it (sluice serve does, except healthChecks)"
+                "app {app}: spec.{field} is accepted but a single sluice sync does not act on it (sluice serve does)"
             ));
         }
     }
@@ -550,6 +589,9 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
                 })
                 .collect(),
             suspend: s.suspend || repo.spec.suspend,
+            interval: duration(app, "interval", s.interval.as_deref())?,
+            timeout: duration(app, "timeout", s.timeout.as_deref())?,
+            health_checks: s.health_checks.clone(),
             warnings,
         }),
     })

@@ -291,7 +291,12 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
         opts.prune = prune;
     }
     opts.concurrency = svc.inner.config.object_concurrency.max(1);
-    opts.timeout = svc.inner.config.sync_timeout;
+    // Flux's `timeout` bounds this app's waits; the service's otherwise.
+    opts.timeout = app
+        .flux
+        .as_ref()
+        .and_then(|f| f.timeout)
+        .unwrap_or(svc.inner.config.sync_timeout);
     opts.status = StatusSink::default();
     let view = cluster.view();
     let mut objects = rendered.objects.clone();
@@ -316,6 +321,7 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
 
     let mut history = None;
     let mut recorded = None;
+    let mut checks = None;
     match result {
         Err(e) => {
             let msg = crate::error_chain(&e);
@@ -391,6 +397,17 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
             )
             .await;
             status.health = health(svc, &cluster, &rendered.objects, &desired).await;
+            checks = check_health(&cluster, &app).await;
+            if let Some(c) = checks {
+                if c.is_worse_than(health_status(&status.health)) {
+                    status.health = c.as_str().to_string();
+                }
+                // The checked objects are not watched: look again soon
+                // until they are Healthy (Flux retries at its interval).
+                if c != HealthStatus::Healthy {
+                    later(svc, name, Trigger::AppChanged, CHECKS_RETRY);
+                }
+            }
             if write && (wrote || failed) {
                 let finished = now_rfc3339();
                 let phase = if failed {
@@ -463,6 +480,7 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
             e.last = Some((resolved.clone(), rendered.clone()));
             e.retry = retry;
             e.heal = heal_state;
+            e.checks_health = checks;
             if let Some((resources, diff)) = recorded {
                 e.resources = resources;
                 e.diff = diff;
@@ -822,6 +840,52 @@ async fn health(
     worst(&all).as_str().to_string()
 }
 
+/// How soon unhealthy Flux `healthChecks` objects are read again.
+const CHECKS_RETRY: Duration = Duration::from_secs(5);
+
+/// The [`HealthStatus`] an app status names.
+fn health_status(s: &str) -> HealthStatus {
+    [
+        HealthStatus::Healthy,
+        HealthStatus::Suspended,
+        HealthStatus::Progressing,
+        HealthStatus::Missing,
+        HealthStatus::Degraded,
+    ]
+    .into_iter()
+    .find(|h| h.as_str() == s)
+    .unwrap_or(HealthStatus::Unknown)
+}
+
+/// The worst health of a Flux Kustomization's `healthChecks` objects
+/// (read now; a missing one is Missing), `None` without any. Flux checks
+/// them at each reconciliation; so does the service, at each operation.
+async fn check_health(cluster: &Arc<Cluster>, app: &Application) -> Option<HealthStatus> {
+    let flux = app.flux.as_ref()?;
+    if flux.health_checks.is_empty() {
+        return None;
+    }
+    let mut all = Vec::new();
+    for c in &flux.health_checks {
+        let ns = c
+            .namespace
+            .clone()
+            .unwrap_or_else(|| flux.namespace.clone());
+        let v = serde_json::json!({"apiVersion": c.api_version, "kind": c.kind,
+            "metadata": {"name": c.name, "namespace": ns}});
+        let h = match crate::object::from_value(v, None, 0) {
+            Ok(o) => match cluster.kube.get(&o).await {
+                Ok(Some(live)) => assess(&live),
+                Ok(None) => Health::new(HealthStatus::Missing, ""),
+                Err(_) => Health::new(HealthStatus::Unknown, ""),
+            },
+            Err(_) => Health::new(HealthStatus::Unknown, ""),
+        };
+        all.push(h);
+    }
+    Some(worst(&all))
+}
+
 /// A watch saw something: refresh the app's health, and queue a drift
 /// operation when someone else changed or deleted one of its objects.
 pub(super) fn on_seen(svc: &Service, seen: Seen) {
@@ -875,7 +939,7 @@ fn refresh_health(svc: &Service, name: &str) {
             l.get(key).cloned()
         };
         let Some(live) = live else { return };
-        let all: Vec<Health> = e
+        let mut all: Vec<Health> = e
             .desired
             .iter()
             .map(|id| match live.get(id) {
@@ -883,6 +947,7 @@ fn refresh_health(svc: &Service, name: &str) {
                 None => Health::new(HealthStatus::Missing, ""),
             })
             .collect();
+        all.extend(e.checks_health.map(|c| Health::new(c, "")));
         let h = if all.is_empty() {
             HealthStatus::Healthy
         } else {

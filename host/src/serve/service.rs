@@ -115,6 +115,9 @@ pub(super) struct AppEntry {
     /// Automated sync turned off through the API (a rollback); cleared
     /// when the Application changes.
     pub auto_sync_off: bool,
+    /// The health of the app's Flux `healthChecks` objects at its last
+    /// operation (they are not watched).
+    pub checks_health: Option<crate::health::HealthStatus>,
     /// The highest API ticket served (see [`Request::ticket`]).
     pub served: u64,
     /// Per-object results of the last comparison or sync.
@@ -137,6 +140,7 @@ impl AppEntry {
             paused: false,
             origin: None,
             auto_sync_off: false,
+            checks_health: None,
             served: 0,
             resources: Vec::new(),
             diff: Vec::new(),
@@ -822,14 +826,39 @@ impl Service {
         }
     }
 
+    /// Poll each app's source at its interval: Flux's `spec.interval` for
+    /// a Kustomization, `--refresh-interval` otherwise, each due time
+    /// jittered by up to a tenth (a fleet of services does not poll in
+    /// step). Apps due together share one `since`, so their common
+    /// repositories are resolved once.
     async fn poll_loop(&self) {
-        let interval = self.inner.config.refresh_interval;
+        let global = self.inner.config.refresh_interval;
+        let tick = (global / 10).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        let mut due_at: HashMap<String, Instant> = HashMap::new();
         loop {
-            // Jitter: up to a tenth of the interval, so a fleet of
-            // services does not poll in step.
-            let jitter = interval.mul_f64(jitter_fraction() * 0.1);
-            tokio::time::sleep(interval + jitter).await;
-            self.trigger_all(Trigger::Poll);
+            tokio::time::sleep(tick).await;
+            let now = Instant::now();
+            let every: Vec<(String, Duration)> = {
+                let apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+                apps.iter()
+                    .map(|(n, e)| (n.clone(), poll_interval(e, global)))
+                    .collect()
+            };
+            due_at.retain(|n, _| every.iter().any(|(m, _)| m == n));
+            let next = |d: Duration| now + d + d.mul_f64(jitter_fraction() * 0.1);
+            let mut due = Vec::new();
+            for (name, interval) in every {
+                let at = due_at.entry(name.clone()).or_insert_with(|| next(interval));
+                if now >= *at {
+                    *at = next(interval);
+                    due.push(name);
+                }
+            }
+            for n in due {
+                let mut r = Request::new(Trigger::Poll);
+                r.since = now;
+                self.inner.queue.push(&n, r);
+            }
         }
     }
 
@@ -850,6 +879,17 @@ fn summary(name: &str, e: &AppEntry) -> AppInfo {
         auto_sync_off: e.auto_sync_off,
         served: e.served,
     }
+}
+
+/// How often `e`'s source is polled: Flux's `spec.interval`, or `global`.
+fn poll_interval(e: &AppEntry, global: Duration) -> Duration {
+    e.app
+        .as_ref()
+        .ok()
+        .and_then(|a| a.flux.as_ref())
+        .and_then(|f| f.interval)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(global)
 }
 
 /// A number in [0, 1) that differs between calls.
