@@ -1,0 +1,694 @@
+//! Routing an app's objects between its destination and its target
+//! plugins.
+//!
+//! [`Routed`] wraps the app's destination (a cluster or a `dir` target)
+//! and the target plugins the Application lists in `spec.targets`, and is
+//! itself a [`Target`], so the sync engine drives it unchanged: the same
+//! plan, waves, ownership checks, diff, prune guards and report. Each
+//! object goes, by its `apiVersion` and `kind`, to the listed target that
+//! declares that kind, everything else to the destination. Objects of a
+//! target are cluster-scoped (no namespace).
+//!
+//! **How a target object looks to the engine.** What the engine compares
+//! and records is a *view*: the plugin's `normalise` of the object (the
+//! desired one for a dry-run, the live one from `read`), with the desired
+//! object's `metadata` (labels, annotations), and the ApplySet
+//! `part-of` label set to the ownership mark the plugin found on the live
+//! object. So an unmarked record shows as "not part of app X" (refused
+//! without `--adopt`), another app's as belonging to that app, and the
+//! engine's ownership rules apply to DNS records as to ConfigMaps.
+//!
+//! **Inventory.** The objects an app applied through target plugins are
+//! recorded by the host in a Secret `<parent>-targets` next to the app's
+//! ApplySet parent (in the destination, cluster or directory), written
+//! *before* the plugin applies an object (so a crash never leaves an
+//! applied object unrecorded) and after one is deleted. `list_members`
+//! reads every recorded object back through its plugin (one `read` call
+//! per target), so prune works for any system with the engine's guards: a
+//! failed render never reaches the engine, an empty one prunes only with
+//! allow-empty, and only objects still carrying this app's mark are
+//! candidates.
+//!
+//! **Watching** (waves, `--wait`, health): objects of a target are polled
+//! (`read`, `normalise`, `health` every [`Routed::poll_interval`]); their
+//! health becomes kstatus conditions on the view (`Reconciling`,
+//! `Stalled`). Objects of the destination are watched by it; when it
+//! cannot watch (a `dir` target), a wait on them fails as before.
+
+use super::applyset::{GroupKind, PART_OF_LABEL, Parent};
+use super::plugin::PluginTarget;
+use super::{
+    ApplyOptions, Deleted, LiveUpdate, ObjectError, Scope, Target, TargetError, WatchError,
+};
+use crate::object::{self, Object, ObjectId};
+use crate::plugin::target::{CallContext, HealthStatus, LiveObject, TargetError as PluginAnswer};
+use base64::Engine as _;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+/// The annotation naming the app on its target inventory Secret.
+pub const INVENTORY_OF: &str = "sluice.dev/target-inventory-of";
+/// The Secret type of a target inventory.
+pub const INVENTORY_TYPE: &str = "sluice.dev/target-inventory";
+
+/// An app's destination plus its target plugins, as one [`Target`].
+pub struct Routed<'a, B> {
+    base: &'a B,
+    targets: Vec<PluginTarget>,
+    app: String,
+    parent: Parent,
+    /// How often target objects are polled while watched.
+    pub poll_interval: Duration,
+    inventory: tokio::sync::Mutex<Option<Inventory>>,
+}
+
+/// The recorded target objects: key → (target, object).
+#[derive(Debug, Default, Clone)]
+struct Inventory {
+    members: BTreeMap<String, (String, Value)>,
+}
+
+fn key(target: &str, id: &ObjectId) -> String {
+    format!("{target}/{}/{}/{}", id.group, id.kind, id.name)
+}
+
+/// The engine-facing view: `normalised` with the metadata of `meta_from`
+/// (namespace dropped) and the `part-of` label set to `owner`.
+fn view(meta_from: &Value, mut normalised: Value, owner: Option<&str>) -> Value {
+    let mut meta = meta_from.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    if let Some(m) = meta.as_object_mut() {
+        m.remove("namespace");
+        let labels = m.entry("labels").or_insert_with(|| json!({}));
+        if let Some(l) = labels.as_object_mut() {
+            match owner {
+                Some(o) => {
+                    l.insert(PART_OF_LABEL.into(), Value::String(o.to_string()));
+                }
+                None => {
+                    l.remove(PART_OF_LABEL);
+                }
+            }
+            if l.is_empty() {
+                m.remove("labels");
+            }
+        }
+    }
+    if let Some(o) = normalised.as_object_mut() {
+        o.insert("metadata".into(), meta);
+    }
+    normalised
+}
+
+/// The label an object carries as desired (for dry-run views).
+fn desired_owner(v: &Value) -> Option<&str> {
+    super::applyset::label(v, PART_OF_LABEL)
+}
+
+fn answer_error(target: &str, e: PluginAnswer) -> ObjectError {
+    match e {
+        PluginAnswer::Invalid(m) => ObjectError::Rejected {
+            code: 422,
+            message: format!("target {target}: invalid: {m}"),
+        },
+        PluginAnswer::Rejected(m) => ObjectError::Rejected {
+            code: 400,
+            message: format!("target {target}: {m}"),
+        },
+        PluginAnswer::NotOwned(m) => ObjectError::Rejected {
+            code: 403,
+            message: format!("target {target}: {m}"),
+        },
+        PluginAnswer::Unavailable(m) => ObjectError::Transport(format!("target {target}: {m}")),
+    }
+}
+
+fn plugin_error(target: &str, e: &crate::plugin::PluginError) -> ObjectError {
+    ObjectError::Transport(format!("target {target}: {}", crate::error_chain(e)))
+}
+
+impl<'a, B: Target> Routed<'a, B> {
+    /// Route `app`'s objects (destination namespace `namespace`) between
+    /// `base` and `targets` (the targets the app lists). Two targets
+    /// declaring the same kind is an error naming both.
+    pub fn new(
+        base: &'a B,
+        targets: Vec<PluginTarget>,
+        app: &str,
+        namespace: &str,
+    ) -> Result<Self, String> {
+        for (i, a) in targets.iter().enumerate() {
+            for b in &targets[i + 1..] {
+                if let Some((av, k)) = a.kinds.intersection(&b.kinds).next() {
+                    return Err(format!(
+                        "app {app}: targets {} and {} both handle {av} {k}; list only one of them in spec.targets",
+                        a.name(),
+                        b.name()
+                    ));
+                }
+            }
+        }
+        let ns = if namespace.is_empty() {
+            "default"
+        } else {
+            namespace
+        };
+        Ok(Routed {
+            base,
+            targets,
+            app: app.to_string(),
+            parent: Parent::for_app(app, ns),
+            poll_interval: Duration::from_secs(2),
+            inventory: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The target that handles `kind` in `api_version`, if any.
+    fn route(&self, api_version: &str, kind: &str) -> Option<&PluginTarget> {
+        self.targets.iter().find(|t| t.handles(api_version, kind))
+    }
+
+    fn route_of(&self, obj: &Object) -> Option<&PluginTarget> {
+        self.route(&obj.api_version, &obj.id.kind)
+    }
+
+    fn routes_gk(&self, gk: &GroupKind) -> bool {
+        self.targets.iter().any(|t| {
+            t.kinds
+                .iter()
+                .any(|(av, k)| *k == gk.kind && object::group_of(av) == gk.group)
+        })
+    }
+
+    fn ctx(&self, t: &PluginTarget) -> CallContext {
+        ctx_for(t, &self.app, &self.parent.id)
+    }
+
+    /// The inventory Secret's identity (and an empty one to probe with).
+    fn inventory_object(&self, inv: &Inventory) -> Result<Object, ObjectError> {
+        let members: Vec<Value> = inv
+            .members
+            .values()
+            .map(|(t, o)| json!({"target": t, "object": o}))
+            .collect();
+        let data = base64::engine::general_purpose::STANDARD
+            .encode(serde_json::to_vec(&members).unwrap_or_default());
+        let v = json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {
+                "name": format!("{}-targets", self.parent.name),
+                "namespace": self.parent.namespace,
+                "annotations": {INVENTORY_OF: self.app},
+            },
+            "type": INVENTORY_TYPE,
+            "data": {"members": data},
+        });
+        object::from_value(v, None, 0).map_err(|e| ObjectError::Transport(e.to_string()))
+    }
+
+    fn inventory_err(&self, message: impl std::fmt::Display) -> ObjectError {
+        ObjectError::Transport(format!(
+            "app {}: the target inventory Secret {}/{}-targets: {message}",
+            self.app, self.parent.namespace, self.parent.name
+        ))
+    }
+
+    /// Load the inventory (once per sync).
+    async fn load<'g>(
+        &self,
+        guard: &'g mut Option<Inventory>,
+    ) -> Result<&'g mut Inventory, ObjectError> {
+        if guard.is_none() {
+            let probe = self.inventory_object(&Inventory::default())?;
+            let live = self
+                .base
+                .get(&probe)
+                .await
+                .map_err(|e| self.inventory_err(e))?;
+            let mut inv = Inventory::default();
+            if let Some(live) = live {
+                let text = live
+                    .pointer("/data/members")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map_err(|e| self.inventory_err(format!("data.members is not base64: {e}")))?;
+                let members: Vec<Value> = if bytes.is_empty() {
+                    Vec::new()
+                } else {
+                    serde_json::from_slice(&bytes).map_err(|e| {
+                        self.inventory_err(format!("data.members is not JSON: {e}"))
+                    })?
+                };
+                for m in members {
+                    let (Some(t), Some(o)) = (m["target"].as_str(), m.get("object")) else {
+                        continue;
+                    };
+                    if let Ok(obj) = object::from_value(o.clone(), None, 0) {
+                        inv.members
+                            .insert(key(t, &obj.id), (t.to_string(), o.clone()));
+                    }
+                }
+            }
+            *guard = Some(inv);
+        }
+        Ok(guard.as_mut().expect("set above"))
+    }
+
+    async fn write(&self, inv: &Inventory) -> Result<(), ObjectError> {
+        let obj = self.inventory_object(inv)?;
+        self.base
+            .apply(
+                &obj,
+                ApplyOptions {
+                    dry_run: false,
+                    force: true,
+                },
+            )
+            .await
+            .map(drop)
+            .map_err(|e| {
+                self.inventory_err(format!(
+                    "{e}; the destination namespace must exist (create it, or set CreateNamespace=true)"
+                ))
+            })
+    }
+
+    /// Record `obj` (applied through `target`) before it is applied.
+    async fn record(&self, target: &str, obj: &Object) -> Result<(), ObjectError> {
+        let mut guard = self.inventory.lock().await;
+        let inv = self.load(&mut guard).await?;
+        let k = key(target, &obj.id);
+        let mut stored = obj.value.clone();
+        if let Some(m) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("namespace");
+        }
+        if inv.members.get(&k).map(|(_, o)| o) == Some(&stored) {
+            return Ok(());
+        }
+        let before = inv.clone();
+        inv.members.insert(k, (target.to_string(), stored));
+        let snapshot = inv.clone();
+        if let Err(e) = self.write(&snapshot).await {
+            *inv = before;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Forget `obj` after it was deleted.
+    async fn forget(&self, target: &str, obj: &Object) -> Result<(), ObjectError> {
+        let mut guard = self.inventory.lock().await;
+        let inv = self.load(&mut guard).await?;
+        if inv.members.remove(&key(target, &obj.id)).is_some() {
+            let snapshot = inv.clone();
+            self.write(&snapshot).await?;
+        }
+        Ok(())
+    }
+
+    /// Read `objects` through `t` and build their views (`None`: not
+    /// there), with `meta` giving each view's metadata.
+    async fn read_views(
+        &self,
+        t: &PluginTarget,
+        objects: &[Value],
+    ) -> Result<Vec<Option<Value>>, ObjectError> {
+        read_views(t, &self.ctx(t), objects).await
+    }
+}
+
+/// The call context of target `t` for `app` with ownership mark `owner`.
+fn ctx_for(t: &PluginTarget, app: &str, owner: &str) -> CallContext {
+    CallContext {
+        target: t.name().to_string(),
+        params: t.settings.clone(),
+        origins: t
+            .plugin
+            .outbound()
+            .origins
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        app: app.to_string(),
+        owner: owner.to_string(),
+    }
+}
+
+/// `read` then `normalise` of `objects` through `t`, as views.
+async fn read_views(
+    t: &PluginTarget,
+    ctx: &CallContext,
+    objects: &[Value],
+) -> Result<Vec<Option<Value>>, ObjectError> {
+    let name = t.name();
+    let texts: Vec<String> = objects.iter().map(Value::to_string).collect();
+    let lives: Vec<Option<LiveObject>> = t
+        .plugin
+        .read(ctx, texts)
+        .await
+        .map_err(|e| plugin_error(name, &e))?
+        .map_err(|e| answer_error(name, e))?;
+    if lives.len() != objects.len() {
+        return Err(ObjectError::Transport(format!(
+            "target {name}: read answered {} objects for {}",
+            lives.len(),
+            objects.len()
+        )));
+    }
+    let present: Vec<String> = lives.iter().flatten().map(|l| l.json.clone()).collect();
+    let normalised = if present.is_empty() {
+        Vec::new()
+    } else {
+        t.plugin
+            .normalise(ctx, present)
+            .await
+            .map_err(|e| plugin_error(name, &e))?
+            .map_err(|e| answer_error(name, e))?
+    };
+    let mut normalised = normalised.into_iter();
+    let mut out = Vec::with_capacity(objects.len());
+    for (obj, live) in objects.iter().zip(lives) {
+        let Some(live) = live else {
+            out.push(None);
+            continue;
+        };
+        let n = normalised.next().ok_or_else(|| {
+            ObjectError::Transport(format!("target {name}: normalise answered too few objects"))
+        })?;
+        let n: Value = serde_json::from_str(&n).map_err(|e| {
+            ObjectError::Transport(format!("target {name}: normalise answered invalid JSON: {e}"))
+        })?;
+        out.push(Some(view(obj, n, live.owner.as_deref())));
+    }
+    Ok(out)
+}
+
+/// The health of a view as kstatus conditions (none when healthy).
+fn with_health(mut v: Value, status: HealthStatus, message: &str) -> Value {
+    let cond = match status {
+        HealthStatus::Healthy => return v,
+        HealthStatus::Progressing => "Reconciling",
+        HealthStatus::Degraded => "Stalled",
+        HealthStatus::Unknown => return v,
+    };
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "status".into(),
+            json!({"conditions": [{"type": cond, "status": "True", "message": message}]}),
+        );
+    }
+    v
+}
+
+/// Poll `objects` of target `t` every `every`: first their state, then
+/// each change.
+fn poll(
+    t: PluginTarget,
+    ctx: CallContext,
+    objects: Vec<Object>,
+    every: Duration,
+) -> BoxStream<'static, LiveUpdate> {
+    struct St {
+        t: PluginTarget,
+        ctx: CallContext,
+        objects: Vec<Object>,
+        last: HashMap<ObjectId, Option<Value>>,
+        first: bool,
+        every: Duration,
+    }
+    let st = St {
+        t,
+        ctx,
+        objects,
+        last: HashMap::new(),
+        first: true,
+        every,
+    };
+    futures::stream::unfold(st, |mut st| async move {
+        if !st.first {
+            tokio::time::sleep(st.every).await;
+        }
+        st.first = false;
+        let values: Vec<Value> = st.objects.iter().map(|o| o.value.clone()).collect();
+        let mut out = Vec::new();
+        match read_views(&st.t, &st.ctx, &values).await {
+            Err(e) => {
+                // A failed poll is reported once per object and retried.
+                for o in &st.objects {
+                    out.push(Err(WatchError::Object {
+                        id: Box::new(o.id.clone()),
+                        message: e.to_string(),
+                    }));
+                }
+                return Some((out, st));
+            }
+            Ok(views) => {
+                for (o, v) in st.objects.iter().zip(views) {
+                    let v = match v {
+                        Some(v) => {
+                            let h = st.t.plugin.health(&st.ctx, v.to_string()).await;
+                            match h {
+                                Ok(Ok(h)) => Some(with_health(v, h.status, &h.message)),
+                                _ => Some(v),
+                            }
+                        }
+                        None => None,
+                    };
+                    if st.last.get(&o.id) != Some(&v) {
+                        st.last.insert(o.id.clone(), v.clone());
+                        out.push(Ok((o.id.clone(), v)));
+                    }
+                }
+            }
+        }
+        Some((out, st))
+    })
+    .flat_map(futures::stream::iter)
+    .boxed()
+}
+
+impl<B: Target> Target for Routed<'_, B> {
+    fn describe(&self) -> String {
+        let names: Vec<&str> = self.targets.iter().map(PluginTarget::name).collect();
+        if names.is_empty() {
+            self.base.describe()
+        } else {
+            format!("{} and targets {}", self.base.describe(), names.join(", "))
+        }
+    }
+
+    async fn discover(&self) -> Result<(), TargetError> {
+        self.base.discover().await
+    }
+
+    fn scope(&self, api_version: &str, kind: &str) -> Option<Scope> {
+        match self.route(api_version, kind) {
+            Some(_) => Some(Scope::Cluster),
+            None => self.base.scope(api_version, kind),
+        }
+    }
+
+    async fn get(&self, obj: &Object) -> Result<Option<Value>, ObjectError> {
+        let Some(t) = self.route_of(obj) else {
+            return self.base.get(obj).await;
+        };
+        let mut v = self.read_views(t, std::slice::from_ref(&obj.value)).await?;
+        Ok(v.pop().flatten())
+    }
+
+    async fn list_members(
+        &self,
+        id: &str,
+        kinds: &BTreeSet<GroupKind>,
+        namespaces: &BTreeSet<String>,
+    ) -> Result<Vec<Value>, TargetError> {
+        let base_kinds: BTreeSet<GroupKind> =
+            kinds.iter().filter(|gk| !self.routes_gk(gk)).cloned().collect();
+        let mut out = self.base.list_members(id, &base_kinds, namespaces).await?;
+        if id != self.parent.id || self.targets.is_empty() {
+            return Ok(out);
+        }
+        let list_err = |kind: &str, e: ObjectError| TargetError::List {
+            target: self.describe(),
+            id: id.to_string(),
+            kind: kind.to_string(),
+            message: e.to_string(),
+        };
+        let members = {
+            let mut guard = self.inventory.lock().await;
+            self.load(&mut guard)
+                .await
+                .map_err(|e| list_err("target inventory", e))?
+                .members
+                .clone()
+        };
+        for t in &self.targets {
+            let objects: Vec<Value> = members
+                .values()
+                .filter(|(name, _)| name == t.name())
+                .map(|(_, o)| o.clone())
+                .collect();
+            if objects.is_empty() {
+                continue;
+            }
+            let views = self
+                .read_views(t, &objects)
+                .await
+                .map_err(|e| list_err(&format!("objects of target {}", t.name()), e))?;
+            out.extend(views.into_iter().flatten());
+        }
+        Ok(out)
+    }
+
+    async fn find_parent(&self, id: &str) -> Result<Option<Value>, TargetError> {
+        self.base.find_parent(id).await
+    }
+
+    async fn apply(&self, obj: &Object, opts: ApplyOptions) -> Result<Value, ObjectError> {
+        let Some(t) = self.route_of(obj) else {
+            return self.base.apply(obj, opts).await;
+        };
+        let name = t.name();
+        let ctx = self.ctx(t);
+        if opts.dry_run {
+            let n = t
+                .plugin
+                .normalise(&ctx, vec![obj.value.to_string()])
+                .await
+                .map_err(|e| plugin_error(name, &e))?
+                .map_err(|e| answer_error(name, e))?;
+            let n = n.into_iter().next().ok_or_else(|| {
+                ObjectError::Transport(format!("target {name}: normalise answered nothing"))
+            })?;
+            let n: Value = serde_json::from_str(&n).map_err(|e| {
+                ObjectError::Transport(format!("target {name}: normalise answered invalid JSON: {e}"))
+            })?;
+            return Ok(view(&obj.value, n, desired_owner(&obj.value)));
+        }
+        self.record(name, obj).await?;
+        let live = t
+            .plugin
+            .apply(&ctx, obj.value.to_string())
+            .await
+            .map_err(|e| plugin_error(name, &e))?
+            .map_err(|e| answer_error(name, e))?;
+        let n = t
+            .plugin
+            .normalise(&ctx, vec![live.json])
+            .await
+            .map_err(|e| plugin_error(name, &e))?
+            .map_err(|e| answer_error(name, e))?;
+        let n: Value = n
+            .first()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or(Value::Null);
+        Ok(view(&obj.value, n, live.owner.as_deref()))
+    }
+
+    async fn delete(&self, obj: &Object, uid: Option<&str>) -> Result<Deleted, ObjectError> {
+        let Some(t) = self.route_of(obj) else {
+            return self.base.delete(obj, uid).await;
+        };
+        let name = t.name();
+        let answer = t
+            .plugin
+            .delete(&self.ctx(t), obj.value.to_string())
+            .await
+            .map_err(|e| plugin_error(name, &e))?;
+        let deleted = match answer {
+            Ok(crate::plugin::target::Deleted::Deleted) => Deleted::Deleted,
+            Ok(crate::plugin::target::Deleted::NotFound) => Deleted::NotFound,
+            // No longer carries this app's mark: someone else's now.
+            Err(PluginAnswer::NotOwned(_)) => Deleted::Replaced,
+            Err(e) => return Err(answer_error(name, e)),
+        };
+        self.forget(name, obj).await?;
+        Ok(deleted)
+    }
+
+    async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), ObjectError> {
+        self.base.wait_established(name, timeout).await
+    }
+
+    fn can_watch(&self) -> bool {
+        self.base.can_watch() || !self.targets.is_empty()
+    }
+
+    async fn watch(
+        &self,
+        objects: &[Object],
+    ) -> Result<BoxStream<'static, LiveUpdate>, WatchError> {
+        let mut streams: Vec<BoxStream<'static, LiveUpdate>> = Vec::new();
+        let mut base_objects = Vec::new();
+        let mut routed: BTreeMap<usize, Vec<Object>> = BTreeMap::new();
+        for o in objects {
+            match self
+                .targets
+                .iter()
+                .position(|t| t.handles(&o.api_version, &o.id.kind))
+            {
+                Some(i) => routed.entry(i).or_default().push(o.clone()),
+                None => base_objects.push(o.clone()),
+            }
+        }
+        if !base_objects.is_empty() {
+            streams.push(self.base.watch(&base_objects).await?);
+        }
+        for (i, objs) in routed {
+            let t = self.targets[i].clone();
+            let ctx = self.ctx(&t);
+            streams.push(poll(t, ctx, objs, self.poll_interval));
+        }
+        Ok(futures::stream::select_all(streams).boxed())
+    }
+}
+
+/// Whether an app's target list names only loaded targets; the missing
+/// names otherwise.
+pub fn missing<'t>(listed: &'t [String], loaded: &[PluginTarget]) -> Vec<&'t str> {
+    listed
+        .iter()
+        .filter(|n| !loaded.iter().any(|t| t.name() == n.as_str()))
+        .map(String::as_str)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_view_carries_the_desired_metadata_and_the_live_mark() {
+        let desired = json!({"apiVersion": "dns.sluice.dev/v1alpha1", "kind": "RecordSet",
+            "metadata": {"name": "www", "namespace": "prod", "labels": {PART_OF_LABEL: "ours", "team": "a"},
+                         "annotations": {"x": "y"}},
+            "spec": {"records": ["b", "a"]}});
+        let normalised = json!({"apiVersion": "dns.sluice.dev/v1alpha1", "kind": "RecordSet",
+            "metadata": {"name": "www"}, "spec": {"records": ["a", "b"]}});
+        let ours = view(&desired, normalised.clone(), Some("ours"));
+        assert_eq!(ours["metadata"]["labels"][PART_OF_LABEL], "ours");
+        assert_eq!(ours["metadata"]["annotations"]["x"], "y");
+        assert!(ours["metadata"].get("namespace").is_none());
+        assert_eq!(ours["spec"]["records"], json!(["a", "b"]));
+        // Unmarked live: no part-of label, so the engine sees it as not
+        // this app's.
+        let unmarked = view(&desired, normalised.clone(), None);
+        assert!(unmarked["metadata"]["labels"].get(PART_OF_LABEL).is_none());
+        assert_eq!(unmarked["metadata"]["labels"]["team"], "a");
+        let other = view(&desired, normalised, Some("theirs"));
+        assert_eq!(other["metadata"]["labels"][PART_OF_LABEL], "theirs");
+    }
+
+    #[test]
+    fn health_becomes_kstatus_conditions() {
+        let v = json!({"spec": {}});
+        assert!(with_health(v.clone(), HealthStatus::Healthy, "").get("status").is_none());
+        let p = with_health(v, HealthStatus::Degraded, "zone broken");
+        assert_eq!(p["status"]["conditions"][0]["type"], "Stalled");
+        assert_eq!(crate::health::assess(&p).status, crate::health::HealthStatus::Degraded);
+    }
+}
