@@ -131,38 +131,22 @@ fn plugin_error(target: &str, e: &crate::plugin::PluginError) -> ObjectError {
 
 impl<'a, B: Target> Routed<'a, B> {
     /// Route `app`'s objects (destination namespace `namespace`) between
-    /// `base` and `targets` (the targets the app lists). Two targets
-    /// declaring the same kind is an error naming both.
-    pub fn new(
-        base: &'a B,
-        targets: Vec<PluginTarget>,
-        app: &str,
-        namespace: &str,
-    ) -> Result<Self, String> {
-        for (i, a) in targets.iter().enumerate() {
-            for b in &targets[i + 1..] {
-                if let Some((av, k)) = a.kinds.intersection(&b.kinds).next() {
-                    return Err(format!(
-                        "app {app}: targets {} and {} both handle {av} {k}; list only one of them in spec.targets",
-                        a.name(),
-                        b.name()
-                    ));
-                }
-            }
-        }
+    /// `base` and `targets` (the targets the app lists, checked with
+    /// [`check_disjoint`]; a kind two of them declare goes to the first).
+    pub fn new(base: &'a B, targets: Vec<PluginTarget>, app: &str, namespace: &str) -> Self {
         let ns = if namespace.is_empty() {
             "default"
         } else {
             namespace
         };
-        Ok(Routed {
+        Routed {
             base,
             targets,
             app: app.to_string(),
             parent: Parent::for_app(app, ns),
             poll_interval: Duration::from_secs(2),
             inventory: tokio::sync::Mutex::new(None),
-        })
+        }
     }
 
     /// The target that handles `kind` in `api_version`, if any.
@@ -647,14 +631,21 @@ impl<B: Target> Target for Routed<'_, B> {
     }
 }
 
-/// Whether an app's target list names only loaded targets; the missing
-/// names otherwise.
-pub fn missing<'t>(listed: &'t [String], loaded: &[PluginTarget]) -> Vec<&'t str> {
-    listed
-        .iter()
-        .filter(|n| !loaded.iter().any(|t| t.name() == n.as_str()))
-        .map(String::as_str)
-        .collect()
+/// Refuse two of an app's targets declaring the same kind (an object of
+/// it could go to either): the message names both and the kind.
+pub fn check_disjoint(targets: &[PluginTarget], app: &str) -> Result<(), String> {
+    for (i, a) in targets.iter().enumerate() {
+        for b in &targets[i + 1..] {
+            if let Some((av, k)) = a.kinds.intersection(&b.kinds).next() {
+                return Err(format!(
+                    "app {app}: targets {} and {} both handle {av} {k}; list only one of them in spec.targets",
+                    a.name(),
+                    b.name()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
