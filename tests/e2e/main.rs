@@ -4,6 +4,7 @@
 mod argo;
 mod common;
 mod dir;
+mod dns;
 mod engine;
 mod fuzz;
 mod git;
