@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 fn pdns() -> Option<PowerDns> {
     if !PowerDns::available() {
-        eprintln!("skipped: pdns_server, pdns-backend-sqlite3, sqlite3 or dig is not installed (see .ci/run)");
+        eprintln!(
+            "skipped: pdns_server, pdns-backend-sqlite3, sqlite3 or dig is not installed (see .ci/run)"
+        );
         return None;
     }
     Some(PowerDns::start().expect("PowerDNS starts"))
@@ -139,10 +141,17 @@ fn a_synced_record_set_is_answered_drift_shows_in_diff_and_removal_prunes() {
     // One app, two destinations: the ConfigMap to the directory, the zone
     // and record to PowerDNS.
     let out = ok(&env.run("sync", &["--prune"]));
-    assert!(out.contains("RecordSet") && out.contains("created"), "{out}");
+    assert!(
+        out.contains("RecordSet") && out.contains("created"),
+        "{out}"
+    );
     assert_eq!(pdns.dig("www.example.test", "A"), vec!["192.0.2.10"]);
     assert_eq!(pdns.dig("example.test", "NS"), vec!["ns1.example.test."]);
-    assert!(env.dest().join("web/core_ConfigMap_web-config.yaml").exists());
+    assert!(
+        env.dest()
+            .join("web/core_ConfigMap_web-config.yaml")
+            .exists()
+    );
     // The record carries sluice's mark; the host's inventory lists it.
     let www = rrset(&pdns, "www.example.test.", "A").expect("www exists");
     assert!(
@@ -152,10 +161,14 @@ fn a_synced_record_set_is_answered_drift_shows_in_diff_and_removal_prunes() {
         "{www}"
     );
     let inventory = std::fs::read_to_string(
-        env.dest().join("web/core_Secret_sluice-applyset-shop-targets.yaml"),
+        env.dest()
+            .join("web/core_Secret_sluice-applyset-shop-targets.yaml"),
     )
     .expect("inventory Secret written next to the ApplySet parent");
-    assert!(inventory.contains("sluice.dev/target-inventory"), "{inventory}");
+    assert!(
+        inventory.contains("sluice.dev/target-inventory"),
+        "{inventory}"
+    );
 
     // Nothing to do the second time, and diff agrees.
     let out = ok(&env.run("sync", &["--prune"]));
@@ -176,7 +189,10 @@ fn a_synced_record_set_is_answered_drift_shows_in_diff_and_removal_prunes() {
     let diff = env.run("diff", &["--color", "never"]);
     let d = text(&diff.stdout);
     assert_eq!(diff.status.code(), Some(1), "{d}\n{}", text(&diff.stderr));
-    assert!(d.contains("-  - 192.0.2.99") && d.contains("+  - 192.0.2.10"), "{d}");
+    assert!(
+        d.contains("-  - 192.0.2.99") && d.contains("+  - 192.0.2.10"),
+        "{d}"
+    );
     // ... and a sync puts it back.
     let out = ok(&env.run("sync", &["--prune"]));
     assert!(out.contains("1 configured"), "{out}");
@@ -191,7 +207,8 @@ fn a_synced_record_set_is_answered_drift_shows_in_diff_and_removal_prunes() {
     assert!(rrset(&pdns, "www.example.test.", "A").is_none());
     assert_eq!(pdns.dig("example.test", "NS"), vec!["ns1.example.test."]);
     let inventory = std::fs::read_to_string(
-        env.dest().join("web/core_Secret_sluice-applyset-shop-targets.yaml"),
+        env.dest()
+            .join("web/core_Secret_sluice-applyset-shop-targets.yaml"),
     )
     .expect("inventory");
     assert!(!inventory.contains("www"), "{inventory}");
@@ -254,7 +271,9 @@ fn an_app_listing_an_undeclared_target_is_refused_before_anything_is_applied() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("app shop: spec.targets names dns, but targets has no Target named dns (it has: none)"),
+        err.contains(
+            "app shop: spec.targets names dns, but targets has no Target named dns (it has: none)"
+        ),
         "{err}"
     );
     // Without its key the plugin cannot talk to PowerDNS: the Target
@@ -317,7 +336,10 @@ fn listener() -> (TcpListener, Origin) {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.set_nonblocking(true).expect("nonblocking");
     let port = l.local_addr().expect("addr").port();
-    (l, Origin::parse(&format!("http://127.0.0.1:{port}")).expect("origin"))
+    (
+        l,
+        Origin::parse(&format!("http://127.0.0.1:{port}")).expect("origin"),
+    )
 }
 
 async fn health(p: &TargetPlugin, c: &CallContext) -> Result<String, PluginError> {
@@ -376,14 +398,24 @@ async fn the_plugin_never_sees_the_credentials() {
     let mut out = Outbound::new("t", vec![origin.clone()]);
     out.credential = Credential::header(http::HeaderName::from_static("x-api-key"), SECRET);
     let p = hostile(out, Duration::from_secs(10));
-    let seen = health(&p, &ctx("fetch", &format!("{origin}/echo"))).await.expect("no trap");
+    let seen = health(&p, &ctx("fetch", &format!("{origin}/echo")))
+        .await
+        .expect("no trap");
     let request = server.join().expect("server");
     // The host added the key on the way out ...
-    assert!(request.to_ascii_lowercase().contains(&format!("x-api-key: {SECRET}")), "{request}");
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains(&format!("x-api-key: {SECRET}")),
+        "{request}"
+    );
     // ... and the echo the plugin got has it masked.
     assert!(seen.starts_with("status=200 body=GET /echo"), "{seen}");
     assert!(!seen.contains(SECRET), "{seen}");
-    assert!(seen.to_ascii_lowercase().contains("x-api-key: *****"), "{seen}");
+    assert!(
+        seen.to_ascii_lowercase().contains("x-api-key: *****"),
+        "{seen}"
+    );
     // Not in its environment, arguments or parameters either.
     let seen = health(&p, &ctx("env", "")).await.expect("no trap");
     assert!(seen.starts_with("env=[] args=[]"), "{seen}");
@@ -397,8 +429,16 @@ async fn a_hanging_target_is_cut_at_its_time_limit() {
     let start = Instant::now();
     let err = health(&p, &ctx("spin", "")).await.expect_err("cut");
     assert!(matches!(err, PluginError::Timeout { .. }), "{err:?}");
-    assert!(err.to_string().contains("plugin test-target: timed out after 2s"), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        err.to_string()
+            .contains("plugin test-target: timed out after 2s"),
+        "{err}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 
     // Waiting on an allowed server that accepts and never answers.
     let (l, origin) = listener();
@@ -408,13 +448,20 @@ async fn a_hanging_target_is_cut_at_its_time_limit() {
         std::thread::sleep(Duration::from_secs(8));
         drop(conn);
     });
-    let p = hostile(Outbound::new("t", vec![origin.clone()]), Duration::from_secs(2));
+    let p = hostile(
+        Outbound::new("t", vec![origin.clone()]),
+        Duration::from_secs(2),
+    );
     let start = Instant::now();
     let err = health(&p, &ctx("fetch", &format!("{origin}/slow")))
         .await
         .expect_err("cut");
     assert!(err.to_string().contains("timed out after 2s"), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]

@@ -331,7 +331,8 @@ async fn run_routed<T: sluice::target::Target>(
         return sluice::sync::run(target, prepared.objects, &prepared.options, progress).await;
     }
     let o = &prepared.options;
-    let routed = sluice::target::routed::Routed::new(target, prepared.targets, &o.app, &o.namespace);
+    let routed =
+        sluice::target::routed::Routed::new(target, prepared.targets, &o.app, &o.namespace);
     sluice::sync::run(&routed, prepared.objects, o, progress).await
 }
 

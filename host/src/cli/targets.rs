@@ -30,7 +30,11 @@ pub fn load_for_app(
             return Err(format!(
                 "app {app}: spec.targets names {name}, but {} has no Target named {name} (it has: {})",
                 dir.display(),
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ));
         };
         out.push(PluginTarget::load(rt, decl).map_err(|e| sluice::error_chain(&e))?);

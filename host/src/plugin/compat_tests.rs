@@ -35,8 +35,15 @@ fn a_renderer_built_against_0_2_0_renders_with_its_sensitive_paths() {
         .expect("no trap")
         .expect("renders");
     assert_eq!(out.objects.len(), 1);
-    assert!(out.objects[0].json.contains(r#""name":"from-0-2""#), "{}", out.objects[0].json);
-    assert_eq!(out.objects[0].sensitive_paths, vec!["/data/password".to_string()]);
+    assert!(
+        out.objects[0].json.contains(r#""name":"from-0-2""#),
+        "{}",
+        out.objects[0].json
+    );
+    assert_eq!(
+        out.objects[0].sensitive_paths,
+        vec!["/data/password".to_string()]
+    );
 
     // Its tree errors come through its own (0.2.0) error type.
     let empty = tempfile::tempdir().expect("tempdir");
@@ -45,7 +52,12 @@ fn a_renderer_built_against_0_2_0_renders_with_its_sensitive_paths() {
         .render(tree, &request())
         .expect("no trap")
         .expect_err("no name.txt");
-    assert!(err.message.contains("cannot read name.txt: TreeError::NotFound"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("cannot read name.txt: TreeError::NotFound"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]

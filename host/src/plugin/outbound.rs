@@ -49,18 +49,19 @@ impl Origin {
     /// Parse `scheme://host[:port]` (a trailing `/` is allowed; a path,
     /// query or user info is not).
     pub fn parse(s: &str) -> Result<Origin, String> {
-        let uri: http::Uri = s
-            .parse()
-            .map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+        let uri: http::Uri = s.parse().map_err(|e| format!("{s:?} is not a URL ({e})"))?;
         if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
             return Err(format!(
                 "{s:?} has a path or query; an origin is scheme://host:port only"
             ));
         }
         if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
-            return Err(format!("{s:?} has user info; put credentials in spec.credentials"));
+            return Err(format!(
+                "{s:?} has user info; put credentials in spec.credentials"
+            ));
         }
-        Origin::of(&uri).ok_or_else(|| format!("{s:?} is not an http:// or https:// URL with a host"))
+        Origin::of(&uri)
+            .ok_or_else(|| format!("{s:?} is not an http:// or https:// URL with a host"))
     }
 
     /// The origin of a request URI, if it has an http(s) scheme and a host.
@@ -239,7 +240,9 @@ type SendFuture = Box<
 impl WasiHttpHooks for Hooks {
     fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
         let cred = self.out.credential.as_ref().map(|c| c.header.clone());
-        Arc::new(move |name| DEFAULT_FORBIDDEN_HEADERS.contains(name) || cred.as_ref() == Some(name))
+        Arc::new(move |name| {
+            DEFAULT_FORBIDDEN_HEADERS.contains(name) || cred.as_ref() == Some(name)
+        })
     }
 
     fn default_scheme(&mut self) -> Option<Scheme> {
@@ -277,9 +280,12 @@ impl WasiHttpHooks for Hooks {
             return Box::new(async { Err(HttpError::ConnectionLimitReached) });
         }
         if let Some(c) = &out.credential {
-            request.headers_mut().insert(c.header.clone(), c.value.clone());
+            request
+                .headers_mut()
+                .insert(c.header.clone(), c.value.clone());
         }
-        let clamp = |asked: Option<Duration>, max: Duration| Some(asked.map_or(max, |d| d.min(max)));
+        let clamp =
+            |asked: Option<Duration>, max: Duration| Some(asked.map_or(max, |d| d.min(max)));
         let asked = options.unwrap_or_default();
         let options = RequestOptions {
             connect_timeout: clamp(asked.connect_timeout, out.connect_timeout),
@@ -287,7 +293,8 @@ impl WasiHttpHooks for Hooks {
             between_bytes_timeout: clamp(asked.between_bytes_timeout, out.read_timeout),
         };
         Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let (response, io) =
+                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             let (mut parts, body) = response.into_parts();
             let limit = out.response_limit;
             let body = Limited::new(body, limit)
@@ -313,7 +320,9 @@ impl WasiHttpHooks for Hooks {
                 }
             }
             parts.headers.remove(http::header::CONTENT_LENGTH);
-            parts.headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            parts
+                .headers
+                .insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
             let body: WasiBody = Full::new(body).map_err(|e| match e {}).boxed_unsync();
             let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(io);
             Ok((http::Response::from_parts(parts, body), io))
@@ -330,7 +339,9 @@ mod tests {
         let o = Origin::parse("http://127.0.0.1:8081").expect("valid");
         assert_eq!(o.to_string(), "http://127.0.0.1:8081");
         assert_eq!(
-            Origin::parse("HTTPS://Example.test/").expect("valid").to_string(),
+            Origin::parse("HTTPS://Example.test/")
+                .expect("valid")
+                .to_string(),
             "https://example.test:443"
         );
         let uri: http::Uri = "http://127.0.0.1:8081/api/v1/servers".parse().expect("uri");
@@ -338,7 +349,10 @@ mod tests {
         let other: http::Uri = "http://127.0.0.1:8082/api".parse().expect("uri");
         assert_ne!(Origin::of(&other), Some(o));
         let err = Origin::parse("http://127.0.0.1:8081/api").expect_err("a path");
-        assert!(err.contains("an origin is scheme://host:port only"), "{err}");
+        assert!(
+            err.contains("an origin is scheme://host:port only"),
+            "{err}"
+        );
         let err = Origin::parse("http://user:pw@h:1").expect_err("user info");
         assert!(err.contains("put credentials in spec.credentials"), "{err}");
         let err = Origin::parse("ftp://h").expect_err("scheme");

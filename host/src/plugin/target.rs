@@ -203,9 +203,9 @@ impl Runtime {
             info: None,
             exec: self.exec.clone(),
         };
-        let (info, _) = self.exec.block_on(inner.call(Box::new(|store, t| {
-            Box::pin(t.call_describe(store))
-        })))?;
+        let (info, _) = self
+            .exec
+            .block_on(inner.call(Box::new(|store, t| Box::pin(t.call_describe(store)))))?;
         inner.info = Some(clean_info(info));
         Ok(TargetPlugin {
             inner: Arc::new(inner),
@@ -276,12 +276,13 @@ impl TargetPlugin {
     }
 
     /// Run one call on the plugin runtime's threads.
-    async fn spawn<R: Send + 'static>(
-        &self,
-        f: Call<R>,
-    ) -> Result<(R, Vec<String>), PluginError> {
+    async fn spawn<R: Send + 'static>(&self, f: Call<R>) -> Result<(R, Vec<String>), PluginError> {
         let inner = self.inner.clone();
-        let task = self.inner.exec.rt().spawn(async move { inner.call(f).await });
+        let task = self
+            .inner
+            .exec
+            .rt()
+            .spawn(async move { inner.call(f).await });
         match task.await {
             Ok(r) => r,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),

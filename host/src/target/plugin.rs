@@ -228,27 +228,36 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<TargetDecl>, TargetConfigErr
             (None, Some(_), None) => {
                 return Err(invalid(
                     path,
-                    format!("Target {name}: spec.plugin.path needs spec.plugin.sha256 (run sha256sum on the file)"),
+                    format!(
+                        "Target {name}: spec.plugin.path needs spec.plugin.sha256 (run sha256sum on the file)"
+                    ),
                 ));
             }
             _ => {
                 return Err(invalid(
                     path,
-                    format!("Target {name}: spec.plugin needs either name (a built-in target plugin) or path and sha256"),
+                    format!(
+                        "Target {name}: spec.plugin needs either name (a built-in target plugin) or path and sha256"
+                    ),
                 ));
             }
         }
         if f.spec.allowed_origins.is_empty() {
             return Err(invalid(
                 path,
-                format!("Target {name}: spec.allowedOrigins is empty; list where its plugin may send requests, e.g. http://127.0.0.1:8081"),
+                format!(
+                    "Target {name}: spec.allowedOrigins is empty; list where its plugin may send requests, e.g. http://127.0.0.1:8081"
+                ),
             ));
         }
         let origins = f
             .spec
             .allowed_origins
             .iter()
-            .map(|o| Origin::parse(o).map_err(|m| invalid(path, format!("Target {name}: spec.allowedOrigins: {m}"))))
+            .map(|o| {
+                Origin::parse(o)
+                    .map_err(|m| invalid(path, format!("Target {name}: spec.allowedOrigins: {m}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(c) = &f.spec.credentials {
             let how = usize::from(c.header.is_some()) + usize::from(c.basic_auth);
@@ -258,7 +267,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<TargetDecl>, TargetConfigErr
             if how != 1 || from != 1 {
                 return Err(invalid(
                     path,
-                    format!("Target {name}: spec.credentials needs one of header or basicAuth: true, and one of fromEnv, fromFile or secretRef"),
+                    format!(
+                        "Target {name}: spec.credentials needs one of header or basicAuth: true, and one of fromEnv, fromFile or secretRef"
+                    ),
                 ));
             }
         }
@@ -360,15 +371,17 @@ impl TargetDecl {
         };
         if c.basic_auth {
             if !value.contains(':') {
-                return Err(self.cred_err(
-                    "credentials.basicAuth: the value must be user:password".into(),
-                ));
+                return Err(
+                    self.cred_err("credentials.basicAuth: the value must be user:password".into())
+                );
             }
             return Credential::basic(&value).map(Some).ok_or_else(bad);
         }
         let header = c.header.as_deref().unwrap_or_default();
         let name = http::HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
-            self.cred_err(format!("credentials.header {header:?} is not a header name"))
+            self.cred_err(format!(
+                "credentials.header {header:?} is not a header name"
+            ))
         })?;
         Credential::header(name, &value).map(Some).ok_or_else(bad)
     }
@@ -404,7 +417,12 @@ pub struct PluginTarget {
 
 impl std::fmt::Debug for PluginTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PluginTarget({} with {})", self.decl.name, self.plugin.name())
+        write!(
+            f,
+            "PluginTarget({} with {})",
+            self.decl.name,
+            self.plugin.name()
+        )
     }
 }
 
@@ -511,12 +529,17 @@ mod tests {
         assert_eq!(d.name, "dns");
         assert_eq!(d.origins[0].to_string(), "http://127.0.0.1:8081");
         assert_eq!(
-            d.settings().iter().map(|s| (s.name.as_str(), s.value.as_str())).collect::<Vec<_>>(),
+            d.settings()
+                .iter()
+                .map(|s| (s.name.as_str(), s.value.as_str()))
+                .collect::<Vec<_>>(),
             vec![("retries", "3"), ("server", "localhost")]
         );
         let e = d.credential().expect_err("not set").to_string();
         assert!(
-            e.contains("credentials.fromEnv: environment variable SLUICE_TEST_NOT_SET_ANYWHERE is not set"),
+            e.contains(
+                "credentials.fromEnv: environment variable SLUICE_TEST_NOT_SET_ANYWHERE is not set"
+            ),
             "{e}"
         );
     }
@@ -525,16 +548,34 @@ mod tests {
     fn bad_declarations_name_the_field() {
         let base = "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {name: dns}\nspec:\n";
         let cases = [
-            ("  plugin: {path: x.wasm}\n  allowedOrigins: [\"http://h:1\"]\n", "spec.plugin.path needs spec.plugin.sha256"),
-            ("  plugin: {name: powerdns}\n", "spec.allowedOrigins is empty"),
-            ("  plugin: {name: powerdns}\n  allowedOrigins: [\"http://h:1/api\"]\n", "an origin is scheme://host:port only"),
-            ("  plugin: {name: powerdns}\n  allowedOrigins: [\"http://h:1\"]\n  credentials: {header: X, basicAuth: true, fromEnv: A}\n", "spec.credentials needs one of header or basicAuth"),
-            ("  plugin: {name: powerdns}\n  allowedOrigins: [\"http://h:1\"]\n  secrets: {}\n", "unknown field `secrets`"),
+            (
+                "  plugin: {path: x.wasm}\n  allowedOrigins: [\"http://h:1\"]\n",
+                "spec.plugin.path needs spec.plugin.sha256",
+            ),
+            (
+                "  plugin: {name: powerdns}\n",
+                "spec.allowedOrigins is empty",
+            ),
+            (
+                "  plugin: {name: powerdns}\n  allowedOrigins: [\"http://h:1/api\"]\n",
+                "an origin is scheme://host:port only",
+            ),
+            (
+                "  plugin: {name: powerdns}\n  allowedOrigins: [\"http://h:1\"]\n  credentials: {header: X, basicAuth: true, fromEnv: A}\n",
+                "spec.credentials needs one of header or basicAuth",
+            ),
+            (
+                "  plugin: {name: powerdns}\n  allowedOrigins: [\"http://h:1\"]\n  secrets: {}\n",
+                "unknown field `secrets`",
+            ),
         ];
         for (spec, want) in cases {
             let e = one(&format!("{base}{spec}")).expect_err(want).to_string();
             assert!(e.contains(want), "{e}");
-            assert!(e.starts_with("/t/dns.yaml: not a valid Target declaration"), "{e}");
+            assert!(
+                e.starts_with("/t/dns.yaml: not a valid Target declaration"),
+                "{e}"
+            );
         }
     }
 
@@ -550,6 +591,9 @@ mod tests {
         let basic = text.replace("header: X-API-Key", "basicAuth: true");
         let d = parse(&file, &basic).expect("valid").remove(0);
         let e = d.credential().expect_err("no colon").to_string();
-        assert!(e.contains("credentials.basicAuth: the value must be user:password"), "{e}");
+        assert!(
+            e.contains("credentials.basicAuth: the value must be user:password"),
+            "{e}"
+        );
     }
 }

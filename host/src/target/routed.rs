@@ -78,7 +78,10 @@ fn key(target: &str, id: &ObjectId) -> String {
 /// The engine-facing view: `normalised` with the metadata of `meta_from`
 /// (namespace dropped) and the `part-of` label set to `owner`.
 fn view(meta_from: &Value, mut normalised: Value, owner: Option<&str>) -> Value {
-    let mut meta = meta_from.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    let mut meta = meta_from
+        .get("metadata")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     if let Some(m) = meta.as_object_mut() {
         m.remove("namespace");
         let labels = m.entry("labels").or_insert_with(|| json!({}));
@@ -223,9 +226,8 @@ impl<'a, B: Target> Routed<'a, B> {
                 let members: Vec<Value> = if bytes.is_empty() {
                     Vec::new()
                 } else {
-                    serde_json::from_slice(&bytes).map_err(|e| {
-                        self.inventory_err(format!("data.members is not JSON: {e}"))
-                    })?
+                    serde_json::from_slice(&bytes)
+                        .map_err(|e| self.inventory_err(format!("data.members is not JSON: {e}")))?
                 };
                 for m in members {
                     let (Some(t), Some(o)) = (m["target"].as_str(), m.get("object")) else {
@@ -364,7 +366,9 @@ async fn read_views(
             ObjectError::Transport(format!("target {name}: normalise answered too few objects"))
         })?;
         let n: Value = serde_json::from_str(&n).map_err(|e| {
-            ObjectError::Transport(format!("target {name}: normalise answered invalid JSON: {e}"))
+            ObjectError::Transport(format!(
+                "target {name}: normalise answered invalid JSON: {e}"
+            ))
         })?;
         out.push(Some(view(obj, n, live.owner.as_deref())));
     }
@@ -490,8 +494,11 @@ impl<B: Target> Target for Routed<'_, B> {
         kinds: &BTreeSet<GroupKind>,
         namespaces: &BTreeSet<String>,
     ) -> Result<Vec<Value>, TargetError> {
-        let base_kinds: BTreeSet<GroupKind> =
-            kinds.iter().filter(|gk| !self.routes_gk(gk)).cloned().collect();
+        let base_kinds: BTreeSet<GroupKind> = kinds
+            .iter()
+            .filter(|gk| !self.routes_gk(gk))
+            .cloned()
+            .collect();
         let mut out = self.base.list_members(id, &base_kinds, namespaces).await?;
         if id != self.parent.id || self.targets.is_empty() {
             return Ok(out);
@@ -549,7 +556,9 @@ impl<B: Target> Target for Routed<'_, B> {
                 ObjectError::Transport(format!("target {name}: normalise answered nothing"))
             })?;
             let n: Value = serde_json::from_str(&n).map_err(|e| {
-                ObjectError::Transport(format!("target {name}: normalise answered invalid JSON: {e}"))
+                ObjectError::Transport(format!(
+                    "target {name}: normalise answered invalid JSON: {e}"
+                ))
             })?;
             return Ok(view(&obj.value, n, desired_owner(&obj.value)));
         }
@@ -677,9 +686,16 @@ mod tests {
     #[test]
     fn health_becomes_kstatus_conditions() {
         let v = json!({"spec": {}});
-        assert!(with_health(v.clone(), HealthStatus::Healthy, "").get("status").is_none());
+        assert!(
+            with_health(v.clone(), HealthStatus::Healthy, "")
+                .get("status")
+                .is_none()
+        );
         let p = with_health(v, HealthStatus::Degraded, "zone broken");
         assert_eq!(p["status"]["conditions"][0]["type"], "Stalled");
-        assert_eq!(crate::health::assess(&p).status, crate::health::HealthStatus::Degraded);
+        assert_eq!(
+            crate::health::assess(&p).status,
+            crate::health::HealthStatus::Degraded
+        );
     }
 }

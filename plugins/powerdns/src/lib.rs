@@ -71,18 +71,17 @@ impl Api {
     fn zone(&self, zone: &str) -> Result<Option<Value>, TargetError> {
         let r = self.send(Request::new("GET", &self.zone_url(zone)))?;
         match r.status {
-            200 => serde_json::from_slice(&r.body).map(Some).map_err(|e| {
-                TargetError::Unavailable(format!("GET zone {zone}: not JSON: {e}"))
-            }),
+            200 => serde_json::from_slice(&r.body)
+                .map(Some)
+                .map_err(|e| TargetError::Unavailable(format!("GET zone {zone}: not JSON: {e}"))),
             404 | 422 => Ok(None),
             s => Err(status_error(&format!("GET zone {zone}"), s, &r)),
         }
     }
 
     fn patch(&self, zone: &str, rrsets: Vec<Value>) -> Result<(), TargetError> {
-        let r = self.send(
-            Request::new("PATCH", &self.zone_url(zone)).json(&json!({"rrsets": rrsets})),
-        )?;
+        let r = self
+            .send(Request::new("PATCH", &self.zone_url(zone)).json(&json!({"rrsets": rrsets})))?;
         match r.status {
             200 | 204 => Ok(()),
             s => Err(status_error(&format!("PATCH zone {zone}"), s, &r)),
@@ -97,9 +96,7 @@ fn status_error(what: &str, status: u16, r: &Response) -> TargetError {
         .unwrap_or_else(|| r.text().chars().take(300).collect());
     let msg = format!("{what}: PowerDNS answered {status}: {detail}");
     match status {
-        401 | 403 => TargetError::Unavailable(format!(
-            "{msg} (check the Target's credentials)"
-        )),
+        401 | 403 => TargetError::Unavailable(format!("{msg} (check the Target's credentials)")),
         400 | 404 | 409 | 422 => TargetError::Rejected(msg),
         _ => TargetError::Unavailable(msg),
     }
@@ -161,7 +158,10 @@ impl Target for PowerDns {
                 zones.insert(zone_name.clone(), z);
             }
             let zone = zones.get(&zone_name).and_then(Option::as_ref);
-            out.push(zone.and_then(|z| kind.live(z)).map(|(v, owner)| live(v, owner)));
+            out.push(
+                zone.and_then(|z| kind.live(z))
+                    .map(|(v, owner)| live(v, owner)),
+            );
         }
         Ok(out)
     }
@@ -181,14 +181,17 @@ impl Target for PowerDns {
         match &kind {
             Kind::Zone(z) => {
                 if zone.is_none() {
-                    let r = api.send(Request::new("POST", &api.zones_url()).json(&z.create_body()))?;
+                    let r =
+                        api.send(Request::new("POST", &api.zones_url()).json(&z.create_body()))?;
                     if !matches!(r.status, 200 | 201) {
                         return Err(status_error(&format!("POST zone {}", z.name), r.status, &r));
                     }
                     zone = api.zone(&zone_name)?;
                 }
                 let current = zone.ok_or_else(|| {
-                    TargetError::Unavailable(format!("zone {zone_name} is missing right after it was created"))
+                    TargetError::Unavailable(format!(
+                        "zone {zone_name} is missing right after it was created"
+                    ))
                 })?;
                 api.patch(&zone_name, z.patch(&current, &ctx.owner))?;
             }
@@ -208,7 +211,10 @@ impl Target for PowerDns {
             .and_then(|z| kind.live(z))
             .map(|(v, owner)| live(v, owner))
             .ok_or_else(|| {
-                TargetError::Unavailable(format!("{} is not there after it was applied", kind.describe()))
+                TargetError::Unavailable(format!(
+                    "{} is not there after it was applied",
+                    kind.describe()
+                ))
             })
     }
 
@@ -241,7 +247,11 @@ impl Target for PowerDns {
                 }
                 let r = api.send(Request::new("DELETE", &api.zone_url(&zone_name)))?;
                 if !matches!(r.status, 200 | 204) {
-                    return Err(status_error(&format!("DELETE zone {zone_name}"), r.status, &r));
+                    return Err(status_error(
+                        &format!("DELETE zone {zone_name}"),
+                        r.status,
+                        &r,
+                    ));
                 }
             }
             Kind::RecordSet(r) => api.patch(&zone_name, vec![r.delete_body()])?,

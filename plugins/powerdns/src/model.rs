@@ -72,9 +72,12 @@ fn dns_name(what: &str, field: &str, s: &str) -> Result<String, TargetError> {
 }
 
 fn str_field<'a>(spec: &'a Value, what: &str, field: &str) -> Result<&'a str, TargetError> {
-    spec.get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid(what, format!("spec.{field} is required and must be a string")))
+    spec.get(field).and_then(Value::as_str).ok_or_else(|| {
+        invalid(
+            what,
+            format!("spec.{field} is required and must be a string"),
+        )
+    })
 }
 
 /// A record's content in PowerDNS's canonical form for its type: names
@@ -113,9 +116,15 @@ impl Kind {
             .unwrap_or_default()
             .to_string();
         let what = format!("{kind} {object}");
-        let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let api = v
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if api != API_VERSION {
-            return Err(invalid(&what, format!("apiVersion {api:?} is not {API_VERSION}")));
+            return Err(invalid(
+                &what,
+                format!("apiVersion {api:?} is not {API_VERSION}"),
+            ));
         }
         let spec = v
             .get("spec")
@@ -161,7 +170,10 @@ impl Kind {
                 }
                 let rtype = str_field(spec, &what, "type")?.trim().to_ascii_uppercase();
                 if rtype.is_empty() || !rtype.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    return Err(invalid(&what, format!("spec.type {rtype:?} is not a record type")));
+                    return Err(invalid(
+                        &what,
+                        format!("spec.type {rtype:?} is not a record type"),
+                    ));
                 }
                 if rtype == "SOA" {
                     return Err(invalid(&what, "spec.type SOA is managed with the Zone"));
@@ -187,7 +199,10 @@ impl Kind {
                     records.push(canonical_record(&rtype, &c));
                 }
                 if records.is_empty() {
-                    return Err(invalid(&what, "spec.records is empty; delete the RecordSet instead"));
+                    return Err(invalid(
+                        &what,
+                        "spec.records is empty; delete the RecordSet instead",
+                    ));
                 }
                 records.sort();
                 records.dedup();
@@ -292,7 +307,10 @@ impl Zone {
         let mut live_ns: Vec<String> = ns.map(|n| contents(n).collect()).unwrap_or_default();
         live_ns.sort();
         if live_ns != self.nameservers && !self.nameservers.is_empty() {
-            let ttl = ns.and_then(|n| n.get("ttl")).cloned().unwrap_or(json!(3600));
+            let ttl = ns
+                .and_then(|n| n.get("ttl"))
+                .cloned()
+                .unwrap_or(json!(3600));
             out.push(json!({
                 "name": self.name, "type": "NS", "ttl": ttl, "changetype": "REPLACE",
                 "records": self.nameservers.iter().map(|n| json!({"content": n, "disabled": false})).collect::<Vec<_>>(),
@@ -345,7 +363,11 @@ fn contents(set: &Value) -> impl Iterator<Item = String> + '_ {
         .into_iter()
         .flatten()
         .filter(|r| r.get("disabled") != Some(&Value::Bool(true)))
-        .filter_map(move |r| r.get("content")?.as_str().map(|c| canonical_record(rtype, c)))
+        .filter_map(move |r| {
+            r.get("content")?
+                .as_str()
+                .map(|c| canonical_record(rtype, c))
+        })
 }
 
 /// The owner named by an RRset's sluice comment, if it has one.
@@ -410,7 +432,9 @@ mod tests {
     use super::*;
 
     fn rs(spec: Value) -> Result<Kind, TargetError> {
-        Kind::of(&json!({"apiVersion": API_VERSION, "kind": "RecordSet", "metadata": {"name": "www"}, "spec": spec}))
+        Kind::of(
+            &json!({"apiVersion": API_VERSION, "kind": "RecordSet", "metadata": {"name": "www"}, "spec": spec}),
+        )
     }
 
     fn msg(e: TargetError) -> String {
@@ -429,15 +453,24 @@ mod tests {
             json!({"zone": "example.test.", "name": "www.example.test.", "type": "A", "ttl": 300, "records": ["192.0.2.10", "192.0.2.11"]})
         );
         let mx = rs(json!({"zone": "example.test.", "name": "example.test.", "type": "MX", "records": ["10 Mail.example.test"]})).expect("valid");
-        assert_eq!(mx.normalised()["spec"]["records"], json!(["10 mail.example.test."]));
+        assert_eq!(
+            mx.normalised()["spec"]["records"],
+            json!(["10 mail.example.test."])
+        );
         assert_eq!(mx.normalised()["spec"]["ttl"], json!(3600));
     }
 
     #[test]
     fn bad_record_sets_name_the_field() {
         let e = msg(rs(json!({"zone": "example.test.", "name": "www.other.test.", "type": "A", "records": ["1.2.3.4"]})).expect_err("outside"));
-        assert!(e.contains("spec.name www.other.test. is not inside spec.zone example.test."), "{e}");
-        let e = msg(rs(json!({"zone": "example.test.", "name": "www.example.test.", "type": "A"})).expect_err("no records"));
+        assert!(
+            e.contains("spec.name www.other.test. is not inside spec.zone example.test."),
+            "{e}"
+        );
+        let e = msg(
+            rs(json!({"zone": "example.test.", "name": "www.example.test.", "type": "A"}))
+                .expect_err("no records"),
+        );
         assert!(e.contains("spec.records is required"), "{e}");
         let e = msg(rs(json!({"zone": "ex/../x", "name": "www.example.test.", "type": "A", "records": ["1.2.3.4"]})).expect_err("path"));
         assert!(e.contains("spec.zone \"ex/../x\" is not a DNS name"), "{e}");
@@ -480,11 +513,17 @@ mod tests {
             body["comments"],
             json!([{"content": "hello", "account": "ops"}, {"content": "managed by sluice: app-2", "account": "sluice"}])
         );
-        assert_eq!(body["records"], json!([{"content": "192.0.2.20", "disabled": false}]));
+        assert_eq!(
+            body["records"],
+            json!([{"content": "192.0.2.20", "disabled": false}])
+        );
     }
 
     #[test]
     fn a_zone_with_records_of_others_is_not_deletable() {
-        assert_eq!(foreign_rrsets(&zone_json(), "app-1"), vec!["mail.example.test. A"]);
+        assert_eq!(
+            foreign_rrsets(&zone_json(), "app-1"),
+            vec!["mail.example.test. A"]
+        );
     }
 }

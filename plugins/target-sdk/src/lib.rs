@@ -52,8 +52,10 @@ pub trait Target {
     /// Name, version, kinds and parameters.
     fn describe() -> TargetInfo;
     /// The live state of `objects`, in order.
-    fn read(ctx: &CallContext, objects: Vec<String>)
-    -> Result<Vec<Option<LiveObject>>, TargetError>;
+    fn read(
+        ctx: &CallContext,
+        objects: Vec<String>,
+    ) -> Result<Vec<Option<LiveObject>>, TargetError>;
     /// The comparable form of each object, in order.
     fn normalise(ctx: &CallContext, objects: Vec<String>) -> Result<Vec<String>, TargetError>;
     /// Create or update one object, marked with `ctx.owner`.

@@ -133,16 +133,16 @@ impl PowerDns {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(status)) = pdns.child.try_wait() {
-                return Err(format!(
-                    "pdns_server exited ({status}): {}",
-                    pdns.log()
-                ));
+                return Err(format!("pdns_server exited ({status}): {}", pdns.log()));
             }
             if let Ok((200, _)) = pdns.api("GET", "/api/v1/servers/localhost", None) {
                 return Ok(pdns);
             }
             if Instant::now() > deadline {
-                return Err(format!("pdns_server did not answer in 20 s: {}", pdns.log()));
+                return Err(format!(
+                    "pdns_server did not answer in 20 s: {}",
+                    pdns.log()
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -160,7 +160,12 @@ impl PowerDns {
 
     /// One API request with the key (HTTP/1.1, `Connection: close`):
     /// status and body.
-    pub fn api(&self, method: &str, path: &str, body: Option<&str>) -> Result<(u16, String), String> {
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(u16, String), String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.api_port)).map_err(|e| e.to_string())?;
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .map_err(|e| e.to_string())?;
@@ -186,7 +191,9 @@ impl PowerDns {
         // Chunked bodies (PowerDNS does not chunk with Connection: close,
         // but be safe): keep only the JSON.
         let body = match (body.find(['{', '[']), body.rfind(['}', ']'])) {
-            (Some(a), Some(b)) if b >= a && !body.starts_with(['{', '[']) => body[a..=b].to_string(),
+            (Some(a), Some(b)) if b >= a && !body.starts_with(['{', '[']) => {
+                body[a..=b].to_string()
+            }
             _ => body,
         };
         Ok((status, body))
