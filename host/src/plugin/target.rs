@@ -424,10 +424,9 @@ impl Inner {
                 limit: self.limits.timeout,
             });
         };
-        let refused_for_err = refused.clone();
-        let refused = refused;
+        let for_err = refused.clone();
         result.map(|v| (v, refused)).map_err(|e| {
-            let refused = refused_for_err;
+            let refused = for_err;
             if matches!(
                 e.downcast_ref::<wasmtime::Trap>(),
                 Some(wasmtime::Trap::Interrupt)

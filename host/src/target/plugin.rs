@@ -80,7 +80,7 @@ pub enum TargetConfigError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: PluginError,
+        source: Box<PluginError>,
     },
     /// The plugin refuses the declaration (an unknown parameter, a kind
     /// of a Kubernetes group).
@@ -438,7 +438,7 @@ impl PluginTarget {
         let plugin_err = |source| TargetConfigError::Plugin {
             name: decl.name.clone(),
             path: decl.file.clone(),
-            source,
+            source: Box::new(source),
         };
         let mut outbound = Outbound::new(&decl.name, decl.origins.clone());
         outbound.credential = decl.credential()?;

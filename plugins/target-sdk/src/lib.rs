@@ -28,6 +28,10 @@ pub mod http;
 /// The bindings generated from `wit/target.wit` (world `target`,
 /// `sluice:plugin@0.3.0`).
 #[allow(missing_docs)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "generated glue for the world's exports"
+)]
 pub mod bindings {
     wit_bindgen::generate!({
         world: "target",
@@ -110,9 +114,15 @@ pub fn error_message(e: &TargetError) -> String {
 }
 
 /// Export a [`Target`] implementation as the plugin's `target` world.
+///
+/// Only in Wasm builds: the world's exports are plain core names (`read`,
+/// `apply`, ...), which in a native build (the plugin's unit tests) would
+/// replace the C library's functions of the same name.
 #[macro_export]
 macro_rules! export_target {
     ($ty:ty) => {
+        #[cfg(target_family = "wasm")]
+        const _: () = {
         #[doc(hidden)]
         struct __SluiceTargetExport;
 
@@ -157,5 +167,6 @@ macro_rules! export_target {
         }
 
         $crate::bindings::__export_target_world!(__SluiceTargetExport with_types_in $crate::bindings);
+        };
     };
 }
