@@ -477,3 +477,30 @@ fn health_status_is_unknown_for_the_test_plugin() {
     assert_eq!(h.status, HealthStatus::Unknown);
     assert_eq!(h.message, "unknown mode nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_over_the_size_cap_never_reaches_the_plugin() {
+    let (l, origin) = listener();
+    l.set_nonblocking(false).expect("blocking");
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf);
+        let body = "x".repeat(1000);
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{body}"
+        );
+    });
+    let mut out = Outbound::new("t", vec![origin.clone()]);
+    out.response_limit = 100;
+    let p = hostile(out, Duration::from_secs(10));
+    let seen = health(&p, &ctx("fetch", &format!("{origin}/big")))
+        .await
+        .expect("no trap");
+    assert!(
+        seen.contains("the response is larger than the host allows"),
+        "{seen}"
+    );
+    assert!(!seen.contains("xxxx"), "{seen}");
+}

@@ -14,5 +14,6 @@ mod plugins_lang;
 mod render;
 mod sandbox;
 mod serve;
+mod target_example;
 mod terraform;
 mod waves;

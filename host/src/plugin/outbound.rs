@@ -295,16 +295,22 @@ impl WasiHttpHooks for Hooks {
         Box::new(async move {
             let (response, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            // The body only arrives while the connection is driven: drive
+            // it on its own task while the body is read whole (and stop it,
+            // closing the connection, when the body is over the cap).
+            let conn = tokio::spawn(io);
             let (mut parts, body) = response.into_parts();
             let limit = out.response_limit;
-            let body = Limited::new(body, limit)
-                .collect()
-                .await
-                .map_err(|e| match e.downcast::<HttpError>() {
-                    Ok(e) => *e,
-                    Err(_) => HttpError::HttpResponseBodySize(Some(limit as u64)),
-                })?
-                .to_bytes();
+            let body = match Limited::new(body, limit).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(e) => {
+                    conn.abort();
+                    return Err(match e.downcast::<HttpError>() {
+                        Ok(e) => *e,
+                        Err(_) => HttpError::HttpResponseBodySize(Some(limit as u64)),
+                    });
+                }
+            };
             let secrets = out
                 .credential
                 .as_ref()
@@ -324,7 +330,8 @@ impl WasiHttpHooks for Hooks {
                 .headers
                 .insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
             let body: WasiBody = Full::new(body).map_err(|e| match e {}).boxed_unsync();
-            let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(io);
+            let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
+                Box::new(async move { conn.await.unwrap_or(Ok(())) });
             Ok((http::Response::from_parts(parts, body), io))
         })
     }

@@ -83,6 +83,18 @@ pub fn send(req: &Request) -> Result<Response, String> {
             .append(k, v.as_bytes())
             .map_err(|e| format!("header {k}: {e:?}"))?;
     }
+    // A body goes with its length (not chunked): some servers accept
+    // nothing else.
+    if !req.body.is_empty()
+        && !req
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        headers
+            .append("content-length", req.body.len().to_string().as_bytes())
+            .map_err(|e| format!("header content-length: {e:?}"))?;
+    }
     let request = OutgoingRequest::new(headers);
     let method = match req.method.as_str() {
         "GET" => Method::Get,
