@@ -17,7 +17,8 @@
 use serde_json::{Value, json};
 use sluice_target_sdk::http::{Request, send};
 use sluice_target_sdk::{
-    CallContext, Deleted, Health, KindSpec, LiveObject, Target, TargetError, TargetInfo, healthy,
+    ApplyRequest, CallContext, Deleted, Health, KindSpec, LiveObject, Target, TargetError,
+    TargetInfo, apply_each, healthy,
 };
 
 const API_VERSION: &str = "kv.example.dev/v1";
@@ -109,46 +110,56 @@ impl Target for Kv {
             .collect()
     }
 
-    fn apply(ctx: &CallContext, o: String) -> Result<LiveObject, TargetError> {
-        let (name, value) = parse(&o)?;
-        let body = json!({"value": value, "owner": ctx.owner});
-        let r = send(&Request::new("PUT", &url(ctx, &name)?).json(&body))
-            .map_err(TargetError::Unavailable)?;
-        if !matches!(r.status, 200 | 201 | 204) {
-            return Err(TargetError::Rejected(format!(
-                "PUT {name}: status {}: {}",
-                r.status,
-                r.text()
-            )));
-        }
-        Ok(LiveObject {
-            json: object(&name, &value).to_string(),
-            owner: Some(ctx.owner.clone()),
-        })
+    fn apply(
+        ctx: &CallContext,
+        objects: Vec<ApplyRequest>,
+    ) -> Vec<Result<LiveObject, TargetError>> {
+        apply_each(objects, |o, _last| put(ctx, o))
     }
 
     fn delete(ctx: &CallContext, o: String) -> Result<Deleted, TargetError> {
-        let (name, _) = parse(&o)?;
-        match get(ctx, &name)? {
-            None => return Ok(Deleted::NotFound),
-            Some((_, owner)) if owner.as_deref() != Some(ctx.owner.as_str()) => {
-                return Err(TargetError::NotOwned(format!(
-                    "entry {name} is not this app's"
-                )));
-            }
-            Some(_) => {}
-        }
-        let r =
-            send(&Request::new("DELETE", &url(ctx, &name)?)).map_err(TargetError::Unavailable)?;
-        match r.status {
-            200 | 204 => Ok(Deleted::Deleted),
-            404 => Ok(Deleted::NotFound),
-            s => Err(TargetError::Rejected(format!("DELETE {name}: status {s}"))),
-        }
+        remove(ctx, o)
     }
 
     fn health(_ctx: &CallContext, _o: String) -> Result<Health, TargetError> {
         Ok(healthy())
+    }
+}
+
+fn put(ctx: &CallContext, o: String) -> Result<LiveObject, TargetError> {
+    let (name, value) = parse(&o)?;
+    let body = json!({"value": value, "owner": ctx.owner});
+    let r = send(&Request::new("PUT", &url(ctx, &name)?).json(&body))
+        .map_err(TargetError::Unavailable)?;
+    if !matches!(r.status, 200 | 201 | 204) {
+        return Err(TargetError::Rejected(format!(
+            "PUT {name}: status {}: {}",
+            r.status,
+            r.text()
+        )));
+    }
+    Ok(LiveObject {
+        json: object(&name, &value).to_string(),
+        owner: Some(ctx.owner.clone()),
+    })
+}
+
+fn remove(ctx: &CallContext, o: String) -> Result<Deleted, TargetError> {
+    let (name, _) = parse(&o)?;
+    match get(ctx, &name)? {
+        None => return Ok(Deleted::NotFound),
+        Some((_, owner)) if owner.as_deref() != Some(ctx.owner.as_str()) => {
+            return Err(TargetError::NotOwned(format!(
+                "entry {name} is not this app's"
+            )));
+        }
+        Some(_) => {}
+    }
+    let r = send(&Request::new("DELETE", &url(ctx, &name)?)).map_err(TargetError::Unavailable)?;
+    match r.status {
+        200 | 204 => Ok(Deleted::Deleted),
+        404 => Ok(Deleted::NotFound),
+        s => Err(TargetError::Rejected(format!("DELETE {name}: status {s}"))),
     }
 }
 

@@ -40,8 +40,8 @@ pub mod bindings {
 }
 
 pub use bindings::sluice::plugin::target_types::{
-    CallContext, Deleted, Health, HealthStatus, KindSpec, LiveObject, Setting, TargetError,
-    TargetInfo,
+    ApplyRequest, CallContext, Deleted, Health, HealthStatus, KindSpec, LastRead, LiveObject,
+    Setting, TargetError, TargetInfo,
 };
 
 /// Everything one target call's `Store` holds.
@@ -320,19 +320,31 @@ impl TargetPlugin {
         Ok(r.0.map_err(|e| explain(e, r.1)))
     }
 
-    /// Create or update `object` (JSON); the object as it is afterwards.
+    /// Create or update `objects`; one answer per object, in order (a
+    /// plugin answering another number of objects is an error).
     pub async fn apply(
         &self,
         ctx: &CallContext,
-        object: String,
-    ) -> Result<Answer<LiveObject>, PluginError> {
+        objects: Vec<ApplyRequest>,
+    ) -> Result<Vec<Answer<LiveObject>>, PluginError> {
         let ctx = ctx.clone();
-        let r = self
+        let n = objects.len();
+        let (answers, refused) = self
             .spawn(Box::new(move |store, t| {
-                Box::pin(async move { t.call_apply(store, &ctx, &object).await })
+                Box::pin(async move { t.call_apply(store, &ctx, &objects).await })
             }))
             .await?;
-        Ok(r.0.map_err(|e| explain(e, r.1)))
+        if answers.len() != n {
+            return Err(PluginError::Trap {
+                plugin: self.inner.name.clone(),
+                message: format!("apply answered {} objects for {n}", answers.len()),
+                stderr: String::new(),
+            });
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| a.map_err(|e| explain(e, refused.clone())))
+            .collect())
     }
 
     /// Delete `object` (a live object's JSON) if it carries `ctx.owner`.

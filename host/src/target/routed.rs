@@ -29,6 +29,16 @@
 //! allow-empty, and only objects still carrying this app's mark are
 //! candidates.
 //!
+//! **Reads** of one target's objects that the engine makes concurrently
+//! are batched into one plugin `read` call (see [`Batch`]), so a plugin can
+//! answer many objects with one request.
+//!
+//! **Writes** to one target are made one at a time (reads are not): many
+//! systems, PowerDNS on SQLite among them, fail concurrent changes to one
+//! zone or table rather than queue them. The applies the engine makes
+//! meanwhile are queued and handed to the plugin in one `apply` call, so
+//! it can write them with one request (PowerDNS: one PATCH per zone).
+//!
 //! **Watching** (waves, `--wait`, health): objects of a target are polled
 //! (`read`, `normalise`, `health` every [`Routed::poll_interval`]); their
 //! health becomes kstatus conditions on the view (`Reconciling`,
@@ -41,7 +51,9 @@ use super::{
     ApplyOptions, Deleted, LiveUpdate, ObjectError, Scope, Target, TargetError, WatchError,
 };
 use crate::object::{self, Object, ObjectId};
-use crate::plugin::target::{CallContext, HealthStatus, LiveObject, TargetError as PluginAnswer};
+use crate::plugin::target::{
+    ApplyRequest, CallContext, HealthStatus, LastRead, LiveObject, TargetError as PluginAnswer,
+};
 use base64::Engine as _;
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
@@ -58,11 +70,42 @@ pub const INVENTORY_TYPE: &str = "sluice.dev/target-inventory";
 pub struct Routed<'a, B> {
     base: &'a B,
     targets: Vec<PluginTarget>,
+    /// One lock per target: writes (apply, delete) to one target go one at
+    /// a time.
+    writes: Vec<tokio::sync::Mutex<()>>,
     app: String,
     parent: Parent,
     /// How often target objects are polled while watched.
     pub poll_interval: Duration,
     inventory: tokio::sync::Mutex<Option<Inventory>>,
+    /// What `read` returned for each object in this sync (key as in the
+    /// inventory; `None`: it did not exist), handed to `apply`.
+    last_read: std::sync::Mutex<HashMap<String, Option<String>>>,
+    /// One read batch per target (see [`Batch`]).
+    batches: Vec<Batch>,
+    /// Inventory entries waiting for the next write (see `record`).
+    pending: std::sync::Mutex<Vec<(String, String, Value)>>,
+    /// One apply queue per target, drained under its write lock.
+    applies: Vec<std::sync::Mutex<Vec<Queued>>>,
+}
+
+/// An object waiting to be applied, and who waits for the answer.
+type Queued = (
+    Object,
+    tokio::sync::oneshot::Sender<Result<Value, ObjectError>>,
+);
+
+/// The answer to one object's read.
+type ReadAnswer = Result<Option<Value>, ObjectError>;
+
+/// Concurrent `get`s of one target's objects, read together: each caller
+/// queues its object, then takes the runner lock; whoever holds it reads
+/// everything queued so far in one plugin `read` call and answers each
+/// caller. No timer: a read in flight is what makes the next batch.
+#[derive(Default)]
+struct Batch {
+    queue: std::sync::Mutex<Vec<(Value, tokio::sync::oneshot::Sender<ReadAnswer>)>>,
+    runner: tokio::sync::Mutex<()>,
 }
 
 /// The recorded target objects: key → (target, object).
@@ -144,11 +187,22 @@ impl<'a, B: Target> Routed<'a, B> {
         };
         Routed {
             base,
+            writes: targets
+                .iter()
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            batches: targets.iter().map(|_| Batch::default()).collect(),
+            applies: targets
+                .iter()
+                .map(|_| std::sync::Mutex::new(Vec::new()))
+                .collect(),
             targets,
             app: app.to_string(),
             parent: Parent::for_app(app, ns),
             poll_interval: Duration::from_secs(2),
             inventory: tokio::sync::Mutex::new(None),
+            last_read: std::sync::Mutex::new(HashMap::new()),
+            pending: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -159,6 +213,141 @@ impl<'a, B: Target> Routed<'a, B> {
 
     fn route_of(&self, obj: &Object) -> Option<&PluginTarget> {
         self.route(&obj.api_version, &obj.id.kind)
+    }
+
+    fn index(&self, t: &PluginTarget) -> usize {
+        self.targets
+            .iter()
+            .position(|x| x.name() == t.name())
+            .expect("t is one of self.targets")
+    }
+
+    /// The write lock of target `t`.
+    fn write_lock(&self, t: &PluginTarget) -> &tokio::sync::Mutex<()> {
+        &self.writes[self.index(t)]
+    }
+
+    /// Apply `obj` through `t`: queued, then applied with every object
+    /// queued meanwhile in one plugin `apply` call, under the target's
+    /// write lock (one write call at a time per target).
+    async fn apply_batched(&self, t: &PluginTarget, obj: &Object) -> Result<Value, ObjectError> {
+        let i = self.index(t);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Ok(mut q) = self.applies[i].lock() {
+            q.push((obj.clone(), tx));
+        }
+        {
+            let _write = self.writes[i].lock().await;
+            let items = self.applies[i]
+                .lock()
+                .map(|mut q| std::mem::take(&mut *q))
+                .unwrap_or_default();
+            if !items.is_empty() {
+                let answers = self.apply_now(t, &items).await;
+                for ((_, tx), a) in items.into_iter().zip(answers) {
+                    let _ = tx.send(a);
+                }
+            }
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(ObjectError::Transport(format!(
+                "target {}: the apply of {} was dropped",
+                t.name(),
+                obj.id
+            )))
+        })
+    }
+
+    /// One plugin `apply` call for `items`, then one `normalise` call for
+    /// what came back; an answer (view or error) per item.
+    async fn apply_now(
+        &self,
+        t: &PluginTarget,
+        items: &[Queued],
+    ) -> Vec<Result<Value, ObjectError>> {
+        let name = t.name();
+        let ctx = self.ctx(t);
+        let requests = items
+            .iter()
+            .map(|(o, _)| ApplyRequest {
+                object: o.value.to_string(),
+                last: self.last_read(t, o),
+            })
+            .collect();
+        let answers = match t.plugin.apply(&ctx, requests).await {
+            Ok(a) => a,
+            Err(e) => {
+                let e = plugin_error(name, &e);
+                return items.iter().map(|_| Err(e.clone())).collect();
+            }
+        };
+        let lives: Vec<String> = answers
+            .iter()
+            .filter_map(|a| a.as_ref().ok().map(|l| l.json.clone()))
+            .collect();
+        let normalised = match t.plugin.normalise(&ctx, lives).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                let e = answer_error(name, e);
+                return items.iter().map(|_| Err(e.clone())).collect();
+            }
+            Err(e) => {
+                let e = plugin_error(name, &e);
+                return items.iter().map(|_| Err(e.clone())).collect();
+            }
+        };
+        let mut normalised = normalised.into_iter();
+        items
+            .iter()
+            .zip(answers)
+            .map(|((o, _), a)| {
+                let live = a.map_err(|e| answer_error(name, e))?;
+                let n: Value = normalised
+                    .next()
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or(Value::Null);
+                Ok(view(&o.value, n, live.owner.as_deref()))
+            })
+            .collect()
+    }
+
+    /// Read `obj` through `t`, batched with the other reads in flight.
+    async fn read_batched(&self, t: &PluginTarget, obj: &Object) -> ReadAnswer {
+        let batch = &self.batches[self.index(t)];
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Ok(mut q) = batch.queue.lock() {
+            q.push((obj.value.clone(), tx));
+        }
+        {
+            let _run = batch.runner.lock().await;
+            let items = batch
+                .queue
+                .lock()
+                .map(|mut q| std::mem::take(&mut *q))
+                .unwrap_or_default();
+            if !items.is_empty() {
+                let values: Vec<Value> = items.iter().map(|(v, _)| v.clone()).collect();
+                match self.read_views(t, &values).await {
+                    Ok(views) => {
+                        for ((_, tx), v) in items.into_iter().zip(views) {
+                            let _ = tx.send(Ok(v));
+                        }
+                    }
+                    Err(e) => {
+                        for (_, tx) in items {
+                            let _ = tx.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(ObjectError::Transport(format!(
+                "target {}: the read of {} was dropped",
+                t.name(),
+                obj.id
+            )))
+        })
     }
 
     fn routes_gk(&self, gk: &GroupKind) -> bool {
@@ -264,25 +453,48 @@ impl<'a, B: Target> Routed<'a, B> {
     }
 
     /// Record `obj` (applied through `target`) before it is applied.
+    ///
+    /// Group commit: concurrent callers queue their entries; whoever holds
+    /// the inventory lock writes everything queued in one Secret write, so
+    /// N new objects cost a few writes, not N.
     async fn record(&self, target: &str, obj: &Object) -> Result<(), ObjectError> {
-        let mut guard = self.inventory.lock().await;
-        let inv = self.load(&mut guard).await?;
         let k = key(target, &obj.id);
         let mut stored = obj.value.clone();
         if let Some(m) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
             m.remove("namespace");
         }
-        if inv.members.get(&k).map(|(_, o)| o) == Some(&stored) {
-            return Ok(());
+        if let Ok(mut q) = self.pending.lock() {
+            q.push((k.clone(), target.to_string(), stored.clone()));
         }
-        let before = inv.clone();
-        inv.members.insert(k, (target.to_string(), stored));
-        let snapshot = inv.clone();
-        if let Err(e) = self.write(&snapshot).await {
-            *inv = before;
-            return Err(e);
+        let mut guard = self.inventory.lock().await;
+        let inv = self.load(&mut guard).await?;
+        let queued = self
+            .pending
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default();
+        let new: Vec<(String, String, Value)> = queued
+            .into_iter()
+            .filter(|(qk, _, o)| inv.members.get(qk).map(|(_, x)| x) != Some(o))
+            .collect();
+        if !new.is_empty() {
+            let before = inv.clone();
+            for (qk, t, o) in new {
+                inv.members.insert(qk, (t, o));
+            }
+            if let Err(e) = self.write(inv).await {
+                *inv = before;
+                return Err(e);
+            }
         }
-        Ok(())
+        if inv.members.get(&k).map(|(_, x)| x) == Some(&stored) {
+            Ok(())
+        } else {
+            Err(self.inventory_err(format!(
+                "{} was not recorded (an earlier write of the inventory failed); sync again",
+                obj.id
+            )))
+        }
     }
 
     /// Forget `obj` after it was deleted.
@@ -297,13 +509,38 @@ impl<'a, B: Target> Routed<'a, B> {
     }
 
     /// Read `objects` through `t` and build their views (`None`: not
-    /// there), with `meta` giving each view's metadata.
+    /// there), remembering what was read for `apply`.
     async fn read_views(
         &self,
         t: &PluginTarget,
         objects: &[Value],
     ) -> Result<Vec<Option<Value>>, ObjectError> {
-        read_views(t, &self.ctx(t), objects).await
+        let read = read_views(t, &self.ctx(t), objects).await?;
+        if let Ok(mut last) = self.last_read.lock() {
+            for (o, r) in objects.iter().zip(&read) {
+                if let Ok(obj) = object::from_value(o.clone(), None, 0) {
+                    last.insert(
+                        key(t.name(), &obj.id),
+                        r.as_ref().map(|(_, raw)| raw.clone()),
+                    );
+                }
+            }
+        }
+        Ok(read.into_iter().map(|r| r.map(|(v, _)| v)).collect())
+    }
+
+    /// What `read` returned for `obj` in this sync.
+    fn last_read(&self, t: &PluginTarget, obj: &Object) -> LastRead {
+        let known = self
+            .last_read
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key(t.name(), &obj.id)).cloned());
+        match known {
+            None => LastRead::Unknown,
+            Some(None) => LastRead::Absent,
+            Some(Some(raw)) => LastRead::Present(raw),
+        }
     }
 }
 
@@ -324,12 +561,13 @@ fn ctx_for(t: &PluginTarget, app: &str, owner: &str) -> CallContext {
     }
 }
 
-/// `read` then `normalise` of `objects` through `t`, as views.
+/// `read` then `normalise` of `objects` through `t`: each as a view, with
+/// the JSON `read` returned.
 async fn read_views(
     t: &PluginTarget,
     ctx: &CallContext,
     objects: &[Value],
-) -> Result<Vec<Option<Value>>, ObjectError> {
+) -> Result<Vec<Option<(Value, String)>>, ObjectError> {
     let name = t.name();
     let texts: Vec<String> = objects.iter().map(Value::to_string).collect();
     let lives: Vec<Option<LiveObject>> = t
@@ -370,7 +608,7 @@ async fn read_views(
                 "target {name}: normalise answered invalid JSON: {e}"
             ))
         })?;
-        out.push(Some(view(obj, n, live.owner.as_deref())));
+        out.push(Some((view(obj, n, live.owner.as_deref()), live.json)));
     }
     Ok(out)
 }
@@ -436,7 +674,7 @@ fn poll(
             }
             Ok(views) => {
                 for (o, v) in st.objects.iter().zip(views) {
-                    let v = match v {
+                    let v = match v.map(|(v, _)| v) {
                         Some(v) => {
                             let h = st.t.plugin.health(&st.ctx, v.to_string()).await;
                             match h {
@@ -484,8 +722,7 @@ impl<B: Target> Target for Routed<'_, B> {
         let Some(t) = self.route_of(obj) else {
             return self.base.get(obj).await;
         };
-        let mut v = self.read_views(t, std::slice::from_ref(&obj.value)).await?;
-        Ok(v.pop().flatten())
+        self.read_batched(t, obj).await
     }
 
     async fn list_members(
@@ -563,23 +800,7 @@ impl<B: Target> Target for Routed<'_, B> {
             return Ok(view(&obj.value, n, desired_owner(&obj.value)));
         }
         self.record(name, obj).await?;
-        let live = t
-            .plugin
-            .apply(&ctx, obj.value.to_string())
-            .await
-            .map_err(|e| plugin_error(name, &e))?
-            .map_err(|e| answer_error(name, e))?;
-        let n = t
-            .plugin
-            .normalise(&ctx, vec![live.json])
-            .await
-            .map_err(|e| plugin_error(name, &e))?
-            .map_err(|e| answer_error(name, e))?;
-        let n: Value = n
-            .first()
-            .and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or(Value::Null);
-        Ok(view(&obj.value, n, live.owner.as_deref()))
+        self.apply_batched(t, obj).await
     }
 
     async fn delete(&self, obj: &Object, uid: Option<&str>) -> Result<Deleted, ObjectError> {
@@ -587,6 +808,7 @@ impl<B: Target> Target for Routed<'_, B> {
             return self.base.delete(obj, uid).await;
         };
         let name = t.name();
+        let _write = self.write_lock(t).lock().await;
         let answer = t
             .plugin
             .delete(&self.ctx(t), obj.value.to_string())

@@ -24,10 +24,10 @@ use model::{Kind, MARK_ACCOUNT};
 use serde_json::{Value, json};
 use sluice_target_sdk::http::{self, Request, Response};
 use sluice_target_sdk::{
-    CallContext, Deleted, Health, KindSpec, LiveObject, Target, TargetError, TargetInfo, healthy,
-    param, param_spec,
+    ApplyRequest, CallContext, Deleted, Health, KindSpec, LastRead, LiveObject, Target,
+    TargetError, TargetInfo, healthy, param, param_spec,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The PowerDNS target.
 pub struct PowerDns;
@@ -84,6 +84,9 @@ impl Api {
             .send(Request::new("PATCH", &self.zone_url(zone)).json(&json!({"rrsets": rrsets})))?;
         match r.status {
             200 | 204 => Ok(()),
+            404 => Err(TargetError::Rejected(format!(
+                "zone {zone} does not exist on PowerDNS; add a Zone object in an earlier sync wave (sluice.dev/sync-wave: \"-1\") or create the zone"
+            ))),
             s => Err(status_error(&format!("PATCH zone {zone}"), s, &r)),
         }
     }
@@ -173,49 +176,38 @@ impl Target for PowerDns {
             .collect()
     }
 
-    fn apply(ctx: &CallContext, object: String) -> Result<LiveObject, TargetError> {
-        let api = Api::new(ctx)?;
-        let kind = Kind::of(&parse(&object)?)?;
-        let zone_name = kind.zone().to_string();
-        let mut zone = api.zone(&zone_name)?;
-        match &kind {
-            Kind::Zone(z) => {
-                if zone.is_none() {
-                    let r =
-                        api.send(Request::new("POST", &api.zones_url()).json(&z.create_body()))?;
-                    if !matches!(r.status, 200 | 201) {
-                        return Err(status_error(&format!("POST zone {}", z.name), r.status, &r));
-                    }
-                    zone = api.zone(&zone_name)?;
+    fn apply(
+        ctx: &CallContext,
+        objects: Vec<ApplyRequest>,
+    ) -> Vec<Result<LiveObject, TargetError>> {
+        let api = match Api::new(ctx) {
+            Ok(a) => a,
+            Err(e) => return objects.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let mut out: Vec<Option<Result<LiveObject, TargetError>>> = vec![None; objects.len()];
+        // Record sets, grouped by zone: one PATCH per zone.
+        let mut by_zone: BTreeMap<String, Vec<(usize, model::RecordSet, LastRead)>> =
+            BTreeMap::new();
+        for (i, req) in objects.into_iter().enumerate() {
+            match parse(&req.object).and_then(|v| Kind::of(&v)) {
+                Err(e) => out[i] = Some(Err(e)),
+                Ok(Kind::Zone(z)) => out[i] = Some(apply_zone(&api, ctx, &z)),
+                Ok(Kind::RecordSet(r)) => {
+                    by_zone
+                        .entry(r.zone.clone())
+                        .or_default()
+                        .push((i, r, req.last));
                 }
-                let current = zone.ok_or_else(|| {
-                    TargetError::Unavailable(format!(
-                        "zone {zone_name} is missing right after it was created"
-                    ))
-                })?;
-                api.patch(&zone_name, z.patch(&current, &ctx.owner))?;
-            }
-            Kind::RecordSet(r) => {
-                let current = zone.ok_or_else(|| {
-                    TargetError::Rejected(format!(
-                        "RecordSet {} {}: zone {zone_name} does not exist on PowerDNS; add a Zone object in an earlier sync wave (sluice.dev/sync-wave: \"-1\") or create the zone",
-                        r.name, r.rtype
-                    ))
-                })?;
-                api.patch(&zone_name, vec![r.replace(&current, &ctx.owner)])?;
             }
         }
-        let after = api.zone(&zone_name)?;
-        after
-            .as_ref()
-            .and_then(|z| kind.live(z))
-            .map(|(v, owner)| live(v, owner))
-            .ok_or_else(|| {
-                TargetError::Unavailable(format!(
-                    "{} is not there after it was applied",
-                    kind.describe()
-                ))
-            })
+        for (zone, sets) in by_zone {
+            for (i, answer) in apply_record_sets(&api, ctx, &zone, sets) {
+                out[i] = Some(answer);
+            }
+        }
+        out.into_iter()
+            .map(|a| a.unwrap_or_else(|| Err(TargetError::Unavailable("not applied".into()))))
+            .collect()
     }
 
     fn delete(ctx: &CallContext, object: String) -> Result<Deleted, TargetError> {
@@ -262,6 +254,91 @@ impl Target for PowerDns {
     fn health(_ctx: &CallContext, object: String) -> Result<Health, TargetError> {
         Kind::of(&parse(&object)?)?;
         Ok(healthy())
+    }
+}
+
+/// Create or update a zone (its nameservers and the owner's mark).
+fn apply_zone(api: &Api, ctx: &CallContext, z: &model::Zone) -> Result<LiveObject, TargetError> {
+    let kind = Kind::Zone(z.clone());
+    let mut zone = api.zone(&z.name)?;
+    if zone.is_none() {
+        let r = api.send(Request::new("POST", &api.zones_url()).json(&z.create_body()))?;
+        if !matches!(r.status, 200 | 201) {
+            return Err(status_error(&format!("POST zone {}", z.name), r.status, &r));
+        }
+        zone = api.zone(&z.name)?;
+    }
+    let current = zone.ok_or_else(|| {
+        TargetError::Unavailable(format!(
+            "zone {} is missing right after it was created",
+            z.name
+        ))
+    })?;
+    api.patch(&z.name, z.patch(&current, &ctx.owner))?;
+    api.zone(&z.name)?
+        .as_ref()
+        .and_then(|live_zone| kind.live(live_zone))
+        .map(|(v, owner)| live(v, owner))
+        .ok_or_else(|| {
+            TargetError::Unavailable(format!(
+                "{} is not there after it was applied",
+                kind.describe()
+            ))
+        })
+}
+
+/// Replace the record sets of one zone, all in one PATCH; when that
+/// fails, one PATCH each, so every set gets its own answer.
+fn apply_record_sets(
+    api: &Api,
+    ctx: &CallContext,
+    zone: &str,
+    sets: Vec<(usize, model::RecordSet, LastRead)>,
+) -> Vec<(usize, Result<LiveObject, TargetError>)> {
+    // The sets' current comments (kept on replace): from what the host
+    // read in this sync, else from the zone, read once.
+    let unknown = sets.iter().any(|(_, _, l)| matches!(l, LastRead::Unknown));
+    let zone_now = if unknown {
+        match api.zone(zone) {
+            Ok(z) => z,
+            Err(e) => {
+                return sets
+                    .into_iter()
+                    .map(|(i, _, _)| (i, Err(e.clone())))
+                    .collect();
+            }
+        }
+    } else {
+        None
+    };
+    let mut bodies = Vec::with_capacity(sets.len());
+    for (_, r, last) in &sets {
+        let current = match last {
+            LastRead::Present(j) => match parse(j) {
+                Ok(v) => model::zone_with_comments(r, &v),
+                Err(_) => json!({"rrsets": []}),
+            },
+            LastRead::Absent => json!({"rrsets": []}),
+            LastRead::Unknown => zone_now.clone().unwrap_or_else(|| json!({"rrsets": []})),
+        };
+        bodies.push(r.replace(&current, &ctx.owner));
+    }
+    let done = |r: &model::RecordSet| {
+        Ok(live(
+            Kind::RecordSet(r.clone()).normalised(),
+            Some(ctx.owner.clone()),
+        ))
+    };
+    match api.patch(zone, bodies.clone()) {
+        Ok(()) => sets.iter().map(|(i, r, _)| (*i, done(r))).collect(),
+        Err(e) if sets.len() == 1 => vec![(sets[0].0, Err(e))],
+        // PowerDNS applies a PATCH whole or not at all: find which sets it
+        // refuses, one at a time.
+        Err(_) => sets
+            .iter()
+            .zip(bodies)
+            .map(|((i, r, _), body)| (*i, api.patch(zone, vec![body]).and_then(|()| done(r))))
+            .collect(),
     }
 }
 

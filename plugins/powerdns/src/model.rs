@@ -286,6 +286,7 @@ impl Kind {
                         "ttl": set.get("ttl").cloned().unwrap_or(Value::Null),
                         "records": records,
                     },
+                    "status": {"comments": set.get("comments").cloned().unwrap_or(json!([]))},
                 });
                 Some((v, mark(set)))
             }
@@ -343,6 +344,16 @@ impl RecordSet {
     pub fn delete_body(&self) -> Value {
         json!({"name": self.name, "type": self.rtype, "changetype": "DELETE"})
     }
+}
+
+/// A zone holding only `r`'s RRset with the comments of `live` (a live
+/// RecordSet as `Kind::live` built it), for [`RecordSet::replace`].
+pub fn zone_with_comments(r: &RecordSet, live: &Value) -> Value {
+    let comments = live
+        .pointer("/status/comments")
+        .cloned()
+        .unwrap_or(json!([]));
+    json!({"rrsets": [{"name": r.name, "type": r.rtype, "comments": comments}]})
 }
 
 /// The RRset `name`/`rtype` of a zone.
@@ -517,6 +528,23 @@ mod tests {
             body["records"],
             json!([{"content": "192.0.2.20", "disabled": false}])
         );
+    }
+
+    #[test]
+    fn comments_read_earlier_are_kept_without_reading_again() {
+        let k = rs(json!({"zone": "example.test.", "name": "www.example.test.", "type": "A", "records": ["192.0.2.20"]})).expect("valid");
+        let (live, _) = k.live(&zone_json()).expect("there");
+        let Kind::RecordSet(r) = k else {
+            panic!("a record set")
+        };
+        let body = r.replace(&zone_with_comments(&r, &live), "app-2");
+        assert_eq!(
+            body["comments"],
+            json!([{"content": "hello", "account": "ops"}, {"content": "managed by sluice: app-2", "account": "sluice"}])
+        );
+        // The comments ride in status, which normalising drops.
+        let n = Kind::of(&live).expect("valid").normalised();
+        assert!(n.get("status").is_none(), "{n}");
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //!     fn describe() -> TargetInfo { /* name, kinds, params */ }
 //!     fn read(ctx: &CallContext, objects: Vec<String>) -> Result<Vec<Option<LiveObject>>, TargetError> { /* GET */ }
 //!     fn normalise(ctx: &CallContext, objects: Vec<String>) -> Result<Vec<String>, TargetError> { Ok(objects) }
-//!     fn apply(ctx: &CallContext, object: String) -> Result<LiveObject, TargetError> { /* PUT, marked ctx.owner */ }
+//!     fn apply(ctx: &CallContext, objects: Vec<ApplyRequest>) -> Vec<Result<LiveObject, TargetError>> { /* PUT each, marked ctx.owner */ }
 //!     fn delete(ctx: &CallContext, object: String) -> Result<Deleted, TargetError> { /* DELETE if marked */ }
 //!     fn health(ctx: &CallContext, object: String) -> Result<Health, TargetError> { Ok(healthy()) }
 //! }
@@ -44,8 +44,8 @@ pub mod bindings {
 
 pub use bindings::sluice::plugin::log::Level;
 pub use bindings::sluice::plugin::target_types::{
-    CallContext, Deleted, Health, HealthStatus, KindSpec, LiveObject, Setting, TargetError,
-    TargetInfo,
+    ApplyRequest, CallContext, Deleted, Health, HealthStatus, KindSpec, LastRead, LiveObject,
+    Setting, TargetError, TargetInfo,
 };
 pub use bindings::sluice::plugin::types::ParamSpec;
 
@@ -62,12 +62,23 @@ pub trait Target {
     ) -> Result<Vec<Option<LiveObject>>, TargetError>;
     /// The comparable form of each object, in order.
     fn normalise(ctx: &CallContext, objects: Vec<String>) -> Result<Vec<String>, TargetError>;
-    /// Create or update one object, marked with `ctx.owner`.
-    fn apply(ctx: &CallContext, object: String) -> Result<LiveObject, TargetError>;
+    /// Create or update objects, marked with `ctx.owner`; one answer per
+    /// object, in order. [`apply_each`] does them one by one.
+    fn apply(ctx: &CallContext, objects: Vec<ApplyRequest>)
+    -> Vec<Result<LiveObject, TargetError>>;
     /// Delete one object if it carries `ctx.owner`'s mark.
     fn delete(ctx: &CallContext, object: String) -> Result<Deleted, TargetError>;
     /// The health of one live object.
     fn health(ctx: &CallContext, object: String) -> Result<Health, TargetError>;
+}
+
+/// Apply `objects` one at a time with `f` (for targets that cannot write
+/// several objects in one request).
+pub fn apply_each(
+    objects: Vec<ApplyRequest>,
+    mut f: impl FnMut(String, LastRead) -> Result<LiveObject, TargetError>,
+) -> Vec<Result<LiveObject, TargetError>> {
+    objects.into_iter().map(|r| f(r.object, r.last)).collect()
 }
 
 /// The value of parameter `name` in the call's context, if set.
@@ -148,9 +159,9 @@ macro_rules! export_target {
             }
             fn apply(
                 ctx: $crate::CallContext,
-                object: ::std::string::String,
-            ) -> ::core::result::Result<$crate::LiveObject, $crate::TargetError> {
-                <$ty as $crate::Target>::apply(&ctx, object)
+                objects: ::std::vec::Vec<$crate::ApplyRequest>,
+            ) -> ::std::vec::Vec<::core::result::Result<$crate::LiveObject, $crate::TargetError>> {
+                <$ty as $crate::Target>::apply(&ctx, objects)
             }
             fn delete(
                 ctx: $crate::CallContext,

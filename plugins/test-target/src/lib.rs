@@ -10,8 +10,8 @@
 
 use sluice_target_sdk::http::{self, Request};
 use sluice_target_sdk::{
-    CallContext, Deleted, Health, HealthStatus, LiveObject, Target, TargetError, TargetInfo, param,
-    param_spec,
+    ApplyRequest, CallContext, Deleted, Health, HealthStatus, LiveObject, Target, TargetError,
+    TargetInfo, param, param_spec,
 };
 
 struct Hostile;
@@ -42,8 +42,8 @@ impl Target for Hostile {
         Ok(o)
     }
 
-    fn apply(_: &CallContext, _: String) -> Result<LiveObject, TargetError> {
-        Err(no())
+    fn apply(_: &CallContext, o: Vec<ApplyRequest>) -> Vec<Result<LiveObject, TargetError>> {
+        o.iter().map(|_| Err(no())).collect()
     }
 
     fn delete(_: &CallContext, _: String) -> Result<Deleted, TargetError> {
