@@ -23,7 +23,8 @@ use sluice_target_sdk::{
 
 const API_VERSION: &str = "kv.example.dev/v1";
 
-struct Kv;
+/// The key-value target.
+pub struct Kv;
 
 fn parse(object: &str) -> Result<(String, Value), TargetError> {
     let v: Value =

@@ -14,7 +14,8 @@ use sluice_target_sdk::{
     TargetInfo, param, param_spec,
 };
 
-struct Hostile;
+/// The hostile target.
+pub struct Hostile;
 
 fn no() -> TargetError {
     TargetError::Rejected("test-target only answers health".into())
