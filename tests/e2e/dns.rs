@@ -504,3 +504,74 @@ async fn a_response_over_the_size_cap_never_reaches_the_plugin() {
     );
     assert!(!seen.contains("xxxx"), "{seen}");
 }
+
+#[test]
+fn one_app_holds_a_deployment_on_kubernetes_and_its_dns_record() {
+    let Some(pdns) = pdns() else { return };
+    let c = sluice_testkit::cluster::TestCluster::shared();
+    let ns = c.namespace("dns-app");
+    let env = Env::new(&pdns, "shop");
+    // The same app, into the cluster's namespace.
+    std::fs::write(
+        env.root().join("app.yaml"),
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: repo, path: app}}\n  destination: {{namespace: {ns}}}\n  targets: [dns]\n"
+        ),
+    )
+    .expect("write");
+    env.file("zone.yaml", ZONE);
+    env.file("www.yaml", &record("www", &["192.0.2.10"]));
+    env.file(
+        "web.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx:1.27}]}\n",
+    );
+    let run = |cmd: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args([cmd, "app.yaml", "--targets", "targets", "--kubeconfig"])
+            .arg(&c.kubeconfig)
+            .env("PDNS_API_KEY", &env.key)
+            .current_dir(env.root())
+            .output()
+            .expect("run sluice")
+    };
+    let out = ok(&run("sync"));
+    assert!(
+        out.contains("Deployment") && out.contains("RecordSet"),
+        "{out}"
+    );
+    assert_eq!(pdns.dig("www.example.test", "A"), vec!["192.0.2.10"]);
+    let labels = c.kubectl_ok(&[
+        "get",
+        "deployment",
+        "web",
+        "-n",
+        &ns,
+        "-o",
+        "jsonpath={.metadata.labels}",
+    ]);
+    assert!(
+        labels.contains("applyset.kubernetes.io/part-of"),
+        "{labels}"
+    );
+    // The target inventory lives next to the ApplySet parent, in the
+    // cluster.
+    let kinds = c.kubectl_ok(&[
+        "get",
+        "secret",
+        "sluice-applyset-shop-targets",
+        "-n",
+        &ns,
+        "-o",
+        "jsonpath={.type}",
+    ]);
+    assert_eq!(kinds, "sluice.dev/target-inventory");
+    // And the diff of both is clean.
+    let diff = run("diff");
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&diff.stdout),
+        text(&diff.stderr)
+    );
+}
