@@ -575,3 +575,42 @@ fn one_app_holds_a_deployment_on_kubernetes_and_its_dns_record() {
         text(&diff.stderr)
     );
 }
+
+#[test]
+fn a_terraform_plans_powerdns_records_are_applied_without_terraform() {
+    let Some(pdns) = pdns() else { return };
+    // The zone exists already (managed elsewhere); the plan adds records
+    // to it with the pan-net provider's powerdns_record resources.
+    let (status, body) = pdns
+        .api(
+            "POST",
+            "/api/v1/servers/localhost/zones",
+            Some(r#"{"name":"example.test.","kind":"Native","nameservers":["ns1.example.test."]}"#),
+        )
+        .expect("api");
+    assert_eq!(status, 201, "{body}");
+    let env = Env::new(&pdns, "tf");
+    std::fs::write(
+        env.root().join("app.yaml"),
+        "apiVersion: sluice.dev/v1alpha1\nkind: Application\nmetadata: {name: tf}\nspec:\n  source: {repoURL: repo, path: app}\n  renderer: {name: terraform-plan, params: {resources: all}}\n  destination: {namespace: web}\n  syncPolicy: {syncOptions: [CreateNamespace=true]}\n  targets: [dns]\n",
+    )
+    .expect("write");
+    std::fs::copy(
+        crate::common::repo_root().join("tests/e2e/dns/records.tfplan.json"),
+        env.root().join("repo/app/records.tfplan.json"),
+    )
+    .expect("copy the plan");
+    let out = ok(&env.run("sync", &["--prune"]));
+    assert!(
+        out.contains("Resource") && out.contains("3 created") && out.contains("0 failed"),
+        "{out}"
+    );
+    assert_eq!(pdns.dig("www.example.test", "A"), vec!["192.0.2.77"]);
+    assert_eq!(
+        pdns.dig("example.test", "MX"),
+        vec!["10 mail.example.test."]
+    );
+    // In sync afterwards, in the Resource shape.
+    let diff = env.run("diff", &[]);
+    assert_eq!(diff.status.code(), Some(0), "{}", text(&diff.stdout));
+}

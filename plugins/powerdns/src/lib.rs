@@ -5,6 +5,13 @@
 //! - `Zone`: `spec: {name: example.test., nameservers: [ns1.example.test.], kind: Native}`;
 //! - `RecordSet`: `spec: {zone: example.test., name: www.example.test., type: A, ttl: 300, records: [192.0.2.10]}`.
 //!
+//! - Terraform-plan `Resource` objects (`terraform.sluice.dev/v1alpha1`,
+//!   from the `terraform-plan` renderer with `resources=all`) of types
+//!   `powerdns_zone` and `powerdns_record` (the pan-net provider's schema),
+//!   applied as the kinds above and shown in their own shape; an app that
+//!   lists this target routes every `Resource` to it, so other types are
+//!   refused with a message saying so.
+//!
 //! Parameters: `server` (the PowerDNS server id, default `localhost`),
 //! `url` (the API's base URL; default: the Target's first allowed origin).
 //!
@@ -132,6 +139,11 @@ impl Target for PowerDns {
                     api_version: model::API_VERSION.into(),
                     kind: "RecordSet".into(),
                     description: "the records of one name and type in a zone".into(),
+                },
+                KindSpec {
+                    api_version: model::TF_API_VERSION.into(),
+                    kind: "Resource".into(),
+                    description: "a Terraform plan's powerdns_zone or powerdns_record (pan-net provider), from the terraform-plan renderer".into(),
                 },
             ],
             params: vec![

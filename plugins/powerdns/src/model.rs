@@ -6,6 +6,8 @@ use sluice_target_sdk::TargetError;
 
 /// The kinds' `apiVersion`.
 pub const API_VERSION: &str = "dns.sluice.dev/v1alpha1";
+/// The Terraform-plan adapter's `apiVersion` for `Resource` objects.
+pub const TF_API_VERSION: &str = "terraform.sluice.dev/v1alpha1";
 /// The comment account that marks what sluice manages.
 pub const MARK_ACCOUNT: &str = "sluice";
 /// The comment content before the owner.
@@ -16,6 +18,9 @@ pub const MARK_PREFIX: &str = "managed by sluice: ";
 pub struct Zone {
     /// `metadata.name`.
     pub object: String,
+    /// Came as a Terraform `Resource` of type `powerdns_zone` (and is
+    /// shown in that shape).
+    pub terraform: bool,
     /// The zone's name, lower-case, with the trailing dot.
     pub name: String,
     /// Its nameservers, canonical and sorted.
@@ -29,6 +34,8 @@ pub struct Zone {
 pub struct RecordSet {
     /// `metadata.name`.
     pub object: String,
+    /// Came as a Terraform `Resource` of type `powerdns_record`.
+    pub terraform: bool,
     /// The zone, canonical.
     pub zone: String,
     /// The owner name, canonical.
@@ -120,6 +127,9 @@ impl Kind {
             .get("apiVersion")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        if api == TF_API_VERSION && kind == "Resource" {
+            return Kind::of_terraform(v, &object, &what);
+        }
         if api != API_VERSION {
             return Err(invalid(
                 &what,
@@ -154,6 +164,7 @@ impl Kind {
                     .to_string();
                 Ok(Kind::Zone(Zone {
                     object,
+                    terraform: false,
                     name,
                     nameservers,
                     kind,
@@ -208,6 +219,7 @@ impl Kind {
                 records.dedup();
                 Ok(Kind::RecordSet(RecordSet {
                     object,
+                    terraform: false,
                     zone,
                     name,
                     rtype,
@@ -220,6 +232,80 @@ impl Kind {
                 format!("kind {other:?} is not handled by the powerdns target (Zone, RecordSet)"),
             )),
         }
+    }
+
+    /// A Terraform-plan `Resource` of the pan-net PowerDNS provider
+    /// (`powerdns_zone`: name, kind, nameservers; `powerdns_record`: zone,
+    /// name, type, ttl, records), read as the native kind.
+    fn of_terraform(v: &Value, object: &str, what: &str) -> Result<Kind, TargetError> {
+        let rtype = v
+            .pointer("/spec/type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let planned = v
+            .pointer("/spec/plannedValues")
+            .filter(|p| p.is_object())
+            .ok_or_else(|| invalid(what, "spec.plannedValues is required"))?;
+        let pick = |keys: &[&str]| {
+            let mut m = serde_json::Map::new();
+            for k in keys {
+                if let Some(x) = planned.get(*k).filter(|x| !x.is_null()) {
+                    m.insert((*k).to_string(), x.clone());
+                }
+            }
+            Value::Object(m)
+        };
+        let (kind, spec) = match rtype {
+            "powerdns_zone" => ("Zone", pick(&["name", "kind", "nameservers"])),
+            "powerdns_record" => (
+                "RecordSet",
+                pick(&["zone", "name", "type", "ttl", "records"]),
+            ),
+            other => {
+                return Err(invalid(
+                    what,
+                    format!(
+                        "a Terraform resource of type {other:?} is not a PowerDNS resource (powerdns_zone, powerdns_record); an app listing this target may only hold those Resource objects"
+                    ),
+                ));
+            }
+        };
+        let native = json!({"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": object}, "spec": spec});
+        Ok(match Kind::of(&native)? {
+            Kind::Zone(z) => Kind::Zone(Zone {
+                terraform: true,
+                ..z
+            }),
+            Kind::RecordSet(r) => Kind::RecordSet(RecordSet {
+                terraform: true,
+                ..r
+            }),
+        })
+    }
+
+    fn terraform(&self) -> Option<&'static str> {
+        match self {
+            Kind::Zone(z) if z.terraform => Some("powerdns_zone"),
+            Kind::RecordSet(r) if r.terraform => Some("powerdns_record"),
+            _ => None,
+        }
+    }
+
+    /// `native` (an object of the native kinds) in the shape the object
+    /// came in: a Terraform `Resource` stays one.
+    fn shaped(&self, native: Value) -> Value {
+        let Some(tf_type) = self.terraform() else {
+            return native;
+        };
+        let mut out = json!({
+            "apiVersion": TF_API_VERSION, "kind": "Resource",
+            "metadata": native["metadata"].clone(),
+            "spec": {"type": tf_type, "plannedValues": native["spec"].clone()},
+        });
+        if let Some(st) = native.get("status") {
+            out["status"] = st.clone();
+        }
+        out
     }
 
     /// The zone the object is in (or is).
@@ -240,6 +326,10 @@ impl Kind {
 
     /// The canonical object.
     pub fn normalised(&self) -> Value {
+        self.shaped(self.native())
+    }
+
+    fn native(&self) -> Value {
         match self {
             Kind::Zone(z) => json!({
                 "apiVersion": API_VERSION, "kind": "Zone",
@@ -257,6 +347,10 @@ impl Kind {
     /// This object as `zone` (PowerDNS's zone JSON with its RRsets) holds
     /// it, and the owner its mark names; `None` when it is not there.
     pub fn live(&self, zone: &Value) -> Option<(Value, Option<String>)> {
+        self.live_native(zone).map(|(v, o)| (self.shaped(v), o))
+    }
+
+    fn live_native(&self, zone: &Value) -> Option<(Value, Option<String>)> {
         match self {
             Kind::Zone(z) => {
                 let soa = rrset(zone, &z.name, "SOA");
@@ -545,6 +639,37 @@ mod tests {
         // The comments ride in status, which normalising drops.
         let n = Kind::of(&live).expect("valid").normalised();
         assert!(n.get("status").is_none(), "{n}");
+    }
+
+    #[test]
+    fn terraform_resources_are_read_as_their_kind_and_keep_their_shape() {
+        let tf = json!({"apiVersion": TF_API_VERSION, "kind": "Resource", "metadata": {"name": "powerdns-record-www"},
+            "spec": {"address": "powerdns_record.www", "type": "powerdns_record", "provider": "registry.terraform.io/pan-net/powerdns",
+                     "action": "create", "plannedValues": {"zone": "example.test.", "name": "www.example.test.", "type": "A", "ttl": 300, "records": ["192.0.2.10"], "set_ptr": false}}});
+        let k = Kind::of(&tf).expect("valid");
+        assert_eq!(k.describe(), "RecordSet www.example.test. A");
+        let n = k.normalised();
+        assert_eq!(n["kind"], "Resource");
+        assert_eq!(n["spec"]["type"], "powerdns_record");
+        assert_eq!(n["spec"]["plannedValues"]["records"], json!(["192.0.2.10"]));
+        assert!(
+            n["spec"].get("address").is_none(),
+            "plan-only fields are not compared"
+        );
+        // The live form reads back the same.
+        let (live, owner) = k.live(&zone_json()).expect("there");
+        assert_eq!(owner.as_deref(), Some("app-1"));
+        assert_eq!(
+            Kind::of(&live).expect("valid").normalised()["spec"]["plannedValues"]["ttl"],
+            json!(300)
+        );
+        let other = json!({"apiVersion": TF_API_VERSION, "kind": "Resource", "metadata": {"name": "x"},
+            "spec": {"type": "aws_s3_bucket", "plannedValues": {}}});
+        let e = msg(Kind::of(&other).expect_err("not ours"));
+        assert!(
+            e.contains("a Terraform resource of type \"aws_s3_bucket\" is not a PowerDNS resource"),
+            "{e}"
+        );
     }
 
     #[test]
