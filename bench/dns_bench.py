@@ -26,6 +26,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--sluice", required=True)
 ap.add_argument("--records", type=int, default=1000)
 ap.add_argument("--octodns", default=None)
+ap.add_argument("--concurrency", type=int, default=32, help="sluice --concurrency")
 a = ap.parse_args()
 
 SCHEMA = "/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql"
@@ -104,8 +105,10 @@ def bench_sluice(n):
                     f"metadata: {{name: r{i}}}\nspec: {{zone: example.test., name: r{i}.example.test., "
                     f"type: A, ttl: 300, records: [192.0.{i // 250}.{i % 250 + 1}]}}\n")
     env = dict(os.environ, PDNS_API_KEY=KEY)
-    common = ["app.yaml", "--target", f"dir:{work}/cluster", "--targets", "targets"]
-    t1, r = timed(["/usr/bin/time", "-f", "sluice user %U s sys %S s", a.sluice, "sync", *common], cwd=work, env=env)
+    common = ["app.yaml", "--target", f"dir:{work}/cluster", "--targets", "targets",
+              "--concurrency", str(a.concurrency)]
+    pre = os.environ.get("SLUICE_BENCH_WRAP", "").split()
+    t1, r = timed([*pre, "/usr/bin/time", "-f", "sluice user %U s sys %S s", a.sluice, "sync", *common], cwd=work, env=env)
     print(r.stderr.strip().splitlines()[-1], file=sys.stderr)
     if r.returncode != 0:
         sys.exit(f"sluice sync failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")

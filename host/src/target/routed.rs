@@ -22,7 +22,8 @@
 //! recorded by the host in a Secret `<parent>-targets` next to the app's
 //! ApplySet parent (in the destination, cluster or directory), written
 //! *before* the plugin applies an object (so a crash never leaves an
-//! applied object unrecorded) and after one is deleted. `list_members`
+//! applied object unrecorded; one write per batch of applies) and after
+//! one is deleted. `list_members`
 //! reads every recorded object back through its plugin (one `read` call
 //! per target), so prune works for any system with the engine's guards: a
 //! failed render never reaches the engine, an empty one prunes only with
@@ -83,8 +84,8 @@ pub struct Routed<'a, B> {
     last_read: std::sync::Mutex<HashMap<String, Option<String>>>,
     /// One read batch per target (see [`Batch`]).
     batches: Vec<Batch>,
-    /// Inventory entries waiting for the next write (see `record`).
-    pending: std::sync::Mutex<Vec<(String, String, Value)>>,
+    /// One normalise batch per target (dry-runs), the same way.
+    normalising: Vec<Batch>,
     /// One apply queue per target, drained under its write lock.
     applies: Vec<std::sync::Mutex<Vec<Queued>>>,
 }
@@ -192,6 +193,7 @@ impl<'a, B: Target> Routed<'a, B> {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             batches: targets.iter().map(|_| Batch::default()).collect(),
+            normalising: targets.iter().map(|_| Batch::default()).collect(),
             applies: targets
                 .iter()
                 .map(|_| std::sync::Mutex::new(Vec::new()))
@@ -202,7 +204,6 @@ impl<'a, B: Target> Routed<'a, B> {
             poll_interval: Duration::from_secs(2),
             inventory: tokio::sync::Mutex::new(None),
             last_read: std::sync::Mutex::new(HashMap::new()),
-            pending: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -267,6 +268,11 @@ impl<'a, B: Target> Routed<'a, B> {
     ) -> Vec<Result<Value, ObjectError>> {
         let name = t.name();
         let ctx = self.ctx(t);
+        // Write-ahead: recorded before the plugin applies anything.
+        let objects: Vec<&Object> = items.iter().map(|(o, _)| o).collect();
+        if let Err(e) = self.record(name, &objects).await {
+            return items.iter().map(|_| Err(e.clone())).collect();
+        }
         let requests = items
             .iter()
             .map(|(o, _)| ApplyRequest {
@@ -309,6 +315,80 @@ impl<'a, B: Target> Routed<'a, B> {
                 Ok(view(&o.value, n, live.owner.as_deref()))
             })
             .collect()
+    }
+
+    /// The comparable form of desired `obj` (what a dry-run apply answers),
+    /// batched like reads.
+    async fn normalise_batched(
+        &self,
+        t: &PluginTarget,
+        obj: &Object,
+    ) -> Result<Value, ObjectError> {
+        let batch = &self.normalising[self.index(t)];
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Ok(mut q) = batch.queue.lock() {
+            q.push((obj.value.clone(), tx));
+        }
+        {
+            let _run = batch.runner.lock().await;
+            let items = batch
+                .queue
+                .lock()
+                .map(|mut q| std::mem::take(&mut *q))
+                .unwrap_or_default();
+            if !items.is_empty() {
+                let name = t.name();
+                let texts = items.iter().map(|(v, _)| v.to_string()).collect();
+                let answer = t
+                    .plugin
+                    .normalise(&self.ctx(t), texts)
+                    .await
+                    .map_err(|e| plugin_error(name, &e))
+                    .and_then(|a| a.map_err(|e| answer_error(name, e)))
+                    .and_then(|n| {
+                        if n.len() == items.len() {
+                            Ok(n)
+                        } else {
+                            Err(ObjectError::Transport(format!(
+                                "target {name}: normalise answered {} objects for {}",
+                                n.len(),
+                                items.len()
+                            )))
+                        }
+                    });
+                match answer {
+                    Ok(n) => {
+                        for ((_, tx), text) in items.into_iter().zip(n) {
+                            let v = serde_json::from_str(&text).map(Some).map_err(|e| {
+                                ObjectError::Transport(format!(
+                                    "target {name}: normalise answered invalid JSON: {e}"
+                                ))
+                            });
+                            let _ = tx.send(v);
+                        }
+                    }
+                    Err(e) => {
+                        for (_, tx) in items {
+                            let _ = tx.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        match rx.await {
+            Ok(Ok(Some(v))) => Ok(v),
+            Ok(Ok(None)) => Err(ObjectError::Transport(format!(
+                "target {}: normalise answered nothing for {}",
+                t.name(),
+                obj.id
+            ))),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ObjectError::Transport(format!(
+                "target {}: the normalise of {} was dropped",
+                t.name(),
+                obj.id
+            ))),
+        }
     }
 
     /// Read `obj` through `t`, batched with the other reads in flight.
@@ -452,49 +532,34 @@ impl<'a, B: Target> Routed<'a, B> {
             })
     }
 
-    /// Record `obj` (applied through `target`) before it is applied.
-    ///
-    /// Group commit: concurrent callers queue their entries; whoever holds
-    /// the inventory lock writes everything queued in one Secret write, so
-    /// N new objects cost a few writes, not N.
-    async fn record(&self, target: &str, obj: &Object) -> Result<(), ObjectError> {
-        let k = key(target, &obj.id);
-        let mut stored = obj.value.clone();
-        if let Some(m) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.remove("namespace");
-        }
-        if let Ok(mut q) = self.pending.lock() {
-            q.push((k.clone(), target.to_string(), stored.clone()));
-        }
+    /// Record `objects` (applied through `target`) before they are
+    /// applied: one Secret write for a whole batch of applies.
+    async fn record(&self, target: &str, objects: &[&Object]) -> Result<(), ObjectError> {
         let mut guard = self.inventory.lock().await;
         let inv = self.load(&mut guard).await?;
-        let queued = self
-            .pending
-            .lock()
-            .map(|mut q| std::mem::take(&mut *q))
-            .unwrap_or_default();
-        let new: Vec<(String, String, Value)> = queued
-            .into_iter()
-            .filter(|(qk, _, o)| inv.members.get(qk).map(|(_, x)| x) != Some(o))
+        let new: Vec<(String, Value)> = objects
+            .iter()
+            .map(|obj| {
+                let mut stored = obj.value.clone();
+                if let Some(m) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.remove("namespace");
+                }
+                (key(target, &obj.id), stored)
+            })
+            .filter(|(k, o)| inv.members.get(k).map(|(_, x)| x) != Some(o))
             .collect();
-        if !new.is_empty() {
-            let before = inv.clone();
-            for (qk, t, o) in new {
-                inv.members.insert(qk, (t, o));
-            }
-            if let Err(e) = self.write(inv).await {
-                *inv = before;
-                return Err(e);
-            }
+        if new.is_empty() {
+            return Ok(());
         }
-        if inv.members.get(&k).map(|(_, x)| x) == Some(&stored) {
-            Ok(())
-        } else {
-            Err(self.inventory_err(format!(
-                "{} was not recorded (an earlier write of the inventory failed); sync again",
-                obj.id
-            )))
+        let before = inv.clone();
+        for (k, o) in new {
+            inv.members.insert(k, (target.to_string(), o));
         }
+        if let Err(e) = self.write(inv).await {
+            *inv = before;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Forget `obj` after it was deleted.
@@ -780,26 +845,10 @@ impl<B: Target> Target for Routed<'_, B> {
         let Some(t) = self.route_of(obj) else {
             return self.base.apply(obj, opts).await;
         };
-        let name = t.name();
-        let ctx = self.ctx(t);
         if opts.dry_run {
-            let n = t
-                .plugin
-                .normalise(&ctx, vec![obj.value.to_string()])
-                .await
-                .map_err(|e| plugin_error(name, &e))?
-                .map_err(|e| answer_error(name, e))?;
-            let n = n.into_iter().next().ok_or_else(|| {
-                ObjectError::Transport(format!("target {name}: normalise answered nothing"))
-            })?;
-            let n: Value = serde_json::from_str(&n).map_err(|e| {
-                ObjectError::Transport(format!(
-                    "target {name}: normalise answered invalid JSON: {e}"
-                ))
-            })?;
+            let n = self.normalise_batched(t, obj).await?;
             return Ok(view(&obj.value, n, desired_owner(&obj.value)));
         }
-        self.record(name, obj).await?;
         self.apply_batched(t, obj).await
     }
 
