@@ -367,6 +367,20 @@ async fn a_request_to_an_origin_not_allowed_is_refused_without_a_connection() {
             "{seen}"
         );
     }
+    // A plugin failing because of a refusal gets the host's reason added
+    // to its error (and the refusal is logged under the target's name).
+    let err = p
+        .read(&ctx("fetch", &format!("{forbidden_origin}/x")), vec![])
+        .await
+        .expect("no trap")
+        .expect_err("refused");
+    let text = format!("{err:?}");
+    assert!(
+        text.contains(&format!(
+            "(a request to {forbidden_origin} was refused: that origin is not in the Target's allowedOrigins)"
+        )),
+        "{text}"
+    );
     // Neither listener saw a connection.
     std::thread::sleep(Duration::from_millis(200));
     for l in [&forbidden, &allowed] {

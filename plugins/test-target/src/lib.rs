@@ -6,7 +6,8 @@
 //! - `env`: report its environment variables and arguments;
 //! - `spin`: never return.
 //!
-//! The other exports refuse everything.
+//! `read` GETs `url` and fails with the error when that fails; the other
+//! exports refuse everything.
 
 use sluice_target_sdk::http::{self, Request};
 use sluice_target_sdk::{
@@ -35,8 +36,11 @@ impl Target for Hostile {
         }
     }
 
-    fn read(_: &CallContext, _: Vec<String>) -> Result<Vec<Option<LiveObject>>, TargetError> {
-        Err(no())
+    fn read(ctx: &CallContext, _: Vec<String>) -> Result<Vec<Option<LiveObject>>, TargetError> {
+        // GET the parameter `url`; a failure is this call's error.
+        let url = param(ctx, "url").unwrap_or_default();
+        http::send(&Request::new("GET", url)).map_err(TargetError::Unavailable)?;
+        Ok(Vec::new())
     }
 
     fn normalise(_: &CallContext, o: Vec<String>) -> Result<Vec<String>, TargetError> {
