@@ -495,7 +495,7 @@ fn oracle_tofu_apply_and_sluice_sync_make_the_same_objects() {
 
 /// A component built against the frozen sluice:plugin@0.1.0 contract still
 /// loads, reads the tree and renders (its objects carry no sensitive
-/// paths), next to the 0.2.0 built-ins.
+/// paths), next to the current (0.3.0) built-ins.
 #[test]
 fn a_0_1_0_component_still_renders() {
     let repo = tempfile::tempdir().expect("tempdir");
@@ -535,7 +535,7 @@ fn a_0_1_0_component_still_renders() {
     assert_eq!(e.results().len(), 1);
     assert_eq!(e.results()[0].message, "name.txt is missing");
 
-    // And a 0.2.0 built-in in the same runtime reports sensitive paths.
+    // And a current built-in in the same runtime reports sensitive paths.
     let plan = app_with("manifest.tfplan.json");
     let tree: Arc<dyn Tree> = Arc::new(DirTree::new(plan.path()).expect("tree"));
     let r = renderers

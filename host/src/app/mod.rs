@@ -141,6 +141,11 @@ pub struct Spec {
     /// limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision_history_limit: Option<i64>,
+    /// The Targets (by `metadata.name`, loaded with `--targets DIR`) the
+    /// app's objects may go to: an object of a kind one of them declares
+    /// goes to it; everything else to the destination.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 /// `spec.source`.

@@ -10,6 +10,7 @@ mod render;
 mod serve;
 mod source;
 mod sync;
+mod targets;
 mod wait;
 
 use clap::{Parser, Subcommand, ValueEnum};

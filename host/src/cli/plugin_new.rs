@@ -238,7 +238,7 @@ mod tests {
                 }
             }
             let wit = files.iter().find(|f| f.0 == "wit/plugin.wit").expect("wit");
-            assert!(wit.1.contains("package sluice:plugin@0.2.0;"));
+            assert!(wit.1.contains("package sluice:plugin@0.3.0;"));
             assert!(files.iter().any(|f| f.0 == "build.sh" && f.2));
         }
         let rust = files("my-plugin", Lang::Rust);

@@ -62,6 +62,11 @@ pub struct AppArgs {
         value_delimiter = ':'
     )]
     pub allow_local_repo: Vec<PathBuf>,
+    /// A directory of Target declarations (systems other than Kubernetes,
+    /// reached through target plugins); the app's `spec.targets` names
+    /// which of them it uses.
+    #[arg(long, value_name = "DIR", env = "SLUICE_TARGETS")]
+    pub targets: Option<PathBuf>,
 }
 
 /// Arguments of `sluice sync`.
@@ -114,6 +119,8 @@ pub struct Prepared {
     pub destination: Destination,
     /// Flux `substituteFrom` variables still to read from the target.
     pub substitution: Option<sluice::engine::Substitution>,
+    /// The target plugins the app lists (`spec.targets`), loaded.
+    pub targets: Vec<sluice::target::plugin::PluginTarget>,
 }
 
 /// Read Flux `substituteFrom` variables from the connected target and
@@ -218,6 +225,16 @@ pub fn prepare(args: &AppArgs, global: &Global) -> Result<Prepared, i32> {
         eprintln!("{}", super::plugin::format_diagnostic(r));
     }
     let substitution = app.pending_substitution().cloned();
+    let targets = super::targets::load_for_app(
+        args.targets.as_deref(),
+        &app.targets,
+        &app.name,
+        renderers.runtime(),
+    )
+    .map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    })?;
     let mut options = app.sync;
     options.concurrency = args.concurrency.max(1);
     Ok(Prepared {
@@ -225,6 +242,7 @@ pub fn prepare(args: &AppArgs, global: &Global) -> Result<Prepared, i32> {
         options,
         destination: app.destination,
         substitution,
+        targets,
     })
 }
 
@@ -298,13 +316,24 @@ pub async fn run_on(
         None => sluice::sync::StatusSink::new(|line| eprintln!("{line}")),
     };
     match target {
-        AnyTarget::Dir(t) => {
-            sluice::sync::run(t, prepared.objects, &prepared.options, &progress).await
-        }
-        AnyTarget::Kube(t) => {
-            sluice::sync::run(t.as_ref(), prepared.objects, &prepared.options, &progress).await
-        }
+        AnyTarget::Dir(t) => run_routed(t, prepared, &progress).await,
+        AnyTarget::Kube(t) => run_routed(t.as_ref(), prepared, &progress).await,
     }
+}
+
+/// Run the engine on `target`, or on it and the app's target plugins.
+async fn run_routed<T: sluice::target::Target>(
+    target: &T,
+    prepared: Prepared,
+    progress: &dyn Progress,
+) -> Result<Report, sluice::sync::SyncError> {
+    if prepared.targets.is_empty() {
+        return sluice::sync::run(target, prepared.objects, &prepared.options, progress).await;
+    }
+    let o = &prepared.options;
+    let routed =
+        sluice::target::routed::Routed::new(target, prepared.targets, &o.app, &o.namespace);
+    sluice::sync::run(&routed, prepared.objects, o, progress).await
 }
 
 /// The runtime the async parts run on.

@@ -216,6 +216,8 @@ pub struct App {
     /// The other sources of a multi-source Application, each with what to
     /// render from it; their objects are synced with the first source's.
     pub extra: Vec<(ResolvedSource, RenderSpec)>,
+    /// The Targets the Application lists (`spec.targets`).
+    pub targets: Vec<String>,
 }
 
 impl App {
@@ -596,6 +598,7 @@ fn resolve_inner(def: &AppDef, settings: &Settings, git: &GitFn<'_>) -> Result<A
             namespace: f.namespace.clone(),
         })
     });
+    let targets = file.map(|a| a.spec.targets.clone()).unwrap_or_default();
     Ok(App {
         name,
         source,
@@ -604,6 +607,7 @@ fn resolve_inner(def: &AppDef, settings: &Settings, git: &GitFn<'_>) -> Result<A
         destination,
         substitution,
         extra,
+        targets,
     })
 }
 

@@ -23,3 +23,13 @@ pub fn all() -> &'static [Builtin] {
 pub fn get(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)
 }
+
+/// Every built-in target plugin (the `target` world).
+pub fn targets() -> &'static [Builtin] {
+    TARGET_BUILTINS
+}
+
+/// The built-in target plugin called `name`.
+pub fn target(name: &str) -> Option<&'static Builtin> {
+    TARGET_BUILTINS.iter().find(|b| b.name == name)
+}

@@ -69,7 +69,11 @@ mod bindings;
 pub mod builtin;
 mod cache;
 mod clock;
+#[cfg(test)]
+mod compat_tests;
+pub mod outbound;
 mod sandbox;
+pub mod target;
 mod text;
 
 pub use bindings::{
@@ -121,6 +125,14 @@ pub enum PluginError {
     /// The component does not implement the renderer world.
     #[error("plugin {plugin}: does not implement sluice:plugin/renderer@0.1.0 ({reason})")]
     Link {
+        /// The plugin.
+        plugin: String,
+        /// What is missing.
+        reason: String,
+    },
+    /// The component does not implement the target world.
+    #[error("plugin {plugin}: does not implement sluice:plugin/target@0.3.0 ({reason})")]
+    TargetLink {
         /// The plugin.
         plugin: String,
         /// What is missing.
@@ -236,6 +248,8 @@ impl Runtime {
         .map_err(engine_err)?;
         linker.allow_shadowing(false);
         bindings::Renderer::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+            .map_err(engine_err)?;
+        bindings::v0_2::Renderer::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(engine_err)?;
         bindings::v0_1::Renderer::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(engine_err)?;
@@ -437,7 +451,8 @@ impl Plugin {
         &self.inner.name
     }
 
-    /// The contract version the plugin was built for (`0.2.0`, `0.1.0`).
+    /// The contract version the plugin was built for (`0.3.0`, `0.2.0`,
+    /// `0.1.0`).
     pub fn contract(&self) -> &'static str {
         self.inner.pre.version()
     }

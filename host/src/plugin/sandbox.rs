@@ -178,7 +178,8 @@ impl Captured {
         c
     }
 
-    fn push(&self, bytes: &[u8]) {
+    /// Keep `bytes` (up to the cap; the rest is counted).
+    pub fn push(&self, bytes: &[u8]) {
         if let Ok(mut g) = self.inner.lock() {
             let room = g.cap.saturating_sub(g.buf.len());
             let take = room.min(bytes.len());

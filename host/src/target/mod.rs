@@ -12,6 +12,10 @@
 //!   per object at `<namespace or _cluster>/<group>_<kind>_<name>.yaml`
 //!   (`core` for the core group), so everything runs without a cluster.
 //!
+//! Systems other than Kubernetes are reached through target plugins
+//! ([`plugin`]: the `Target` declarations), which [`routed::Routed`]
+//! combines with one of the two above, per object.
+//!
 //! **Watching belongs to the target.** Waiting (between waves, for hooks,
 //! for `--wait` and `sluice wait`) consumes the stream of live-object
 //! updates that [`Target::watch`] returns; the sync engine never talks to
@@ -29,6 +33,8 @@ pub mod cluster_secret;
 pub mod destination;
 pub mod dir;
 pub mod kube;
+pub mod plugin;
+pub mod routed;
 
 use crate::object::{Object, ObjectId};
 use applyset::GroupKind;

@@ -4,7 +4,10 @@
 //!   and `sshd`, serving repositories made by deterministic scripts;
 //! - [`cluster`]: `etcd` and `kube-apiserver` built from their Go modules
 //!   (see `tests/cluster/`), started the way controller-runtime's envtest
-//!   does.
+//!   does;
+//! - [`powerdns`]: a PowerDNS authoritative server (SQLite backend) and
+//!   `dig`.
 
 pub mod cluster;
 pub mod git;
+pub mod powerdns;

@@ -1,0 +1,599 @@
+//! `Target` declarations: which target plugin manages which system, where
+//! it may send requests, and with which credentials.
+//!
+//! ```yaml
+//! apiVersion: sluice.dev/v1alpha1
+//! kind: Target
+//! metadata: {name: dns}
+//! spec:
+//!   plugin: {name: powerdns}          # or {path: x.wasm, sha256: ...}
+//!   allowedOrigins: ["http://127.0.0.1:8081"]
+//!   credentials: {header: X-API-Key, fromEnv: PDNS_API_KEY}   # or fromFile; or basicAuth: true
+//!   params: {server: localhost}
+//! ```
+//!
+//! [`load_dir`] reads every `*.yaml`, `*.yml` and `*.json` file of a
+//! directory (`--targets DIR`); [`PluginTarget::load`] turns one
+//! declaration into a loaded plugin with its outbound rules. Credentials
+//! are read by the host when the Target is loaded and never passed to the
+//! plugin (see [`crate::plugin::outbound`]). A path plugin requires its
+//! sha256, like a renderer file. Kubernetes `secretRef` credentials are not
+//! supported yet and are refused with a message saying so.
+
+use crate::plugin::outbound::{Credential, Origin, Outbound};
+use crate::plugin::target::{Setting, TargetPlugin};
+use crate::plugin::{PluginError, Runtime, builtin};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The `apiVersion` of a Target declaration.
+pub const API_VERSION: &str = "sluice.dev/v1alpha1";
+
+/// The error returned when Target declarations cannot be read or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetConfigError {
+    /// The directory or a file in it could not be read.
+    #[error("cannot read Target declarations from {path}")]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not a valid Target declaration.
+    #[error("{path}: not a valid Target declaration: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// Two declarations share a name.
+    #[error("Target {name} is declared twice ({first} and {second}); rename one")]
+    Duplicate {
+        /// The name.
+        name: String,
+        /// The first file.
+        first: PathBuf,
+        /// The second file.
+        second: PathBuf,
+    },
+    /// The Target's credentials could not be read.
+    #[error("Target {name} ({path}): {message}")]
+    Credentials {
+        /// The Target.
+        name: String,
+        /// Its file.
+        path: PathBuf,
+        /// What is missing, and what to do.
+        message: String,
+    },
+    /// The plugin could not be loaded.
+    #[error("Target {name} ({path}): cannot load its plugin")]
+    Plugin {
+        /// The Target.
+        name: String,
+        /// Its file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<PluginError>,
+    },
+    /// The plugin refuses the declaration (an unknown parameter, a kind
+    /// of a Kubernetes group).
+    #[error("Target {name} ({path}): {message}")]
+    Refused {
+        /// The Target.
+        name: String,
+        /// Its file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct File {
+    api_version: String,
+    kind: String,
+    metadata: Metadata,
+    spec: Spec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Metadata {
+    name: String,
+    #[serde(default)]
+    #[allow(dead_code, reason = "accepted for kubectl-style files; not used")]
+    namespace: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code, reason = "accepted for kubectl-style files; not used")]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    #[allow(dead_code, reason = "accepted for kubectl-style files; not used")]
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Spec {
+    plugin: PluginSpec,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    credentials: Option<Credentials>,
+    #[serde(default)]
+    params: BTreeMap<String, Value>,
+}
+
+/// Which plugin a Target runs.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSpec {
+    /// A built-in target plugin (`powerdns`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A `.wasm` file, relative to the declaration's directory.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The file's required sha256 (hex).
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+/// Where the credential comes from and how it is sent.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Credentials {
+    /// Send the value in this header (e.g. `X-API-Key`).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// Send `Authorization: Basic ...`; the value is `user:password`.
+    #[serde(default)]
+    pub basic_auth: bool,
+    /// Read the value from this environment variable (of sluice).
+    #[serde(default)]
+    pub from_env: Option<String>,
+    /// Read the value from this file (relative to the declaration's
+    /// directory; one trailing newline is dropped).
+    #[serde(default)]
+    pub from_file: Option<String>,
+    /// A Kubernetes Secret (not supported yet).
+    #[serde(default)]
+    pub secret_ref: Option<Value>,
+}
+
+/// One Target declaration, checked.
+#[derive(Debug, Clone)]
+pub struct TargetDecl {
+    /// `metadata.name`.
+    pub name: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The plugin.
+    pub plugin: PluginSpec,
+    /// Where requests may go.
+    pub origins: Vec<Origin>,
+    /// The credentials' source.
+    pub credentials: Option<Credentials>,
+    /// `spec.params`.
+    pub params: BTreeMap<String, Value>,
+}
+
+fn invalid(path: &Path, message: impl Into<String>) -> TargetConfigError {
+    TargetConfigError::Invalid {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Parse the Target declarations in `text` (YAML, several documents
+/// allowed; documents of other kinds are refused).
+pub fn parse(path: &Path, text: &str) -> Result<Vec<TargetDecl>, TargetConfigError> {
+    let mut out = Vec::new();
+    for doc in serde_norway::Deserializer::from_str(text) {
+        let v = Value::deserialize(doc).map_err(|e| invalid(path, e.to_string()))?;
+        if v.is_null() {
+            continue;
+        }
+        let f: File = serde_json::from_value(v).map_err(|e| invalid(path, e.to_string()))?;
+        if f.api_version != API_VERSION || f.kind != "Target" {
+            return Err(invalid(
+                path,
+                format!(
+                    "apiVersion/kind is {}/{}, expected {API_VERSION}/Target",
+                    f.api_version, f.kind
+                ),
+            ));
+        }
+        let name = f.metadata.name;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(invalid(
+                path,
+                format!("metadata.name {name:?} must be lower-case letters, digits and '-'"),
+            ));
+        }
+        let p = &f.spec.plugin;
+        match (&p.name, &p.path, &p.sha256) {
+            (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+            (None, Some(_), None) => {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "Target {name}: spec.plugin.path needs spec.plugin.sha256 (run sha256sum on the file)"
+                    ),
+                ));
+            }
+            _ => {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "Target {name}: spec.plugin needs either name (a built-in target plugin) or path and sha256"
+                    ),
+                ));
+            }
+        }
+        if f.spec.allowed_origins.is_empty() {
+            return Err(invalid(
+                path,
+                format!(
+                    "Target {name}: spec.allowedOrigins is empty; list where its plugin may send requests, e.g. http://127.0.0.1:8081"
+                ),
+            ));
+        }
+        let origins = f
+            .spec
+            .allowed_origins
+            .iter()
+            .map(|o| {
+                Origin::parse(o)
+                    .map_err(|m| invalid(path, format!("Target {name}: spec.allowedOrigins: {m}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(c) = &f.spec.credentials {
+            let how = usize::from(c.header.is_some()) + usize::from(c.basic_auth);
+            let from = usize::from(c.from_env.is_some())
+                + usize::from(c.from_file.is_some())
+                + usize::from(c.secret_ref.is_some());
+            if how != 1 || from != 1 {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "Target {name}: spec.credentials needs one of header or basicAuth: true, and one of fromEnv, fromFile or secretRef"
+                    ),
+                ));
+            }
+        }
+        out.push(TargetDecl {
+            name,
+            file: path.to_path_buf(),
+            plugin: f.spec.plugin,
+            origins,
+            credentials: f.spec.credentials,
+            params: f.spec.params,
+        });
+    }
+    Ok(out)
+}
+
+/// Read every Target declaration in `dir` (`*.yaml`, `*.yml`, `*.json`),
+/// sorted by name.
+pub fn load_dir(dir: &Path) -> Result<Vec<TargetDecl>, TargetConfigError> {
+    let read_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TargetConfigError::Read { path, source }
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_err(dir))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+        })
+        .collect();
+    files.sort();
+    let mut out: Vec<TargetDecl> = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(read_err(&f))?;
+        for d in parse(&f, &text)? {
+            if let Some(first) = out.iter().find(|o| o.name == d.name) {
+                return Err(TargetConfigError::Duplicate {
+                    name: d.name,
+                    first: first.file.clone(),
+                    second: f,
+                });
+            }
+            out.push(d);
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+impl TargetDecl {
+    fn base_dir(&self) -> &Path {
+        self.file.parent().unwrap_or(Path::new("."))
+    }
+
+    fn cred_err(&self, message: String) -> TargetConfigError {
+        TargetConfigError::Credentials {
+            name: self.name.clone(),
+            path: self.file.clone(),
+            message,
+        }
+    }
+
+    /// Read the credential (from the environment or a file).
+    pub fn credential(&self) -> Result<Option<Credential>, TargetConfigError> {
+        let Some(c) = &self.credentials else {
+            return Ok(None);
+        };
+        let value = if let Some(var) = &c.from_env {
+            std::env::var(var).map_err(|_| {
+                self.cred_err(format!(
+                    "credentials.fromEnv: environment variable {var} is not set; export it before running sluice"
+                ))
+            })?
+        } else if let Some(file) = &c.from_file {
+            let p = self.base_dir().join(file);
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                self.cred_err(format!(
+                    "credentials.fromFile: cannot read {}: {e}",
+                    p.display()
+                ))
+            })?;
+            text.strip_suffix('\n')
+                .map(|t| t.strip_suffix('\r').unwrap_or(t))
+                .unwrap_or(&text)
+                .to_string()
+        } else {
+            return Err(self.cred_err(
+                "credentials.secretRef is not supported yet; use fromEnv or fromFile".into(),
+            ));
+        };
+        let bad = || {
+            self.cred_err(
+                "the credential is not a valid HTTP header value (a newline or control character)"
+                    .into(),
+            )
+        };
+        if c.basic_auth {
+            if !value.contains(':') {
+                return Err(
+                    self.cred_err("credentials.basicAuth: the value must be user:password".into())
+                );
+            }
+            return Credential::basic(&value).map(Some).ok_or_else(bad);
+        }
+        let header = c.header.as_deref().unwrap_or_default();
+        let name = http::HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+            self.cred_err(format!(
+                "credentials.header {header:?} is not a header name"
+            ))
+        })?;
+        Credential::header(name, &value).map(Some).ok_or_else(bad)
+    }
+
+    /// `spec.params` as the plugin gets them: sorted by name, strings as
+    /// they are, other values as JSON text.
+    pub fn settings(&self) -> Vec<Setting> {
+        self.params
+            .iter()
+            .map(|(k, v)| Setting {
+                name: k.clone(),
+                value: match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            })
+            .collect()
+    }
+}
+
+/// A Target, loaded: its plugin, the kinds it handles, its settings.
+#[derive(Clone)]
+pub struct PluginTarget {
+    /// The declaration.
+    pub decl: TargetDecl,
+    /// The plugin.
+    pub plugin: TargetPlugin,
+    /// `(apiVersion, kind)` of every kind it handles.
+    pub kinds: BTreeSet<(String, String)>,
+    /// `spec.params`, as passed to the plugin.
+    pub settings: Vec<Setting>,
+}
+
+impl std::fmt::Debug for PluginTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PluginTarget({} with {})",
+            self.decl.name,
+            self.plugin.name()
+        )
+    }
+}
+
+impl PluginTarget {
+    /// Load the plugin `decl` names on `rt`, with its outbound rules and
+    /// credential, and check its parameters and kinds.
+    pub fn load(rt: &Runtime, decl: &TargetDecl) -> Result<PluginTarget, TargetConfigError> {
+        let refuse = |message: String| TargetConfigError::Refused {
+            name: decl.name.clone(),
+            path: decl.file.clone(),
+            message,
+        };
+        let plugin_err = |source| TargetConfigError::Plugin {
+            name: decl.name.clone(),
+            path: decl.file.clone(),
+            source: Box::new(source),
+        };
+        let mut outbound = Outbound::new(&decl.name, decl.origins.clone());
+        outbound.credential = decl.credential()?;
+        let plugin = match (&decl.plugin.name, &decl.plugin.path) {
+            (Some(name), _) => {
+                let b = builtin::target(name).ok_or_else(|| {
+                    let known: Vec<&str> = builtin::targets().iter().map(|b| b.name).collect();
+                    refuse(format!(
+                        "spec.plugin.name {name:?} is not a built-in target plugin (built in: {}); use path and sha256 for a plugin file",
+                        known.join(", ")
+                    ))
+                })?;
+                rt.load_target(b.name, b.wasm, Some(b.sha256), outbound)
+                    .map_err(plugin_err)?
+            }
+            (None, Some(path)) => {
+                let p = decl.base_dir().join(path);
+                let wasm = std::fs::read(&p).map_err(|source| TargetConfigError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.clone());
+                rt.load_target(&name, &wasm, decl.plugin.sha256.as_deref(), outbound)
+                    .map_err(plugin_err)?
+            }
+            (None, None) => return Err(refuse("spec.plugin names no plugin".into())),
+        };
+        let info = plugin.info();
+        for k in decl.params.keys() {
+            if !info.params.iter().any(|p| &p.name == k) {
+                let known: Vec<&str> = info.params.iter().map(|p| p.name.as_str()).collect();
+                return Err(refuse(format!(
+                    "spec.params.{k} is not a parameter of target plugin {} (it takes: {})",
+                    info.name,
+                    known.join(", ")
+                )));
+            }
+        }
+        let mut kinds = BTreeSet::new();
+        for k in &info.kinds {
+            let group = crate::object::group_of(&k.api_version);
+            if group.is_empty() || group.ends_with("k8s.io") || !group.contains('.') {
+                return Err(refuse(format!(
+                    "target plugin {} declares kind {} in {}, a group Kubernetes serves; a target's kinds need their own group (e.g. dns.sluice.dev)",
+                    info.name, k.kind, k.api_version
+                )));
+            }
+            kinds.insert((k.api_version.clone(), k.kind.clone()));
+        }
+        Ok(PluginTarget {
+            decl: decl.clone(),
+            settings: decl.settings(),
+            plugin,
+            kinds,
+        })
+    }
+
+    /// The Target's name.
+    pub fn name(&self) -> &str {
+        &self.decl.name
+    }
+
+    /// Whether it handles `kind` in `api_version`.
+    pub fn handles(&self, api_version: &str, kind: &str) -> bool {
+        self.kinds
+            .iter()
+            .any(|(a, k)| a == api_version && k == kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Result<TargetDecl, TargetConfigError> {
+        parse(Path::new("/t/dns.yaml"), text).map(|mut v| v.remove(0))
+    }
+
+    #[test]
+    fn a_declaration_parses_with_its_origins_and_credentials() {
+        let d = one(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {name: dns}\nspec:\n  plugin: {name: powerdns}\n  allowedOrigins: [\"http://127.0.0.1:8081\"]\n  credentials: {header: X-API-Key, fromEnv: SLUICE_TEST_NOT_SET_ANYWHERE}\n  params: {server: localhost, retries: 3}\n",
+        )
+        .expect("valid");
+        assert_eq!(d.name, "dns");
+        assert_eq!(d.origins[0].to_string(), "http://127.0.0.1:8081");
+        assert_eq!(
+            d.settings()
+                .iter()
+                .map(|s| (s.name.as_str(), s.value.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("retries", "3"), ("server", "localhost")]
+        );
+        let e = d.credential().expect_err("not set").to_string();
+        assert!(
+            e.contains(
+                "credentials.fromEnv: environment variable SLUICE_TEST_NOT_SET_ANYWHERE is not set"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_declarations_name_the_field() {
+        let base = "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {name: dns}\nspec:\n";
+        let cases = [
+            (
+                "  plugin: {path: x.wasm}\n  allowedOrigins: [\"http://h:1\"]\n",
+                "spec.plugin.path needs spec.plugin.sha256",
+            ),
+            (
+                "  plugin: {name: powerdns}\n",
+                "spec.allowedOrigins is empty",
+            ),
+            (
+                "  plugin: {name: powerdns}\n  allowedOrigins: [\"http://h:1/api\"]\n",
+                "an origin is scheme://host:port only",
+            ),
+            (
+                "  plugin: {name: powerdns}\n  allowedOrigins: [\"http://h:1\"]\n  credentials: {header: X, basicAuth: true, fromEnv: A}\n",
+                "spec.credentials needs one of header or basicAuth",
+            ),
+            (
+                "  plugin: {name: powerdns}\n  allowedOrigins: [\"http://h:1\"]\n  secrets: {}\n",
+                "unknown field `secrets`",
+            ),
+        ];
+        for (spec, want) in cases {
+            let e = one(&format!("{base}{spec}")).expect_err(want).to_string();
+            assert!(e.contains(want), "{e}");
+            assert!(
+                e.starts_with("/t/dns.yaml: not a valid Target declaration"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn file_credentials_drop_one_newline_and_basic_auth_needs_a_colon() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("key"), "s3cret\n").expect("write");
+        let file = dir.path().join("dns.yaml");
+        let text = "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {name: dns}\nspec:\n  plugin: {name: powerdns}\n  allowedOrigins: [\"http://h:1\"]\n  credentials: {header: X-API-Key, fromFile: key}\n";
+        let d = parse(&file, text).expect("valid").remove(0);
+        let c = d.credential().expect("readable").expect("some");
+        assert_eq!(c.value.to_str().expect("ascii"), "s3cret");
+        let basic = text.replace("header: X-API-Key", "basicAuth: true");
+        let d = parse(&file, &basic).expect("valid").remove(0);
+        let e = d.credential().expect_err("no colon").to_string();
+        assert!(
+            e.contains("credentials.basicAuth: the value must be user:password"),
+            "{e}"
+        );
+    }
+}
