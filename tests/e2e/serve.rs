@@ -1626,3 +1626,52 @@ async fn flux_kustomizations_in_one_file_honour_depends_on_and_suspend() {
     );
     svc.shutdown(Duration::from_secs(5)).await;
 }
+
+/// Flux's `GitRepository.spec.secretRef`: the service reads the Secret from
+/// its cluster and fetches a repository that needs a password with it; a
+/// missing Secret is named on the app, which syncs once it exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flux_secret_ref_gives_the_repository_credentials() {
+    use sluice_testkit::git::{PASSWORD, USER};
+    let cluster = TestCluster::shared();
+    let flux_ns = cluster.namespace("serve-flux-auth");
+    let ns = cluster.namespace("serve-flux-auth-target");
+    // Repositories named private-* need a password on the HTTP server.
+    repo(
+        "private-serve-flux",
+        &[("app/cm.yaml", &cm_yaml("secret-fed", "1"))],
+    );
+    let url = server().http_url("private-serve-flux");
+    let text = format!(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: repo, namespace: {flux_ns}}}\nspec: {{interval: 1m, url: \"{url}\", ref: {{branch: main}}, secretRef: {{name: git-auth}}}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: authed, namespace: {flux_ns}}}\nspec:\n  interval: 2s\n  path: ./app\n  prune: true\n  sourceRef: {{kind: GitRepository, name: repo}}\n  targetNamespace: {ns}\n"
+    );
+    let e = env();
+    std::fs::write(e.apps.join("flux.yaml"), text).expect("write");
+    // interval: 2s, so the app is tried again soon once the Secret exists.
+    let mut cfg = config(&e, Duration::from_secs(2));
+    // The test Git server speaks plain HTTP on loopback.
+    cfg.settings.git.allow_insecure_http_credentials = true;
+    let svc = Service::start(cfg, renderers(), true).await.expect("start");
+    let s = until(&svc, "authed", Duration::from_secs(30), |s| {
+        s.conditions.iter().any(|c| c.kind == "ComparisonError")
+    })
+    .await;
+    let msg = &s.conditions[0].message;
+    assert!(
+        msg.contains(&format!(
+            "app authed: GitRepository secretRef {flux_ns}/git-auth does not exist; create it or remove spec.secretRef"
+        )),
+        "{msg}"
+    );
+    assert_eq!(cm_value(&ns, "secret-fed"), None);
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "git-auth", "namespace": flux_ns},
+        "stringData": {"username": USER, "password": PASSWORD}});
+    cluster.kubectl_stdin(&["apply", "-f", "-"], &secret.to_string());
+    until(&svc, "authed", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
+    assert_eq!(cm_value(&ns, "secret-fed").as_deref(), Some("1"));
+    svc.shutdown(Duration::from_secs(5)).await;
+}

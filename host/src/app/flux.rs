@@ -301,6 +301,9 @@ pub struct FluxExtras {
     /// `healthChecks`: objects whose health counts towards the app's in
     /// the service.
     pub health_checks: Vec<HealthCheck>,
+    /// The GitRepository's `secretRef` (namespace, name): its credentials,
+    /// read from the cluster by the service.
+    pub secret_ref: Option<(String, String)>,
     /// What sluice accepts but does not act on, to tell the user.
     pub warnings: Vec<String>,
 }
@@ -458,11 +461,19 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
     let app = &k.metadata.name;
     if repo.spec.secret_ref.is_some() {
         warnings.push(format!(
-            "app {app}: GitRepository {}: spec.secretRef {} is not read (sluice does not read Secrets from the cluster); give the credentials with --git-credentials",
+            "app {app}: GitRepository {}: spec.secretRef {} is read by sluice serve from its cluster; a single sluice sync does not read Secrets: give the credentials with --git-credentials",
             repo.metadata.name,
             repo.spec.secret_ref.as_ref().map(|r| r.name.as_str()).unwrap_or_default()
         ));
     }
+    let secret_ref = repo.spec.secret_ref.as_ref().map(|r| {
+        let ns = repo
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        (ns, r.name.clone())
+    });
     if repo.spec.ignore.is_some() {
         warnings.push(format!(
             "app {app}: GitRepository {}: spec.ignore has no effect (sluice reads only the files the renderer asks for)",
@@ -592,6 +603,7 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
             interval: duration(app, "interval", s.interval.as_deref())?,
             timeout: duration(app, "timeout", s.timeout.as_deref())?,
             health_checks: s.health_checks.clone(),
+            secret_ref,
             warnings,
         }),
     })

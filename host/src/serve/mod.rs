@@ -29,6 +29,7 @@
 //!   per cluster;
 //! - [`secrets`]: Argo CD cluster Secrets as destinations;
 //! - [`depends`]: Flux `dependsOn` (an app waits for its dependencies);
+//! - [`gitsecret`]: Flux `GitRepository.spec.secretRef` credentials;
 //! - `resume`: an operation cut short by a crash is resumed, its hooks
 //!   not run twice;
 //! - [`heal`]: one watch per kind per cluster, the live cache, drift;
@@ -52,6 +53,7 @@ pub mod auth;
 pub mod cluster;
 pub mod crd;
 pub mod depends;
+pub mod gitsecret;
 pub mod heal;
 pub mod http;
 pub mod incluster;

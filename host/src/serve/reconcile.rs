@@ -657,6 +657,19 @@ async fn resolve_and_render(
     let inner = svc.inner.clone();
     let revision = req.revision.clone();
     let since = req.since;
+    // Flux's secretRef: its credentials go first (the Secret is what the
+    // GitRepository names).
+    let settings = match super::gitsecret::credentials(svc, name, &app).await? {
+        Some(entry) => {
+            let mut s = inner.config.settings.clone();
+            let mut creds = crate::source::git::credentials::Credentials::none();
+            creds.push(entry);
+            creds.extend(s.git.credentials.clone());
+            s.git.credentials = creds;
+            Some(s)
+        }
+        None => None,
+    };
     tokio::task::spawn_blocking(move || {
         let def = AppDef {
             file: Some((file, (*app).clone())),
@@ -665,9 +678,14 @@ async fn resolve_and_render(
         };
         let interrupt = AtomicBool::new(false);
         let fetch = Instant::now();
-        let resolved =
-            engine::resolve_shared(&def, &inner.config.settings, &inner.memo, since, &interrupt)
-                .map_err(|e| crate::error_chain(&e))?;
+        let resolved = engine::resolve_shared(
+            &def,
+            settings.as_ref().unwrap_or(&inner.config.settings),
+            &inner.memo,
+            since,
+            &interrupt,
+        )
+        .map_err(|e| crate::error_chain(&e))?;
         let metrics = crate::metrics::get();
         metrics
             .git_fetch

@@ -239,6 +239,9 @@ pub(super) struct Inner {
     pub watch_drift: bool,
     /// The client Application resources are read and written with.
     pub incluster: Mutex<Option<kube::Client>>,
+    /// The home cluster's client (the kubeconfig's current context),
+    /// connected on first use.
+    pub home: tokio::sync::Mutex<Option<kube::Client>>,
     /// The last request ticket handed out.
     pub tickets: AtomicU64,
 }
@@ -335,6 +338,7 @@ impl Service {
             busy: AtomicUsize::new(0),
             watch_drift: watch,
             incluster: Mutex::new(None),
+            home: tokio::sync::Mutex::new(None),
             tickets: AtomicU64::new(0),
         });
         let svc = Service { inner };
@@ -373,6 +377,20 @@ impl Service {
         }
         svc.inner.ready.store(true, Ordering::Relaxed);
         Ok(svc)
+    }
+
+    /// A client for the home cluster (where Flux Secrets are read),
+    /// connected on first use; a failed connection is tried again next time.
+    pub async fn home_client(&self) -> Result<kube::Client, crate::target::TargetError> {
+        let mut home = self.inner.home.lock().await;
+        if let Some(c) = home.as_ref() {
+            return Ok(c.clone());
+        }
+        let kc = self.inner.config.settings.kubeconfig.clone();
+        let k = crate::target::kube::KubeTarget::connect(kc.as_deref(), None).await?;
+        let c = k.client().clone();
+        *home = Some(c.clone());
+        Ok(c)
     }
 
     /// Whether the service has loaded its apps and takes work.
