@@ -203,6 +203,31 @@ async fn prune_guards_and_opt_outs() {
 }
 
 #[tokio::test]
+async fn a_per_object_replace_is_refused_on_its_row() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = DirTarget::new(tmp.path()).expect("dir");
+    let mut replace = cm("replace", json!({}));
+    replace["metadata"]["annotations"] =
+        json!({"argocd.argoproj.io/sync-options": "ServerSideApply=true, Replace=true"});
+    let r = sync(&t, vec![cm("a", json!({})), replace], &opts("repl"))
+        .await
+        .expect("sync");
+    assert_eq!(status_of(&r, "a"), RowStatus::Synced);
+    assert_eq!(status_of(&r, "replace"), RowStatus::SyncFailed);
+    let row = r
+        .rows
+        .iter()
+        .find(|x| x.id().name == "replace")
+        .expect("row");
+    assert!(
+        row.message.contains("argocd.argoproj.io/sync-options: Replace=true is not supported: sluice only applies with server-side apply"),
+        "{}",
+        row.message
+    );
+    assert!(!t.root().join("repl/core_ConfigMap_replace.yaml").exists());
+}
+
+#[tokio::test]
 async fn crd_then_cr_namespaces_invalid_and_immutable() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let t = DirTarget::new(tmp.path()).expect("dir");

@@ -170,6 +170,20 @@ async fn one<T: Target>(
             Err(e) => return failed(id, &e, opts.force_conflicts),
         },
     };
+    // Argo CD's per-object replace: sluice only applies with server-side
+    // apply (as for the Application-wide option).
+    for option in ["Replace=true", "Force=true"] {
+        if has_option(&obj.value, SYNC_OPTIONS, option) {
+            return Row::new(
+                id,
+                RowStatus::SyncFailed,
+                Action::None,
+                format!(
+                    "{SYNC_OPTIONS}: {option} is not supported: sluice only applies with server-side apply (it never replaces or deletes and recreates an object); remove the option"
+                ),
+            );
+        }
+    }
     if live.as_ref().and_then(|l| annotation(l, FLUX_RECONCILE)) == Some("disabled") {
         return Row::new(
             id,
