@@ -92,6 +92,9 @@ fn controller(client: kube::Client, ns: &str) -> (tokio::task::JoinHandle<()>, S
                     }
                 }
             }
+            // Taken again here: the Job pass above may have slept, and an
+            // object listed now was created after the Job pass started.
+            let now = Instant::now();
             if let Ok(list) = deploys.list(&ListParams::default()).await {
                 for d in list.items {
                     let name = d.metadata.name.clone().unwrap_or_default();
