@@ -296,8 +296,16 @@ impl Runtime {
         self.load_verified(b.name, b.wasm, b.sha256)
     }
 
-    fn load_verified(&self, name: &str, wasm: &[u8], sha256: &str) -> Result<Plugin, PluginError> {
-        let component = match &self.cache {
+    /// The compiled component of `wasm` (digest `sha256`): from the
+    /// compile cache when there is one, compiled now otherwise. Renderers
+    /// and targets share it.
+    pub(crate) fn component(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        sha256: &str,
+    ) -> Result<wasmtime::component::Component, PluginError> {
+        Ok(match &self.cache {
             Some(c) => c.load(&self.engine, name, sha256, wasm)?.0,
             None => wasmtime::component::Component::new(&self.engine, wasm).map_err(|e| {
                 PluginError::Compile {
@@ -305,7 +313,11 @@ impl Runtime {
                     source: e.into(),
                 }
             })?,
-        };
+        })
+    }
+
+    fn load_verified(&self, name: &str, wasm: &[u8], sha256: &str) -> Result<Plugin, PluginError> {
+        let component = self.component(name, wasm, sha256)?;
         let link_err = |e: wasmtime::Error| PluginError::Link {
             plugin: name.to_string(),
             reason: format!("{e:#}"),

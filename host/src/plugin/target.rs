@@ -177,15 +177,7 @@ impl Runtime {
                 actual: sha256,
             });
         }
-        let component = match &self.cache {
-            Some(c) => c.load(&self.engine, name, &sha256, wasm)?.0,
-            None => wasmtime::component::Component::new(&self.engine, wasm).map_err(|e| {
-                PluginError::Compile {
-                    plugin: name.to_string(),
-                    source: e.into(),
-                }
-            })?,
-        };
+        let component = self.component(name, wasm, &sha256)?;
         let link_err = |e: wasmtime::Error| PluginError::TargetLink {
             plugin: name.to_string(),
             reason: format!("{e:#}"),
