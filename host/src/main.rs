@@ -6,7 +6,7 @@ use clap::Parser;
 
 fn main() {
     let cli = cli::Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.global.log)
+    let filter = tracing_subscriber::EnvFilter::try_new(cli::log_filter(&cli.global.log))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)

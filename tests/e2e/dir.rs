@@ -606,3 +606,77 @@ async fn objects_of_another_app_or_made_by_hand_are_refused_then_adopted() {
         assert_eq!(v["data"]["k"], "beta", "{f}");
     }
 }
+
+#[tokio::test]
+async fn a_forgotten_object_leaves_the_inventory_and_stays() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = DirTarget::new(tmp.path()).expect("dir");
+    let mut o = opts("shop");
+    o.prune = true;
+    let r = sync(
+        &t,
+        vec![cm("a", json!({"k": "1"})), cm("b", json!({"k": "2"}))],
+        &o,
+    )
+    .await
+    .expect("sync");
+    assert_eq!(r.failed(), 0, "{r:#?}");
+
+    // b marked forgotten (as the Terraform-plan renderer marks `forget`),
+    // with other data: not applied, only released.
+    let mut b = cm("b", json!({"k": "changed"}));
+    b["metadata"]["annotations"] = json!({"sluice.dev/forget": "true"});
+    let mut dry = o.clone();
+    dry.dry_run = true;
+    let d = sync(&t, vec![cm("a", json!({"k": "1"})), b.clone()], &dry)
+        .await
+        .expect("diff");
+    let row = d.rows.iter().find(|r| r.name == "b").expect("row b");
+    assert_eq!(
+        (row.status, row.action, row.message.as_str()),
+        (
+            RowStatus::OutOfSync,
+            Action::Forgotten,
+            "would stop managing it; it stays in place"
+        )
+    );
+    let r = sync(&t, vec![cm("a", json!({"k": "1"})), b.clone()], &o)
+        .await
+        .expect("sync");
+    let row = r.rows.iter().find(|r| r.name == "b").expect("row b");
+    assert_eq!(
+        (row.status, row.action),
+        (RowStatus::Skipped, Action::Forgotten),
+        "{r:#?}"
+    );
+    assert!(!r.rows.iter().any(|r| r.action == Action::Pruned), "{r:#?}");
+    let live = read(&t, "shop/core_ConfigMap_b.yaml");
+    assert_eq!(live["data"]["k"], "2", "left as it was");
+    assert!(
+        live["metadata"]["labels"].get(PART_OF_LABEL).is_none(),
+        "{live}"
+    );
+
+    // Gone from the app altogether: not pruned, not reported.
+    let r = sync(&t, vec![cm("a", json!({"k": "1"}))], &o)
+        .await
+        .expect("sync");
+    assert!(r.rows.iter().all(|r| r.name != "b"), "{r:#?}");
+    assert_eq!(read(&t, "shop/core_ConfigMap_b.yaml")["data"]["k"], "2");
+    // Still desired as forgotten: a Skipped row, nothing done.
+    let r = sync(&t, vec![cm("a", json!({"k": "1"})), b], &o)
+        .await
+        .expect("sync");
+    let row = r.rows.iter().find(|r| r.name == "b").expect("row b");
+    assert_eq!(
+        (row.status, row.action),
+        (RowStatus::Skipped, Action::None),
+        "{r:#?}"
+    );
+    assert!(
+        row.message
+            .contains("not managed by this app; left as it is"),
+        "{}",
+        row.message
+    );
+}

@@ -211,6 +211,33 @@ fn sync_and_diff_a_plan_never_print_its_secrets() {
 }
 
 #[test]
+fn a_refusal_that_quotes_a_sensitive_value_is_masked() {
+    // The plan's sensitive label value is not a valid label: the API
+    // server refuses the object and quotes the value in its message.
+    const LABEL: &str = "Hidden Team Label!";
+    let c = TestCluster::shared();
+    let ns = "tf-refused";
+    c.kubectl_ok(&["create", "namespace", ns]);
+    let app = app_with("refused.tfplan.json");
+    for extra in [&[][..], &["-o", "json"][..], &["--log", "debug"][..]] {
+        let s = sync(c, app.path(), "tf-refused", ns, extra);
+        let out = all(&s);
+        assert_eq!(s.status.code(), Some(1), "the object fails: {out}");
+        assert!(
+            out.contains("Invalid value: \\\"++++++++\\\"")
+                || out.contains("Invalid value: \"++++++++\""),
+            "the server's refusal is shown, its quote of the value masked: {out}"
+        );
+        assert!(
+            !out.contains(LABEL),
+            "sync {extra:?} printed the sensitive value:\n{out}"
+        );
+    }
+    let d = diff(c, app.path(), "tf-refused", ns, &[]);
+    assert!(!all(&d).contains(LABEL), "{}", all(&d));
+}
+
+#[test]
 fn every_plan_action_on_the_api_server() {
     let c = TestCluster::shared();
     let ns = "tf-lifecycle";
@@ -282,6 +309,22 @@ fn every_plan_action_on_the_api_server() {
         "jsonpath={.spec.replicas}",
     ]);
     assert_eq!(r, "3");
+    // forget: left running with its data, out of the app's inventory.
+    assert!(
+        all(&s).contains("no longer managed by this app; left in place"),
+        "{}",
+        all(&s)
+    );
+    let f = c.kubectl_ok(&[
+        "get",
+        "-n",
+        ns,
+        "cm",
+        "forgotten",
+        "-o",
+        r#"jsonpath={.data.v}/{.metadata.labels.applyset\.kubernetes\.io/part-of}/{.metadata.annotations}"#,
+    ]);
+    assert_eq!(f, "1//", "kept, no longer labelled a member, not annotated");
 
     // The next plan no longer mentions `forgotten`: it is not pruned.
     std::fs::copy(fixture("lifecycle-after.tfplan.json"), &plan).expect("copy");

@@ -17,6 +17,7 @@
 #   errored.tfplan.json      a failed precondition (errored: true)
 #   other.tfplan.json        terraform_data resources next to a ConfigMap, and a data source
 #   unsupported.tfplan.json  a kubernetes_limit_range_v1 (a type sluice does not convert)
+#   refused.tfplan.json      a sensitive label value the API server refuses (and quotes)
 #   bench.tfplan.json        1,000 typed resources, for the renderer's benchmark
 #   oracle-a/-b.tfplan.json  typed + manifest in two namespaces, for the oracle test
 #   lifecycle-state.json     `tofu show -json` of a state, and
@@ -85,7 +86,7 @@ plan() {
 
 mkdir -p "$out"
 
-for cfg in typed typed-plain manifest unknown other unsupported bench; do
+for cfg in typed typed-plain manifest unknown other unsupported refused bench; do
     setup "$cfg" "$cfg"
     plan "$cfg" "$cfg" "tf-$cfg"
 done

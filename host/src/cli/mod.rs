@@ -39,7 +39,10 @@ pub struct Cli {
 /// Options shared by every command.
 #[derive(Debug, clap::Args)]
 pub struct Global {
-    /// Log filter (error, warn, info, debug, trace, or a tracing filter).
+    /// Log filter: a level (error, warn, info, debug, trace) for sluice's
+    /// own logs, other crates staying at warn; or a tracing filter
+    /// (`sluice=debug,kube_client=debug`) — a library's debug logs may quote
+    /// objects and server answers unmasked.
     #[arg(long, global = true, env = "SLUICE_LOG", default_value = "warn")]
     pub log: String,
     /// Log format: text (for people) or json (one object a line, with the
@@ -157,9 +160,31 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// The tracing filter for `--log`: a bare level is sluice's level, other
+/// crates stay at `warn` (their debug logs print server answers as they
+/// are, secret values included); anything else is used as written.
+pub fn log_filter(spec: &str) -> String {
+    let s = spec.trim();
+    match s.to_ascii_lowercase().as_str() {
+        "info" | "debug" | "trace" => format!("warn,sluice={s}"),
+        _ => s.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_log_level_is_sluices_own() {
+        assert_eq!(log_filter("debug"), "warn,sluice=debug");
+        assert_eq!(log_filter("TRACE"), "warn,sluice=TRACE");
+        assert_eq!(log_filter("warn"), "warn");
+        assert_eq!(
+            log_filter("sluice=debug,kube_client=debug"),
+            "sluice=debug,kube_client=debug"
+        );
+    }
 
     #[test]
     fn durations() {

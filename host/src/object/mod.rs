@@ -84,6 +84,73 @@ impl Object {
     }
 }
 
+impl Object {
+    /// The secret values this object carries, as text that could show up in
+    /// a message about it: every string or number at or under a sensitive
+    /// path, and for a Secret every `data` value (base64, and decoded when
+    /// it is UTF-8) and `stringData` value. Values shorter than
+    /// [`SCRUB_MIN_LEN`] are left out (they cannot be told apart from the
+    /// words of a message).
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &self.sensitive_paths {
+            if let Some(v) = self.value.pointer(p) {
+                leaves(v, &mut out);
+            }
+        }
+        if self.id.kind == "Secret" && self.id.group.is_empty() {
+            if let Some(v) = self.value.get("stringData") {
+                leaves(v, &mut out);
+            }
+            if let Some(m) = self.value.get("data").and_then(Value::as_object) {
+                for v in m.values().filter_map(Value::as_str) {
+                    out.push(v.to_string());
+                    use base64::Engine as _;
+                    if let Ok(b) = base64::engine::general_purpose::STANDARD.decode(v)
+                        && let Ok(t) = String::from_utf8(b)
+                    {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+        out.retain(|v| v.chars().count() >= SCRUB_MIN_LEN);
+        // Longest first, so a value containing another is replaced whole.
+        out.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        out.dedup();
+        out
+    }
+
+    /// `message` (e.g. an API server's refusal, which may quote the
+    /// object) with every one of [`Object::secret_values`] replaced by
+    /// [`MASK`], also in its JSON-escaped form.
+    pub fn scrub(&self, message: &str) -> String {
+        let mut m = message.to_string();
+        for v in self.secret_values() {
+            let escaped = serde_json::to_string(&v).unwrap_or_default();
+            let escaped = escaped.trim_matches('"');
+            if escaped != v {
+                m = m.replace(escaped, MASK);
+            }
+            m = m.replace(&v, MASK);
+        }
+        m
+    }
+}
+
+/// Secret values shorter than this are not scrubbed from messages.
+pub const SCRUB_MIN_LEN: usize = 4;
+
+fn leaves(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Array(a) => a.iter().for_each(|x| leaves(x, out)),
+        Value::Object(m) => m.values().for_each(|x| leaves(x, out)),
+        Value::Bool(_) | Value::Null => {}
+    }
+}
+
 /// Replace the value at each of `paths` (JSON pointers) in `value` with
 /// `mask`; pointers that match nothing are ignored.
 pub fn mask_paths(value: &mut Value, paths: &[String], mask: &str) {
@@ -204,6 +271,7 @@ pub fn check_unique(objects: &[Object]) -> Result<(), ObjectError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn identity_ignores_version() {
@@ -218,6 +286,37 @@ mod tests {
             err.to_string()
                 .contains("apps/Deployment/p/w is defined twice"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn scrub_hides_secret_values_in_messages() {
+        let mut o = from_value(
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+                   "data": {"pw": "aHVudGVyMg=="}, "stringData": {"token": "tok\"en-9"}}),
+            None,
+            0,
+        )
+        .expect("object");
+        let cm = from_value(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+                   "data": {"k": "s3cr3t-value", "short": "abc", "open": "visible"}}),
+            None,
+            0,
+        )
+        .expect("object");
+        let mut cm = cm;
+        cm.sensitive_paths = vec!["/data/k".into(), "/data/short".into()];
+        assert_eq!(
+            cm.scrub("ConfigMap \"c\" is invalid: data.k: Invalid value: \"s3cr3t-value\"; data.open: visible; abc"),
+            format!("ConfigMap \"c\" is invalid: data.k: Invalid value: \"{MASK}\"; data.open: visible; abc"),
+            "the sensitive value masked, the others and values under 4 characters kept"
+        );
+        o.sensitive_paths = Vec::new();
+        assert_eq!(
+            o.scrub(r#"data: aHVudGVyMg== (hunter2); stringData.token: "tok\"en-9" tok"en-9"#),
+            format!(r#"data: {MASK} ({MASK}); stringData.token: "{MASK}" {MASK}"#),
+            "a Secret's data (base64 and decoded) and stringData, raw and JSON-escaped"
         );
     }
 

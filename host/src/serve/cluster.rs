@@ -166,6 +166,9 @@ impl Target for SyncView<'_> {
     async fn delete(&self, obj: &Object, uid: Option<&str>) -> Result<Deleted, ObjectError> {
         self.cluster.kube.delete(obj, uid).await
     }
+    async fn release(&self, obj: &Object, applyset_id: &str) -> Result<bool, ObjectError> {
+        self.cluster.kube.release(obj, applyset_id).await
+    }
     async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), ObjectError> {
         self.cluster.kube.wait_established(name, timeout).await
     }

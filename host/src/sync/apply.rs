@@ -237,6 +237,10 @@ async fn one<T: Target>(
         }
     }
     let mut row = compare_and_apply(target, obj, live, opts, assume_missing).await;
+    if row.status == RowStatus::SyncFailed {
+        // The server's refusal may quote the object's secret values.
+        row.message = obj.scrub(&row.message);
+    }
     if let Some(from) = adopted
         && row.status != RowStatus::SyncFailed
     {
@@ -542,6 +546,10 @@ pub async fn run<T: Target>(
         app: app.to_string(),
         source,
     })?;
+    // Forgotten objects are released, never applied.
+    let (forgotten, objects): (Vec<Object>, Vec<Object>) = objects
+        .into_iter()
+        .partition(|o| annotation(&o.value, super::FORGET_ANNOTATION) == Some("true"));
     // Phases and waves: hooks and Skip objects leave the member list.
     let (mut objects, waves) = Waves::split(objects).map_err(|source| SyncError::Plan {
         app: app.to_string(),
@@ -599,9 +607,14 @@ pub async fn run<T: Target>(
     new_namespaces.insert(ns.to_string());
     let all_kinds: BTreeSet<GroupKind> = old_kinds.union(&new_kinds).cloned().collect();
     let all_namespaces: BTreeSet<String> = old_namespaces.union(&new_namespaces).cloned().collect();
+    // Forgotten objects are looked for where they are, too.
+    let mut list_kinds = all_kinds.clone();
+    list_kinds.extend(forgotten.iter().map(|o| gk(&o.id)));
+    let mut list_namespaces = all_namespaces.clone();
+    list_namespaces.extend(namespaces_of(&forgotten));
     let mut live: HashMap<ObjectId, Value> = HashMap::new();
     for (n, v) in target
-        .list_members(&parent.id, &all_kinds, &all_namespaces)
+        .list_members(&parent.id, &list_kinds, &list_namespaces)
         .await
         .map_err(target_err)?
         .into_iter()
@@ -612,17 +625,22 @@ pub async fn run<T: Target>(
             continue;
         }
         if let Ok(o) = object::from_value(v, None, n) {
-            let kind_ok = all_kinds.contains(&gk(&o.id));
+            let kind_ok = list_kinds.contains(&gk(&o.id));
             let ns_ok =
                 o.id.namespace
                     .as_ref()
-                    .is_none_or(|n| all_namespaces.contains(n));
+                    .is_none_or(|n| list_namespaces.contains(n));
             if kind_ok && ns_ok {
                 live.insert(o.id, o.value);
             }
         }
     }
-    if objects.is_empty() && rows.is_empty() && !live.is_empty() && opts.prune && !opts.allow_empty
+    if objects.is_empty()
+        && forgotten.is_empty()
+        && rows.is_empty()
+        && !live.is_empty()
+        && opts.prune
+        && !opts.allow_empty
     {
         return Err(SyncError::EmptyRender {
             app: app.to_string(),
@@ -798,6 +816,12 @@ pub async fn run<T: Target>(
         });
     }
 
+    // Forget: out of the inventory, left in place; never pruned.
+    for o in &forgotten {
+        let member = live.remove(&o.id).is_some();
+        rows.push(forget_one(target, o, member, opts.dry_run, &parent.id).await);
+    }
+
     // Prune, in reverse order.
     let desired_ids: HashSet<&ObjectId> = objects.iter().map(|o| &o.id).collect();
     let mut extraneous: Vec<Object> = live
@@ -859,6 +883,46 @@ pub async fn run<T: Target>(
         dry_run: opts.dry_run,
         rows,
     })
+}
+
+/// Release forgotten object `o` from ApplySet `id` (see
+/// [`super::FORGET_ANNOTATION`]); `member`: whether it was listed as one.
+async fn forget_one<T: Target>(
+    target: &T,
+    o: &Object,
+    member: bool,
+    dry_run: bool,
+    id: &str,
+) -> Row {
+    let not_member = |what: &str| {
+        Row::new(
+            &o.id,
+            RowStatus::Skipped,
+            Action::None,
+            format!("forgotten ({}): {what}", super::FORGET_ANNOTATION),
+        )
+    };
+    if !member {
+        return not_member("not managed by this app; left as it is");
+    }
+    if dry_run {
+        return Row::new(
+            &o.id,
+            RowStatus::OutOfSync,
+            Action::Forgotten,
+            "would stop managing it; it stays in place",
+        );
+    }
+    match target.release(o, id).await {
+        Ok(true) => Row::new(
+            &o.id,
+            RowStatus::Skipped,
+            Action::Forgotten,
+            "no longer managed by this app; left in place",
+        ),
+        Ok(false) => not_member("no longer a member of this app; left as it is"),
+        Err(e) => failed(&o.id, &e, false),
+    }
 }
 
 /// The (apiVersion, kind) pairs a CustomResourceDefinition serves.

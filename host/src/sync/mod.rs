@@ -35,6 +35,15 @@
 //! again by someone else since it was listed is left alone (a `Skipped`
 //! row).
 //!
+//! **Forget.** An object annotated [`FORGET_ANNOTATION`]` = "true"` is
+//! not applied: when it is a live member, it is taken out of the app's
+//! inventory and left in place ([`crate::target::Target::release`]), so it
+//! is never pruned and no longer compared (Terraform's `removed` block
+//! with `destroy = false`; the Terraform-plan renderer marks `forget`
+//! resources so). A dry-run shows it `OutOfSync` with the action
+//! `forgotten`; when it is not (or no longer) a member, its row is
+//! `Skipped`.
+//!
 //! **Waits** are never skipped: a sync that has to wait (more than one
 //! phase or wave, hooks, `--wait`) on a target that cannot watch is
 //! refused with [`SyncError::CannotWait`] before anything is written.
@@ -54,6 +63,10 @@ pub mod wait;
 pub mod waves;
 
 pub use apply::run;
+
+/// Annotation that asks the sync to stop managing an object without
+/// deleting it (value `"true"`); see the module documentation.
+pub const FORGET_ANNOTATION: &str = "sluice.dev/forget";
 
 use crate::object::{ObjectError, ObjectId};
 use crate::target::TargetError;
@@ -209,6 +222,8 @@ pub enum Action {
     Unchanged,
     /// Deleted (or would delete).
     Pruned,
+    /// Taken out of the app's inventory, left in place (or would be).
+    Forgotten,
     /// Nothing was done (failed, skipped, kept).
     None,
 }

@@ -347,6 +347,33 @@ impl Target for DirTarget {
         Ok(value)
     }
 
+    async fn release(&self, obj: &Object, applyset_id: &str) -> Result<bool, ObjectError> {
+        let path = self.path_of(&obj.id)?;
+        let Some(mut live) = Self::read(&path)? else {
+            return Ok(false);
+        };
+        if label(&live, PART_OF_LABEL) != Some(applyset_id) {
+            return Ok(false);
+        }
+        if let Some(labels) = live
+            .pointer_mut("/metadata/labels")
+            .and_then(Value::as_object_mut)
+        {
+            labels.remove(PART_OF_LABEL);
+            if labels.is_empty()
+                && let Some(meta) = live.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                meta.remove("labels");
+            }
+        }
+        let text = serde_norway::to_string(&live)
+            .map_err(|e| ObjectError::Transport(format!("cannot write {} as YAML: {e}", obj.id)))?;
+        let tmp = path.with_extension("yaml.tmp");
+        std::fs::write(&tmp, text).map_err(|e| io("write", &tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io("write", &path, e))?;
+        Ok(true)
+    }
+
     async fn delete(&self, obj: &Object, uid: Option<&str>) -> Result<Deleted, ObjectError> {
         let path = self.path_of(&obj.id)?;
         let is_namespace = obj.id.kind == "Namespace" && obj.id.group.is_empty();

@@ -323,6 +323,42 @@ impl Target for KubeTarget {
         )
     }
 
+    async fn release(&self, obj: &Object, applyset_id: &str) -> Result<bool, ObjectError> {
+        let Some(api) = self.api(obj)? else {
+            return Ok(false);
+        };
+        let live = match api.get(&obj.id.name).await {
+            Ok(o) => o,
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(false),
+            Err(e) => return Err(object_error(e)),
+        };
+        if live
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(PART_OF_LABEL))
+            != Some(&applyset_id.to_string())
+        {
+            return Ok(false);
+        }
+        // The resourceVersion makes the removal conditional: a member
+        // changed (or taken over) since it was read is not touched; the
+        // conflict is reported and the next sync looks again.
+        let patch = serde_json::json!({"metadata": {
+            "resourceVersion": live.metadata.resource_version,
+            "labels": {PART_OF_LABEL: null},
+        }});
+        let pp = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_string()),
+            ..PatchParams::default()
+        };
+        match api.patch(&obj.id.name, &pp, &Patch::Merge(&patch)).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+            Err(e) => Err(object_error(e)),
+        }
+    }
+
     async fn delete(&self, obj: &Object, uid: Option<&str>) -> Result<Deleted, ObjectError> {
         self.delete_propagating(obj, uid, Propagation::Background)
             .await

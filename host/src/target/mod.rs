@@ -241,6 +241,12 @@ pub trait Target {
         let _ = policy;
         self.delete(obj, uid).await
     }
+    /// Stop managing `obj` without deleting it: take it out of ApplySet
+    /// `applyset_id` (Kubernetes and `dir`: drop its
+    /// `applyset.kubernetes.io/part-of` label; target plugins: drop it from
+    /// the host-kept inventory). Only a member of that ApplySet is touched;
+    /// returns whether it was one.
+    async fn release(&self, obj: &Object, applyset_id: &str) -> Result<bool, ObjectError>;
     /// Wait until CustomResourceDefinition `name` is Established.
     async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), ObjectError>;
     /// Whether [`Target::watch`] works on this target.

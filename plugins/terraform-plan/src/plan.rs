@@ -6,17 +6,15 @@
 //! |---|---|
 //! | `create`, `update`, `no-op`, `delete`+`create`, `create`+`delete`, `forget`+`create` | the after-state |
 //! | `delete` | nothing: the object is pruned if the app manages it |
-//! | `forget` | the before-state, annotated `Prune=false` and `IgnoreExtraneous` (below) |
+//! | `forget` | the before-state, annotated `sluice.dev/forget: "true"` (below) |
 //! | `read` (data sources) | nothing: data sources are not objects |
 //!
 //! `forget` (a `removed` block with `destroy = false`) means "stop managing
-//! this, leave it running". sluice's host has no way yet to drop an object
-//! from an app's inventory without deleting it, so the renderer uses the
-//! per-object opt-outs the host already honours, the way an Argo CD user
-//! stops managing something: this render still desires the object, as it
-//! was, with `argocd.argoproj.io/sync-options: Prune=false` and
-//! `argocd.argoproj.io/compare-options: IgnoreExtraneous`; once the plan no
-//! longer mentions it, sluice never prunes it and ignores it in diffs.
+//! this, leave it running". The renderer gives the object as it was,
+//! annotated `sluice.dev/forget: "true"`: the host's sync takes it out of
+//! the app's inventory (drops its ApplySet membership) without applying or
+//! deleting it, so it is never pruned and no longer compared, and a later
+//! plan that no longer mentions it changes nothing.
 //!
 //! Values unknown until apply: a typed resource's after-state has many
 //! attributes the provider computes when nobody configured them
@@ -734,7 +732,7 @@ fn kubernetes_object(
 }
 
 /// Mark a forgotten object so the host stops managing it without deleting
-/// it: never pruned, and ignored when no longer desired.
+/// it (`sluice.dev/forget`, see `sluice::sync`).
 fn forget_annotations(obj: &mut Value) {
     let Some(meta) = obj
         .as_object_mut()
@@ -745,14 +743,7 @@ fn forget_annotations(obj: &mut Value) {
     };
     let ann = meta.entry("annotations").or_insert_with(|| json!({}));
     if let Some(a) = ann.as_object_mut() {
-        a.insert(
-            "argocd.argoproj.io/sync-options".into(),
-            Value::String("Prune=false".into()),
-        );
-        a.insert(
-            "argocd.argoproj.io/compare-options".into(),
-            Value::String("IgnoreExtraneous".into()),
-        );
+        a.insert("sluice.dev/forget".into(), Value::String("true".into()));
     }
 }
 

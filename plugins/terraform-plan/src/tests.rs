@@ -343,12 +343,9 @@ fn every_action_of_a_plan() {
     let forgotten = find(&objs, "ConfigMap", "forgotten");
     assert_eq!(forgotten["data"]["v"], "1", "the before-state");
     assert_eq!(
-        forgotten["metadata"]["annotations"]["argocd.argoproj.io/sync-options"],
-        "Prune=false"
-    );
-    assert_eq!(
-        forgotten["metadata"]["annotations"]["argocd.argoproj.io/compare-options"],
-        "IgnoreExtraneous"
+        forgotten["metadata"]["annotations"],
+        json!({"sluice.dev/forget": "true"}),
+        "marked for the host to forget, no other opt-outs"
     );
     let msgs = messages(&out);
     assert_eq!(

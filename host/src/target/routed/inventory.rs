@@ -137,14 +137,15 @@ impl<B: Target> Routed<'_, B> {
         Ok(())
     }
 
-    /// Forget `obj` after it was deleted.
-    pub(super) async fn forget(&self, target: &str, obj: &Object) -> Result<(), ObjectError> {
+    /// Forget `obj` (deleted, or released); whether it was a member.
+    pub(super) async fn forget(&self, target: &str, obj: &Object) -> Result<bool, ObjectError> {
         let mut guard = self.inventory.lock().await;
         let inv = self.load(&mut guard).await?;
-        if inv.members.remove(&key(target, &obj.id)).is_some() {
-            let snapshot = inv.clone();
-            self.write(&snapshot).await?;
+        if inv.members.remove(&key(target, &obj.id)).is_none() {
+            return Ok(false);
         }
-        Ok(())
+        let snapshot = inv.clone();
+        self.write(&snapshot).await?;
+        Ok(true)
     }
 }

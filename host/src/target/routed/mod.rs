@@ -288,6 +288,20 @@ impl<B: Target> Target for Routed<'_, B> {
         self.apply_batched(t, obj).await
     }
 
+    async fn release(&self, obj: &Object, applyset_id: &str) -> Result<bool, ObjectError> {
+        let Some(t) = self.route_of(obj) else {
+            return self.base.release(obj, applyset_id).await;
+        };
+        if applyset_id != self.parent.id {
+            return Ok(false);
+        }
+        // The host's inventory is the membership; the plugin's own
+        // ownership mark stays on the object (it is the system's record
+        // of who wrote it, not of what sluice manages).
+        let _write = self.write_lock(t).lock().await;
+        self.forget(t.name(), obj).await
+    }
+
     async fn delete(&self, obj: &Object, uid: Option<&str>) -> Result<Deleted, ObjectError> {
         let Some(t) = self.route_of(obj) else {
             return self.base.delete(obj, uid).await;
