@@ -320,7 +320,10 @@ pub async fn run<T: Target>(
                 created.push((inst, uid));
                 declared.push((obj, hook));
             }
-            Err(e) => runs.push(fail(format!("cannot create hook {}: {e}", obj.id))),
+            // The server's refusal may quote the hook's secret values.
+            Err(e) => runs.push(fail(
+                inst.scrub(&format!("cannot create hook {}: {e}", obj.id)),
+            )),
         }
     }
     let objects: Vec<Object> = created.iter().map(|(o, _)| o.clone()).collect();
