@@ -628,3 +628,107 @@ fn a_terraform_plans_powerdns_records_are_applied_without_terraform() {
     let diff = env.run("diff", &[]);
     assert_eq!(diff.status.code(), Some(0), "{}", text(&diff.stdout));
 }
+
+/// `sluice serve --targets DIR`: an app listing a target is synced through
+/// its plugin, a record changed behind sluice's back is put back by the
+/// target poll (targets cannot be watched), and a commit that removes a
+/// RecordSet prunes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_syncs_through_a_target_and_heals_a_record_by_polling() {
+    use sluice::serve::Service;
+    use sluice::serve::status::SyncStatus;
+    let Some(pdns) = pdns() else { return };
+    let ns = sluice_testkit::cluster::TestCluster::shared().namespace("dns-serve");
+    let zone = ZONE.to_string();
+    let www = record("www", &["192.0.2.10"]);
+    let api = record("api", &["192.0.2.20"]);
+    let f = crate::serve::repo(
+        "dns-serve",
+        &[
+            ("app/zone.yaml", zone.as_str()),
+            ("app/www.yaml", www.as_str()),
+            ("app/api.yaml", api.as_str()),
+            ("app/cm.yaml", &crate::serve::cm_yaml("web", "1")),
+        ],
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = |n: &str| {
+        let p = tmp.path().join(n);
+        std::fs::create_dir_all(&p).expect("mkdir");
+        p
+    };
+    let (apps, state, cache, targets) = (dir("apps"), dir("state"), dir("cache"), dir("targets"));
+    // The key in a file the service reads; the plugin never sees it.
+    let key = tmp.path().join("pdns.key");
+    std::fs::write(&key, &pdns.api_key).expect("write");
+    std::fs::write(
+        targets.join("dns.yaml"),
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {{name: dns}}\nspec:\n  plugin: {{name: powerdns}}\n  allowedOrigins: [\"{}\"]\n  credentials: {{header: X-API-Key, fromFile: \"{}\"}}\n  params: {{server: localhost}}\n",
+            pdns.api_origin(),
+            key.display()
+        ),
+    )
+    .expect("write");
+    let url = sluice_testkit::git::server().http_url("dns-serve");
+    std::fs::write(
+        apps.join("shop.yaml"),
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", targetRevision: main, path: app}}\n  destination: {{namespace: {ns}}}\n  syncPolicy: {{automated: {{prune: true, selfHeal: true}}}}\n  targets: [dns]\n"
+        ),
+    )
+    .expect("write");
+    // No Git polling during the test: only the target poll can find the
+    // change made behind sluice's back.
+    let mut config = crate::serve::service_config(&apps, &state, &cache, Duration::from_secs(3600));
+    config.targets_dir = Some(targets);
+    config.target_poll_interval = Duration::from_millis(500);
+    let svc = Service::start(config, crate::serve::renderers(), true)
+        .await
+        .expect("start");
+    let c1 = f.rev("HEAD");
+    let s = crate::serve::until(&svc, "shop", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced && s.revision == c1
+    })
+    .await;
+    assert_eq!(s.health, "Healthy", "{s:?}");
+    assert_eq!(pdns.dig("www.example.test", "A"), vec!["192.0.2.10"]);
+    assert_eq!(pdns.dig("api.example.test", "A"), vec!["192.0.2.20"]);
+    assert_eq!(crate::serve::cm_value(&ns, "web").as_deref(), Some("1"));
+
+    // Changed behind sluice's back: the next target poll sees it and
+    // self-heal puts it back.
+    let (status, body) = pdns
+        .api(
+            "PATCH",
+            "/api/v1/servers/localhost/zones/example.test.",
+            Some(r#"{"rrsets":[{"name":"www.example.test.","type":"A","ttl":300,"changetype":"REPLACE","records":[{"content":"192.0.2.99","disabled":false}]}]}"#),
+        )
+        .expect("api");
+    assert_eq!(status, 204, "{body}");
+    let start = Instant::now();
+    while pdns.dig("www.example.test", "A") != vec!["192.0.2.10"] {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "not healed within 20 s; status: {:?}",
+            svc.status("shop")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A commit that removes a RecordSet: pruned from PowerDNS.
+    f.git(&["rm", "-q", "app/api.yaml"]);
+    let c2 = f.commit_files("drop api", &[]);
+    f.push();
+    assert!(svc.trigger(
+        "shop",
+        sluice::serve::queue::Request::new(sluice::serve::queue::Trigger::Webhook)
+    ));
+    crate::serve::until(&svc, "shop", Duration::from_secs(30), |s| {
+        s.sync == SyncStatus::Synced && s.revision == c2
+    })
+    .await;
+    assert!(pdns.dig("api.example.test", "A").is_empty());
+    assert_eq!(pdns.dig("www.example.test", "A"), vec!["192.0.2.10"]);
+    assert!(svc.shutdown(Duration::from_secs(10)).await);
+}

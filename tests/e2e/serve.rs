@@ -69,6 +69,8 @@ pub(crate) fn service_config(
         object_concurrency: 8,
         in_cluster_apps: None,
         namespace: None,
+        targets_dir: None,
+        target_poll_interval: Duration::from_secs(60),
         settings,
     }
 }
@@ -92,7 +94,7 @@ pub(crate) fn cm_yaml(name: &str, value: &str) -> String {
 }
 
 /// Wait until `pred` holds for app `name`'s status.
-async fn until(
+pub(crate) async fn until(
     svc: &Service,
     name: &str,
     within: Duration,

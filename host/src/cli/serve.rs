@@ -85,6 +85,15 @@ pub struct Args {
     /// The deadline for all waiting in one sync (waves, hooks).
     #[arg(long, default_value = "5m", value_parser = super::parse_duration)]
     pub sync_timeout: Duration,
+    /// A directory of Target declarations (kind Target): apps that list
+    /// targets in spec.targets sync their objects of those kinds through
+    /// the targets' plugins.
+    #[arg(long, value_name = "DIR")]
+    pub targets: Option<PathBuf>,
+    /// How often the objects of apps with targets are read back to find
+    /// drift (target plugins cannot be watched).
+    #[arg(long, default_value = "1m", value_parser = super::parse_duration)]
+    pub target_poll_interval: Duration,
     /// How long SIGTERM/SIGINT waits for operations in flight.
     #[arg(long, default_value = "30s", value_parser = super::parse_duration)]
     pub grace_period: Duration,
@@ -167,6 +176,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
             .clone()
             .map(|v| v.into_iter().filter(|n| !n.is_empty()).collect()),
         namespace: args.namespace.clone().or_else(pod_namespace),
+        targets_dir: args.targets.clone(),
+        target_poll_interval: args.target_poll_interval.max(Duration::from_secs(1)),
         settings,
     };
     let tokens = match &args.tokens {

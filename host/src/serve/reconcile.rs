@@ -311,10 +311,40 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
         finish(svc, name, status, None);
         return;
     }
+    // The app's target plugins (spec.targets), from --targets.
+    let targets = match crate::target::catalog::load_for_app(
+        svc.inner.config.targets_dir.as_deref(),
+        &resolved.targets,
+        name,
+        svc.inner.renderers.runtime(),
+    ) {
+        Ok(t) => t,
+        Err(msg) => {
+            status.sync = SyncStatus::Unknown;
+            status.set_condition(
+                "ComparisonError",
+                format!("{msg}; nothing was applied or pruned"),
+            );
+            finish(svc, name, status, None);
+            return;
+        }
+    };
     if write {
         opts.hooks = super::resume::begin(svc, name, &commit, interrupted);
     }
-    let result = crate::sync::run(&view, objects, &opts, &NoProgress).await;
+    // Kinds the targets handle: their objects are neither watched nor in
+    // the live cache; their health is read from the plugins.
+    let target_kinds: BTreeSet<(String, String)> = targets
+        .iter()
+        .flat_map(|t| t.kinds.iter())
+        .map(|(av, k)| (crate::object::group_of(av).to_string(), k.clone()))
+        .collect();
+    let routed = (!targets.is_empty())
+        .then(|| crate::target::routed::Routed::new(&view, targets, &opts.app, &opts.namespace));
+    let result = match &routed {
+        Some(r) => crate::sync::run(r, objects, &opts, &NoProgress).await,
+        None => crate::sync::run(&view, objects, &opts, &NoProgress).await,
+    };
     if write {
         super::resume::end(svc, name);
     }
@@ -380,13 +410,13 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
             };
             status.revision = commit.clone();
             status.clear_condition("ComparisonError");
-            let desired: Vec<ObjectId> = report
+            let (on_targets, desired): (Vec<ObjectId>, Vec<ObjectId>) = report
                 .rows
                 .iter()
                 .filter(|r| r.hook.is_none())
                 .filter(|r| !matches!(r.status, RowStatus::Pruned | RowStatus::Extraneous))
                 .map(|r| r.id())
-                .collect();
+                .partition(|id| target_kinds.contains(&(id.group.clone(), id.kind.clone())));
             register(
                 svc,
                 name,
@@ -398,6 +428,12 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
             .await;
             status.health = health(svc, &cluster, &rendered.objects, &desired).await;
             checks = check_health(&cluster, &app).await;
+            if let Some(r) = &routed
+                && !on_targets.is_empty()
+            {
+                let t = target_health(r, &rendered.objects, &on_targets).await;
+                checks = Some(checks.map_or(t, |c| if t.is_worse_than(c) { t } else { c }));
+            }
             if let Some(c) = checks {
                 if c.is_worse_than(health_status(&status.health)) {
                     status.health = c.as_str().to_string();
@@ -856,6 +892,45 @@ async fn health(
         return HealthStatus::Healthy.as_str().to_string();
     }
     worst(&all).as_str().to_string()
+}
+
+/// The worst health of the target objects `ids` (of `objects`), as their
+/// plugins assess them: the first reading of the routed target's watch
+/// (a poll of `read` and `health`), bounded in time.
+async fn target_health<B: crate::target::Target>(
+    routed: &crate::target::routed::Routed<'_, B>,
+    objects: &[Object],
+    ids: &[ObjectId],
+) -> HealthStatus {
+    let watched: Vec<Object> = objects
+        .iter()
+        .filter(|o| {
+            ids.iter()
+                .any(|id| id.group == o.id.group && id.kind == o.id.kind && id.name == o.id.name)
+        })
+        .cloned()
+        .collect();
+    let Ok(mut stream) = routed.watch(&watched).await else {
+        return HealthStatus::Unknown;
+    };
+    let mut seen: Vec<Health> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while seen.len() < watched.len() {
+        use futures::StreamExt as _;
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok((_, Some(v))))) => seen.push(assess(&v)),
+            Ok(Some(Ok((_, None)))) => seen.push(Health::new(HealthStatus::Missing, "")),
+            Ok(Some(Err(_))) | Ok(None) | Err(_) => {
+                seen.push(Health::new(HealthStatus::Unknown, ""));
+                break;
+            }
+        }
+    }
+    if seen.is_empty() {
+        HealthStatus::Healthy
+    } else {
+        worst(&seen)
+    }
 }
 
 /// How soon unhealthy Flux `healthChecks` objects are read again.

@@ -65,6 +65,12 @@ pub struct Config {
     /// The service's namespace (`--namespace`): Argo CD cluster Secrets
     /// there are destinations (see [`super::secrets`]); `None`: none are.
     pub namespace: Option<String>,
+    /// The directory of Target declarations (`--targets`): apps that list
+    /// targets in `spec.targets` reach them through their plugins.
+    pub targets_dir: Option<PathBuf>,
+    /// How often the live state of apps with targets is read back for
+    /// drift (`--target-poll-interval`): target plugins cannot be watched.
+    pub target_poll_interval: Duration,
     /// How the engine resolves sources and clusters.
     pub settings: Settings,
 }
@@ -852,17 +858,28 @@ impl Service {
     async fn poll_loop(&self) {
         let global = self.inner.config.refresh_interval;
         let tick = (global / 10).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        let target_every = self.inner.config.target_poll_interval;
+        let tick =
+            tick.min((target_every / 10).clamp(Duration::from_millis(50), Duration::from_secs(5)));
         let mut due_at: HashMap<String, Instant> = HashMap::new();
+        let mut target_due_at: HashMap<String, Instant> = HashMap::new();
         loop {
             tokio::time::sleep(tick).await;
             let now = Instant::now();
-            let every: Vec<(String, Duration)> = {
+            let (every, with_targets): (Vec<(String, Duration)>, Vec<String>) = {
                 let apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
-                apps.iter()
-                    .map(|(n, e)| (n.clone(), poll_interval(e, global)))
-                    .collect()
+                (
+                    apps.iter()
+                        .map(|(n, e)| (n.clone(), poll_interval(e, global)))
+                        .collect(),
+                    apps.iter()
+                        .filter(|(_, e)| has_targets(e))
+                        .map(|(n, _)| n.clone())
+                        .collect(),
+                )
             };
             due_at.retain(|n, _| every.iter().any(|(m, _)| m == n));
+            target_due_at.retain(|n, _| with_targets.contains(n));
             let next = |d: Duration| now + d + d.mul_f64(jitter_fraction() * 0.1);
             let mut due = Vec::new();
             for (name, interval) in every {
@@ -876,6 +893,17 @@ impl Service {
                 let mut r = Request::new(Trigger::Poll);
                 r.since = now;
                 self.inner.queue.push(&n, r);
+            }
+            // Target plugins cannot be watched: read their objects back at
+            // their own interval, as a drift check (the last render, no Git).
+            for name in with_targets {
+                let at = target_due_at
+                    .entry(name.clone())
+                    .or_insert_with(|| next(target_every));
+                if now >= *at {
+                    *at = next(target_every);
+                    self.inner.queue.push(&name, Request::new(Trigger::Drift));
+                }
             }
         }
     }
@@ -897,6 +925,11 @@ fn summary(name: &str, e: &AppEntry) -> AppInfo {
         auto_sync_off: e.auto_sync_off,
         served: e.served,
     }
+}
+
+/// Whether `e`'s last render went (partly) to target plugins.
+fn has_targets(e: &AppEntry) -> bool {
+    e.last.as_ref().is_some_and(|(a, _)| !a.targets.is_empty())
 }
 
 /// How often `e`'s source is polled: Flux's `spec.interval`, or `global`.

@@ -703,6 +703,13 @@ pub async fn run<T: Target>(
             }
             let live = &live;
             let ownership = &ownership;
+            // A target that batches gets the whole group at once (one
+            // request for all of it), others the sync's concurrency.
+            let in_flight = if group.iter().all(|&i| target.batches(&objects[i])) {
+                group.len()
+            } else {
+                opts.concurrency
+            };
             let mut done: Vec<(usize, Row)> =
                 futures::stream::iter(group.iter().copied().map(|i| {
                     let o = &objects[i];
@@ -726,7 +733,7 @@ pub async fn run<T: Target>(
                         (i, row)
                     }
                 }))
-                .buffer_unordered(opts.concurrency.max(1))
+                .buffer_unordered(in_flight.max(1))
                 .collect()
                 .await;
             done.sort_by_key(|(i, _)| *i);

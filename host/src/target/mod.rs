@@ -29,6 +29,7 @@
 //! new one alone and answers [`Deleted::Replaced`].
 
 pub mod applyset;
+pub mod catalog;
 pub mod cluster_secret;
 pub mod destination;
 pub mod dir;
@@ -247,6 +248,15 @@ pub trait Target {
     /// the host-kept inventory). Only a member of that ApplySet is touched;
     /// returns whether it was one.
     async fn release(&self, obj: &Object, applyset_id: &str) -> Result<bool, ObjectError>;
+    /// Whether the target writes objects like `obj` in batches (all
+    /// calls in flight at once go in one request): then the sync keeps a
+    /// whole group of them in flight instead of [`SyncOptions::concurrency`].
+    ///
+    /// [`SyncOptions::concurrency`]: crate::sync::SyncOptions::concurrency
+    fn batches(&self, obj: &Object) -> bool {
+        let _ = obj;
+        false
+    }
     /// Wait until CustomResourceDefinition `name` is Established.
     async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), ObjectError>;
     /// Whether [`Target::watch`] works on this target.

@@ -288,6 +288,10 @@ impl<B: Target> Target for Routed<'_, B> {
         self.apply_batched(t, obj).await
     }
 
+    fn batches(&self, obj: &Object) -> bool {
+        self.route_of(obj).is_some()
+    }
+
     async fn release(&self, obj: &Object, applyset_id: &str) -> Result<bool, ObjectError> {
         let Some(t) = self.route_of(obj) else {
             return self.base.release(obj, applyset_id).await;
