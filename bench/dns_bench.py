@@ -97,7 +97,6 @@ def bench_sluice(n):
                 "  syncPolicy: {syncOptions: [CreateNamespace=true]}\n  targets: [dns]\n")
     with open(f"{work}/repo/app/zone.yaml", "w") as f:
         f.write("apiVersion: dns.sluice.dev/v1alpha1\nkind: Zone\nmetadata:\n  name: example\n"
-                "  annotations: {sluice.dev/sync-wave: \"-1\"}\n"
                 "spec: {name: example.test., nameservers: [ns1.example.test.]}\n")
     with open(f"{work}/repo/app/records.yaml", "w") as f:
         for i in range(n):

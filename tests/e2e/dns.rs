@@ -93,7 +93,9 @@ impl Env {
     }
 }
 
-const ZONE: &str = "apiVersion: dns.sluice.dev/v1alpha1\nkind: Zone\nmetadata:\n  name: example\n  annotations: {sluice.dev/sync-wave: \"-1\"}\nspec: {name: example.test., nameservers: [ns1.example.test.]}\n";
+/// No sync-wave: the plugin declares Zone before RecordSet, and the sync
+/// applies a target's kinds in that order.
+const ZONE: &str = "apiVersion: dns.sluice.dev/v1alpha1\nkind: Zone\nmetadata:\n  name: example\nspec: {name: example.test., nameservers: [ns1.example.test.]}\n";
 
 fn record(name: &str, records: &[&str]) -> String {
     format!(

@@ -568,7 +568,17 @@ pub async fn run<T: Target>(
     }
 
     let parent = Parent::for_app(app, ns);
-    let waves = waves.with_owner(&parent.id);
+    let kind_order: super::order::KindOrder = objects
+        .iter()
+        .chain(&forgotten)
+        .filter_map(|o| {
+            let p = target.kind_order(o)?;
+            Some(((o.id.group.clone(), o.id.kind.clone()), p))
+        })
+        .collect();
+    let waves = waves
+        .with_owner(&parent.id)
+        .with_kind_order(kind_order.clone());
     let inventory_err = |message: String| SyncError::Inventory {
         app: app.to_string(),
         namespace: parent.namespace.clone(),
@@ -848,7 +858,13 @@ pub async fn run<T: Target>(
     };
     let mut kept_kinds = new_kinds.clone();
     let mut kept_namespaces = new_namespaces.clone();
-    for group in Waves::prune_groups(&extraneous) {
+    let mut prune_order = kind_order.clone();
+    for o in &extraneous {
+        if let Some(p) = target.kind_order(o) {
+            prune_order.insert((o.id.group.clone(), o.id.kind.clone()), p);
+        }
+    }
+    for group in Waves::prune_groups(&extraneous, &prune_order) {
         let done: Vec<(usize, Row)> = futures::stream::iter(group.iter().copied().map(|i| {
             let blocked = blocked.as_deref();
             let ext = &extraneous;

@@ -8,17 +8,28 @@
 //! takes an ordered list of groups).
 
 use crate::object::Object;
+use std::collections::HashMap;
 
 use super::plan::kind_rank;
 
-/// Indices of `objects` grouped for applying: by kind rank, then by kind,
-/// each group sorted by namespace and name.
-pub fn groups(objects: &[Object]) -> Vec<Vec<usize>> {
+/// Where a target's own kinds go among the kinds Kubernetes' order does
+/// not know: `(group, kind)` → position in the order the target plugin
+/// declares them (a DNS zone before its records).
+pub type KindOrder = HashMap<(String, String), usize>;
+
+/// Indices of `objects` grouped for applying: by kind rank, then by kind
+/// (a target's kinds in their declared `order`, ahead of other kinds of
+/// the same rank), each group sorted by namespace and name.
+pub fn groups_in(objects: &[Object], order: &KindOrder) -> Vec<Vec<usize>> {
     let mut idx: Vec<usize> = (0..objects.len()).collect();
     let key = |i: &usize| {
         let id = &objects[*i].id;
         (
             kind_rank(&id.kind),
+            order
+                .get(&(id.group.clone(), id.kind.clone()))
+                .copied()
+                .unwrap_or(usize::MAX),
             id.kind.clone(),
             id.group.clone(),
             id.namespace.clone(),
@@ -64,7 +75,7 @@ mod tests {
             ),
             obj("v1", "Namespace", "n"),
         ];
-        let names: Vec<Vec<&str>> = groups(&objs)
+        let names: Vec<Vec<&str>> = groups_in(&objs, &KindOrder::new())
             .iter()
             .map(|g| g.iter().map(|i| objs[*i].id.name.as_str()).collect())
             .collect();
@@ -77,6 +88,37 @@ mod tests {
                 vec!["d"],
                 vec!["w"]
             ]
+        );
+    }
+
+    #[test]
+    fn a_targets_kinds_go_in_their_declared_order() {
+        let objs = vec![
+            obj("dns.sluice.dev/v1alpha1", "RecordSet", "www"),
+            obj("example.com/v1", "Widget", "w"),
+            obj("dns.sluice.dev/v1alpha1", "Zone", "example"),
+        ];
+        let by_name = |order: &KindOrder| -> Vec<Vec<&str>> {
+            groups_in(&objs, order)
+                .iter()
+                .map(|g| g.iter().map(|i| objs[*i].id.name.as_str()).collect())
+                .collect()
+        };
+        // Without the target's order: unknown kinds by name.
+        assert_eq!(
+            by_name(&KindOrder::new()),
+            vec![vec!["www"], vec!["w"], vec!["example"]]
+        );
+        let order: KindOrder = [
+            (("dns.sluice.dev".to_string(), "Zone".to_string()), 0),
+            (("dns.sluice.dev".to_string(), "RecordSet".to_string()), 1),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            by_name(&order),
+            vec![vec!["example"], vec!["www"], vec!["w"]],
+            "the zone, then its records, then other custom kinds"
         );
     }
 }

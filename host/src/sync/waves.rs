@@ -41,6 +41,8 @@ pub struct Waves {
     pub hooks: Vec<Object>,
     /// The ApplySet id of the app, which labels its hooks.
     owner: String,
+    /// The order of the targets' own kinds.
+    kind_order: order::KindOrder,
     started: Instant,
 }
 
@@ -82,9 +84,16 @@ impl Waves {
                 plan,
                 hooks,
                 owner: String::new(),
+                kind_order: order::KindOrder::new(),
                 started: Instant::now(),
             },
         ))
+    }
+
+    /// Order the targets' own kinds as their plugins declare them.
+    pub fn with_kind_order(mut self, kind_order: order::KindOrder) -> Waves {
+        self.kind_order = kind_order;
+        self
     }
 
     /// Set the ApplySet id of the app, which labels (and so owns) the hook
@@ -136,7 +145,7 @@ impl Waves {
                 StepGroups {
                     phase: s.phase,
                     wave: s.wave,
-                    groups: order::groups(&subset)
+                    groups: order::groups_in(&subset, &self.kind_order)
                         .into_iter()
                         .map(|g| g.into_iter().map(|j| idx[j]).collect())
                         .collect(),
@@ -160,14 +169,17 @@ impl Waves {
     /// each wave in reverse kind order ([`plan::prune_order`]). An object
     /// with an invalid wave annotation falls back to reverse kind order
     /// alone, so a bad annotation never blocks a prune.
-    pub fn prune_groups(extraneous: &[Object]) -> Vec<Vec<usize>> {
+    pub fn prune_groups(extraneous: &[Object], kind_order: &order::KindOrder) -> Vec<Vec<usize>> {
         let index: HashMap<&ObjectId, usize> = extraneous
             .iter()
             .enumerate()
             .map(|(i, o)| (&o.id, i))
             .collect();
         let Ok(steps) = plan::prune_order(extraneous) else {
-            return order::groups(extraneous).into_iter().rev().collect();
+            return order::groups_in(extraneous, kind_order)
+                .into_iter()
+                .rev()
+                .collect();
         };
         let mut out = Vec::new();
         let mut placed: HashSet<usize> = HashSet::new();
@@ -178,7 +190,7 @@ impl Waves {
                 .filter_map(|id| index.get(id).copied())
                 .collect();
             let subset: Vec<Object> = idx.iter().map(|&i| extraneous[i].clone()).collect();
-            for g in order::groups(&subset).into_iter().rev() {
+            for g in order::groups_in(&subset, kind_order).into_iter().rev() {
                 let g: Vec<usize> = g.into_iter().map(|j| idx[j]).collect();
                 placed.extend(&g);
                 out.push(g);
@@ -449,10 +461,13 @@ mod tests {
             obj("v1", "Secret", "bad", "x"),
         ];
         // An invalid wave: reverse kind order alone.
-        let fallback = Waves::prune_groups(&ext);
+        let fallback = Waves::prune_groups(&ext, &order::KindOrder::new());
         assert_eq!(fallback.first(), Some(&vec![2]));
         let ext = &ext[..3];
-        assert_eq!(Waves::prune_groups(ext), vec![vec![2], vec![1], vec![0]]);
+        assert_eq!(
+            Waves::prune_groups(ext, &order::KindOrder::new()),
+            vec![vec![2], vec![1], vec![0]]
+        );
     }
 
     #[test]

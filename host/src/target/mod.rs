@@ -257,6 +257,13 @@ pub trait Target {
         let _ = obj;
         false
     }
+    /// For a kind the target handles itself (not Kubernetes'), its place
+    /// in the order the target declares its kinds: objects of earlier kinds
+    /// are applied first and pruned last.
+    fn kind_order(&self, obj: &Object) -> Option<usize> {
+        let _ = obj;
+        None
+    }
     /// Wait until CustomResourceDefinition `name` is Established.
     async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), ObjectError>;
     /// Whether [`Target::watch`] works on this target.

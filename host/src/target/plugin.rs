@@ -411,6 +411,9 @@ pub struct PluginTarget {
     pub plugin: TargetPlugin,
     /// `(apiVersion, kind)` of every kind it handles.
     pub kinds: BTreeSet<(String, String)>,
+    /// The same, in the order the plugin declares them: the order objects
+    /// of these kinds are applied in (pruned in reverse).
+    pub order: Vec<(String, String)>,
     /// `spec.params`, as passed to the plugin.
     pub settings: Vec<Setting>,
 }
@@ -481,6 +484,7 @@ impl PluginTarget {
             }
         }
         let mut kinds = BTreeSet::new();
+        let mut order = Vec::new();
         for k in &info.kinds {
             let group = crate::object::group_of(&k.api_version);
             if group.is_empty() || group.ends_with("k8s.io") || !group.contains('.') {
@@ -489,13 +493,16 @@ impl PluginTarget {
                     info.name, k.kind, k.api_version
                 )));
             }
-            kinds.insert((k.api_version.clone(), k.kind.clone()));
+            if kinds.insert((k.api_version.clone(), k.kind.clone())) {
+                order.push((k.api_version.clone(), k.kind.clone()));
+            }
         }
         Ok(PluginTarget {
             decl: decl.clone(),
             settings: decl.settings(),
             plugin,
             kinds,
+            order,
         })
     }
 

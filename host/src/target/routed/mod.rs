@@ -288,6 +288,13 @@ impl<B: Target> Target for Routed<'_, B> {
         self.apply_batched(t, obj).await
     }
 
+    fn kind_order(&self, obj: &Object) -> Option<usize> {
+        self.route_of(obj)?
+            .order
+            .iter()
+            .position(|(a, k)| *a == obj.api_version && *k == obj.id.kind)
+    }
+
     fn batches(&self, obj: &Object) -> bool {
         self.route_of(obj).is_some()
     }
