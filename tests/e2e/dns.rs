@@ -541,15 +541,46 @@ fn one_app_holds_a_deployment_on_kubernetes_and_its_dns_record() {
         "web.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx:1.27}]}\n",
     );
+    // The API key from a Secret in the cluster, not the environment.
+    std::fs::write(
+        env.root().join("targets/dns.yaml"),
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {{name: dns}}\nspec:\n  plugin: {{name: powerdns}}\n  allowedOrigins: [\"{}\"]\n  credentials: {{header: X-API-Key, secretRef: {{name: pdns, key: api-key, namespace: {ns}}}}}\n  params: {{server: localhost}}\n",
+            pdns.api_origin()
+        ),
+    )
+    .expect("write");
     let run = |cmd: &str| {
         Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args([cmd, "app.yaml", "--targets", "targets", "--kubeconfig"])
             .arg(&c.kubeconfig)
-            .env("PDNS_API_KEY", &env.key)
+            .env_remove("PDNS_API_KEY")
             .current_dir(env.root())
             .output()
             .expect("run sluice")
     };
+    let missing = run("sync");
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains(&format!(
+            "app shop: Target dns (targets/dns.yaml): credentials.secretRef: Secret {ns}/pdns does not exist; create it (kubectl -n {ns} create secret generic pdns --from-literal=api-key=...)"
+        )),
+        "{}",
+        text(&missing.stderr)
+    );
+    assert!(
+        pdns.dig("www.example.test", "A").is_empty(),
+        "nothing applied"
+    );
+    c.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "pdns",
+        "-n",
+        &ns,
+        &format!("--from-literal=api-key={}", env.key),
+    ]);
     let out = ok(&run("sync"));
     assert!(
         out.contains("Deployment") && out.contains("RecordSet"),
@@ -660,15 +691,22 @@ async fn serve_syncs_through_a_target_and_heals_a_record_by_polling() {
         p
     };
     let (apps, state, cache, targets) = (dir("apps"), dir("state"), dir("cache"), dir("targets"));
-    // The key in a file the service reads; the plugin never sees it.
-    let key = tmp.path().join("pdns.key");
-    std::fs::write(&key, &pdns.api_key).expect("write");
+    // The key in a Secret the service reads from its cluster; the plugin
+    // never sees it.
+    sluice_testkit::cluster::TestCluster::shared().kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "pdns",
+        "-n",
+        &ns,
+        &format!("--from-literal=api-key={}", pdns.api_key),
+    ]);
     std::fs::write(
         targets.join("dns.yaml"),
         format!(
-            "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {{name: dns}}\nspec:\n  plugin: {{name: powerdns}}\n  allowedOrigins: [\"{}\"]\n  credentials: {{header: X-API-Key, fromFile: \"{}\"}}\n  params: {{server: localhost}}\n",
+            "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {{name: dns}}\nspec:\n  plugin: {{name: powerdns}}\n  allowedOrigins: [\"{}\"]\n  credentials: {{header: X-API-Key, secretRef: {{name: pdns, key: api-key, namespace: {ns}}}}}\n  params: {{server: localhost}}\n",
             pdns.api_origin(),
-            key.display()
         ),
     )
     .expect("write");

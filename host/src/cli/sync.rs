@@ -230,6 +230,7 @@ pub fn prepare(args: &AppArgs, global: &Global) -> Result<Prepared, i32> {
         &app.targets,
         &app.name,
         renderers.runtime(),
+        &app.destination,
     )
     .map_err(|e| {
         eprintln!("error: {e}");

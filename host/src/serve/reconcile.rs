@@ -311,13 +311,9 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
         finish(svc, name, status, None);
         return;
     }
-    // The app's target plugins (spec.targets), from --targets.
-    let targets = match crate::target::catalog::load_for_app(
-        svc.inner.config.targets_dir.as_deref(),
-        &resolved.targets,
-        name,
-        svc.inner.renderers.runtime(),
-    ) {
+    // The app's target plugins (spec.targets), from --targets; Secret
+    // credentials from the cluster the service runs in.
+    let targets = match load_targets(svc, name, &resolved.targets).await {
         Ok(t) => t,
         Err(msg) => {
             status.sync = SyncStatus::Unknown;
@@ -892,6 +888,27 @@ async fn health(
         return HealthStatus::Healthy.as_str().to_string();
     }
     worst(&all).as_str().to_string()
+}
+
+/// The Targets app `name` lists, loaded (credentials from Secrets read
+/// through the service's home cluster).
+async fn load_targets(
+    svc: &Service,
+    name: &str,
+    listed: &[String],
+) -> Result<Vec<crate::target::plugin::PluginTarget>, String> {
+    use crate::target::catalog;
+    let mut decls = catalog::declarations(svc.inner.config.targets_dir.as_deref(), listed, name)?;
+    if catalog::needs_secrets(&decls) {
+        let client = svc
+            .home_client()
+            .await
+            .map_err(|e| format!("app {name}: {}", crate::error_chain(&e)))?;
+        catalog::read_secrets(&client, &mut decls)
+            .await
+            .map_err(|e| format!("app {name}: {e}"))?;
+    }
+    catalog::load(&decls, svc.inner.renderers.runtime(), name)
 }
 
 /// The worst health of the target objects `ids` (of `objects`), as their

@@ -8,7 +8,8 @@
 //! spec:
 //!   plugin: {name: powerdns}          # or {path: x.wasm, sha256: ...}
 //!   allowedOrigins: ["http://127.0.0.1:8081"]
-//!   credentials: {header: X-API-Key, fromEnv: PDNS_API_KEY}   # or fromFile; or basicAuth: true
+//!   credentials: {header: X-API-Key, fromEnv: PDNS_API_KEY}   # or fromFile: PATH, or
+//!                                     # secretRef: {name, key, namespace}; or basicAuth: true
 //!   params: {server: localhost}
 //! ```
 //!
@@ -17,8 +18,11 @@
 //! declaration into a loaded plugin with its outbound rules. Credentials
 //! are read by the host when the Target is loaded and never passed to the
 //! plugin (see [`crate::plugin::outbound`]). A path plugin requires its
-//! sha256, like a renderer file. Kubernetes `secretRef` credentials are not
-//! supported yet and are refused with a message saying so.
+//! sha256, like a renderer file. A `secretRef` credential is one key of a
+//! Secret in the cluster sluice runs against, read before the plugin is
+//! loaded ([`crate::target::catalog::read_secrets`]; `namespace` defaults
+//! to `default`); without a cluster (`--target dir:`) it is refused with a
+//! message saying to use `fromEnv` or `fromFile`.
 
 use crate::plugin::outbound::{Credential, Origin, Outbound};
 use crate::plugin::target::{Setting, TargetPlugin};
@@ -163,9 +167,40 @@ pub struct Credentials {
     /// directory; one trailing newline is dropped).
     #[serde(default)]
     pub from_file: Option<String>,
-    /// A Kubernetes Secret (not supported yet).
+    /// A key of a Kubernetes Secret in the cluster sluice runs against
+    /// (read by `serve`, and by `sync`/`diff` with a cluster destination).
     #[serde(default)]
-    pub secret_ref: Option<Value>,
+    pub secret_ref: Option<SecretRef>,
+}
+
+/// `credentials.secretRef`: one key of a Secret.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// The Secret's name.
+    pub name: String,
+    /// The key whose value is the credential.
+    pub key: String,
+    /// Its namespace (`default` when absent).
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// A credential read from a Secret; never printed.
+#[derive(Clone)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    /// Wrap `value`.
+    pub fn new(value: String) -> Self {
+        SecretValue(value)
+    }
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValue(..)")
+    }
 }
 
 /// One Target declaration, checked.
@@ -183,6 +218,9 @@ pub struct TargetDecl {
     pub credentials: Option<Credentials>,
     /// `spec.params`.
     pub params: BTreeMap<String, Value>,
+    /// The value of `credentials.secretRef`, once read
+    /// ([`crate::target::catalog::read_secrets`]).
+    pub secret: Option<SecretValue>,
 }
 
 fn invalid(path: &Path, message: impl Into<String>) -> TargetConfigError {
@@ -280,6 +318,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<TargetDecl>, TargetConfigErr
             origins,
             credentials: f.spec.credentials,
             params: f.spec.params,
+            secret: None,
         });
     }
     Ok(out)
@@ -323,6 +362,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<TargetDecl>, TargetConfigError> {
 }
 
 impl TargetDecl {
+    /// Its `credentials.secretRef`, if any.
+    pub fn secret_ref(&self) -> Option<&SecretRef> {
+        self.credentials.as_ref()?.secret_ref.as_ref()
+    }
+
     fn base_dir(&self) -> &Path {
         self.file.parent().unwrap_or(Path::new("."))
     }
@@ -358,10 +402,21 @@ impl TargetDecl {
                 .map(|t| t.strip_suffix('\r').unwrap_or(t))
                 .unwrap_or(&text)
                 .to_string()
+        } else if let Some(r) = &c.secret_ref {
+            match &self.secret {
+                Some(s) => s.0.clone(),
+                None => {
+                    return Err(self.cred_err(format!(
+                        "credentials.secretRef: Secret {}/{} is read from the cluster sluice runs against (sluice serve, or sync/diff to a cluster); with --target dir: use fromEnv or fromFile",
+                        r.namespace.as_deref().unwrap_or("default"),
+                        r.name
+                    )));
+                }
+            }
         } else {
-            return Err(self.cred_err(
-                "credentials.secretRef is not supported yet; use fromEnv or fromFile".into(),
-            ));
+            return Err(
+                self.cred_err("credentials needs one of fromEnv, fromFile or secretRef".into())
+            );
         };
         let bad = || {
             self.cred_err(
