@@ -772,3 +772,78 @@ async fn serve_syncs_through_a_target_and_heals_a_record_by_polling() {
     assert_eq!(pdns.dig("www.example.test", "A"), vec!["192.0.2.10"]);
     assert!(svc.shutdown(Duration::from_secs(10)).await);
 }
+
+/// `sluice serve --in-cluster-targets`: the Target is a resource (its CRD
+/// from `sluice crd`) in the service's namespace, its credential a Secret
+/// beside it (secretRef without a namespace: the Target's own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reads_target_resources_from_its_namespace() {
+    use sluice::serve::Service;
+    use sluice::serve::status::SyncStatus;
+    let Some(pdns) = pdns() else { return };
+    let c = sluice_testkit::cluster::TestCluster::shared();
+    let crds = crate::common::sluice(&["crd"]);
+    assert!(crds.status.success(), "{}", text(&crds.stderr));
+    c.kubectl_stdin(&["apply", "--server-side", "-f", "-"], &text(&crds.stdout));
+    c.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/targets.sluice.dev",
+        "--timeout=60s",
+    ]);
+    let home = c.namespace("dns-home");
+    let ns = c.namespace("dns-cr");
+    c.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "pdns",
+        "-n",
+        &home,
+        &format!("--from-literal=api-key={}", pdns.api_key),
+    ]);
+    c.kubectl_stdin(
+        &["apply", "-n", &home, "--validate=strict", "-f", "-"],
+        &format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {{name: dns}}\nspec:\n  plugin: {{name: powerdns}}\n  allowedOrigins: [\"{}\"]\n  credentials: {{header: X-API-Key, secretRef: {{name: pdns, key: api-key}}}}\n  params: {{server: localhost}}\n",
+            pdns.api_origin()
+        ),
+    );
+    let zone = ZONE.to_string();
+    let www = record("www", &["192.0.2.30"]);
+    let f = crate::serve::repo(
+        "dns-cr",
+        &[
+            ("app/zone.yaml", zone.as_str()),
+            ("app/www.yaml", www.as_str()),
+        ],
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = |n: &str| {
+        let p = tmp.path().join(n);
+        std::fs::create_dir_all(&p).expect("mkdir");
+        p
+    };
+    let (apps, state, cache) = (dir("apps"), dir("state"), dir("cache"));
+    let url = sluice_testkit::git::server().http_url("dns-cr");
+    std::fs::write(
+        apps.join("shop.yaml"),
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop-cr}}\nspec:\n  source: {{repoURL: \"{url}\", targetRevision: main, path: app}}\n  destination: {{namespace: {ns}}}\n  syncPolicy: {{automated: {{prune: true}}}}\n  targets: [dns]\n"
+        ),
+    )
+    .expect("write");
+    let mut config = crate::serve::service_config(&apps, &state, &cache, Duration::from_secs(3600));
+    config.in_cluster_targets = Some(home.clone());
+    let svc = Service::start(config, crate::serve::renderers(), true)
+        .await
+        .expect("start");
+    let c1 = f.rev("HEAD");
+    let s = crate::serve::until(&svc, "shop-cr", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced && s.revision == c1
+    })
+    .await;
+    assert_eq!(s.health, "Healthy", "{s:?}");
+    assert_eq!(pdns.dig("www.example.test", "A"), vec!["192.0.2.30"]);
+    assert!(svc.shutdown(Duration::from_secs(10)).await);
+}

@@ -70,6 +70,7 @@ pub(crate) fn service_config(
         in_cluster_apps: None,
         namespace: None,
         targets_dir: None,
+        in_cluster_targets: None,
         target_poll_interval: Duration::from_secs(60),
         settings,
     }

@@ -90,6 +90,10 @@ pub struct Args {
     /// the targets' plugins.
     #[arg(long, value_name = "DIR")]
     pub targets: Option<PathBuf>,
+    /// Also read Target resources (sluice.dev/v1alpha1, `sluice crd`) in
+    /// the service's namespace (--namespace).
+    #[arg(long)]
+    pub in_cluster_targets: bool,
     /// How often the objects of apps with targets are read back to find
     /// drift (target plugins cannot be watched).
     #[arg(long, default_value = "1m", value_parser = super::parse_duration)]
@@ -177,6 +181,12 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
             .map(|v| v.into_iter().filter(|n| !n.is_empty()).collect()),
         namespace: args.namespace.clone().or_else(pod_namespace),
         targets_dir: args.targets.clone(),
+        in_cluster_targets: args.in_cluster_targets.then(|| {
+            args.namespace
+                .clone()
+                .or_else(pod_namespace)
+                .unwrap_or_else(|| "default".to_string())
+        }),
         target_poll_interval: args.target_poll_interval.max(Duration::from_secs(1)),
         settings,
     };
@@ -367,11 +377,13 @@ fn message(s: &AppStatus) -> String {
         .unwrap_or_default()
 }
 
-/// Run `sluice crd`: print the sluice.dev Application CRD as YAML.
+/// Run `sluice crd`: print the sluice.dev Application and Target CRDs as
+/// YAML documents.
 pub fn crd() -> anyhow::Result<i32> {
-    let crd = sluice::serve::crd::application_crd();
     let mut out = std::io::stdout().lock();
-    out.write_all(serde_norway::to_string(&crd)?.as_bytes())?;
+    out.write_all(serde_norway::to_string(&sluice::serve::crd::application_crd())?.as_bytes())?;
+    out.write_all(b"---\n")?;
+    out.write_all(serde_norway::to_string(&sluice::serve::crd::target_crd())?.as_bytes())?;
     Ok(EXIT_OK)
 }
 

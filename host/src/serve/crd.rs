@@ -77,6 +77,76 @@ fn mark(p: &mut Value) {
     }
 }
 
+/// The `sluice.dev` Target CustomResourceDefinition: a target plugin's
+/// declaration as a resource (`sluice serve --in-cluster-targets`), its
+/// spec's schema from [`crate::target::plugin::Spec`].
+pub fn target_crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "targets.sluice.dev"},
+        "spec": {
+            "group": "sluice.dev",
+            "names": {
+                "kind": "Target",
+                "listKind": "TargetList",
+                "plural": "targets",
+                "singular": "target",
+                "categories": ["sluice"]
+            },
+            "scope": "Namespaced",
+            "versions": [{
+                "name": "v1alpha1",
+                "served": true,
+                "storage": true,
+                "additionalPrinterColumns": [
+                    {"name": "Plugin", "type": "string", "jsonPath": ".spec.plugin.name"},
+                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+                ],
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "description": "A sluice Target: a target plugin, where it may send requests and the credential the host adds.",
+                    "required": ["spec"],
+                    "properties": {
+                        "spec": schema_of::<crate::target::plugin::Spec>()
+                    }
+                }}
+            }]
+        }
+    })
+}
+
+/// The Target resources in `namespace`, as declarations. `Err` names the
+/// resource that does not parse, or why the list failed.
+pub async fn list_targets(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<Vec<crate::target::plugin::TargetDecl>, String> {
+    let ar = kube::discovery::ApiResource {
+        group: "sluice.dev".into(),
+        version: "v1alpha1".into(),
+        api_version: "sluice.dev/v1alpha1".into(),
+        kind: "Target".into(),
+        plural: "targets".into(),
+    };
+    let api: kube::Api<kube::api::DynamicObject> =
+        kube::Api::namespaced_with(client.clone(), namespace, &ar);
+    let list = api
+        .list(&kube::api::ListParams::default())
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot list Target resources in namespace {namespace}: {e}; install the CRD with `sluice crd | kubectl apply -f -`"
+            )
+        })?;
+    let mut out = Vec::new();
+    for o in list.items {
+        let v = serde_json::to_value(&o).map_err(|e| e.to_string())?;
+        out.push(crate::target::plugin::from_resource(&v).map_err(|e| crate::error_chain(&e))?);
+    }
+    Ok(out)
+}
+
 /// The CustomResourceDefinition, as a JSON object.
 pub fn application_crd() -> Value {
     json!({

@@ -898,7 +898,43 @@ async fn load_targets(
     listed: &[String],
 ) -> Result<Vec<crate::target::plugin::PluginTarget>, String> {
     use crate::target::catalog;
-    let mut decls = catalog::declarations(svc.inner.config.targets_dir.as_deref(), listed, name)?;
+    if listed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let config = &svc.inner.config;
+    let mut decls = match &config.in_cluster_targets {
+        None => catalog::declarations(config.targets_dir.as_deref(), listed, name)?,
+        Some(ns) => {
+            let mut all = match &config.targets_dir {
+                Some(d) => crate::target::plugin::load_dir(d)
+                    .map_err(|e| format!("app {name}: {}", crate::error_chain(&e)))?,
+                None => Vec::new(),
+            };
+            let client = svc
+                .home_client()
+                .await
+                .map_err(|e| format!("app {name}: {}", crate::error_chain(&e)))?;
+            for d in super::crd::list_targets(&client, ns)
+                .await
+                .map_err(|e| format!("app {name}: {e}"))?
+            {
+                if let Some(f) = all.iter().find(|f| f.name == d.name) {
+                    return Err(format!(
+                        "app {name}: Target {} is declared twice, in {} and as resource {}; keep one",
+                        d.name,
+                        f.file.display(),
+                        d.file.display()
+                    ));
+                }
+                all.push(d);
+            }
+            let from = match &config.targets_dir {
+                Some(d) => format!("{} or namespace {ns}", d.display()),
+                None => format!("namespace {ns}"),
+            };
+            catalog::pick(&all, listed, name, &from)?
+        }
+    };
     if catalog::needs_secrets(&decls) {
         let client = svc
             .home_client()

@@ -68,6 +68,10 @@ pub struct Config {
     /// The directory of Target declarations (`--targets`): apps that list
     /// targets in `spec.targets` reach them through their plugins.
     pub targets_dir: Option<PathBuf>,
+    /// Also read Target resources (`sluice crd`) in this namespace
+    /// (`--in-cluster-targets`); a name declared in both places is an
+    /// error on the apps that list it.
+    pub in_cluster_targets: Option<String>,
     /// How often the live state of apps with targets is read back for
     /// drift (`--target-poll-interval`): target plugins cannot be watched.
     pub target_poll_interval: Duration,

@@ -29,13 +29,23 @@ pub fn declarations(
         ));
     };
     let decls = load_dir(dir).map_err(|e| crate::error_chain(&e))?;
+    pick(&decls, listed, app, &dir.display().to_string())
+}
+
+/// The declarations of the Targets `listed` among `decls` (read from
+/// `from`, for messages).
+pub fn pick(
+    decls: &[TargetDecl],
+    listed: &[String],
+    app: &str,
+    from: &str,
+) -> Result<Vec<TargetDecl>, String> {
     let mut out = Vec::new();
     for name in listed {
         let Some(decl) = decls.iter().find(|d| &d.name == name) else {
             let known: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
             return Err(format!(
-                "app {app}: spec.targets names {name}, but {} has no Target named {name} (it has: {})",
-                dir.display(),
+                "app {app}: spec.targets names {name}, but {from} has no Target named {name} (it has: {})",
                 if known.is_empty() {
                     "none".to_string()
                 } else {

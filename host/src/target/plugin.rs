@@ -123,20 +123,25 @@ struct Metadata {
     annotations: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A Target's `spec` (also the schema of the Target resource).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Spec {
-    plugin: PluginSpec,
+pub struct Spec {
+    /// Which plugin runs the target.
+    pub plugin: PluginSpec,
+    /// Where its plugin may send requests: `scheme://host:port` each.
     #[serde(default)]
-    allowed_origins: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    /// The credential the host adds to allowed requests.
     #[serde(default)]
-    credentials: Option<Credentials>,
+    pub credentials: Option<Credentials>,
+    /// Parameters passed to the plugin.
     #[serde(default)]
-    params: BTreeMap<String, Value>,
+    pub params: BTreeMap<String, Value>,
 }
 
 /// Which plugin a Target runs.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginSpec {
     /// A built-in target plugin (`powerdns`).
@@ -151,7 +156,7 @@ pub struct PluginSpec {
 }
 
 /// Where the credential comes from and how it is sent.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Credentials {
     /// Send the value in this header (e.g. `X-API-Key`).
@@ -174,7 +179,7 @@ pub struct Credentials {
 }
 
 /// `credentials.secretRef`: one key of a Secret.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
     /// The Secret's name.
@@ -322,6 +327,40 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<TargetDecl>, TargetConfigErr
         });
     }
     Ok(out)
+}
+
+/// A Target resource read from a cluster (`sluice crd` defines the kind):
+/// server-set metadata dropped, a `secretRef` without a namespace looked
+/// up in the resource's own, and the declaration named `cluster:NS/NAME`
+/// in messages.
+pub fn from_resource(v: &Value) -> Result<TargetDecl, TargetConfigError> {
+    let ns = v
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default")
+        .to_string();
+    let name = v
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let path = PathBuf::from(format!("cluster:{ns}/{name}"));
+    let mut doc = serde_json::json!({
+        "apiVersion": v.get("apiVersion"),
+        "kind": v.get("kind"),
+        "metadata": {"name": name, "namespace": ns},
+        "spec": v.get("spec"),
+    });
+    if let Some(r) = doc.pointer_mut("/spec/credentials/secretRef")
+        && let Some(o) = r.as_object_mut()
+    {
+        o.entry("namespace")
+            .or_insert_with(|| Value::String(ns.clone()));
+    }
+    let mut decls = parse(&path, &doc.to_string())?;
+    decls
+        .pop()
+        .ok_or_else(|| invalid(&path, "the resource has no Target"))
 }
 
 /// Read every Target declaration in `dir` (`*.yaml`, `*.yml`, `*.json`),
