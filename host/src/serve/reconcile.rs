@@ -128,12 +128,13 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
     let app = match &snap.app {
         Ok(a) => a.clone(),
         Err(msg) => {
-            status.sync = SyncStatus::Unknown;
-            status.set_condition(
+            give_up(
+                svc,
+                name,
+                status,
                 "InvalidSpecError",
                 format!("{msg}; the app's objects are left as they are until the file is fixed"),
             );
-            finish(svc, name, status, None);
             return;
         }
     };
@@ -155,12 +156,13 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
             Ok(x) => x,
             Err(msg) => {
                 tracing::warn!(app = %name, error = %msg, "comparison failed; nothing was applied or pruned");
-                status.sync = SyncStatus::Unknown;
-                status.set_condition(
+                give_up(
+                    svc,
+                    name,
+                    status,
                     "ComparisonError",
                     format!("{msg}; nothing was applied or pruned"),
                 );
-                finish(svc, name, status, None);
                 return;
             }
         },
@@ -187,15 +189,16 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
             }
         },
         Destination::Dir(p) => {
-            status.sync = SyncStatus::Unknown;
-            status.set_condition(
+            give_up(
+                svc,
+                name,
+                status,
                 "InvalidSpecError",
                 format!(
                     "app {name}: sluice serve syncs to clusters; the directory target {} is for the CLI",
                     p.display()
                 ),
             );
-            finish(svc, name, status, None);
             return;
         }
     };
@@ -303,12 +306,13 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
     if let Some(s) = resolved.pending_substitution()
         && let Err(e) = engine::substitute_from(&view, s, &mut objects).await
     {
-        status.sync = SyncStatus::Unknown;
-        status.set_condition(
+        give_up(
+            svc,
+            name,
+            status,
             "ComparisonError",
             format!("{}; nothing was applied or pruned", crate::error_chain(&e)),
         );
-        finish(svc, name, status, None);
         return;
     }
     // The app's target plugins (spec.targets), from --targets; Secret
@@ -316,12 +320,13 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
     let targets = match load_targets(svc, name, &resolved.targets).await {
         Ok(t) => t,
         Err(msg) => {
-            status.sync = SyncStatus::Unknown;
-            status.set_condition(
+            give_up(
+                svc,
+                name,
+                status,
                 "ComparisonError",
                 format!("{msg}; nothing was applied or pruned"),
             );
-            finish(svc, name, status, None);
             return;
         }
     };
@@ -540,6 +545,14 @@ fn reason_names(r: &BTreeSet<Trigger>) -> Vec<String> {
                 .unwrap_or_default()
         })
         .collect()
+}
+
+/// End an operation that could not compare: sync status Unknown, the
+/// reason as `condition`, nothing applied.
+fn give_up(svc: &Service, name: &str, mut status: AppStatus, condition: &str, message: String) {
+    status.sync = SyncStatus::Unknown;
+    status.set_condition(condition, message);
+    finish(svc, name, status, None);
 }
 
 /// Queue `trigger` for `name` after `wait`.
