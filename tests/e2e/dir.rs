@@ -680,3 +680,54 @@ async fn a_forgotten_object_leaves_the_inventory_and_stays() {
         row.message
     );
 }
+
+#[test]
+fn an_object_without_api_version_renders_as_kustomize_gives_it_and_fails_its_row() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = tmp.path().join("app");
+    std::fs::create_dir_all(&app).expect("mkdir");
+    write(
+        &app,
+        "kustomization.yaml",
+        "resources: [cm.yaml, ok.yaml]\nnamePrefix: p-\n",
+    );
+    write(
+        &app,
+        "cm.yaml",
+        "kind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n",
+    );
+    write(
+        &app,
+        "ok.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n",
+    );
+    let app_s = app.display().to_string();
+    let allow = tmp.path().display().to_string();
+    let r = sluice(&["render", &app_s]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    assert!(
+        text(&r.stdout).contains("data:\n  k: v\nkind: ConfigMap\nmetadata:\n  name: p-a\n"),
+        "printed as kustomize prints it, without apiVersion:\n{}",
+        text(&r.stdout)
+    );
+    let out = tmp.path().join("out");
+    let s = sluice(&[
+        "sync",
+        "--repo",
+        &app_s,
+        "--allow-local-repo",
+        &allow,
+        "--target",
+        &format!("dir:{}", out.display()),
+    ]);
+    let stdout = text(&s.stdout);
+    assert_eq!(s.status.code(), Some(1), "{stdout}{}", text(&s.stderr));
+    assert!(
+        stdout.contains("ConfigMap p-a has no apiVersion; kustomize passes such an object through, but no API server accepts it: add apiVersion to it in cm.yaml"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 created"),
+        "the other object is applied: {stdout}"
+    );
+}

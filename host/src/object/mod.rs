@@ -211,8 +211,29 @@ pub fn parse(json: &str, origin: Option<Origin>, n: usize) -> Result<Object, Obj
     from_value(value, origin, n)
 }
 
+/// [`parse`] for a renderer's output: an object without `apiVersion` is
+/// kept (with an empty one, in the core group), as kustomize passes it
+/// through; `sluice render` prints it, and the sync refuses it on its row
+/// (no API server accepts one).
+pub fn parse_rendered(json: &str, origin: Option<Origin>, n: usize) -> Result<Object, ObjectError> {
+    let value: Value = serde_json::from_str(json).map_err(|e| ObjectError::NotJson {
+        at: at(origin.as_ref(), n),
+        message: e.to_string(),
+    })?;
+    build(value, origin, n, false)
+}
+
 /// Make an object from a JSON value, checking the fields identity needs.
 pub fn from_value(value: Value, origin: Option<Origin>, n: usize) -> Result<Object, ObjectError> {
+    build(value, origin, n, true)
+}
+
+fn build(
+    value: Value,
+    origin: Option<Origin>,
+    n: usize,
+    needs_api_version: bool,
+) -> Result<Object, ObjectError> {
     let missing = |field| ObjectError::MissingField {
         at: at(origin.as_ref(), n),
         field,
@@ -223,9 +244,11 @@ pub fn from_value(value: Value, origin: Option<Origin>, n: usize) -> Result<Obje
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
     };
-    let api_version = s("/apiVersion")
-        .ok_or_else(|| missing("apiVersion"))?
-        .to_string();
+    let api_version = match s("/apiVersion") {
+        Some(v) => v.to_string(),
+        None if !needs_api_version && value.get("apiVersion").is_none() => String::new(),
+        None => return Err(missing("apiVersion")),
+    };
     let kind = s("/kind").ok_or_else(|| missing("kind"))?.to_string();
     let name = s("/metadata/name")
         .or_else(|| s("/metadata/generateName"))

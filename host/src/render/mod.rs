@@ -312,7 +312,7 @@ impl Renderers {
                     file: o.file.clone(),
                     index: o.index,
                 });
-                let mut obj = object::parse(&o.json, origin, n)?;
+                let mut obj = object::parse_rendered(&o.json, origin, n)?;
                 obj.sensitive_paths = o.sensitive_paths.clone();
                 Ok(obj)
             })

@@ -518,6 +518,15 @@ pub async fn run<T: Target>(
     let mut objects = Vec::with_capacity(desired.len());
     let mut unserved: HashSet<ObjectId> = HashSet::new();
     for mut o in desired {
+        if o.api_version.is_empty() {
+            rows.push(Row::new(&o.id, RowStatus::SyncFailed, Action::None, format!(
+                "{} {} has no apiVersion; kustomize passes such an object through, but no API server accepts it: add apiVersion to it{}",
+                o.id.kind,
+                o.id.name,
+                o.origin.as_ref().map(|g| format!(" in {}", g.file)).unwrap_or_default()
+            )));
+            continue;
+        }
         let served = target.scope(&o.api_version, &o.id.kind);
         let scope = crds
             .get(&(o.id.group.clone(), o.id.kind.clone()))
