@@ -5,16 +5,21 @@
 use crate::common::text;
 use sluice::engine::{self, AppDef, EngineError, Settings};
 use sluice::source::Options;
-use sluice_testkit::git::{Fixture, Signer, server};
+use sluice_testkit::git::{Fixture, Signer, TimedGpg, server};
 use std::path::{Path, PathBuf};
 
 /// An Application file in `dir` for `repo` at `revision`, requiring `mode`
 /// with the harness's trusted keys copied next to it (`keysFile` relative
 /// to the file).
 fn app_file(dir: &Path, repo: &str, revision: &str, mode: &str) -> PathBuf {
-    let keys = &server().signing().keys_file;
+    let keys = std::fs::read_to_string(&server().signing().keys_file).expect("keys");
+    app_file_with(dir, repo, revision, mode, &keys)
+}
+
+/// [`app_file`] trusting the keys in `keys`.
+fn app_file_with(dir: &Path, repo: &str, revision: &str, mode: &str, keys: &str) -> PathBuf {
     std::fs::create_dir_all(dir.join("trust")).expect("mkdir");
-    std::fs::copy(keys, dir.join("trust/keys.txt")).expect("copy keys");
+    std::fs::write(dir.join("trust/keys.txt"), keys).expect("write keys");
     let file = dir.join("app.yaml");
     std::fs::write(
         &file,
@@ -28,7 +33,11 @@ fn app_file(dir: &Path, repo: &str, revision: &str, mode: &str) -> PathBuf {
 
 fn resolve(dir: &Path, repo: &str, revision: &str, mode: &str) -> Result<engine::App, String> {
     let file = app_file(dir, repo, revision, mode);
-    let mut def = AppDef::from_file(&file).expect("app file");
+    resolve_file(dir, &file)
+}
+
+fn resolve_file(dir: &Path, file: &Path) -> Result<engine::App, String> {
+    let mut def = AppDef::from_file(file).expect("app file");
     def.target = Some(format!("dir:{}", dir.join("out").display()));
     let mut settings = Settings::new(Options {
         cache_dir: dir.join("cache"),
@@ -302,6 +311,97 @@ fn a_missing_keys_file_or_a_plain_directory_is_refused_before_any_fetch() {
     assert!(
         e.to_string()
             .contains("spec.source.verify requires a Git repository, but . is a plain directory"),
+        "{e}"
+    );
+}
+
+/// OpenPGP keys are judged at the signature's time: made with real `gpg`
+/// at faked dates in 2020, a key that has expired since still vouches for
+/// what it signed while valid, but not for a signature made after its
+/// expiry; a "superseded" revocation voids what came after it, a
+/// "compromised" one everything; a signature dated in the future is
+/// refused.
+#[test]
+fn openpgp_signatures_by_expired_or_revoked_keys_or_from_the_future_are_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let gpg = TimedGpg::new(tmp.path()).expect("gnupg home");
+    let y2020 = "20200101T000000";
+    let aged = gpg.key("Aged <aged@sluice.test>", y2020).expect("key");
+    let superseded = gpg
+        .key("Superseded <superseded@sluice.test>", y2020)
+        .expect("key");
+    let compromised = gpg
+        .key("Compromised <compromised@sluice.test>", y2020)
+        .expect("key");
+    let f = server().create(
+        "verify-times",
+        "mkdir -p app && echo 'kind: ConfigMap' > app/a.yaml && git add -A && git commit -qm base",
+    );
+    let signed = |branch: &str, fpr: &str, at: &str| {
+        f.git(&["checkout", "-q", "-b", branch, "main"]);
+        let file = format!("app/{branch}.yaml");
+        f.commit_signed_at(branch, &[(file.as_str(), "x: 1\n")], &gpg, fpr, at)
+    };
+    let early = signed("aged-early", &aged, "20200110T000000");
+    let late = signed("aged-late", &aged, "20200301T000000");
+    let future = signed("future", &aged, "20990101T000000");
+    signed("superseded-before", &superseded, "20200201T000000");
+    let after = signed("superseded-after", &superseded, "20200301T000000");
+    let voided = signed("compromised", &compromised, "20200201T000000");
+    f.git(&["checkout", "-q", "main"]);
+    // Only now: the expiry and the revocations, dated between the
+    // signatures.
+    gpg.set_expire(&aged, "20200115T000000", "2020-02-01")
+        .expect("expire");
+    gpg.revoke(&superseded, "20200215T000000", 2, "moved to a new key")
+        .expect("revoke");
+    gpg.revoke(&compromised, "20200215T000000", 1, "laptop stolen")
+        .expect("revoke");
+    let keys: String = [&aged, &superseded, &compromised]
+        .iter()
+        .map(|k| gpg.export(k).expect("export"))
+        .collect();
+    let url = server().http_url("verify-times");
+    let check = |branch: &str| {
+        let dir = tmp.path().join(branch);
+        let file = app_file_with(&dir, &url, branch, "HEAD", &keys);
+        resolve_file(&dir, &file)
+    };
+
+    let app = check("aged-early").expect("signed before the key expired");
+    assert_eq!(app.source.commit, early);
+    check("superseded-before").expect("signed before the key was superseded");
+
+    let e = check("aged-late").expect_err("signed after expiry");
+    assert!(
+        e.contains(&format!(
+            "commit {late} is signed by key OpenPGP {}, but the key expired on 2020-02-01T",
+            aged.to_lowercase()
+        )) && e.contains("before the signature was made (2020-03-01T00:00:00Z)"),
+        "{e}"
+    );
+    let e = check("future").expect_err("future");
+    assert!(
+        e.contains(&format!(
+            "commit {future} is signed by key OpenPGP {}, but the signature is dated 2099-01-01T00:00:00Z, more than 5 minutes after this host's clock",
+            aged.to_lowercase()
+        )),
+        "{e}"
+    );
+    let e = check("superseded-after").expect_err("revoked before");
+    assert!(
+        e.contains(&format!(
+            "commit {after} is signed by key OpenPGP {}, but the key was revoked on 2020-02-15T00:00:00Z (key superseded: moved to a new key), before the signature was made (2020-03-01T00:00:00Z)",
+            superseded.to_lowercase()
+        )),
+        "{e}"
+    );
+    let e = check("compromised").expect_err("compromised");
+    assert!(
+        e.contains(&format!(
+            "commit {voided} is signed by key OpenPGP {}, but the key was revoked on 2020-02-15T00:00:00Z (key compromised: laptop stolen), which voids all its signatures",
+            compromised.to_lowercase()
+        )),
         "{e}"
     );
 }
