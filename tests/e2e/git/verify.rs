@@ -405,3 +405,109 @@ fn openpgp_signatures_by_expired_or_revoked_keys_or_from_the_future_are_refused(
         "{e}"
     );
 }
+
+/// A one-shot `sluice sync` of a Flux file with `GitRepository.spec.verify`
+/// reads the trusted keys from the Secret on the cluster it syncs to: a
+/// missing Secret is named (nothing applied), a commit signed by a key in
+/// the Secret is applied, a stranger's is refused and nothing changes.
+#[test]
+fn a_flux_file_with_verify_reads_the_keys_secret_from_the_cluster_it_syncs_to() {
+    use sluice_testkit::cluster::TestCluster;
+    let cluster = TestCluster::shared();
+    let flux_ns = cluster.namespace("sync-flux-verify");
+    let ns = cluster.namespace("sync-flux-verify-target");
+    let cm = |v: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: verified}}\ndata: {{v: \"{v}\"}}\n"
+        )
+    };
+    let f = server().create("verify-flux-sync", "true");
+    let signed = f.commit_signed("signed", &[("app/cm.yaml", &cm("1"))], Signer::Pgp);
+    let url = server().http_url("verify-flux-sync");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("flux.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: repo, namespace: {flux_ns}}}\nspec: {{interval: 1m, url: \"{url}\", ref: {{branch: main}}, verify: {{mode: head, secretRef: {{name: pgp-keys}}}}}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: verified, namespace: {flux_ns}}}\nspec:\n  interval: 1m\n  path: ./app\n  prune: true\n  sourceRef: {{kind: GitRepository, name: repo}}\n  targetNamespace: {ns}\n"
+        ),
+    )
+    .expect("write");
+    let sync = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["sync", &file.display().to_string(), "--kubeconfig"])
+            .arg(&cluster.kubeconfig)
+            .env("SLUICE_GIT_CACHE_DIR", tmp.path().join("cache"))
+            .env_remove("SLUICE_GIT_CREDENTIALS")
+            .output()
+            .expect("run sluice")
+    };
+    let live = || {
+        let out = cluster
+            .kubectl()
+            .args([
+                "get",
+                "configmap",
+                "verified",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.data.v}",
+            ])
+            .output()
+            .expect("kubectl");
+        text(&out.stdout)
+    };
+
+    let out = sync();
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "app verified: refusing its source: GitRepository verify.secretRef {flux_ns}/pgp-keys: the Secret does not exist in cluster "
+        )) && err.contains("nothing was rendered, applied or pruned"),
+        "{err}"
+    );
+    assert_eq!(live(), "");
+
+    let signing = server().signing();
+    let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "pgp-keys", "namespace": flux_ns},
+        "stringData": {"author1.asc": signing.pgp_public}});
+    cluster.kubectl_stdin(&["apply", "-f", "-"], &secret.to_string());
+    let out = sync();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(live(), "1", "commit {signed} applied");
+
+    let stranger = f.commit_signed(
+        "stranger",
+        &[("app/cm.yaml", &cm("2"))],
+        Signer::PgpStranger,
+    );
+    let out = sync();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "commit {stranger} is signed by key OpenPGP {}, which is not in the Secret {flux_ns}/pgp-keys",
+            signing.pgp_stranger.to_lowercase()
+        )),
+        "{err}"
+    );
+    assert_eq!(live(), "1");
+
+    // A Secret whose entries hold no key is named too.
+    let empty = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "pgp-keys", "namespace": flux_ns},
+        "data": {}});
+    cluster.kubectl_stdin(&["replace", "-f", "-"], &empty.to_string());
+    let out = sync();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the Secret {flux_ns}/pgp-keys: no OpenPGP public key block and no SSH key found"
+        )),
+        "{err}"
+    );
+}
