@@ -511,3 +511,70 @@ fn a_flux_file_with_verify_reads_the_keys_secret_from_the_cluster_it_syncs_to() 
         "{err}"
     );
 }
+
+/// `--target dir:` stands for a cluster, Secrets included: a Flux file's
+/// `verify.secretRef` is read from the directory's Secret file.
+#[test]
+fn a_flux_file_synced_into_a_directory_reads_the_keys_secret_from_it() {
+    let f = server().create("verify-flux-dir", "true");
+    let signed = f.commit_signed(
+        "signed",
+        &[(
+            "app/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: verified}\ndata: {v: \"1\"}\n",
+        )],
+        Signer::Ssh,
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("flux.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: repo, namespace: flux-system}}\nspec: {{interval: 1m, url: \"{}\", ref: {{branch: main}}, verify: {{secretRef: {{name: signers}}}}}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: verified, namespace: flux-system}}\nspec:\n  interval: 1m\n  path: ./app\n  prune: true\n  sourceRef: {{kind: GitRepository, name: repo}}\n  targetNamespace: demo\n",
+            server().http_url("verify-flux-dir")
+        ),
+    )
+    .expect("write");
+    let out_dir = tmp.path().join("out");
+    let sync = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["sync", &file.display().to_string(), "--target"])
+            .arg(format!("dir:{}", out_dir.display()))
+            .env("SLUICE_GIT_CACHE_DIR", tmp.path().join("cache"))
+            .env_remove("SLUICE_GIT_CREDENTIALS")
+            .output()
+            .expect("run sluice")
+    };
+    let out = sync();
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "GitRepository verify.secretRef flux-system/signers: the Secret does not exist in directory {}",
+            out_dir.display()
+        )),
+        "{err}"
+    );
+    let cm = out_dir.join("demo/core_ConfigMap_verified.yaml");
+    assert!(!cm.exists());
+
+    for dir in ["flux-system", "_cluster"] {
+        std::fs::create_dir_all(out_dir.join(dir)).expect("mkdir");
+    }
+    std::fs::write(
+        out_dir.join("_cluster/core_Namespace_demo.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: demo}\n",
+    )
+    .expect("write namespace");
+    let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "signers", "namespace": "flux-system"},
+        "stringData": {"ssh": server().signing().ssh_allowed}});
+    std::fs::write(
+        out_dir.join("flux-system/core_Secret_signers.yaml"),
+        secret.to_string(),
+    )
+    .expect("write secret");
+    let out = sync();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(cm.exists(), "commit {signed} applied");
+}
