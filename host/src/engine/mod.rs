@@ -40,7 +40,10 @@
 //!   context's server is refused.
 //!
 //! - **Whether to trust it.** With `spec.source.verify`, the keys file
-//!   (relative to the Application file) is read before the fetch, and the
+//!   (relative to the Application file) is read before the fetch (for a
+//!   Flux `GitRepository.spec.verify`, the Secret it names: given by the
+//!   caller in [`AppDef::verify_keys`], else read from the destination,
+//!   see [`flux_keys`]), and the
 //!   resolved commit's or tag's signatures are checked
 //!   ([`verify::check`](crate::source::git::verify::check)) before this
 //!   returns: a refused revision never reaches a renderer, so nothing is

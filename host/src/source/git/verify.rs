@@ -38,11 +38,46 @@
 //! `git` is not used); `cert-authority`, `valid-after` and `valid-before`
 //! are refused rather than ignored, since ignoring them would trust more
 //! than the file says. OpenPGP subkeys count when their binding signature
-//! verifies; a key carrying a revocation signature is refused.
+//! verifies. The same keys may come from a Kubernetes Secret instead of a
+//! file ([`Keyring::from_secret`], for Flux's
+//! `GitRepository.spec.verify.secretRef`): each data entry is read like a
+//! keys file, and errors name the Secret and the entry.
+//!
+//! **Time: expiry and revocation (OpenPGP).** A signature that verifies
+//! is then judged at its own creation time, not at the time of the check:
+//! a Git history is read for years, and a commit signed while its key was
+//! valid stays valid after the key expires (Git's `%G?` says `Y` for it:
+//! a good signature made by a key that has expired since). So:
+//! - the key (and the subkey that signed, if one did) must exist at the
+//!   signature's time, and not have expired by then; the expiry in force
+//!   is the one of its newest self-signature (subkey: binding signature)
+//!   made at or before the signature, so an expiry set or extended later
+//!   does not rewrite the past;
+//! - a revocation for "superseded" or "retired" voids the signatures made
+//!   after it; any other revocation (compromised, no reason given) voids
+//!   every signature, whenever made — the owner said the key cannot be
+//!   trusted, and a signature's date is the signer's claim;
+//! - a signature dated more than [`MAX_CLOCK_SKEW`] after this host's
+//!   clock is refused: expiry and revocation cannot be judged against a
+//!   date that has not happened, and a signer could otherwise date a
+//!   signature past a known revocation's soft cut-off. Five minutes covers
+//!   ordinary clock skew between a signer's laptop and the host.
+//!
+//! Revocations and expiry dates are those in the keys given: an updated
+//! key must be exported again. SSH keys carry no dates (and the
+//! `allowed_signers` date options are refused, above).
+//!
+//! **Submodules** need no signature of their own: the checked commit's
+//! tree records each submodule's commit by id (a gitlink), and the
+//! submodule is fetched at exactly that id, so the superproject's
+//! signature pins the submodule's content by hash (as Git's own
+//! `verify-commit` and Flux do, only the superproject is checked).
 //!
 //! **Errors** name the object (commit id, or tag name and id) and why:
-//! unsigned, signed by a key not in the file, a signature that does not
-//! verify (the object was changed after signing), or a lightweight tag.
+//! unsigned, signed by a key not in the file (or Secret), a signature that
+//! does not verify (the object was changed after signing), a key that was
+//! not valid at the signature's time (with its fingerprint and the date),
+//! or a lightweight tag.
 
 use super::error::Cause;
 use gix::ObjectId;
@@ -273,7 +308,7 @@ pub enum VerifyError {
         /// The signer's key id, fingerprint or SSH key fingerprint.
         key: String,
         /// Where the trusted keys are.
-        keys: KeysOrigin,
+        keys: Box<KeysOrigin>,
     },
     /// The signature does not verify with the key it names: the object was
     /// changed after signing, or the signature is corrupt.
@@ -295,7 +330,7 @@ pub enum VerifyError {
     /// not valid at the signature's time: expired, revoked, not created
     /// yet; or the signature is dated in the future (see the module docs).
     #[error(
-        "{url}: {object} is signed by key {key}, but {reason}; nothing from it was used (sign again with a valid key, or update the key in {keys})"
+        "{url}: {object} is signed by key {key}, but {reason}; nothing from it was used (sign again with a valid key; if the key's dates changed, export it again into the trusted keys)"
     )]
     KeyNotValid {
         /// The repository URL.
@@ -306,8 +341,6 @@ pub enum VerifyError {
         key: String,
         /// Why it was not valid (`the key expired on DATE, …`).
         reason: String,
-        /// Where the trusted keys are.
-        keys: KeysOrigin,
     },
     /// The signature is neither OpenPGP nor SSH (X.509, say), or cannot
     /// be parsed.
@@ -810,7 +843,6 @@ fn verify_pgp(
                             object,
                             key: format!("OpenPGP {fpr}"),
                             reason,
-                            keys: keys.origin.clone(),
                         }),
                     };
                 }
@@ -829,7 +861,7 @@ fn verify_pgp(
             url: url.to_string(),
             object,
             key: format!("OpenPGP {issuer}"),
-            keys: keys.origin.clone(),
+            keys: Box::new(keys.origin.clone()),
         }),
     }
 }
@@ -1005,7 +1037,7 @@ fn verify_ssh(
             url: url.to_string(),
             object,
             key: format!("SSH {fpr}"),
-            keys: keys.origin.clone(),
+            keys: Box::new(keys.origin.clone()),
         });
     };
     signer
