@@ -333,6 +333,9 @@ fn openpgp_signatures_by_expired_or_revoked_keys_or_from_the_future_are_refused(
     let compromised = gpg
         .key("Compromised <compromised@sluice.test>", y2020)
         .expect("key");
+    let (primary, subkey) = gpg
+        .key_with_signing_subkey("Subkeyed <subkeyed@sluice.test>", y2020)
+        .expect("key");
     let f = server().create(
         "verify-times",
         "mkdir -p app && echo 'kind: ConfigMap' > app/a.yaml && git add -A && git commit -qm base",
@@ -348,6 +351,8 @@ fn openpgp_signatures_by_expired_or_revoked_keys_or_from_the_future_are_refused(
     signed("superseded-before", &superseded, "20200201T000000");
     let after = signed("superseded-after", &superseded, "20200301T000000");
     let voided = signed("compromised", &compromised, "20200201T000000");
+    signed("subkey-early", &primary, "20200110T000000");
+    let sub_late = signed("subkey-late", &primary, "20200301T000000");
     f.git(&["checkout", "-q", "main"]);
     // Only now: the expiry and the revocations, dated between the
     // signatures.
@@ -357,7 +362,9 @@ fn openpgp_signatures_by_expired_or_revoked_keys_or_from_the_future_are_refused(
         .expect("revoke");
     gpg.revoke(&compromised, "20200215T000000", 1, "laptop stolen")
         .expect("revoke");
-    let keys: String = [&aged, &superseded, &compromised]
+    gpg.set_subkey_expire(&primary, &subkey, "20200115T000000", "2020-02-01")
+        .expect("expire subkey");
+    let keys: String = [&aged, &superseded, &compromised, &primary]
         .iter()
         .map(|k| gpg.export(k).expect("export"))
         .collect();
@@ -371,12 +378,21 @@ fn openpgp_signatures_by_expired_or_revoked_keys_or_from_the_future_are_refused(
     let app = check("aged-early").expect("signed before the key expired");
     assert_eq!(app.source.commit, early);
     check("superseded-before").expect("signed before the key was superseded");
+    check("subkey-early").expect("signed before the subkey expired");
 
     let e = check("aged-late").expect_err("signed after expiry");
     assert!(
         e.contains(&format!(
             "commit {late} is signed by key OpenPGP {}, but the key expired on 2020-02-01T",
             aged.to_lowercase()
+        )) && e.contains("before the signature was made (2020-03-01T00:00:00Z)"),
+        "{e}"
+    );
+    let e = check("subkey-late").expect_err("signed after the subkey's expiry");
+    assert!(
+        e.contains(&format!(
+            "commit {sub_late} is signed by key OpenPGP {}, but the subkey expired on 2020-02-01T",
+            subkey.to_lowercase()
         )) && e.contains("before the signature was made (2020-03-01T00:00:00Z)"),
         "{e}"
     );

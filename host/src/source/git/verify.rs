@@ -626,6 +626,11 @@ fn parse_ssh_line(line: &str) -> Result<Option<SshSigner>, String> {
                     .split(',')
                     .any(|n| n.trim() == "git" || n.trim() == "*");
             }
+            other @ ("valid-after" | "valid-before") => {
+                return Err(format!(
+                    "the allowed_signers option `{other}` is not supported: an SSH signature carries no time of its own to check it against; remove the option (and remove the line when the key is no longer trusted)"
+                ));
+            }
             other => {
                 return Err(format!(
                     "the allowed_signers option `{other}` is not supported; remove it (sluice trusts exactly the keys listed)"
@@ -1076,6 +1081,13 @@ mod tests {
                 .expect("parses")
                 .is_some()
         );
+        for opt in ["valid-before=\"20300101\"", "valid-after=20200101"] {
+            let e = parse_ssh_line(&format!("a@b {opt} {key}")).expect_err("refused");
+            assert!(
+                e.contains("is not supported: an SSH signature carries no time of its own"),
+                "{opt}: {e}"
+            );
+        }
         let e = parse_ssh_line(&format!("a@b cert-authority {key}")).expect_err("refused");
         assert!(
             e.contains("option `cert-authority` is not supported"),

@@ -196,10 +196,48 @@ impl TimedGpg {
         fingerprint(&self.home, uid)
     }
 
+    /// Make a certification-only primary key for `uid` at `at` with one
+    /// signing subkey (what signs), neither expiring; their fingerprints
+    /// (primary, subkey).
+    pub fn key_with_signing_subkey(
+        &self,
+        uid: &str,
+        at: &str,
+    ) -> std::io::Result<(String, String)> {
+        run(self
+            .gpg_at(at)
+            .args(["--quick-gen-key", uid, "ed25519", "cert", "never"]))?;
+        let primary = fingerprint(&self.home, uid)?;
+        run(self
+            .gpg_at(at)
+            .args(["--quick-add-key", &primary, "ed25519", "sign", "never"]))?;
+        let listing = run(gpg(&self.home).args(["--with-colons", "--list-keys", &primary]))?;
+        let sub = listing
+            .lines()
+            .filter_map(|l| l.strip_prefix("fpr:"))
+            .filter_map(|l| l.split(':').find(|f| f.len() == 40))
+            .nth(1)
+            .map(str::to_string)
+            .ok_or_else(|| std::io::Error::other(format!("no subkey in {listing}")))?;
+        Ok((primary, sub))
+    }
+
     /// At `at`, make key `fpr` expire on `date` (`YYYY-MM-DD`), with a new
     /// self-signature (`gpg --quick-set-expire`).
     pub fn set_expire(&self, fpr: &str, at: &str, date: &str) -> std::io::Result<()> {
         run(self.gpg_at(at).args(["--quick-set-expire", fpr, date])).map(drop)
+    }
+
+    /// At `at`, make subkey `sub` of key `fpr` expire on `date`, with a new
+    /// binding signature.
+    pub fn set_subkey_expire(
+        &self,
+        fpr: &str,
+        sub: &str,
+        at: &str,
+        date: &str,
+    ) -> std::io::Result<()> {
+        run(self.gpg_at(at).args(["--quick-set-expire", fpr, date, sub])).map(drop)
     }
 
     /// At `at`, revoke key `fpr` (`gpg --edit-key revkey`) for `reason`:
