@@ -28,6 +28,11 @@
 //!   `sync`), `dependsOn` holds the app until its dependencies are Synced
 //!   and Healthy, `healthChecks` objects count towards its health, and
 //!   `suspend: true` pauses it;
+//! - the GitRepository's `verify` (`mode` and `secretRef`) is the same
+//!   signature check as an Application's `spec.source.verify`, with the
+//!   trusted keys in a Secret of the GitRepository's namespace
+//!   ([`FluxExtras::verify`]; read by `sluice serve` from its cluster, by
+//!   a single sync from the destination, see `engine::flux_keys`);
 //! - `postBuild.substituteFrom`: the ConfigMaps and Secrets are read from
 //!   the destination cluster, in the Kustomization's namespace, by the
 //!   caller once connected (`engine::substitute_from`); later ones win,
