@@ -336,6 +336,9 @@ fn openpgp_signatures_by_expired_or_revoked_keys_or_from_the_future_are_refused(
     let (primary, subkey) = gpg
         .key_with_signing_subkey("Subkeyed <subkeyed@sluice.test>", y2020)
         .expect("key");
+    let (rotated, rotated_sub) = gpg
+        .key_with_signing_subkey("Rotated <rotated@sluice.test>", y2020)
+        .expect("key");
     let f = server().create(
         "verify-times",
         "mkdir -p app && echo 'kind: ConfigMap' > app/a.yaml && git add -A && git commit -qm base",
@@ -353,6 +356,8 @@ fn openpgp_signatures_by_expired_or_revoked_keys_or_from_the_future_are_refused(
     let voided = signed("compromised", &compromised, "20200201T000000");
     signed("subkey-early", &primary, "20200110T000000");
     let sub_late = signed("subkey-late", &primary, "20200301T000000");
+    signed("rotated-before", &rotated, "20200201T000000");
+    let rotated_after = signed("rotated-after", &rotated, "20200301T000000");
     f.git(&["checkout", "-q", "main"]);
     // Only now: the expiry and the revocations, dated between the
     // signatures.
@@ -364,7 +369,9 @@ fn openpgp_signatures_by_expired_or_revoked_keys_or_from_the_future_are_refused(
         .expect("revoke");
     gpg.set_subkey_expire(&primary, &subkey, "20200115T000000", "2020-02-01")
         .expect("expire subkey");
-    let keys: String = [&aged, &superseded, &compromised, &primary]
+    gpg.revoke_subkey(&rotated, "20200215T000000", 2, "rotated")
+        .expect("revoke subkey");
+    let keys: String = [&aged, &superseded, &compromised, &primary, &rotated]
         .iter()
         .map(|k| gpg.export(k).expect("export"))
         .collect();
@@ -379,6 +386,7 @@ fn openpgp_signatures_by_expired_or_revoked_keys_or_from_the_future_are_refused(
     assert_eq!(app.source.commit, early);
     check("superseded-before").expect("signed before the key was superseded");
     check("subkey-early").expect("signed before the subkey expired");
+    check("rotated-before").expect("signed before the subkey was superseded");
 
     let e = check("aged-late").expect_err("signed after expiry");
     assert!(
@@ -394,6 +402,14 @@ fn openpgp_signatures_by_expired_or_revoked_keys_or_from_the_future_are_refused(
             "commit {sub_late} is signed by key OpenPGP {}, but the subkey expired on 2020-02-01T",
             subkey.to_lowercase()
         )) && e.contains("before the signature was made (2020-03-01T00:00:00Z)"),
+        "{e}"
+    );
+    let e = check("rotated-after").expect_err("signed after the subkey's revocation");
+    assert!(
+        e.contains(&format!(
+            "commit {rotated_after} is signed by key OpenPGP {}, but the subkey was revoked on 2020-02-15T00:00:00Z (key superseded: rotated), before the signature was made (2020-03-01T00:00:00Z)",
+            rotated_sub.to_lowercase()
+        )),
         "{e}"
     );
     let e = check("future").expect_err("future");

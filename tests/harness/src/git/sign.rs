@@ -244,6 +244,29 @@ impl TimedGpg {
     /// GnuPG's menu number (0 none given, 1 compromised, 2 superseded,
     /// 3 no longer used), with `text` as the description.
     pub fn revoke(&self, fpr: &str, at: &str, reason: u8, text: &str) -> std::io::Result<()> {
+        self.edit_revoke(fpr, "", at, reason, text, "pub:r:")
+    }
+
+    /// [`TimedGpg::revoke`] for the first subkey of key `fpr`.
+    pub fn revoke_subkey(
+        &self,
+        fpr: &str,
+        at: &str,
+        reason: u8,
+        text: &str,
+    ) -> std::io::Result<()> {
+        self.edit_revoke(fpr, "key 1\n", at, reason, text, "sub:r:")
+    }
+
+    fn edit_revoke(
+        &self,
+        fpr: &str,
+        select: &str,
+        at: &str,
+        reason: u8,
+        text: &str,
+        revoked: &str,
+    ) -> std::io::Result<()> {
         use std::io::Write as _;
         let mut child = self
             .gpg_at(at)
@@ -253,11 +276,11 @@ impl TimedGpg {
             .stderr(Stdio::piped())
             .spawn()?;
         if let Some(mut stdin) = child.stdin.take() {
-            write!(stdin, "revkey\ny\n{reason}\n{text}\n\ny\nsave\n")?;
+            write!(stdin, "{select}revkey\ny\n{reason}\n{text}\n\ny\nsave\n")?;
         }
         let out = child.wait_with_output()?;
         let listing = run(gpg(&self.home).args(["--with-colons", "--list-keys", fpr]))?;
-        if !listing.lines().any(|l| l.starts_with("pub:r:")) {
+        if !listing.lines().any(|l| l.starts_with(revoked)) {
             return Err(std::io::Error::other(format!(
                 "gpg did not revoke {fpr}: {}",
                 String::from_utf8_lossy(&out.stderr)
