@@ -113,8 +113,8 @@ struct GitRepositorySpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct GitVerify {
-    /// `HEAD` (Flux v1 also `head`), `Tag` or `TagAndHEAD`; `HEAD` when
-    /// absent.
+    /// `HEAD` (also `head`, Flux v1beta2's spelling, which v1 still
+    /// accepts), `Tag` or `TagAndHEAD`; `HEAD` when absent.
     #[serde(default)]
     mode: crate::app::VerifyMode,
     /// The Secret holding the trusted public keys, one per data entry.
