@@ -1678,3 +1678,93 @@ async fn flux_secret_ref_gives_the_repository_credentials() {
     assert_eq!(cm_value(&ns, "secret-fed").as_deref(), Some("1"));
     svc.shutdown(Duration::from_secs(5)).await;
 }
+
+/// Flux's `GitRepository.spec.verify`: the service reads the trusted keys
+/// from the Secret `verify.secretRef` names (one armored key per entry, as
+/// Flux keeps them) on its cluster and checks the commit before anything
+/// is rendered: a missing Secret and an unsigned commit are named on the
+/// app, a commit signed by a key in the Secret syncs, and one signed by a
+/// stranger is refused with nothing applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flux_verify_takes_the_trusted_keys_from_a_secret() {
+    use sluice_testkit::git::Signer;
+    let cluster = TestCluster::shared();
+    let flux_ns = cluster.namespace("serve-flux-verify");
+    let ns = cluster.namespace("serve-flux-verify-target");
+    let f = repo(
+        "serve-flux-verify",
+        &[("app/cm.yaml", &cm_yaml("verified", "1"))],
+    );
+    let unsigned = f.rev("HEAD");
+    let url = server().http_url("serve-flux-verify");
+    let text = format!(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: repo, namespace: {flux_ns}}}\nspec: {{interval: 1m, url: \"{url}\", ref: {{branch: main}}, verify: {{mode: HEAD, secretRef: {{name: pgp-keys}}}}}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: verified, namespace: {flux_ns}}}\nspec:\n  interval: 2s\n  path: ./app\n  prune: true\n  sourceRef: {{kind: GitRepository, name: repo}}\n  targetNamespace: {ns}\n"
+    );
+    let e = env();
+    std::fs::write(e.apps.join("flux.yaml"), text).expect("write");
+    let svc = Service::start(config(&e, Duration::from_secs(2)), renderers(), true)
+        .await
+        .expect("start");
+    let error_with = |needle: String| {
+        move |s: &AppStatus| {
+            s.conditions
+                .iter()
+                .any(|c| c.kind == "ComparisonError" && c.message.contains(&needle))
+        }
+    };
+    until(
+        &svc,
+        "verified",
+        Duration::from_secs(30),
+        error_with(format!(
+            "app verified: refusing its source: GitRepository verify.secretRef {flux_ns}/pgp-keys: the Secret does not exist in the home cluster; create it with the trusted public keys"
+        )),
+    )
+    .await;
+    assert_eq!(cm_value(&ns, "verified"), None);
+
+    let signing = server().signing();
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "pgp-keys", "namespace": flux_ns},
+        "stringData": {"author1.asc": signing.pgp_public}});
+    cluster.kubectl_stdin(&["apply", "-f", "-"], &secret.to_string());
+    until(
+        &svc,
+        "verified",
+        Duration::from_secs(30),
+        error_with(format!(
+            "commit {unsigned} is not signed, and spec.source.verify requires a signature"
+        )),
+    )
+    .await;
+    assert_eq!(cm_value(&ns, "verified"), None);
+
+    f.commit_signed(
+        "signed",
+        &[("app/cm.yaml", &cm_yaml("verified", "2"))],
+        Signer::Pgp,
+    );
+    until(&svc, "verified", Duration::from_secs(60), |s| {
+        s.sync == SyncStatus::Synced && !s.conditions.iter().any(|c| c.kind == "ComparisonError")
+    })
+    .await;
+    assert_eq!(cm_value(&ns, "verified").as_deref(), Some("2"));
+
+    let stranger = f.commit_signed(
+        "stranger",
+        &[("app/cm.yaml", &cm_yaml("verified", "3"))],
+        Signer::PgpStranger,
+    );
+    until(
+        &svc,
+        "verified",
+        Duration::from_secs(60),
+        error_with(format!(
+            "commit {stranger} is signed by key OpenPGP {}, which is not in the Secret {flux_ns}/pgp-keys",
+            signing.pgp_stranger.to_lowercase()
+        )),
+    )
+    .await;
+    assert_eq!(cm_value(&ns, "verified").as_deref(), Some("2"));
+    svc.shutdown(Duration::from_secs(5)).await;
+}

@@ -28,6 +28,11 @@
 //!   `sync`), `dependsOn` holds the app until its dependencies are Synced
 //!   and Healthy, `healthChecks` objects count towards its health, and
 //!   `suspend: true` pauses it;
+//! - the GitRepository's `verify` (`mode` and `secretRef`) is the same
+//!   signature check as an Application's `spec.source.verify`, with the
+//!   trusted keys in a Secret of the GitRepository's namespace
+//!   ([`FluxExtras::verify`]; read by `sluice serve` from its cluster, by
+//!   a single sync from the destination, see `engine::flux_keys`);
 //! - `postBuild.substituteFrom`: the ConfigMaps and Secrets are read from
 //!   the destination cluster, in the Kustomization's namespace, by the
 //!   caller once connected (`engine::substitute_from`); later ones win,
@@ -99,6 +104,21 @@ struct GitRepositorySpec {
     /// Fetch submodules (the same field as in a sluice Application).
     #[serde(default)]
     recurse_submodules: bool,
+    /// Require signatures, with the trusted keys in a Secret.
+    #[serde(default)]
+    verify: Option<GitVerify>,
+}
+
+/// `GitRepository.spec.verify`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct GitVerify {
+    /// `HEAD` (also `head`, Flux v1beta2's spelling, which v1 still
+    /// accepts), `Tag` or `TagAndHEAD`; `HEAD` when absent.
+    #[serde(default)]
+    mode: crate::app::VerifyMode,
+    /// The Secret holding the trusted public keys, one per data entry.
+    secret_ref: NameRef,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -304,8 +324,23 @@ pub struct FluxExtras {
     /// The GitRepository's `secretRef` (namespace, name): its credentials,
     /// read from the cluster by the service.
     pub secret_ref: Option<(String, String)>,
+    /// The GitRepository's `verify`: which signatures are required, with
+    /// the trusted keys in a Secret of the GitRepository's namespace.
+    pub verify: Option<FluxVerify>,
     /// What sluice accepts but does not act on, to tell the user.
     pub warnings: Vec<String>,
+}
+
+/// `GitRepository.spec.verify`: the same checks as an Application's
+/// `spec.source.verify`, with the keys in a Secret instead of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FluxVerify {
+    /// What must be signed.
+    pub mode: crate::app::VerifyMode,
+    /// The Secret's namespace (the GitRepository's).
+    pub namespace: String,
+    /// The Secret's name (`verify.secretRef.name`).
+    pub secret: String,
 }
 
 /// A Kustomization's duration field, in Go's form (`5m0s`, `1h`).
@@ -474,6 +509,15 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
             .unwrap_or_else(|| "default".into());
         (ns, r.name.clone())
     });
+    let verify = repo.spec.verify.as_ref().map(|v| FluxVerify {
+        mode: v.mode,
+        namespace: repo
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        secret: v.secret_ref.name.clone(),
+    });
     if repo.spec.ignore.is_some() {
         warnings.push(format!(
             "app {app}: GitRepository {}: spec.ignore has no effect (sluice reads only the files the renderer asks for)",
@@ -604,6 +648,7 @@ fn convert(k: &Kustomization, repos: &[GitRepository]) -> Result<Application, St
             timeout: duration(app, "timeout", s.timeout.as_deref())?,
             health_checks: s.health_checks.clone(),
             secret_ref,
+            verify,
             warnings,
         }),
     })
@@ -948,6 +993,47 @@ spec:
         assert_eq!(c.renderer.as_deref(), Some("kustomize"));
         assert_eq!(c.structured["overrides"]["namespace"], "default");
         assert_eq!(c.structured["overrides"]["generate"], true);
+    }
+
+    #[test]
+    fn git_repository_verify_takes_fluxs_modes_and_a_secret_in_its_namespace() {
+        use crate::app::VerifyMode;
+        let with = |verify: &str| {
+            crate::app::parse(
+                &PODINFO.replace(
+                    "    branch: master\n",
+                    &format!("    branch: master\n  verify: {verify}\n"),
+                ),
+                "v.yaml",
+            )
+        };
+        for (mode, want) in [
+            ("mode: HEAD, ", VerifyMode::Head),
+            ("mode: head, ", VerifyMode::Head),
+            ("", VerifyMode::Head),
+            ("mode: Tag, ", VerifyMode::Tag),
+            ("mode: TagAndHEAD, ", VerifyMode::TagAndHead),
+        ] {
+            let app = with(&format!("{{{mode}secretRef: {{name: pgp-public-keys}}}}"))
+                .unwrap_or_else(|e| panic!("{mode}: {e}"));
+            assert_eq!(
+                app.flux.and_then(|f| f.verify),
+                Some(FluxVerify {
+                    mode: want,
+                    namespace: "flux-system".into(),
+                    secret: "pgp-public-keys".into(),
+                }),
+                "{mode}"
+            );
+            // The sluice form stays unset: the keys are not in a file.
+            assert!(app.spec.source.verify.is_none());
+        }
+        let e = with("{mode: HEAD}").expect_err("no secretRef");
+        assert!(e.to_string().contains("secretRef"), "{e}");
+        let e = with("{mode: Commit, secretRef: {name: k}}").expect_err("bad mode");
+        assert!(e.to_string().contains("Commit"), "{e}");
+        let none = crate::app::parse(PODINFO, "p.yaml").expect("parses");
+        assert_eq!(none.flux.and_then(|f| f.verify), None);
     }
 
     #[test]

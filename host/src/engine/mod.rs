@@ -40,7 +40,10 @@
 //!   context's server is refused.
 //!
 //! - **Whether to trust it.** With `spec.source.verify`, the keys file
-//!   (relative to the Application file) is read before the fetch, and the
+//!   (relative to the Application file) is read before the fetch (for a
+//!   Flux `GitRepository.spec.verify`, the Secret it names: given by the
+//!   caller in [`AppDef::verify_keys`], else read from the destination,
+//!   see [`flux_keys`]), and the
 //!   resolved commit's or tag's signatures are checked
 //!   ([`verify::check`](crate::source::git::verify::check)) before this
 //!   returns: a refused revision never reaches a renderer, so nothing is
@@ -59,6 +62,7 @@
 //!
 //! Nothing here prints; every error names the app and what to do.
 
+pub mod flux_keys;
 mod local;
 mod name;
 mod repo;
@@ -113,6 +117,11 @@ pub struct AppDef {
     pub context: Option<String>,
     /// `dir:PATH`: a directory standing for a cluster (`--target`).
     pub target: Option<String>,
+    /// The trusted keys of a Flux `GitRepository.spec.verify.secretRef`,
+    /// when the caller has read the Secret (`sluice serve`, from its home
+    /// cluster; see [`flux_keys`]). `None`: the engine reads the Secret
+    /// from the app's destination.
+    pub verify_keys: Option<verify::Keyring>,
 }
 
 impl AppDef {
@@ -332,6 +341,22 @@ pub enum EngineError {
         #[source]
         source: Box<source::git::verify::VerifyError>,
     },
+    /// Flux `GitRepository.spec.verify.secretRef`: the Secret with the
+    /// trusted keys is missing or cannot be read; nothing was rendered,
+    /// applied or pruned.
+    #[error(
+        "app {app}: refusing its source: GitRepository verify.secretRef {namespace}/{secret}: {message}; nothing was rendered, applied or pruned"
+    )]
+    VerifySecret {
+        /// The app.
+        app: String,
+        /// The Secret's namespace.
+        namespace: String,
+        /// The Secret's name.
+        secret: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// `spec.source.verify` is set but the source is a plain directory,
     /// which has no signatures.
     #[error(
@@ -503,29 +528,48 @@ fn resolve_inner(def: &AppDef, settings: &Settings, git: &GitFn<'_>) -> Result<A
         }
     };
 
-    // Signatures required: the keys file is read before any fetch, so a
-    // wrong path fails fast.
-    let verify = match (file.and_then(|a| a.spec.source.verify.as_ref()), &def.file) {
-        (Some(v), Some((path, _))) => {
+    // Signatures required: the keys file (or a Flux GitRepository's
+    // Secret) is read before any fetch, so a wrong path fails fast.
+    enum KeysFrom<'a> {
+        File(PathBuf),
+        Secret(&'a crate::app::flux::FluxVerify),
+    }
+    let wanted = match (file.and_then(|a| a.spec.source.verify.as_ref()), &def.file) {
+        (Some(v), Some((path, _))) => Some((
+            v.mode,
+            KeysFrom::File(file_dir(path, settings).join(&v.keys_file)),
+        )),
+        _ => file
+            .and_then(|a| a.flux.as_ref())
+            .and_then(|f| f.verify.as_ref())
+            .map(|v| (v.mode, KeysFrom::Secret(v))),
+    };
+    let verify = match wanted {
+        Some((mode, keys_from)) => {
             if matches!(kind, RepoKind::Dir(_)) {
                 return Err(EngineError::VerifyNeedsGit {
                     app: name,
                     repo: repo.clone(),
                 });
             }
-            let keys_file = file_dir(path, settings).join(&v.keys_file);
-            let keys = verify::Keyring::from_file(&keys_file).map_err(|e| EngineError::Verify {
-                app: name.clone(),
-                source: Box::new(e),
-            })?;
-            let mode = match v.mode {
+            let keys = match (keys_from, &def.verify_keys) {
+                (KeysFrom::File(keys_file), _) => {
+                    verify::Keyring::from_file(&keys_file).map_err(|e| EngineError::Verify {
+                        app: name.clone(),
+                        source: Box::new(e),
+                    })?
+                }
+                (KeysFrom::Secret(_), Some(keys)) => keys.clone(),
+                (KeysFrom::Secret(v), None) => flux_keys::from_destination(&name, v, &destination)?,
+            };
+            let mode = match mode {
                 VerifyMode::Head => verify::Mode::Head,
                 VerifyMode::Tag => verify::Mode::Tag,
                 VerifyMode::TagAndHead => verify::Mode::TagAndHead,
             };
             Some(verify::Policy { mode, keys })
         }
-        _ => None,
+        None => None,
     };
     let fetched = Fetch {
         name: &name,

@@ -9,10 +9,16 @@
 //! files (`--git-credentials` `sshPrivateKeyPath`). A Secret that is
 //! missing or unreadable fails the app's comparison with its name; the
 //! values are never logged.
+//!
+//! Flux `GitRepository.spec.verify.secretRef` too ([`verify_keys`]): the
+//! trusted public keys of the signature check, read from the same home
+//! cluster and handed to the engine, which checks them exactly as a
+//! `keysFile` (see [`crate::engine::flux_keys`]).
 
 use super::service::Service;
 use crate::app::Application;
 use crate::source::git::credentials::{CredentialEntry, Secret};
+use crate::source::git::verify::Keyring;
 use k8s_openapi::api::core::v1::Secret as KubeSecret;
 use kube::api::Api;
 
@@ -63,4 +69,39 @@ pub async fn credentials(
         ));
     }
     Ok(Some(entry))
+}
+
+/// The trusted keys of `app`'s GitRepository `verify.secretRef`, read from
+/// the home cluster, if it has one; an error names the Secret and what to
+/// do (nothing is fetched, rendered or applied then).
+pub async fn verify_keys(
+    svc: &Service,
+    name: &str,
+    app: &Application,
+) -> Result<Option<Keyring>, String> {
+    let Some(v) = app.flux.as_ref().and_then(|f| f.verify.clone()) else {
+        return Ok(None);
+    };
+    let (ns, secret) = (&v.namespace, &v.secret);
+    let cannot = |e: String| {
+        format!(
+            "app {name}: refusing its source: GitRepository verify.secretRef {ns}/{secret}: cannot read it from the home cluster: {e}; check that sluice may get Secrets in {ns}"
+        )
+    };
+    let client = svc.home_client().await.map_err(|e| cannot(e.to_string()))?;
+    let api: Api<KubeSecret> = Api::namespaced(client, ns);
+    let s = api
+        .get_opt(secret)
+        .await
+        .map_err(|e| cannot(e.to_string()))?;
+    let data = s.map(|s| {
+        s.data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, b)| (k, b.0))
+            .collect()
+    });
+    crate::engine::flux_keys::keyring(name, &v, data, "the home cluster")
+        .map(Some)
+        .map_err(|e| crate::error_chain(&e))
 }

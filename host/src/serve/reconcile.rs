@@ -715,10 +715,13 @@ async fn resolve_and_render(
         }
         None => None,
     };
+    // Flux's verify.secretRef: the trusted keys, from the same cluster.
+    let verify_keys = super::gitsecret::verify_keys(svc, name, &app).await?;
     tokio::task::spawn_blocking(move || {
         let def = AppDef {
             file: Some((file, (*app).clone())),
             revision,
+            verify_keys,
             ..AppDef::default()
         };
         let interrupt = AtomicBool::new(false);

@@ -4,7 +4,7 @@
 
 use sluice::engine::{self, AppDef, Settings};
 use sluice::source::{self, EntryKind, Options, SourceError, SourceSpec, TreeError};
-use sluice_testkit::git::{Fixture, server};
+use sluice_testkit::git::{Fixture, Signer, server};
 use std::path::Path;
 
 fn spec(repo: &str, recurse: bool) -> SourceSpec {
@@ -221,5 +221,76 @@ fn a_local_submodule_url_or_a_missing_commit_is_refused_naming_the_submodule() {
             s.http_url("subbad-leaf")
         )),
         "{chain}"
+    );
+}
+
+/// `spec.source.verify` with `recurseSubmodules`: only the superproject's
+/// commit is checked. Its signature covers its tree, whose gitlinks name
+/// each submodule's commit by id, and a submodule is fetched at exactly
+/// that id (its content hashes to it), so an unsigned submodule
+/// repository is read at the commit the signer recorded, never at a tip
+/// pushed after.
+#[test]
+fn a_verified_superproject_pins_its_unsigned_submodules_by_the_ids_it_signed() {
+    let s = server();
+    let lib = s.create(
+        "subsig-lib",
+        "echo 'lib: v1' > lib.yaml && git add -A && git commit -qm lib",
+    );
+    let sup = s.create(
+        "subsig-super",
+        "mkdir -p app && echo 'kind: ConfigMap' > app/main.yaml && git add -A && git commit -qm app",
+    );
+    add_submodule(
+        &sup,
+        "lib",
+        "vendor/lib",
+        "../subsig-lib.git",
+        &lib.rev("main"),
+    );
+    // Signed without `git add -A`, which would drop the gitlink (the work
+    // tree has no checkout of the submodule).
+    sup.git_signed(
+        Signer::Pgp,
+        &["commit", "-q", "-S", "--allow-empty", "-m", "signed"],
+    );
+    sup.push();
+    let signed = sup.rev("main");
+    // The submodule's repository moves on, unsigned, after the signature.
+    lib.commit_files("v2", &[("lib.yaml", "lib: v2\n")]);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&s.signing().keys_file, dir.path().join("keys.txt")).expect("keys");
+    let file = dir.path().join("app.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Application\nmetadata: {{name: subsig}}\nspec:\n  source: {{repoURL: \"{}\", path: vendor, recurseSubmodules: true, verify: {{mode: HEAD, keysFile: keys.txt}}}}\n",
+            s.http_url("subsig-super")
+        ),
+    )
+    .expect("write");
+    let mut def = AppDef::from_file(&file).expect("app");
+    def.target = Some(format!("dir:{}", dir.path().join("out").display()));
+    let mut settings = Settings::new(opts(&dir.path().join("cache"))).expect("settings");
+    settings.working_dir = dir.path().to_path_buf();
+    let app =
+        engine::resolve(&def, &settings).unwrap_or_else(|e| panic!("{}", sluice::error_chain(&e)));
+    assert_eq!(app.source.commit, signed);
+    assert_eq!(
+        app.source.tree.read("vendor/lib/lib.yaml").expect("read"),
+        b"lib: v1\n",
+        "the commit the signed superproject records, not the submodule's newer tip"
+    );
+
+    // The same app on an unsigned superproject commit is refused, whatever
+    // its submodules hold.
+    sup.git(&["commit", "-q", "--allow-empty", "-m", "unsigned"]);
+    sup.push();
+    let e = engine::resolve(&def, &settings).expect_err("unsigned superproject");
+    assert!(
+        sluice::error_chain(&e).contains(&format!("commit {} is not signed", sup.rev("main"))),
+        "{}",
+        sluice::error_chain(&e)
     );
 }

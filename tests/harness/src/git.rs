@@ -408,6 +408,35 @@ impl Fixture {
         self.rev("HEAD")
     }
 
+    /// Commit `files` on the current branch signed by OpenPGP key `fpr`
+    /// of `gpg` at time `at` (see [`TimedGpg`]), and push; the new commit.
+    pub fn commit_signed_at(
+        &self,
+        message: &str,
+        files: &[(&str, &str)],
+        gpg: &TimedGpg,
+        fpr: &str,
+        at: &str,
+    ) -> String {
+        for (p, c) in files {
+            let p = self.work.join(p);
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d).expect("mkdir");
+            }
+            std::fs::write(p, c).expect("write");
+        }
+        self.git(&["add", "-A"]);
+        let config = gpg.git_config(fpr, at).expect("gpg program");
+        run(self
+            .command("git")
+            .env("GNUPGHOME", &gpg.home)
+            .args(config)
+            .args(["commit", "-q", "-S", "--allow-empty", "-m", message]))
+        .expect("signed commit");
+        self.push();
+        self.rev("HEAD")
+    }
+
     /// Tag `rev` as `tag`, annotated and signed by `signer`, and push.
     pub fn tag_signed(&self, tag: &str, rev: &str, signer: Signer) {
         self.git_signed(signer, &["tag", "-s", "-m", tag, tag, rev]);
@@ -461,5 +490,5 @@ mod ssh;
 mod tls;
 
 pub use http::HttpMode;
-pub use sign::{Signer, Signing};
+pub use sign::{Signer, Signing, TimedGpg};
 pub use tls::Tls;

@@ -38,11 +38,46 @@
 //! `git` is not used); `cert-authority`, `valid-after` and `valid-before`
 //! are refused rather than ignored, since ignoring them would trust more
 //! than the file says. OpenPGP subkeys count when their binding signature
-//! verifies; a key carrying a revocation signature is refused.
+//! verifies. The same keys may come from a Kubernetes Secret instead of a
+//! file ([`Keyring::from_secret`], for Flux's
+//! `GitRepository.spec.verify.secretRef`): each data entry is read like a
+//! keys file, and errors name the Secret and the entry.
+//!
+//! **Time: expiry and revocation (OpenPGP).** A signature that verifies
+//! is then judged at its own creation time, not at the time of the check:
+//! a Git history is read for years, and a commit signed while its key was
+//! valid stays valid after the key expires (Git's `%G?` says `Y` for it:
+//! a good signature made by a key that has expired since). So:
+//! - the key (and the subkey that signed, if one did) must exist at the
+//!   signature's time, and not have expired by then; the expiry in force
+//!   is the one of its newest self-signature (subkey: binding signature)
+//!   made at or before the signature, so an expiry set or extended later
+//!   does not rewrite the past;
+//! - a revocation for "superseded" or "retired" voids the signatures made
+//!   after it; any other revocation (compromised, no reason given) voids
+//!   every signature, whenever made — the owner said the key cannot be
+//!   trusted, and a signature's date is the signer's claim;
+//! - a signature dated more than [`MAX_CLOCK_SKEW`] after this host's
+//!   clock is refused: expiry and revocation cannot be judged against a
+//!   date that has not happened, and a signer could otherwise date a
+//!   signature past a known revocation's soft cut-off. Five minutes covers
+//!   ordinary clock skew between a signer's laptop and the host.
+//!
+//! Revocations and expiry dates are those in the keys given: an updated
+//! key must be exported again. SSH keys carry no dates (and the
+//! `allowed_signers` date options are refused, above).
+//!
+//! **Submodules** need no signature of their own: the checked commit's
+//! tree records each submodule's commit by id (a gitlink), and the
+//! submodule is fetched at exactly that id, so the superproject's
+//! signature pins the submodule's content by hash (as Git's own
+//! `verify-commit` and Flux do, only the superproject is checked).
 //!
 //! **Errors** name the object (commit id, or tag name and id) and why:
-//! unsigned, signed by a key not in the file, a signature that does not
-//! verify (the object was changed after signing), or a lightweight tag.
+//! unsigned, signed by a key not in the file (or Secret), a signature that
+//! does not verify (the object was changed after signing), a key that was
+//! not valid at the signature's time (with its fingerprint and the date),
+//! or a lightweight tag.
 
 use super::error::Cause;
 use gix::ObjectId;
@@ -50,6 +85,7 @@ use gix::bstr::ByteSlice;
 use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
 use pgp::types::KeyDetails;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Largest keys file read, so a wrong path (a log, a disk image) fails fast.
 const MAX_KEYS_FILE: u64 = 4 << 20;
@@ -91,10 +127,36 @@ struct SshSigner {
     key: ssh_key::PublicKey,
 }
 
-/// The trusted keys of a keys file.
+/// Where a [`Keyring`]'s keys came from, as errors name it: "the keys
+/// file PATH" or "the Secret NAMESPACE/NAME".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysOrigin {
+    /// A keys file (`spec.source.verify.keysFile`).
+    File(PathBuf),
+    /// A Kubernetes Secret (Flux's `GitRepository.spec.verify.secretRef`).
+    Secret {
+        /// The Secret's namespace.
+        namespace: String,
+        /// The Secret's name.
+        name: String,
+    },
+}
+
+impl std::fmt::Display for KeysOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeysOrigin::File(p) => write!(f, "the keys file {}", p.display()),
+            KeysOrigin::Secret { namespace, name } => {
+                write!(f, "the Secret {namespace}/{name}")
+            }
+        }
+    }
+}
+
+/// The trusted keys of a keys file (or of a Secret's entries).
 #[derive(Clone)]
 pub struct Keyring {
-    path: PathBuf,
+    origin: KeysOrigin,
     pgp: Vec<SignedPublicKey>,
     ssh: Vec<SshSigner>,
 }
@@ -102,7 +164,7 @@ pub struct Keyring {
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keyring")
-            .field("path", &self.path)
+            .field("origin", &self.origin)
             .field("pgp", &self.pgp.len())
             .field("ssh", &self.ssh.len())
             .finish()
@@ -202,11 +264,12 @@ pub enum VerifyError {
         #[source]
         source: std::io::Error,
     },
-    /// A part of the keys file is not a key sluice understands.
-    #[error("keys file {}: line {line}: {reason}", path.display())]
+    /// A part of the keys file (or of a Secret entry) is not a key sluice
+    /// understands.
+    #[error("{keys}: line {line}: {reason}")]
     KeysParse {
-        /// The file.
-        path: PathBuf,
+        /// The file, or the Secret and its entry.
+        keys: String,
         /// The line (of the key block's start, for an OpenPGP key).
         line: usize,
         /// What is wrong.
@@ -215,14 +278,13 @@ pub enum VerifyError {
         #[source]
         source: Option<Cause>,
     },
-    /// The keys file holds no key at all.
+    /// The keys file (or Secret) holds no key at all.
     #[error(
-        "keys file {}: no OpenPGP public key block and no SSH key found; export keys with `gpg --armor --export KEYID` or list SSH keys as allowed_signers lines",
-        path.display()
+        "{keys}: no OpenPGP public key block and no SSH key found; export keys with `gpg --armor --export KEYID` or list SSH keys as allowed_signers lines"
     )]
     KeysEmpty {
-        /// The file.
-        path: PathBuf,
+        /// Where the keys were looked for.
+        keys: KeysOrigin,
     },
     /// The object carries no signature.
     #[error(
@@ -236,8 +298,7 @@ pub enum VerifyError {
     },
     /// The signature was made by a key the keys file does not hold.
     #[error(
-        "{url}: {object} is signed by key {key}, which is not in the keys file {}; if that key is trusted, add its public key to the file",
-        keys.display()
+        "{url}: {object} is signed by key {key}, which is not in {keys}; if that key is trusted, add its public key there"
     )]
     UnknownKey {
         /// The repository URL.
@@ -246,8 +307,8 @@ pub enum VerifyError {
         object: Object,
         /// The signer's key id, fingerprint or SSH key fingerprint.
         key: String,
-        /// The keys file.
-        keys: PathBuf,
+        /// Where the trusted keys are.
+        keys: Box<KeysOrigin>,
     },
     /// The signature does not verify with the key it names: the object was
     /// changed after signing, or the signature is corrupt.
@@ -265,15 +326,21 @@ pub enum VerifyError {
         #[source]
         source: Cause,
     },
-    /// The signing key is revoked in the keys file.
-    #[error("{url}: {object} is signed by key {key}, which the keys file marks as revoked")]
-    Revoked {
+    /// The signature verifies, but the key (or subkey) that made it was
+    /// not valid at the signature's time: expired, revoked, not created
+    /// yet; or the signature is dated in the future (see the module docs).
+    #[error(
+        "{url}: {object} is signed by key {key}, but {reason}; nothing from it was used (sign again with a valid key; if the key's dates changed, export it again into the trusted keys)"
+    )]
+    KeyNotValid {
         /// The repository URL.
         url: String,
         /// The object.
         object: Object,
-        /// The key.
+        /// The fingerprint of the key or subkey that made the signature.
         key: String,
+        /// Why it was not valid (`the key expired on DATE, …`).
+        reason: String,
     },
     /// The signature is neither OpenPGP nor SSH (X.509, say), or cannot
     /// be parsed.
@@ -339,9 +406,10 @@ impl Keyring {
             .take(MAX_KEYS_FILE + 1)
             .read_to_string(&mut text)
             .map_err(read_err)?;
+        let origin = KeysOrigin::File(path.to_path_buf());
         if text.len() as u64 > MAX_KEYS_FILE {
             return Err(VerifyError::KeysParse {
-                path: path.to_path_buf(),
+                keys: origin.to_string(),
                 line: 1,
                 reason: format!("larger than {MAX_KEYS_FILE} bytes; is this the right file?"),
                 source: None,
@@ -352,18 +420,78 @@ impl Keyring {
 
     /// Parse keys from `text`; `path` names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Keyring, VerifyError> {
+        let origin = KeysOrigin::File(path.to_path_buf());
+        let mut ring = Keyring::empty(origin.clone());
+        ring.add(text, &origin.to_string())?;
+        ring.non_empty()
+    }
+
+    /// The keys of a Secret's data entries (Flux's
+    /// `GitRepository.spec.verify.secretRef`: one ASCII-armored public key
+    /// per entry, named like `author1.asc`), each entry read like a keys
+    /// file. An entry that is not valid UTF-8 or not a key is an error
+    /// naming the Secret and the entry; a Secret with no key at all is
+    /// [`VerifyError::KeysEmpty`].
+    pub fn from_secret<'a>(
+        namespace: &str,
+        name: &str,
+        entries: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Keyring, VerifyError> {
+        let origin = KeysOrigin::Secret {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        };
+        let mut ring = Keyring::empty(origin.clone());
+        for (key, bytes) in entries {
+            let label = format!("{origin}, entry {key}");
+            let text = std::str::from_utf8(bytes).map_err(|e| VerifyError::KeysParse {
+                keys: label.clone(),
+                line: 1,
+                reason: "not text; put one ASCII-armored public key (gpg --armor --export) in each entry".into(),
+                source: Some(Cause(e.to_string())),
+            })?;
+            if text.len() as u64 > MAX_KEYS_FILE {
+                return Err(VerifyError::KeysParse {
+                    keys: label,
+                    line: 1,
+                    reason: format!("larger than {MAX_KEYS_FILE} bytes"),
+                    source: None,
+                });
+            }
+            ring.add(text, &label)?;
+        }
+        ring.non_empty()
+    }
+
+    /// Where the keys came from.
+    pub fn origin(&self) -> &KeysOrigin {
+        &self.origin
+    }
+
+    fn empty(origin: KeysOrigin) -> Keyring {
+        Keyring {
+            origin,
+            pgp: Vec::new(),
+            ssh: Vec::new(),
+        }
+    }
+
+    fn non_empty(self) -> Result<Keyring, VerifyError> {
+        if self.pgp.is_empty() && self.ssh.is_empty() {
+            return Err(VerifyError::KeysEmpty { keys: self.origin });
+        }
+        Ok(self)
+    }
+
+    /// Add the keys of `text`; `label` names it in errors.
+    fn add(&mut self, text: &str, label: &str) -> Result<(), VerifyError> {
         const BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
         const END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
         let err = |line: usize, reason: String, source: Option<Cause>| VerifyError::KeysParse {
-            path: path.to_path_buf(),
+            keys: label.to_string(),
             line,
             reason,
             source,
-        };
-        let mut ring = Keyring {
-            path: path.to_path_buf(),
-            pgp: Vec::new(),
-            ssh: Vec::new(),
         };
         let mut lines = text.lines().enumerate();
         while let Some((i, raw)) = lines.next() {
@@ -403,7 +531,7 @@ impl Keyring {
                         Some(Cause(e.to_string())),
                     )
                 })?;
-                ring.pgp.push(key);
+                self.pgp.push(key);
                 continue;
             }
             if line.starts_with("-----BEGIN PGP PRIVATE KEY BLOCK-----") {
@@ -414,15 +542,10 @@ impl Keyring {
                 ));
             }
             if let Some(signer) = parse_ssh_line(line).map_err(|r| err(i + 1, r, None))? {
-                ring.ssh.push(signer);
+                self.ssh.push(signer);
             }
         }
-        if ring.pgp.is_empty() && ring.ssh.is_empty() {
-            return Err(VerifyError::KeysEmpty {
-                path: path.to_path_buf(),
-            });
-        }
-        Ok(ring)
+        Ok(())
     }
 
     /// How many OpenPGP keys and SSH keys the file holds.
@@ -502,6 +625,11 @@ fn parse_ssh_line(line: &str) -> Result<Option<SshSigner>, String> {
                     .trim_matches('"')
                     .split(',')
                     .any(|n| n.trim() == "git" || n.trim() == "*");
+            }
+            other @ ("valid-after" | "valid-before") => {
+                return Err(format!(
+                    "the allowed_signers option `{other}` is not supported: an SSH signature carries no time of its own to check it against; remove the option (and remove the line when the key is no longer trusted)"
+                ));
             }
             other => {
                 return Err(format!(
@@ -696,25 +824,33 @@ fn verify_pgp(
         let matches = |(id, fpr): (pgp::types::KeyId, pgp::types::Fingerprint)| {
             (ids.is_empty() && fprs.is_empty()) || ids.contains(&&id) || fprs.contains(&&fpr)
         };
-        let mut attempts: Vec<(pgp::types::Fingerprint, pgp::errors::Result<()>)> = Vec::new();
+        type Attempt<'k> = (
+            pgp::types::Fingerprint,
+            Option<&'k pgp::composed::SignedPublicSubKey>,
+            pgp::errors::Result<()>,
+        );
+        let mut attempts: Vec<Attempt<'_>> = Vec::new();
         if matches(names(&key.primary_key)) {
-            attempts.push((key.fingerprint(), s.verify(&key.primary_key, signed)));
+            attempts.push((key.fingerprint(), None, s.verify(&key.primary_key, signed)));
         }
         for sub in &key.public_subkeys {
             if matches(names(&sub.key)) {
-                attempts.push((sub.key.fingerprint(), s.verify(&sub.key, signed)));
+                attempts.push((sub.key.fingerprint(), Some(sub), s.verify(&sub.key, signed)));
             }
         }
-        for (fpr, result) in attempts {
+        for (fpr, sub, result) in attempts {
             match result {
-                Ok(()) if !key.details.revocation_signatures.is_empty() => {
-                    return Err(VerifyError::Revoked {
-                        url: url.to_string(),
-                        object,
-                        key: fpr.to_string(),
-                    });
+                Ok(()) => {
+                    return match validity(key, sub, s, SystemTime::now()) {
+                        Ok(()) => Ok(who()),
+                        Err(reason) => Err(VerifyError::KeyNotValid {
+                            url: url.to_string(),
+                            object,
+                            key: format!("OpenPGP {fpr}"),
+                            reason,
+                        }),
+                    };
                 }
-                Ok(()) => return Ok(who()),
                 Err(e) => failure = Some((fpr.to_string(), e.to_string())),
             }
         }
@@ -730,9 +866,163 @@ fn verify_pgp(
             url: url.to_string(),
             object,
             key: format!("OpenPGP {issuer}"),
-            keys: keys.path.clone(),
+            keys: Box::new(keys.origin.clone()),
         }),
     }
+}
+
+/// How far a signature may be dated after this host's clock (clock skew
+/// between the signer and the host).
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// `t` as RFC 3339 (UTC), for messages.
+fn date(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    k8s_openapi::jiff::Timestamp::from_second(secs)
+        .map_or_else(|_| format!("{secs} seconds after 1970"), |t| t.to_string())
+}
+
+/// Whether `key` (and `sub`, the subkey that made `sig`, if it was one)
+/// was valid when `sig` was made; `Err` says why not. See the module docs
+/// for the rules.
+fn validity(
+    key: &SignedPublicKey,
+    sub: Option<&pgp::composed::SignedPublicSubKey>,
+    sig: &pgp::packet::Signature,
+    now: SystemTime,
+) -> Result<(), String> {
+    use pgp::packet::SignatureType as T;
+    let Some(made) = sig.created().map(SystemTime::from) else {
+        return Err("the signature carries no creation time".into());
+    };
+    if made > now + MAX_CLOCK_SKEW {
+        return Err(format!(
+            "the signature is dated {}, more than {} minutes after this host's clock ({}); check the signer's or this host's clock",
+            date(made),
+            MAX_CLOCK_SKEW.as_secs() / 60,
+            date(now)
+        ));
+    }
+    // The primary key: revocations, creation, expiry.
+    revoked(&key.details.revocation_signatures, made, "key")?;
+    let self_sigs = key
+        .details
+        .direct_signatures
+        .iter()
+        .chain(key.details.users.iter().flat_map(|u| &u.signatures))
+        .filter(|s| {
+            matches!(
+                s.typ(),
+                Some(T::Key | T::CertGeneric | T::CertPersona | T::CertCasual | T::CertPositive)
+            )
+        });
+    alive(key.primary_key.created_at().into(), self_sigs, made, "key")?;
+    // The subkey: its revocations, creation, expiry (its binding's).
+    if let Some(sub) = sub {
+        let revocations: Vec<_> = sub
+            .signatures
+            .iter()
+            .filter(|s| s.typ() == Some(T::SubkeyRevocation))
+            .cloned()
+            .collect();
+        revoked(&revocations, made, "subkey")?;
+        let bindings = sub
+            .signatures
+            .iter()
+            .filter(|s| s.typ() == Some(T::SubkeyBinding));
+        alive(sub.key.created_at().into(), bindings, made, "subkey")?;
+    }
+    Ok(())
+}
+
+/// `Err` when one of `revocations` (already verified when the key was
+/// read) applies to a signature made at `made`. A "superseded" or
+/// "retired" revocation applies from its date on; any other reason (none
+/// given, compromised) to every signature, whenever made: the key's owner
+/// said it cannot be trusted.
+fn revoked(
+    revocations: &[pgp::packet::Signature],
+    made: SystemTime,
+    what: &str,
+) -> Result<(), String> {
+    use pgp::packet::RevocationCode as R;
+    for r in revocations {
+        let when = r.created().map(SystemTime::from);
+        let code = r.revocation_reason_code();
+        let soft = matches!(code, Some(R::KeySuperseded | R::KeyRetired));
+        if soft && when.is_some_and(|w| w > made) {
+            continue;
+        }
+        let reason = match code {
+            None | Some(R::NoReason) => "no reason given".to_string(),
+            Some(R::KeySuperseded) => "key superseded".to_string(),
+            Some(R::KeyCompromised) => "key compromised".to_string(),
+            Some(R::KeyRetired) => "key retired".to_string(),
+            Some(other) => format!("reason code {}", u8::from(*other)),
+        };
+        let text = r
+            .revocation_reason_string()
+            .map(|b| String::from_utf8_lossy(b).trim().to_string())
+            .filter(|t| !t.is_empty())
+            .map(|t| format!(": {t}"))
+            .unwrap_or_default();
+        let since = when.map(|w| format!(" on {}", date(w))).unwrap_or_default();
+        return Err(if soft {
+            format!(
+                "the {what} was revoked{since} ({reason}{text}), before the signature was made ({})",
+                date(made)
+            )
+        } else {
+            format!(
+                "the {what} was revoked{since} ({reason}{text}), which voids all its signatures"
+            )
+        });
+    }
+    Ok(())
+}
+
+/// `Err` when a key created at `created` did not exist yet or had expired
+/// at `made`. Its expiry is the one in force then: the newest of its
+/// self-signatures `sigs` made at or before `made` (the oldest, when the
+/// signature predates them all).
+fn alive<'s>(
+    created: SystemTime,
+    sigs: impl Iterator<Item = &'s pgp::packet::Signature>,
+    made: SystemTime,
+    what: &str,
+) -> Result<(), String> {
+    if made < created {
+        return Err(format!(
+            "the signature is dated {}, before the {what} was created ({})",
+            date(made),
+            date(created)
+        ));
+    }
+    let dated: Vec<(SystemTime, &pgp::packet::Signature)> = sigs
+        .filter_map(|s| Some((SystemTime::from(s.created()?), s)))
+        .collect();
+    let in_force = dated
+        .iter()
+        .filter(|(t, _)| *t <= made)
+        .max_by_key(|(t, _)| *t)
+        .or_else(|| dated.iter().min_by_key(|(t, _)| *t));
+    let lifetime = in_force
+        .and_then(|(_, s)| s.key_expiration_time())
+        .map(Duration::from)
+        .filter(|d| !d.is_zero());
+    if let Some(life) = lifetime {
+        let expiry = created + life;
+        if made >= expiry {
+            return Err(format!(
+                "the {what} expired on {}, before the signature was made ({})",
+                date(expiry),
+                date(made)
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn verify_ssh(
@@ -752,7 +1042,7 @@ fn verify_ssh(
             url: url.to_string(),
             object,
             key: format!("SSH {fpr}"),
-            keys: keys.path.clone(),
+            keys: Box::new(keys.origin.clone()),
         });
     };
     signer
@@ -791,6 +1081,13 @@ mod tests {
                 .expect("parses")
                 .is_some()
         );
+        for opt in ["valid-before=\"20300101\"", "valid-after=20200101"] {
+            let e = parse_ssh_line(&format!("a@b {opt} {key}")).expect_err("refused");
+            assert!(
+                e.contains("is not supported: an SSH signature carries no time of its own"),
+                "{opt}: {e}"
+            );
+        }
         let e = parse_ssh_line(&format!("a@b cert-authority {key}")).expect_err("refused");
         assert!(
             e.contains("option `cert-authority` is not supported"),
@@ -798,6 +1095,44 @@ mod tests {
         );
         let e = parse_ssh_line("hello world").expect_err("not a key");
         assert!(e.contains("neither an OpenPGP key block"), "{e}");
+    }
+
+    #[test]
+    fn a_secrets_entries_are_read_like_a_keys_file_and_named_in_errors() {
+        let key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPJQlVd6SVI1kqIakZYcMb3gu83Hz5vFJWa9+lfCgDPp";
+        let ring = Keyring::from_secret("flux-system", "keys", [("a.pub", key.as_bytes())])
+            .expect("one key");
+        assert_eq!(ring.len(), (0, 1));
+        assert_eq!(ring.origin().to_string(), "the Secret flux-system/keys");
+        let e = Keyring::from_secret("flux-system", "keys", []).expect_err("empty");
+        assert!(
+            e.to_string()
+                .starts_with("the Secret flux-system/keys: no OpenPGP public key block"),
+            "{e}"
+        );
+        let e = Keyring::from_secret(
+            "flux-system",
+            "keys",
+            [
+                ("a.pub", key.as_bytes()),
+                ("author1.asc", b"hello".as_slice()),
+            ],
+        )
+        .expect_err("not a key");
+        assert!(
+            e.to_string().starts_with(
+                "the Secret flux-system/keys, entry author1.asc: line 1: neither an OpenPGP key block"
+            ),
+            "{e}"
+        );
+        let e = Keyring::from_secret("ns", "k", [("bin", [0xffu8, 0xfe].as_slice())])
+            .expect_err("binary");
+        assert!(
+            e.to_string()
+                .contains("the Secret ns/k, entry bin: line 1: not text"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -155,3 +155,169 @@ fn stop_agent_at_exit(home: &Path) -> std::io::Result<()> {
         .spawn()?;
     Ok(())
 }
+
+/// OpenPGP keys whose clock is set: a GnuPG home of its own, every `gpg`
+/// run with `--faked-system-time`, so a key can be made, sign, expire and
+/// be revoked at chosen dates in the past (or sign in the future). Times
+/// are GnuPG's `YYYYMMDDTHHMMSS` (UTC). Keys have no passphrase.
+#[derive(Debug)]
+pub struct TimedGpg {
+    /// The GnuPG home.
+    pub home: PathBuf,
+}
+
+impl TimedGpg {
+    /// A fresh GnuPG home under `dir`.
+    pub fn new(dir: &Path) -> std::io::Result<TimedGpg> {
+        let home = dir.join("gnupg-timed");
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700))?;
+        }
+        stop_agent_at_exit(&home)?;
+        Ok(TimedGpg { home })
+    }
+
+    fn gpg_at(&self, at: &str) -> Command {
+        let mut c = gpg(&self.home);
+        c.args(["--yes", "--faked-system-time", &format!("{at}!")]);
+        c
+    }
+
+    /// Make a signing key for `uid` at `at`, never expiring; its
+    /// fingerprint.
+    pub fn key(&self, uid: &str, at: &str) -> std::io::Result<String> {
+        run(self
+            .gpg_at(at)
+            .args(["--quick-gen-key", uid, "ed25519", "sign", "never"]))?;
+        fingerprint(&self.home, uid)
+    }
+
+    /// Make a certification-only primary key for `uid` at `at` with one
+    /// signing subkey (what signs), neither expiring; their fingerprints
+    /// (primary, subkey).
+    pub fn key_with_signing_subkey(
+        &self,
+        uid: &str,
+        at: &str,
+    ) -> std::io::Result<(String, String)> {
+        run(self
+            .gpg_at(at)
+            .args(["--quick-gen-key", uid, "ed25519", "cert", "never"]))?;
+        let primary = fingerprint(&self.home, uid)?;
+        run(self
+            .gpg_at(at)
+            .args(["--quick-add-key", &primary, "ed25519", "sign", "never"]))?;
+        let listing = run(gpg(&self.home).args(["--with-colons", "--list-keys", &primary]))?;
+        let sub = listing
+            .lines()
+            .filter_map(|l| l.strip_prefix("fpr:"))
+            .filter_map(|l| l.split(':').find(|f| f.len() == 40))
+            .nth(1)
+            .map(str::to_string)
+            .ok_or_else(|| std::io::Error::other(format!("no subkey in {listing}")))?;
+        Ok((primary, sub))
+    }
+
+    /// At `at`, make key `fpr` expire on `date` (`YYYY-MM-DD`), with a new
+    /// self-signature (`gpg --quick-set-expire`).
+    pub fn set_expire(&self, fpr: &str, at: &str, date: &str) -> std::io::Result<()> {
+        run(self.gpg_at(at).args(["--quick-set-expire", fpr, date])).map(drop)
+    }
+
+    /// At `at`, make subkey `sub` of key `fpr` expire on `date`, with a new
+    /// binding signature.
+    pub fn set_subkey_expire(
+        &self,
+        fpr: &str,
+        sub: &str,
+        at: &str,
+        date: &str,
+    ) -> std::io::Result<()> {
+        run(self.gpg_at(at).args(["--quick-set-expire", fpr, date, sub])).map(drop)
+    }
+
+    /// At `at`, revoke key `fpr` (`gpg --edit-key revkey`) for `reason`:
+    /// GnuPG's menu number (0 none given, 1 compromised, 2 superseded,
+    /// 3 no longer used), with `text` as the description.
+    pub fn revoke(&self, fpr: &str, at: &str, reason: u8, text: &str) -> std::io::Result<()> {
+        self.edit_revoke(fpr, "", at, reason, text, "pub:r:")
+    }
+
+    /// [`TimedGpg::revoke`] for the first subkey of key `fpr`.
+    pub fn revoke_subkey(
+        &self,
+        fpr: &str,
+        at: &str,
+        reason: u8,
+        text: &str,
+    ) -> std::io::Result<()> {
+        self.edit_revoke(fpr, "key 1\n", at, reason, text, "sub:r:")
+    }
+
+    fn edit_revoke(
+        &self,
+        fpr: &str,
+        select: &str,
+        at: &str,
+        reason: u8,
+        text: &str,
+        revoked: &str,
+    ) -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut child = self
+            .gpg_at(at)
+            .args(["--command-fd", "0", "--edit-key", fpr])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            write!(stdin, "{select}revkey\ny\n{reason}\n{text}\n\ny\nsave\n")?;
+        }
+        let out = child.wait_with_output()?;
+        let listing = run(gpg(&self.home).args(["--with-colons", "--list-keys", fpr]))?;
+        if !listing.lines().any(|l| l.starts_with(revoked)) {
+            return Err(std::io::Error::other(format!(
+                "gpg did not revoke {fpr}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Key `fpr`, ASCII-armored, as it is now (with its expiry and
+    /// revocations).
+    pub fn export(&self, fpr: &str) -> std::io::Result<String> {
+        run(gpg(&self.home).args(["--armor", "--export", fpr]))
+    }
+
+    /// `git -c …` arguments that make `commit -S` sign with `fpr` at `at`
+    /// (through a `gpg.program` script that fakes the time).
+    pub fn git_config(&self, fpr: &str, at: &str) -> std::io::Result<Vec<String>> {
+        let program = self.home.join(format!("gpg-at-{at}"));
+        std::fs::write(
+            &program,
+            format!(
+                "#!/bin/sh\nexec gpg --homedir '{}' --faked-system-time '{at}!' \"$@\"\n",
+                self.home.display()
+            ),
+        )?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755))?;
+        }
+        Ok(vec![
+            "-c".into(),
+            "gpg.format=openpgp".into(),
+            "-c".into(),
+            format!("gpg.program={}", program.display()),
+            "-c".into(),
+            format!("user.signingkey={fpr}"),
+        ])
+    }
+}
