@@ -27,6 +27,7 @@ ap.add_argument("--sluice", required=True)
 ap.add_argument("--records", type=int, default=1000)
 ap.add_argument("--octodns", default=None)
 ap.add_argument("--concurrency", type=int, default=32, help="sluice --concurrency")
+ap.add_argument("--runs", type=int, default=3, help="runs of each tool (fresh server each); medians are printed")
 a = ap.parse_args()
 
 SCHEMA = "/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql"
@@ -153,12 +154,19 @@ def bench_octodns(n, bindir):
     return t1, t2
 
 
+def median_of(f, *args):
+    runs = [f(*args) for _ in range(a.runs)]
+    firsts = sorted(r[0] for r in runs)
+    seconds = sorted(r[1] for r in runs)
+    return firsts[len(runs) // 2], seconds[len(runs) // 2]
+
+
 n = a.records
-s1, s2 = bench_sluice(n)
-print(f"{n} RecordSets, one zone, PowerDNS 4 (SQLite backend) on 127.0.0.1")
+s1, s2 = median_of(bench_sluice, n)
+print(f"{n} RecordSets, one zone, PowerDNS 4 (SQLite backend) on 127.0.0.1; median of {a.runs} runs, each on a fresh server")
 print(f"  sluice  first sync {s1:7.2f} s   no-change diff {s2:6.2f} s")
 if a.octodns:
-    o1, o2 = bench_octodns(n, a.octodns)
+    o1, o2 = median_of(bench_octodns, n, a.octodns)
     print(f"  octoDNS first sync {o1:7.2f} s   no-change plan {o2:6.2f} s")
     print(f"  ratio (octoDNS / sluice): first sync {o1 / s1:.2f}x, no-change {o2 / s2:.2f}x"
           " (above 1: sluice faster)")
