@@ -42,15 +42,17 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
     let rt = runtime.runtime();
     let kind = match rt.load(&name, &wasm, None) {
         Ok(p) => format!("renderer {}@{}", p.info().name, p.info().version),
-        Err(renderer_err) => match rt.load_target(&name, &wasm, None, Outbound::new(&name, Vec::new())) {
-            Ok(p) => format!("target plugin {}@{}", p.info().name, p.info().version),
-            Err(target_err) => anyhow::bail!(
-                "{} is not a sluice plugin, so it was not pushed: as a renderer: {}; as a target plugin: {}",
-                args.file.display(),
-                sluice::error_chain(&renderer_err),
-                sluice::error_chain(&target_err)
-            ),
-        },
+        Err(renderer_err) => {
+            match rt.load_target(&name, &wasm, None, Outbound::new(&name, Vec::new())) {
+                Ok(p) => format!("target plugin {}@{}", p.info().name, p.info().version),
+                Err(target_err) => anyhow::bail!(
+                    "{} is not a sluice plugin, so it was not pushed: as a renderer: {}; as a target plugin: {}",
+                    args.file.display(),
+                    sluice::error_chain(&renderer_err),
+                    sluice::error_chain(&target_err)
+                ),
+            }
+        }
     };
     let info = rt.component_info(&name, &wasm)?;
     let pushed = remote::push(&wasm, &args.target, &info, &created())?;

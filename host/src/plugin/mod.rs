@@ -334,8 +334,14 @@ impl Runtime {
         let sha256 = hex::encode(sha2::Sha256::digest(wasm));
         let ty = self.component(name, wasm, &sha256)?.component_type();
         Ok(remote::ComponentInfo {
-            imports: ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect(),
-            exports: ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect(),
+            imports: ty
+                .imports(&self.engine)
+                .map(|(n, _)| n.to_string())
+                .collect(),
+            exports: ty
+                .exports(&self.engine)
+                .map(|(n, _)| n.to_string())
+                .collect(),
         })
     }
 

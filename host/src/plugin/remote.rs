@@ -159,7 +159,9 @@ pub enum RemoteError {
         message: String,
     },
     /// The pinned manifest, or the tag, does not exist in the registry.
-    #[error("plugin {reference}: {what} is not in the registry; check the reference (`sluice plugin push` prints it)")]
+    #[error(
+        "plugin {reference}: {what} is not in the registry; check the reference (`sluice plugin push` prints it)"
+    )]
     NotFound {
         /// The reference.
         reference: String,
@@ -188,7 +190,7 @@ pub enum RemoteError {
         /// The reference.
         reference: String,
         /// Which content (manifest, component layer, file).
-        what: &'static str,
+        what: String,
         /// The required hex digest.
         expected: String,
         /// The content's hex digest.
@@ -308,10 +310,7 @@ fn split_oci(reference: &str, rest: &str) -> Result<(String, String, Option<Stri
     }
     let last = path.rsplit('/').next().unwrap_or(path);
     let (repository, tag) = match last.split_once(':') {
-        Some((_, tag)) => (
-            &path[..path.len() - tag.len() - 1],
-            Some(tag.to_string()),
-        ),
+        Some((_, tag)) => (&path[..path.len() - tag.len() - 1], Some(tag.to_string())),
         None => (path, None),
     };
     // The OCI distribution grammar, checked by the client's parser.
@@ -418,7 +417,9 @@ impl RemoteRef {
     /// URL's file name without `.wasm`.
     pub fn name(&self) -> String {
         let last = match self {
-            RemoteRef::Oci { repository, .. } => repository.rsplit('/').next().unwrap_or(repository),
+            RemoteRef::Oci { repository, .. } => {
+                repository.rsplit('/').next().unwrap_or(repository)
+            }
             RemoteRef::Https { url, .. } => {
                 let path = url.split(['?', '#']).next().unwrap_or(url);
                 path.rsplit('/').next().unwrap_or(path)
@@ -601,27 +602,28 @@ enum Failure {
     Other,
 }
 
-fn has_source<T: std::error::Error + 'static>(
-    e: &(dyn std::error::Error + 'static),
-    f: impl Fn(&T) -> bool,
-) -> bool {
+/// Whether a certificate did not verify somewhere in `e`'s chain (also
+/// inside the `io::Error`s the TLS stream wraps it in, whose `source()`
+/// skips the wrapped error). rustls reports it as "invalid peer
+/// certificate"; the text is the fallback where a layer re-boxes it.
+fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(e);
     while let Some(c) = cur {
-        if let Some(t) = c.downcast_ref::<T>()
-            && f(t)
+        if c.downcast_ref::<rustls::Error>().is_some()
+            || c.to_string().starts_with("invalid peer certificate")
+        {
+            return true;
+        }
+        if let Some(inner) = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            && is_tls(inner)
         {
             return true;
         }
         cur = c.source();
     }
     false
-}
-
-fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
-    has_source::<std::io::Error>(e, |io| {
-        io.get_ref()
-            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-    }) || has_source::<rustls::Error>(e, |_| true)
 }
 
 fn classify_reqwest(e: &reqwest::Error) -> Failure {
@@ -660,12 +662,11 @@ fn classify(e: &OciDistributionError) -> Failure {
                 .any(|e| matches!(e.code, C::Unauthorized | C::Denied))
             {
                 Failure::Auth
-            } else if envelope.errors.iter().any(|e| {
-                matches!(
-                    e.code,
-                    C::ManifestUnknown | C::BlobUnknown | C::NameUnknown
-                )
-            }) {
+            } else if envelope
+                .errors
+                .iter()
+                .any(|e| matches!(e.code, C::ManifestUnknown | C::BlobUnknown | C::NameUnknown))
+            {
                 Failure::NotFound
             } else {
                 Failure::Other
@@ -673,6 +674,32 @@ fn classify(e: &OciDistributionError) -> Failure {
         }
         _ => Failure::Other,
     }
+}
+
+/// The (expected, actual) digests of a verification failure the OCI
+/// client found (the registry sent content that does not match).
+fn digest_mismatch(e: &(dyn std::error::Error + 'static)) -> Option<(String, String)> {
+    use oci_client::errors::DigestError;
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        let d = c
+            .downcast_ref::<DigestError>()
+            .or_else(|| match c.downcast_ref::<OciDistributionError>() {
+                Some(OciDistributionError::DigestError(d)) => Some(d),
+                _ => None,
+            })
+            .or_else(|| {
+                c.downcast_ref::<std::io::Error>()
+                    .and_then(|io| io.get_ref())
+                    .and_then(|inner| inner.downcast_ref::<DigestError>())
+            });
+        if let Some(DigestError::VerificationError { expected, actual }) = d {
+            let hex = |s: &str| s.trim_start_matches("sha256:").to_string();
+            return Some((hex(expected), hex(actual)));
+        }
+        cur = c.source();
+    }
+    None
 }
 
 /// The error for a failed registry call on `reference`.
@@ -684,6 +711,14 @@ fn registry_error(
     cache: Option<&BlobCache>,
     e: OciDistributionError,
 ) -> RemoteError {
+    if let Some((expected, actual)) = digest_mismatch(&e) {
+        return RemoteError::Digest {
+            reference: reference.to_string(),
+            what: what.to_string(),
+            expected,
+            actual,
+        };
+    }
     match classify(&e) {
         Failure::Unreachable => RemoteError::Unreachable {
             reference: reference.to_string(),
@@ -732,10 +767,9 @@ fn wasm_layer(reference: &str, manifest: &[u8]) -> Result<OciDescriptor, RemoteE
             "the manifest is not an OCI image manifest ({e}); an image index or a Docker image is not a plugin"
         ))
     })?;
-    let mut wasm = m
-        .layers
-        .iter()
-        .filter(|l| l.media_type == WASM_LAYER_MEDIA_TYPE || l.media_type == LEGACY_LAYER_MEDIA_TYPE);
+    let mut wasm = m.layers.iter().filter(|l| {
+        l.media_type == WASM_LAYER_MEDIA_TYPE || l.media_type == LEGACY_LAYER_MEDIA_TYPE
+    });
     let (Some(layer), None) = (wasm.next(), wasm.next()) else {
         let types: Vec<&str> = m.layers.iter().map(|l| l.media_type.as_str()).collect();
         return Err(not_wasm(format!(
@@ -801,14 +835,8 @@ async fn fetch_oci(r: &RemoteRef, cache: Option<&BlobCache>) -> Result<Fetched, 
                 }
             }
             Err(e) => {
-                let err = registry_error(
-                    &reference,
-                    registry,
-                    &format!("tag {tag}"),
-                    &auth,
-                    cache,
-                    e,
-                );
+                let err =
+                    registry_error(&reference, registry, &format!("tag {tag}"), &auth, cache, e);
                 match (err, cached_layer) {
                     (RemoteError::Unreachable { source, .. }, Some((hex, wasm))) => {
                         tracing::warn!(plugin = %reference, error = %crate::error_chain(source.as_ref()),
@@ -851,7 +879,7 @@ async fn fetch_oci(r: &RemoteRef, cache: Option<&BlobCache>) -> Result<Fetched, 
             if &actual != digest {
                 return Err(RemoteError::Digest {
                     reference,
-                    what: "manifest",
+                    what: "manifest".into(),
                     expected: digest.clone(),
                     actual,
                 });
@@ -887,13 +915,20 @@ async fn fetch_oci(r: &RemoteRef, cache: Option<&BlobCache>) -> Result<Fetched, 
     if actual != layer_hex {
         return Err(RemoteError::Digest {
             reference,
-            what: "component layer",
+            what: "component layer".into(),
             expected: layer_hex,
             actual,
         });
     }
     store(cache, &reference, &layer_hex, &wasm)?;
-    finish(&reference, r.name(), wasm, layer_hex, component_sha256, false)
+    finish(
+        &reference,
+        r.name(),
+        wasm,
+        layer_hex,
+        component_sha256,
+        false,
+    )
 }
 
 /// Read a byte stream, at most [`MAX_COMPONENT`] bytes.
@@ -905,10 +940,18 @@ async fn read_capped<E: std::error::Error + Send + Sync + 'static>(
     use futures::StreamExt as _;
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| RemoteError::Server {
-            reference: reference.to_string(),
-            host: host.to_string(),
-            source: Box::new(e),
+        let chunk = chunk.map_err(|e| match digest_mismatch(&e) {
+            Some((expected, actual)) => RemoteError::Digest {
+                reference: reference.to_string(),
+                what: "component layer".into(),
+                expected,
+                actual,
+            },
+            None => RemoteError::Server {
+                reference: reference.to_string(),
+                host: host.to_string(),
+                source: Box::new(e),
+            },
         })?;
         if (out.len() + chunk.len()) as u64 > MAX_COMPONENT {
             return Err(RemoteError::TooLarge {
@@ -952,7 +995,7 @@ fn finish(
     {
         return Err(RemoteError::Digest {
             reference: reference.to_string(),
-            what: "component",
+            what: "component".into(),
             expected: expected.clone(),
             actual: sha256,
         });
@@ -977,8 +1020,10 @@ async fn fetch_https(
     let host = reqwest::Url::parse(url)
         .ok()
         .and_then(|u| {
-            u.host_str()
-                .map(|h| u.port().map_or_else(|| h.to_string(), |p| format!("{h}:{p}")))
+            u.host_str().map(|h| {
+                u.port()
+                    .map_or_else(|| h.to_string(), |p| format!("{h}:{p}"))
+            })
         })
         .unwrap_or_default();
     let fail = |e: reqwest::Error| match classify_reqwest(&e) {
@@ -1026,7 +1071,7 @@ async fn fetch_https(
     if actual != sha256 {
         return Err(RemoteError::Digest {
             reference: url.to_string(),
-            what: "file",
+            what: "file".into(),
             expected: sha256.to_string(),
             actual,
         });
@@ -1087,7 +1132,15 @@ pub fn push(
     created: &str,
 ) -> Result<Pushed, RemoteError> {
     let (registry, repository, tag) = parse_push_target(target)?;
-    block_on(push_async(wasm, target, &registry, &repository, &tag, info, created))
+    block_on(push_async(
+        wasm,
+        target,
+        &registry,
+        &repository,
+        &tag,
+        info,
+        created,
+    ))
 }
 
 async fn push_async(
@@ -1141,7 +1194,11 @@ async fn push_async(
 
     let client = client();
     let auth = credentials(target, registry)?;
-    let image = Reference::with_tag(registry.to_string(), repository.to_string(), tag.to_string());
+    let image = Reference::with_tag(
+        registry.to_string(),
+        repository.to_string(),
+        tag.to_string(),
+    );
     let err = |what: &str, e| registry_error(target, registry, what, &auth, None, e);
     // Authenticate for push first: a registry that needs credentials then
     // gets them on the uploads.
@@ -1171,7 +1228,7 @@ async fn push_async(
     if served != manifest_digest {
         return Err(RemoteError::Digest {
             reference: target.to_string(),
-            what: "manifest the registry serves under the tag",
+            what: "manifest the registry serves under the tag".into(),
             expected: manifest_digest.trim_start_matches("sha256:").to_string(),
             actual: served.trim_start_matches("sha256:").to_string(),
         });
@@ -1192,8 +1249,11 @@ mod tests {
 
     #[test]
     fn pinned_references_parse() {
-        let r = RemoteRef::parse(&format!("oci://127.0.0.1:5000/team/render:v1@sha256:{D}"), None)
-            .expect("valid");
+        let r = RemoteRef::parse(
+            &format!("oci://127.0.0.1:5000/team/render:v1@sha256:{D}"),
+            None,
+        )
+        .expect("valid");
         assert_eq!(
             r,
             RemoteRef::Oci {
@@ -1209,8 +1269,11 @@ mod tests {
             r.display(),
             format!("oci://127.0.0.1:5000/team/render:v1@sha256:{D}")
         );
-        let r = RemoteRef::parse(&format!("oci://ghcr.io/x/y@sha256:{}", D.to_uppercase()), None)
-            .expect("valid");
+        let r = RemoteRef::parse(
+            &format!("oci://ghcr.io/x/y@sha256:{}", D.to_uppercase()),
+            None,
+        )
+        .expect("valid");
         assert!(matches!(r, RemoteRef::Oci { tag: None, ref digest, .. } if digest == D));
         let r = RemoteRef::parse("https://h.example/p/x.wasm", Some(D)).expect("valid");
         assert_eq!(r.name(), "x");
@@ -1229,7 +1292,11 @@ mod tests {
                 None,
                 "the digest after @ must be sha256: and 64 hexadecimal digits",
             ),
-            ("oci://x", None, "write oci://REGISTRY/REPO:TAG@sha256:DIGEST"),
+            (
+                "oci://x",
+                None,
+                "write oci://REGISTRY/REPO:TAG@sha256:DIGEST",
+            ),
             (
                 "https://h.example/x.wasm",
                 None,
@@ -1247,7 +1314,9 @@ mod tests {
             ),
         ];
         for (reference, sha, want) in cases {
-            let e = RemoteRef::parse(reference, *sha).expect_err(reference).to_string();
+            let e = RemoteRef::parse(reference, *sha)
+                .expect_err(reference)
+                .to_string();
             assert!(e.contains(want), "{reference}: {e}");
         }
     }
@@ -1260,9 +1329,12 @@ mod tests {
         );
         let e = parse_push_target("oci://localhost:5000/a/b").expect_err("no tag");
         assert!(e.to_string().contains("name the tag to push to"), "{e}");
-        let e = parse_push_target(&format!("oci://localhost:5000/a/b@sha256:{D}"))
-            .expect_err("digest");
-        assert!(e.to_string().contains("the digest is computed and printed"), "{e}");
+        let e =
+            parse_push_target(&format!("oci://localhost:5000/a/b@sha256:{D}")).expect_err("digest");
+        assert!(
+            e.to_string().contains("the digest is computed and printed"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1280,9 +1352,7 @@ mod tests {
 
     #[test]
     fn a_manifest_needs_exactly_one_wasm_layer() {
-        let layer = |t: &str| {
-            serde_json::json!({"mediaType": t, "digest": format!("sha256:{D}"), "size": 3})
-        };
+        let layer = |t: &str| serde_json::json!({"mediaType": t, "digest": format!("sha256:{D}"), "size": 3});
         let manifest = |layers: Vec<serde_json::Value>| {
             serde_json::to_vec(&serde_json::json!({
                 "schemaVersion": 2,

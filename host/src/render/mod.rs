@@ -426,7 +426,10 @@ mod tests {
         ));
         assert!(matches!(
             RendererRef::parse("https://h.example/r.wasm", Some("ab".into())),
-            RendererRef::Remote { sha256: Some(_), .. }
+            RendererRef::Remote {
+                sha256: Some(_),
+                ..
+            }
         ));
     }
 
@@ -434,8 +437,7 @@ mod tests {
     fn an_unpinned_remote_renderer_is_refused_naming_the_app() {
         let renderers = Renderers::new(Runtime::new(plugin::Limits::default(), None).expect("rt"));
         let dir = tempfile::tempdir().expect("tempdir");
-        let tree: Arc<dyn Tree> =
-            Arc::new(crate::source::DirTree::new(dir.path()).expect("tree"));
+        let tree: Arc<dyn Tree> = Arc::new(crate::source::DirTree::new(dir.path()).expect("tree"));
         let spec = RenderSpec {
             app: "shop".into(),
             path: ".".into(),

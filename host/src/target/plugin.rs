@@ -245,9 +245,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<TargetDecl>, TargetConfigErr
         match (&p.name, &p.path, &p.url, &p.sha256) {
             (Some(_), None, None, None) | (None, Some(_), None, Some(_)) => {}
             (None, None, Some(url), sha256) => {
-                RemoteRef::parse(url, sha256.as_deref()).map_err(|e| {
-                    invalid(path, format!("Target {name}: spec.plugin.url: {e}"))
-                })?;
+                RemoteRef::parse(url, sha256.as_deref())
+                    .map_err(|e| invalid(path, format!("Target {name}: spec.plugin.url: {e}")))?;
             }
             (None, Some(_), None, None) => {
                 return Err(invalid(
@@ -488,8 +487,13 @@ impl PluginTarget {
                 let r = RemoteRef::parse(url, decl.plugin.sha256.as_deref()).map_err(remote_err)?;
                 let fetched = remote::fetch(&r, rt.remote_cache().as_ref()).map_err(remote_err)?;
                 // `load_target` hashes the bytes once more before compiling.
-                rt.load_target(&fetched.name, &fetched.wasm, Some(&fetched.sha256), outbound)
-                    .map_err(plugin_err)?
+                rt.load_target(
+                    &fetched.name,
+                    &fetched.wasm,
+                    Some(&fetched.sha256),
+                    outbound,
+                )
+                .map_err(plugin_err)?
             }
             (None, Some(path)) => {
                 let p = decl.base_dir().join(path);

@@ -110,7 +110,8 @@ impl Registry {
             dir.path().join("data").display()
         );
         let tls = if opts.tls {
-            let tls = crate::git::tls::make(dir.path()).map_err(|e| format!("certificates: {e}"))?;
+            let tls =
+                crate::git::tls::make(dir.path()).map_err(|e| format!("certificates: {e}"))?;
             config.push_str(&format!(
                 "  tls:\n    certificate: {}\n    key: {}\n",
                 tls.cert.display(),
@@ -177,6 +178,11 @@ impl Registry {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The registry's storage directory (filesystem driver).
+    pub fn storage(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     /// What the registry logged.
