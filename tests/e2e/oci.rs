@@ -211,6 +211,22 @@ fn push_prints_a_pinned_reference_and_render_and_sync_use_it() {
         text(&out.stdout)
     );
 
+    // A file that is not a sluice plugin is not pushed.
+    let junk = env.path("junk.wasm");
+    std::fs::write(&junk, b"\0asm not really").expect("junk");
+    let out = env.sluice(&[
+        "plugin",
+        "push",
+        path_str(&junk),
+        &format!("oci://{}/plugins/junk:v1", reg.host),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("junk.wasm is not a sluice plugin, so it was not pushed"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // Render by tag+digest and by digest alone.
     assert_renders(&env.render(reference, &[]), "tag and digest");
     let by_digest = format!("oci://{}/plugins/yaml@{digest}", reg.host);
