@@ -177,6 +177,10 @@ fn push_prints_a_pinned_reference_and_render_and_sync_use_it() {
     assert_eq!(layers.len(), 1, "{manifest}");
     assert_eq!(layers[0]["mediaType"], "application/wasm");
     assert_eq!(layers[0]["digest"], format!("sha256:{}", b.sha256));
+    assert_eq!(
+        layers[0]["annotations"]["org.opencontainers.image.title"],
+        "yaml.wasm"
+    );
     let config: serde_json::Value = serde_json::from_str(&registry_get(
         &reg,
         &format!(

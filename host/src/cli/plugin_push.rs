@@ -54,7 +54,11 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<i32> {
             }
         }
     };
-    let info = rt.component_info(&name, &wasm)?;
+    let mut info = rt.component_info(&name, &wasm)?;
+    info.file_name = args
+        .file
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned());
     let pushed = remote::push(&wasm, &args.target, &info, &created())?;
     match args.output {
         Some(Output::Json) => println!("{}", serde_json::to_string_pretty(&pushed)?),

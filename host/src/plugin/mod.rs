@@ -342,6 +342,7 @@ impl Runtime {
                 .exports(&self.engine)
                 .map(|(n, _)| n.to_string())
                 .collect(),
+            file_name: None,
         })
     }
 

@@ -1101,6 +1101,9 @@ pub struct ComponentInfo {
     pub imports: Vec<String>,
     /// Top-level export names.
     pub exports: Vec<String>,
+    /// The file name, recorded on the layer as
+    /// `org.opencontainers.image.title` (so `oras pull` writes the file).
+    pub file_name: Option<String>,
 }
 
 /// Parse `oci://REGISTRY/REPO:TAG`, the destination of a push.
@@ -1181,7 +1184,15 @@ async fn push_async(
         schema_version: 2,
         media_type: Some(MANIFEST_MEDIA_TYPE.to_string()),
         config: descriptor(WASM_CONFIG_MEDIA_TYPE, &config_digest, config.len()),
-        layers: vec![descriptor(WASM_LAYER_MEDIA_TYPE, &layer_digest, wasm.len())],
+        layers: vec![OciDescriptor {
+            annotations: info.file_name.as_ref().map(|f| {
+                std::collections::BTreeMap::from([(
+                    "org.opencontainers.image.title".to_string(),
+                    f.clone(),
+                )])
+            }),
+            ..descriptor(WASM_LAYER_MEDIA_TYPE, &layer_digest, wasm.len())
+        }],
         subject: None,
         artifact_type: None,
         annotations: None,
