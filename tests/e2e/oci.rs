@@ -139,13 +139,13 @@ fn assert_refused(out: &Output, want: &str) {
 
 /// A plain-HTTP GET of `path` on the registry (its API, as any tool sees it).
 fn registry_get(reg: &Registry, path: &str, accept: &str) -> String {
-    let out = Command::new("curl")
-        .args(["-sf", "-H", &format!("Accept: {accept}")])
-        .arg(format!("http://{}{path}", reg.host))
-        .output()
-        .expect("curl");
-    assert!(out.status.success(), "GET {path}: {}", text(&out.stderr));
-    text(&out.stdout)
+    let response = reqwest::blocking::Client::new()
+        .get(format!("http://{}{path}", reg.host))
+        .header("Accept", accept)
+        .send()
+        .and_then(reqwest::blocking::Response::error_for_status)
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    response.text().expect("body")
 }
 
 #[test]
