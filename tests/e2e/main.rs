@@ -11,6 +11,7 @@ mod fuzz;
 mod git;
 mod kube;
 mod kustomize_corpus;
+mod oci;
 mod plugins_lang;
 mod render;
 mod sandbox;

@@ -5,6 +5,7 @@ mod app;
 mod diff;
 mod plugin;
 mod plugin_new;
+mod plugin_push;
 mod plugin_test;
 mod render;
 mod serve;

@@ -16,6 +16,8 @@ pub enum Command {
     Test(super::plugin_test::Args),
     /// Write a new plugin project (WIT, build script, one test case).
     New(super::plugin_new::Args),
+    /// Publish a plugin to an OCI registry; prints its pinned reference.
+    Push(super::plugin_push::Args),
 }
 
 /// Run a `sluice plugin` subcommand.
@@ -23,6 +25,7 @@ pub fn run(cmd: Command, global: &Global) -> anyhow::Result<i32> {
     match cmd {
         Command::Test(args) => super::plugin_test::run(args, global),
         Command::New(args) => super::plugin_new::run(args),
+        Command::Push(args) => super::plugin_push::run(args, global),
         Command::List { output } => {
             let renderers = global.renderers()?;
             let mut rows = Vec::new();

@@ -94,6 +94,11 @@ impl Cache {
             .or_else(|| dirs::cache_dir().map(|d| d.join("sluice")))
     }
 
+    /// The cache's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn plugins_dir(&self) -> PathBuf {
         self.dir.join("plugins")
     }

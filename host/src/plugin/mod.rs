@@ -72,6 +72,7 @@ mod clock;
 #[cfg(test)]
 mod compat_tests;
 pub mod outbound;
+pub mod remote;
 mod sandbox;
 pub mod target;
 mod text;
@@ -270,6 +271,12 @@ impl Runtime {
         self.limits
     }
 
+    /// The store of fetched remote plugins, beside the compiled-plugin
+    /// cache (none when the runtime has no cache directory).
+    pub fn remote_cache(&self) -> Option<remote::BlobCache> {
+        self.cache.as_ref().map(|c| remote::BlobCache::new(c.dir()))
+    }
+
     /// Load a plugin from its bytes. With `expected_sha256`, refuse bytes
     /// whose digest differs.
     pub fn load(
@@ -313,6 +320,29 @@ impl Runtime {
                     source: e.into(),
                 }
             })?,
+        })
+    }
+
+    /// The top-level import and export names of the component `wasm`
+    /// (compiled, or from the compile cache): what `sluice plugin push`
+    /// writes into the artifact's config.
+    pub fn component_info(
+        &self,
+        name: &str,
+        wasm: &[u8],
+    ) -> Result<remote::ComponentInfo, PluginError> {
+        let sha256 = hex::encode(sha2::Sha256::digest(wasm));
+        let ty = self.component(name, wasm, &sha256)?.component_type();
+        Ok(remote::ComponentInfo {
+            imports: ty
+                .imports(&self.engine)
+                .map(|(n, _)| n.to_string())
+                .collect(),
+            exports: ty
+                .exports(&self.engine)
+                .map(|(n, _)| n.to_string())
+                .collect(),
+            file_name: None,
         })
     }
 

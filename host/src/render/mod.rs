@@ -2,14 +2,17 @@
 //! what it returns into checked [`Object`]s.
 //!
 //! The one entry is [`Renderers::render`]. Renderers are the built-in
-//! plugins (by name) or a plugin file (by path, with an optional required
-//! sha256). With no renderer named, the first built-in whose `detect`
-//! patterns match a file in the app directory is used.
+//! plugins (by name), a plugin file (by path, with an optional required
+//! sha256), or a remote plugin pinned by digest (`oci://…@sha256:…`, or an
+//! `https://` URL with its sha256; see [`crate::plugin::remote`]). With no
+//! renderer named, the first built-in whose `detect` patterns match a file
+//! in the app directory is used.
 
 pub mod cases;
 pub mod readset;
 
 use crate::object::{self, Object, ObjectError};
+use crate::plugin::remote::{self, RemoteError, RemoteRef};
 use crate::plugin::{self, Diagnostic, Plugin, PluginError, Runtime, builtin};
 use crate::source::Tree;
 use std::collections::HashMap;
@@ -33,13 +36,28 @@ pub enum RendererRef {
         /// Required hex sha256, if any.
         sha256: Option<String>,
     },
+    /// A remote plugin: `oci://…@sha256:…` or an `https://` URL, checked
+    /// (pinned, well-formed) when it is resolved, so that the error names
+    /// the app.
+    Remote {
+        /// The reference as written.
+        reference: String,
+        /// The sha256 given beside it (required for `https://`; for
+        /// `oci://`, the component's own digest, checked too).
+        sha256: Option<String>,
+    },
 }
 
 impl RendererRef {
-    /// Parse `--renderer`: a path (contains `/` or ends in `.wasm`) or a
-    /// built-in name.
+    /// Parse `--renderer`: a remote reference (`oci://`, `https://`), a
+    /// path (contains `/` or ends in `.wasm`) or a built-in name.
     pub fn parse(s: &str, sha256: Option<String>) -> Self {
-        if s.contains('/') || s.ends_with(".wasm") {
+        if remote::is_remote(s) {
+            RendererRef::Remote {
+                reference: s.to_string(),
+                sha256,
+            }
+        } else if s.contains('/') || s.ends_with(".wasm") {
             RendererRef::File {
                 path: PathBuf::from(s),
                 sha256,
@@ -147,6 +165,15 @@ pub enum RenderError {
         /// The app path.
         path: String,
     },
+    /// A remote renderer could not be fetched or verified.
+    #[error("app {app}: cannot get its renderer")]
+    Remote {
+        /// The app.
+        app: String,
+        /// Why (names the reference and what to do).
+        #[source]
+        source: Box<RemoteError>,
+    },
     /// The plugin file could not be read.
     #[error("app {app}: cannot read plugin file {}", path.display())]
     ReadPlugin {
@@ -238,6 +265,25 @@ impl Renderers {
                     .map_or_else(|| "plugin".into(), |s| s.to_string_lossy().into_owned());
                 self.cached(&key, || self.runtime.load(&name, &bytes, sha256.as_deref()))
                     .map_err(plugin_err)
+            }
+            RendererRef::Remote { reference, sha256 } => {
+                let remote_err = |source| RenderError::Remote {
+                    app: app(),
+                    source: Box::new(source),
+                };
+                let r = RemoteRef::parse(reference, sha256.as_deref()).map_err(remote_err)?;
+                let key = format!("remote:{}:{}", r.display(), sha256.as_deref().unwrap_or(""));
+                if let Some(p) = self.loaded.lock().ok().and_then(|m| m.get(&key).cloned()) {
+                    return Ok(p);
+                }
+                let fetched =
+                    remote::fetch(&r, self.runtime.remote_cache().as_ref()).map_err(remote_err)?;
+                // `load` hashes the bytes once more before compiling them.
+                self.cached(&key, || {
+                    self.runtime
+                        .load(&fetched.name, &fetched.wasm, Some(&fetched.sha256))
+                })
+                .map_err(plugin_err)
             }
             RendererRef::Auto => {
                 let names: Vec<String> = tree.list(&spec.path).map_or_else(
@@ -374,5 +420,39 @@ mod tests {
             RendererRef::parse("./p.wasm", None),
             RendererRef::File { .. }
         ));
+        assert!(matches!(
+            RendererRef::parse("oci://127.0.0.1:5000/r:v1", None),
+            RendererRef::Remote { .. }
+        ));
+        assert!(matches!(
+            RendererRef::parse("https://h.example/r.wasm", Some("ab".into())),
+            RendererRef::Remote {
+                sha256: Some(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn an_unpinned_remote_renderer_is_refused_naming_the_app() {
+        let renderers = Renderers::new(Runtime::new(plugin::Limits::default(), None).expect("rt"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tree: Arc<dyn Tree> = Arc::new(crate::source::DirTree::new(dir.path()).expect("tree"));
+        let spec = RenderSpec {
+            app: "shop".into(),
+            path: ".".into(),
+            renderer: RendererRef::parse("oci://127.0.0.1:1/r:v1", None),
+            params: Vec::new(),
+            params_json: None,
+            namespace: "default".into(),
+            revision: String::new(),
+            repo_url: String::new(),
+        };
+        let e = renderers.render(tree, &spec).expect_err("unpinned");
+        let chain = crate::error_chain(&e);
+        assert!(
+            chain.starts_with("app shop: cannot get its renderer: plugin reference oci://127.0.0.1:1/r:v1 is not pinned"),
+            "{chain}"
+        );
     }
 }

@@ -6,7 +6,7 @@
 //! kind: Target
 //! metadata: {name: dns}
 //! spec:
-//!   plugin: {name: powerdns}          # or {path: x.wasm, sha256: ...}
+//!   plugin: {name: powerdns}          # or {path: x.wasm, sha256: ...}, or {url: oci://REG/REPO:TAG@sha256:...}
 //!   allowedOrigins: ["http://127.0.0.1:8081"]
 //!   credentials: {header: X-API-Key, fromEnv: PDNS_API_KEY}   # or fromFile: PATH, or
 //!                                     # secretRef: {name, key, namespace}; or basicAuth: true
@@ -18,13 +18,16 @@
 //! declaration into a loaded plugin with its outbound rules. Credentials
 //! are read by the host when the Target is loaded and never passed to the
 //! plugin (see [`crate::plugin::outbound`]). A path plugin requires its
-//! sha256, like a renderer file. A `secretRef` credential is one key of a
-//! Secret in the cluster sluice runs against, read before the plugin is
-//! loaded ([`crate::target::catalog::read_secrets`]; `namespace` defaults
-//! to `default`); without a cluster (`--target dir:`) it is refused with a
+//! sha256, like a renderer file; a `url` plugin is pulled, verified and
+//! cached as [`crate::plugin::remote`] describes (an `https://` URL needs
+//! the sha256 too). A `secretRef` credential is one key of a Secret in the
+//! cluster sluice runs against, read before the plugin is loaded
+//! ([`crate::target::catalog::read_secrets`]; `namespace` defaults to
+//! `default`); without a cluster (`--target dir:`) it is refused with a
 //! message saying to use `fromEnv` or `fromFile`.
 
 use crate::plugin::outbound::{Credential, Origin, Outbound};
+use crate::plugin::remote::{self, RemoteError, RemoteRef};
 use crate::plugin::target::{Setting, TargetPlugin};
 use crate::plugin::{PluginError, Runtime, builtin};
 use serde::Deserialize;
@@ -85,6 +88,17 @@ pub enum TargetConfigError {
         /// Why.
         #[source]
         source: Box<PluginError>,
+    },
+    /// A `url` plugin could not be fetched or verified.
+    #[error("Target {name} ({path}): cannot get its plugin")]
+    Remote {
+        /// The Target.
+        name: String,
+        /// Its file.
+        path: PathBuf,
+        /// Why (names the reference).
+        #[source]
+        source: Box<RemoteError>,
     },
     /// The plugin refuses the declaration (an unknown parameter, a kind
     /// of a Kubernetes group).
@@ -150,7 +164,12 @@ pub struct PluginSpec {
     /// A `.wasm` file, relative to the declaration's directory.
     #[serde(default)]
     pub path: Option<String>,
-    /// The file's required sha256 (hex).
+    /// A remote plugin: `oci://REGISTRY/REPO[:TAG]@sha256:DIGEST`, or an
+    /// `https://` URL (with `sha256`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The file's required sha256 (hex); for an `oci://` url, the
+    /// component's own digest, checked as well.
     #[serde(default)]
     pub sha256: Option<String>,
 }
@@ -266,9 +285,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<TargetDecl>, TargetConfigErr
             ));
         }
         let p = &f.spec.plugin;
-        match (&p.name, &p.path, &p.sha256) {
-            (Some(_), None, None) | (None, Some(_), Some(_)) => {}
-            (None, Some(_), None) => {
+        match (&p.name, &p.path, &p.url, &p.sha256) {
+            (Some(_), None, None, None) | (None, Some(_), None, Some(_)) => {}
+            (None, None, Some(url), sha256) => {
+                RemoteRef::parse(url, sha256.as_deref())
+                    .map_err(|e| invalid(path, format!("Target {name}: spec.plugin.url: {e}")))?;
+            }
+            (None, Some(_), None, None) => {
                 return Err(invalid(
                     path,
                     format!(
@@ -280,7 +303,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<TargetDecl>, TargetConfigErr
                 return Err(invalid(
                     path,
                     format!(
-                        "Target {name}: spec.plugin needs either name (a built-in target plugin) or path and sha256"
+                        "Target {name}: spec.plugin needs one of name (a built-in target plugin), path and sha256, or url (oci://…@sha256:… or https:// with sha256)"
                     ),
                 ));
             }
@@ -551,6 +574,24 @@ impl PluginTarget {
                 rt.load_target(b.name, b.wasm, Some(b.sha256), outbound)
                     .map_err(plugin_err)?
             }
+            (None, None) if decl.plugin.url.is_some() => {
+                let url = decl.plugin.url.as_deref().unwrap_or_default();
+                let remote_err = |source| TargetConfigError::Remote {
+                    name: decl.name.clone(),
+                    path: decl.file.clone(),
+                    source: Box::new(source),
+                };
+                let r = RemoteRef::parse(url, decl.plugin.sha256.as_deref()).map_err(remote_err)?;
+                let fetched = remote::fetch(&r, rt.remote_cache().as_ref()).map_err(remote_err)?;
+                // `load_target` hashes the bytes once more before compiling.
+                rt.load_target(
+                    &fetched.name,
+                    &fetched.wasm,
+                    Some(&fetched.sha256),
+                    outbound,
+                )
+                .map_err(plugin_err)?
+            }
             (None, Some(path)) => {
                 let p = decl.base_dir().join(path);
                 let wasm = std::fs::read(&p).map_err(|source| TargetConfigError::Read {
@@ -656,6 +697,18 @@ mod tests {
             (
                 "  plugin: {name: powerdns}\n",
                 "spec.allowedOrigins is empty",
+            ),
+            (
+                "  plugin: {url: \"oci://127.0.0.1:5000/dns:v1\"}\n  allowedOrigins: [\"http://h:1\"]\n",
+                "Target dns: spec.plugin.url: plugin reference oci://127.0.0.1:5000/dns:v1 is not pinned",
+            ),
+            (
+                "  plugin: {url: \"https://h.example/dns.wasm\"}\n  allowedOrigins: [\"http://h:1\"]\n",
+                "has no sha256",
+            ),
+            (
+                "  plugin: {name: powerdns, url: \"https://h.example/dns.wasm\"}\n  allowedOrigins: [\"http://h:1\"]\n",
+                "spec.plugin needs one of name",
             ),
             (
                 "  plugin: {name: powerdns}\n  allowedOrigins: [\"http://h:1/api\"]\n",

@@ -487,7 +487,7 @@ fn watchdog(pids: &[u32], root: &Path) -> std::io::Result<()> {
 mod http;
 mod sign;
 mod ssh;
-mod tls;
+pub(crate) mod tls;
 
 pub use http::HttpMode;
 pub use sign::{Signer, Signing, TimedGpg};

@@ -6,8 +6,11 @@
 //!   (see `tests/cluster/`), started the way controller-runtime's envtest
 //!   does;
 //! - [`powerdns`]: a PowerDNS authoritative server (SQLite backend) and
-//!   `dig`.
+//!   `dig`;
+//! - [`registry`]: CNCF Distribution's OCI registry built from its Go
+//!   module (see `tests/registry/`), and an HTTPS file server.
 
 pub mod cluster;
 pub mod git;
 pub mod powerdns;
+pub mod registry;
