@@ -27,6 +27,15 @@ fn pdns() -> Option<PowerDns> {
     Some(PowerDns::start().expect("PowerDNS starts"))
 }
 
+/// A Target declaration `dns` for `pdns`, its credential given by
+/// `credential` (the YAML of the value source, e.g. `fromEnv: VAR`).
+fn target_yaml(pdns: &PowerDns, credential: &str) -> String {
+    format!(
+        "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {{name: dns}}\nspec:\n  plugin: {{name: powerdns}}\n  allowedOrigins: [\"{}\"]\n  credentials: {{header: X-API-Key, {credential}}}\n  params: {{server: localhost}}\n",
+        pdns.api_origin()
+    )
+}
+
 /// An app directory, its Application, a Target declaration for `pdns`
 /// and a `dir` destination, under one temporary directory.
 struct Env {
@@ -49,10 +58,7 @@ impl Env {
         .expect("write");
         std::fs::write(
             root.join("targets/dns.yaml"),
-            format!(
-                "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {{name: dns}}\nspec:\n  plugin: {{name: powerdns}}\n  allowedOrigins: [\"{}\"]\n  credentials: {{header: X-API-Key, fromEnv: PDNS_API_KEY}}\n  params: {{server: localhost}}\n",
-                pdns.api_origin()
-            ),
+            target_yaml(pdns, "fromEnv: PDNS_API_KEY"),
         )
         .expect("write");
         Env {
@@ -544,9 +550,9 @@ fn one_app_holds_a_deployment_on_kubernetes_and_its_dns_record() {
     // The API key from a Secret in the cluster, not the environment.
     std::fs::write(
         env.root().join("targets/dns.yaml"),
-        format!(
-            "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {{name: dns}}\nspec:\n  plugin: {{name: powerdns}}\n  allowedOrigins: [\"{}\"]\n  credentials: {{header: X-API-Key, secretRef: {{name: pdns, key: api-key, namespace: {ns}}}}}\n  params: {{server: localhost}}\n",
-            pdns.api_origin()
+        target_yaml(
+            &pdns,
+            &format!("secretRef: {{name: pdns, key: api-key, namespace: {ns}}}"),
         ),
     )
     .expect("write");
@@ -704,9 +710,9 @@ async fn serve_syncs_through_a_target_and_heals_a_record_by_polling() {
     ]);
     std::fs::write(
         targets.join("dns.yaml"),
-        format!(
-            "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {{name: dns}}\nspec:\n  plugin: {{name: powerdns}}\n  allowedOrigins: [\"{}\"]\n  credentials: {{header: X-API-Key, secretRef: {{name: pdns, key: api-key, namespace: {ns}}}}}\n  params: {{server: localhost}}\n",
-            pdns.api_origin(),
+        target_yaml(
+            &pdns,
+            &format!("secretRef: {{name: pdns, key: api-key, namespace: {ns}}}"),
         ),
     )
     .expect("write");
@@ -804,10 +810,7 @@ async fn serve_reads_target_resources_from_its_namespace() {
     ]);
     c.kubectl_stdin(
         &["apply", "-n", &home, "--validate=strict", "-f", "-"],
-        &format!(
-            "apiVersion: sluice.dev/v1alpha1\nkind: Target\nmetadata: {{name: dns}}\nspec:\n  plugin: {{name: powerdns}}\n  allowedOrigins: [\"{}\"]\n  credentials: {{header: X-API-Key, secretRef: {{name: pdns, key: api-key}}}}\n  params: {{server: localhost}}\n",
-            pdns.api_origin()
-        ),
+        &target_yaml(&pdns, "secretRef: {name: pdns, key: api-key}"),
     );
     let zone = ZONE.to_string();
     let www = record("www", &["192.0.2.30"]);
