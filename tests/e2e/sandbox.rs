@@ -29,8 +29,7 @@ fn fixture() -> &'static Fixture {
         )
         .expect("write");
         std::os::unix::fs::symlink("/etc/passwd", repo.path().join("link")).expect("symlink");
-        // A FIFO: reading it blocks until someone writes, like a file on a
-        // hung network filesystem.
+        // A FIFO: opening it to read blocks until someone writes.
         let mkfifo = std::process::Command::new("mkfifo")
             .arg(repo.path().join("fifo"))
             .status()
@@ -171,10 +170,49 @@ fn sleeping_within_the_limit_is_virtual_and_succeeds() {
     );
 }
 
+/// A tree whose read of `hang` blocks until the test opens the gate, like a
+/// file on a network file system whose server is gone. It keeps the
+/// default `may_hang`, so the host reads it off the plugin's thread.
+struct HangingTree {
+    inner: Arc<dyn Tree>,
+    gate: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl Tree for HangingTree {
+    fn read(&self, path: &str) -> Result<Vec<u8>, sluice::source::TreeError> {
+        if path == "hang" {
+            let (open, cv) = &*self.gate;
+            let mut g = open.lock().expect("gate");
+            while !*g {
+                g = cv.wait(g).expect("gate");
+            }
+        }
+        self.inner.read(path)
+    }
+    fn list(&self, path: &str) -> Result<Vec<sluice::source::Entry>, sluice::source::TreeError> {
+        self.inner.list(path)
+    }
+    fn stat(&self, path: &str) -> Result<sluice::source::Entry, sluice::source::TreeError> {
+        self.inner.stat(path)
+    }
+    fn describe(&self) -> String {
+        "a hanging tree".into()
+    }
+}
+
 #[test]
 fn blocking_in_a_host_call_times_out_within_the_limit() {
-    // `tree.read` of a FIFO blocks inside the host until a writer comes.
-    let (err, msg, took) = plugin_error(|| hostile("tree-read", "fifo"));
+    let f = fixture();
+    let gate = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let tree: Arc<dyn Tree> = Arc::new(HangingTree {
+        inner: f.tree.clone(),
+        gate: gate.clone(),
+    });
+    assert!(tree.may_hang());
+    let (err, msg, took) = plugin_error(|| {
+        f.renderers
+            .render(tree, &spec(Path::new(HOSTILE), "tree-read", "hang", ""))
+    });
     assert!(matches!(err, PluginError::Timeout { .. }), "{err:?}");
     assert!(
         msg.ends_with("timed out after 3s (raise the limit with --plugin-timeout)"),
@@ -185,8 +223,23 @@ fn blocking_in_a_host_call_times_out_within_the_limit() {
     // The calling thread is free: it renders again right away.
     still_works();
     // Release the pool thread still blocked in the read.
-    let fifo = fixture()._repo.path().join("fifo");
-    std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(fifo));
+    let (open, cv) = &*gate;
+    *open.lock().expect("gate") = true;
+    cv.notify_all();
+}
+
+#[test]
+fn a_fifo_in_a_local_directory_is_refused_at_once() {
+    // Opening a FIFO with no writer would block; the directory tree, read on
+    // the plugin's own thread when it is on a local disk, refuses it.
+    let start = Instant::now();
+    let msg = failed_message(hostile("tree-read", "fifo"));
+    assert_eq!(
+        msg,
+        "tree read refused: fifo: not a regular file (a FIFO, socket or device); only files and directories are read"
+    );
+    assert!(start.elapsed() < TIMEOUT, "took {:?}", start.elapsed());
+    still_works();
 }
 
 #[test]

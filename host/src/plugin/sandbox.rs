@@ -1,10 +1,12 @@
 //! The per-call sandbox: the store's state, its limits, captured stdio, and
 //! the host side of the WIT imports (`tree`, `log`).
 //!
-//! Tree operations are `async` host functions that run the (blocking)
-//! [`source::Tree`] call on tokio's blocking pool, so a guest blocked in one
-//! is still ended by the call's deadline. `log` and the captured stdio never
-//! block.
+//! Tree operations are `async` host functions. On a tree that may hang
+//! ([`source::Tree::may_hang`]: a network or FUSE file system) they run on
+//! tokio's blocking pool, so a guest blocked in one is still ended by the
+//! call's deadline; on a tree that cannot, they run on the call's own
+//! thread, which saves two thread hand-offs per read. `log` and the
+//! captured stdio never block.
 
 use super::bindings::{self, Entry, EntryKind, Level, TreeError};
 use super::clock::{ClockView, FixedWallClock, SeededRandom, VirtualClock};
@@ -369,13 +371,17 @@ impl State {
     }
 }
 
-/// Run a tree operation off the wasm thread, so that a tree that blocks
-/// (a FIFO, a hung network filesystem) blocks only a pool thread: the call's
-/// deadline still ends the call, and the calling thread is free.
-async fn off_thread<T: Send + 'static>(
+/// Run a tree operation. On a tree that may hang (a network file system
+/// whose server is gone) it runs off the wasm thread, so that it blocks only
+/// a pool thread: the call's deadline still ends the call, and the calling
+/// thread is free. Other trees are read right here.
+async fn tree_op<T: Send + 'static>(
     tree: Arc<dyn source::Tree>,
     op: impl FnOnce(&dyn source::Tree) -> Result<T, source::TreeError> + Send + 'static,
 ) -> Result<T, TreeError> {
+    if !tree.may_hang() {
+        return op(tree.as_ref()).map_err(to_wit);
+    }
     match tokio::task::spawn_blocking(move || op(tree.as_ref())).await {
         Ok(r) => r.map_err(to_wit),
         Err(e) => Err(TreeError::Io(format!("the tree operation failed: {e}"))),
@@ -384,7 +390,7 @@ async fn off_thread<T: Send + 'static>(
 
 impl bindings::sluice::plugin::source::HostTree for State {
     async fn read(&mut self, r: Resource<TreeHandle>, path: String) -> Result<Vec<u8>, TreeError> {
-        off_thread(self.tree(&r)?, move |t| t.read(&path)).await
+        tree_op(self.tree(&r)?, move |t| t.read(&path)).await
     }
 
     async fn list(
@@ -392,12 +398,12 @@ impl bindings::sluice::plugin::source::HostTree for State {
         r: Resource<TreeHandle>,
         path: String,
     ) -> Result<Vec<Entry>, TreeError> {
-        let entries = off_thread(self.tree(&r)?, move |t| t.list(&path)).await?;
+        let entries = tree_op(self.tree(&r)?, move |t| t.list(&path)).await?;
         Ok(entries.into_iter().map(entry_to_wit).collect())
     }
 
     async fn stat(&mut self, r: Resource<TreeHandle>, path: String) -> Result<Entry, TreeError> {
-        off_thread(self.tree(&r)?, move |t| t.stat(&path))
+        tree_op(self.tree(&r)?, move |t| t.stat(&path))
             .await
             .map(entry_to_wit)
     }

@@ -168,6 +168,10 @@ impl Tree for RecordingTree {
     fn describe(&self) -> String {
         self.inner.describe()
     }
+
+    fn may_hang(&self) -> bool {
+        self.inner.may_hang()
+    }
 }
 
 struct CacheEntry {

@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct DirTree {
     root: PathBuf,
+    /// The root and every mount below it are on local file systems.
+    local: bool,
 }
 
 impl DirTree {
@@ -29,7 +31,8 @@ impl DirTree {
         if !canon.is_dir() {
             return Err(TreeError::NotDirectory(root.display().to_string()));
         }
-        Ok(DirTree { root: canon })
+        let local = super::local::on_local_disk(&canon);
+        Ok(DirTree { root: canon, local })
     }
 
     /// The directory this tree serves.
@@ -116,10 +119,16 @@ impl Tree for DirTree {
         if md.is_dir() {
             return Err(TreeError::IsDirectory(norm));
         }
+        if !md.is_file() {
+            return Err(not_a_file(norm));
+        }
         if md.len() > MAX_FILE_SIZE {
             return Err(TreeError::TooLarge(norm, MAX_FILE_SIZE));
         }
-        std::fs::read(&real).map_err(|e| TreeError::Io(format!("{norm}: {e}")))
+        read_regular(&real).map_err(|e| match e {
+            Some(e) => TreeError::Io(format!("{norm}: {e}")),
+            None => not_a_file(norm),
+        })
     }
 
     fn list(&self, path: &str) -> Result<Vec<Entry>, TreeError> {
@@ -170,11 +179,67 @@ impl Tree for DirTree {
     fn describe(&self) -> String {
         format!("directory {}", self.root.display())
     }
+
+    fn may_hang(&self) -> bool {
+        !self.local
+    }
+}
+
+fn not_a_file(norm: String) -> TreeError {
+    TreeError::Unsupported(format!(
+        "{norm}: not a regular file (a FIFO, socket or device); only files and directories are read"
+    ))
+}
+
+/// Read a regular file without ever blocking in `open`: opened
+/// non-blocking (a FIFO swapped in after the check opens at once), then
+/// checked again. `None`: it is not a regular file.
+fn read_regular(path: &Path) -> Result<Vec<u8>, Option<std::io::Error>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let nonblock = rustix::fs::OFlags::NONBLOCK.bits();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(i32::try_from(nonblock).unwrap_or(0))
+        .open(path)?;
+    let md = f.metadata()?;
+    if !md.is_file() {
+        return Err(None);
+    }
+    if md.len() > MAX_FILE_SIZE {
+        return Err(Some(std::io::Error::other(format!(
+            "file too large to read (limit {MAX_FILE_SIZE} bytes)"
+        ))));
+    }
+    let mut out = Vec::with_capacity(usize::try_from(md.len()).unwrap_or(0));
+    f.by_ref().take(MAX_FILE_SIZE).read_to_end(&mut out)?;
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let d = tempfile::tempdir().expect("tempdir");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            d.path().join("fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            0,
+        )
+        .expect("mkfifo");
+        let t = DirTree::new(d.path()).expect("tree");
+        // With no writer, opening the FIFO for reading would block forever.
+        assert_eq!(
+            t.read("fifo").expect_err("a fifo").to_string(),
+            "fifo: not a regular file (a FIFO, socket or device); only files and directories are read"
+        );
+        // Opened non-blocking, a FIFO swapped in after the check is refused too.
+        assert!(matches!(read_regular(&d.path().join("fifo")), Err(None)));
+    }
 
     #[test]
     fn symlinks_inside_are_followed_and_outside_refused() {

@@ -14,6 +14,7 @@
 
 mod dir;
 pub mod git;
+mod local;
 
 pub use dir::DirTree;
 pub use git::{GitTree, Memo, Options, Resolved, SourceError, SourceSpec, resolve, resolve_with};
@@ -80,6 +81,14 @@ pub trait Tree: Send + Sync {
     fn stat(&self, path: &str) -> Result<Entry, TreeError>;
     /// Where the tree comes from, for messages (a directory, or URL@commit).
     fn describe(&self) -> String;
+    /// Whether an operation may block for an unbounded time (files on a
+    /// network or FUSE file system). The plugin host serves a tree that may
+    /// hang from another thread, so that a plugin call blocked in a read
+    /// still ends at its deadline; a tree that cannot hang is read on the
+    /// call's own thread, which is faster. The default is the safe answer.
+    fn may_hang(&self) -> bool {
+        true
+    }
 }
 
 /// Largest file a tree serves, so a plugin cannot make the host read an

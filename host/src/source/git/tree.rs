@@ -70,6 +70,8 @@ pub struct GitTree {
     subs: HashMap<String, Arc<dyn Tree>>,
     /// Keeps the cache from being deleted while this tree is in use.
     _guard: Option<ReadGuard>,
+    /// The object database (and every submodule's) is on a local disk.
+    local: bool,
 }
 
 impl std::fmt::Debug for GitTree {
@@ -95,6 +97,10 @@ impl GitTree {
             .detach();
         repo.find_tree(root)
             .map_err(|e| Cause(format!("tree {root} of commit {commit}: {e}")))?;
+        let local = repo
+            .git_dir()
+            .canonicalize()
+            .is_ok_and(|d| crate::source::local::on_local_disk(&d));
         Ok(GitTree {
             repo: repo.clone().into_sync(),
             pool: Mutex::new(Vec::new()),
@@ -104,6 +110,7 @@ impl GitTree {
             dirs: Mutex::new(HashMap::new()),
             subs: HashMap::new(),
             _guard: None,
+            local,
         })
     }
 
@@ -116,6 +123,7 @@ impl GitTree {
     /// This tree, serving `subs` (submodule path to its tree) where the
     /// commit has gitlinks.
     pub(crate) fn with_submodules(mut self, subs: HashMap<String, Arc<dyn Tree>>) -> GitTree {
+        self.local &= subs.values().all(|t| !t.may_hang());
         self.subs = subs;
         self
     }
@@ -405,5 +413,9 @@ impl Tree for GitTree {
 
     fn describe(&self) -> String {
         self.label.clone()
+    }
+
+    fn may_hang(&self) -> bool {
+        !self.local
     }
 }
