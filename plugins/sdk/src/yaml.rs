@@ -27,12 +27,16 @@ impl std::fmt::Display for ParseError {
 /// Parse every document of a YAML stream. Empty documents (nothing, or only
 /// comments) come back as `None` so that document indexes stay those of the
 /// file.
+///
+/// Each document is read straight into a JSON value (no intermediate YAML
+/// value), with the same result as [`to_json`] of the document's
+/// `serde_norway::Value`.
 pub fn parse_documents(text: &[u8]) -> Result<Vec<Option<Value>>, ParseError> {
-    use serde::Deserialize;
+    use serde::de::DeserializeSeed;
     let mut out = Vec::new();
     for (i, doc) in serde_norway::Deserializer::from_slice(text).enumerate() {
         let index = u32::try_from(i).unwrap_or(u32::MAX);
-        let value = serde_norway::Value::deserialize(doc).map_err(|e| {
+        let json = JsonSeed.deserialize(doc).map_err(|e| {
             let loc = e.location();
             ParseError {
                 index,
@@ -41,15 +45,118 @@ pub fn parse_documents(text: &[u8]) -> Result<Vec<Option<Value>>, ParseError> {
                 message: strip_location(&e.to_string()),
             }
         })?;
-        let json = to_json(value).map_err(|message| ParseError {
-            index,
-            line: None,
-            column: None,
-            message,
-        })?;
         out.push(if json.is_null() { None } else { Some(json) });
     }
     Ok(out)
+}
+
+/// Reads one YAML node into a JSON value, as [`to_json`] converts it: tags
+/// dropped, scalar keys as their YAML text, repeated keys an error.
+struct JsonSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonSeed {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonSeed {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::from(i))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(Value::from(u))
+    }
+    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Value, E> {
+        // A float that is a whole number stays a float, as in `to_json`.
+        serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| {
+                E::custom(format!(
+                    "number {} cannot be represented in JSON",
+                    serde_norway::Number::from(f)
+                ))
+            })
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element_seed(JsonSeed)? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Value, A::Error> {
+        use serde::de::Error;
+        use serde_norway::Value as Y;
+        let mut map = serde_json::Map::with_capacity(m.size_hint().unwrap_or(0));
+        // Keys of different YAML types may write the same text (`true` and
+        // "true"): that is not a repeated key, and the later value wins, as
+        // in `to_json`. So once a map has a key that is not a string, each
+        // key's type is kept beside its text.
+        let mut typed: Option<Vec<(u8, String)>> = None;
+        while let Some(k) = m.next_key::<Y>()? {
+            // The key's type, as `to_json` writes it, and as
+            // `serde_norway::Mapping` names it when it is repeated.
+            let (ty, key, repeated) = match k {
+                Y::String(s) => (0, s, None),
+                Y::Bool(b) => (1, b.to_string(), Some(format!("with key `{b}`"))),
+                Y::Number(n) => (2, n.to_string(), Some(format!("with key {n}"))),
+                Y::Null => (3, "null".to_string(), Some("with null key".to_string())),
+                other => {
+                    return Err(A::Error::custom(format!(
+                        "mapping key {other:?} is not a scalar"
+                    )));
+                }
+            };
+            if ty != 0 && typed.is_none() {
+                typed = Some(map.keys().map(|k| (0, k.clone())).collect());
+            }
+            let seen = match &typed {
+                None => map.contains_key(&key),
+                Some(keys) => keys.iter().any(|(t, k)| *t == ty && *k == key),
+            };
+            if seen {
+                let what = repeated.unwrap_or_else(|| format!("with key {key:?}"));
+                return Err(A::Error::custom(format!("duplicate entry {what}")));
+            }
+            if let Some(keys) = &mut typed {
+                keys.push((ty, key.clone()));
+            }
+            let value = m.next_value_seed(JsonSeed)?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        // A tagged node: the tag is dropped, its value kept.
+        use serde::de::VariantAccess;
+        let (_tag, contents) = data.variant::<serde::de::IgnoredAny>()?;
+        contents.newtype_variant_seed(JsonSeed)
+    }
 }
 
 /// Parse a JSON file: one value (an array stays an array).
@@ -145,6 +252,77 @@ mod tests {
     fn syntax_error_has_line_and_column() {
         let err = parse_documents(b"a: 1\nb: [1, 2\nc: 3\n").expect_err("bad yaml");
         assert!(err.line.is_some() && err.column.is_some(), "{err:?}");
+    }
+
+    /// The reading `parse_documents` replaced: a whole `serde_norway::Value`,
+    /// then `to_json`.
+    fn through_value(text: &[u8]) -> Result<Vec<Option<Value>>, ParseError> {
+        use serde::Deserialize;
+        let mut out = Vec::new();
+        for (i, doc) in serde_norway::Deserializer::from_slice(text).enumerate() {
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            let value = serde_norway::Value::deserialize(doc).map_err(|e| {
+                let loc = e.location();
+                ParseError {
+                    index,
+                    line: loc.as_ref().map(|l| to_u32(l.line())),
+                    column: loc.as_ref().map(|l| to_u32(l.column())),
+                    message: strip_location(&e.to_string()),
+                }
+            })?;
+            let json = to_json(value).map_err(|message| ParseError {
+                index,
+                line: None,
+                column: None,
+                message,
+            })?;
+            out.push(if json.is_null() { None } else { Some(json) });
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn reading_directly_gives_what_a_yaml_value_and_to_json_give() {
+        let same = [
+            "a: 1\nb: -2\nc: 1.5\nd: 1.0\ne: 18446744073709551615\nf: 1e3\ng: true\nh: ~\ni: null\nj: ''\n",
+            "k: [1, 'two', {x: y}]\nl: {}\nm: []\nn: 0755\no: 0x1F\np: 0o17\nq: +12\n",
+            "tagged: !foo {a: 1}\nstr: !!str 123\nseq: !bar [1, 2]\nint: !!int 3\nbin: !!binary aGk=\n",
+            "1: one\ntrue: yes\nnull: n\n1.5: f\n-3: neg\n",
+            "\"true\": s\ntrue: b\n",
+            "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\nalias: *b\n",
+            "---\n# only a comment\n---\n- 1\n- 2\n---\nplain\n---\n",
+            "s: |\n  line one\n  line two\nt: >\n  folded\n  text\nu: \"esc\\t\\u00e9\"\n",
+            "deep: [[[[[[1]]]]]]\nempty_key: {'': 1}\n",
+            "a: 1\na: 2\n",
+            "b: {k: 1, k: 2}\n",
+            "true: 1\ntrue: 2\n",
+            "1: a\n1: b\n",
+            "~: a\nnull: b\n",
+            "\"true\": a\ntrue: b\n\"true\": c\n",
+            "a: [1, 2\nb: 3\n",
+            "a: *nowhere\n",
+            "\tbad: tab\n",
+        ];
+        for text in same {
+            assert_eq!(
+                parse_documents(text.as_bytes()),
+                through_value(text.as_bytes()),
+                "{text}"
+            );
+        }
+        // The errors `to_json` found after reading differ only in that,
+        // read directly, they come with their place (path, line, column).
+        for (text, path) in [
+            ("a: .nan\n", "a: "),
+            ("x: 1\nb: [-.inf]\n", "b[0]: "),
+            ("ok: 1\n? [1, 2]\n: seq key\n", ""),
+            ("m:\n  ? {a: 1}\n  : map key\n", "m: "),
+        ] {
+            let direct = parse_documents(text.as_bytes()).expect_err(text);
+            let old = through_value(text.as_bytes()).expect_err(text);
+            assert_eq!(direct.message, format!("{path}{}", old.message), "{text}");
+            assert!(old.line.is_none() && direct.line.is_some(), "{text}");
+        }
     }
 
     #[test]
