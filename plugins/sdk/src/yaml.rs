@@ -2,6 +2,9 @@
 
 use serde_json::Value;
 
+mod text;
+pub use text::{JsonDoc, documents_as_json};
+
 /// Why a file could not be parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParseError {
@@ -323,6 +326,54 @@ mod tests {
             assert_eq!(direct.message, format!("{path}{}", old.message), "{text}");
             assert!(old.line.is_none() && direct.line.is_some(), "{text}");
         }
+    }
+
+    #[test]
+    fn json_text_is_what_the_values_print() {
+        let fast = [
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {x: 'y'}}\ndata: {k: \"v\\t\\u00e9\\\"\"}\n",
+            "a: 1\nb: -2\nc: 1.5\nd: 1.0\ne: 18446744073709551615\nf: 1e3\ng: true\nh: ~\ni: null\nj: ''\n",
+            "k: [1, 'two', {x: y}, [], {}]\nl: {}\nm: []\nn: 0755\no: 0x1F\np: 0o17\nq: +12\nr: 1e400x\n",
+            "tagged: !foo {a: 1}\nstr: !!str 123\nseq: !bar [1, 2]\nint: !!int 3\nbin: !!binary aGk=\n",
+            "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\nalias: *b\n",
+            "---\n# only a comment\n---\n- 1\n- 2\n---\nplain\n---\n~\n---\n",
+            "s: |\n  line one\n  line two\nt: >\n  folded\n  text\nu: \"\\x01 ctl \\u2028\"\n",
+            "deep: [[[[[[1]]]]]]\nempty_key: {'': 1}\nkind: !k List\napiVersion: 3\n",
+            "apiVersion: [v1]\nkind: {a: b}\n",
+            "- apiVersion: v1\n  kind: X\n",
+        ];
+        let slow = [
+            "1: one\n",
+            "a: 1\na: 2\n",
+            "b: {k: 1, k: 2}\n",
+            "a: .nan\n",
+            "? [1, 2]\n: seq key\n",
+            "a: [1, 2\nb: 3\n",
+            "\"true\": s\ntrue: b\n",
+        ];
+        for text in fast {
+            let docs = documents_as_json(text.as_bytes()).expect(text);
+            let values = parse_documents(text.as_bytes()).expect(text);
+            assert_eq!(docs.len(), values.len(), "{text}");
+            for (d, v) in docs.iter().zip(&values) {
+                let (Some(d), Some(v)) = (d, v) else {
+                    assert!(d.is_none() && v.is_none(), "{text}: {d:?} {v:?}");
+                    continue;
+                };
+                assert_eq!(d.json, v.to_string(), "{text}");
+                assert_eq!(d.mapping, v.is_object(), "{text}");
+                assert_eq!(d.api_version.as_deref(), v["apiVersion"].as_str(), "{text}");
+                assert_eq!(d.kind.as_deref(), v["kind"].as_str(), "{text}");
+            }
+        }
+        for text in slow {
+            assert_eq!(documents_as_json(text.as_bytes()), None, "{text}");
+        }
+        // Many keys: repeated ones are still caught past the small list.
+        let mut many: String = (0..200).map(|i| format!("k{i}: {i}\n")).collect();
+        assert!(documents_as_json(many.as_bytes()).is_some());
+        many.push_str("k150: again\n");
+        assert_eq!(documents_as_json(many.as_bytes()), None);
     }
 
     #[test]

@@ -151,6 +151,17 @@ fn render_file(
             Some(diag::file(file, None)),
         )
     })?;
+    if !file.ends_with(".json")
+        && let Some(docs) = yaml::documents_as_json(&bytes)
+    {
+        // The fast path: documents written straight to JSON text.
+        for (i, doc) in docs.into_iter().enumerate() {
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            let Some(doc) = doc else { continue };
+            push_text(doc, file, index, out)?;
+        }
+        return Ok(());
+    }
     let docs: Vec<Option<Value>> = if file.ends_with(".json") {
         match yaml::parse_json(&bytes) {
             Ok(Value::Array(items)) => items.into_iter().map(Some).collect(),
@@ -173,6 +184,36 @@ fn syntax_error(file: &str, e: yaml::ParseError) -> RenderError {
     f.line = e.line;
     f.column = e.column;
     diag::fail(format!("{file}: YAML syntax error at {e}"), Some(f))
+}
+
+/// [`push_object`] for a document already written as JSON text.
+fn push_text(
+    doc: yaml::JsonDoc,
+    file: &str,
+    index: u32,
+    out: &mut RenderOutput,
+) -> Result<(), RenderError> {
+    let kind = doc.kind.as_deref().unwrap_or_default();
+    let api_version = doc.api_version.as_deref().unwrap_or_default();
+    if !doc.mapping || kind.ends_with("List") || kind.is_empty() || api_version.is_empty() {
+        // A list to unpack, or an error to word: through the value.
+        let value = serde_json::from_str(&doc.json).map_err(|e| {
+            diag::fail(
+                format!("{file}: document {index}: {e}"),
+                Some(diag::file(file, Some(index))),
+            )
+        })?;
+        return push_object(value, file, index, out);
+    }
+    out.objects.push(sluice_plugin_sdk::RenderedObject {
+        json: doc.json,
+        origin: Some(sluice_plugin_sdk::Origin {
+            file: file.to_string(),
+            index,
+        }),
+        sensitive_paths: Vec::new(),
+    });
+    Ok(())
 }
 
 fn push_object(
