@@ -39,18 +39,23 @@ pub fn parse_documents(text: &[u8]) -> Result<Vec<Option<Value>>, ParseError> {
     let mut out = Vec::new();
     for (i, doc) in serde_norway::Deserializer::from_slice(text).enumerate() {
         let index = u32::try_from(i).unwrap_or(u32::MAX);
-        let json = JsonSeed.deserialize(doc).map_err(|e| {
-            let loc = e.location();
-            ParseError {
-                index,
-                line: loc.as_ref().map(|l| to_u32(l.line())),
-                column: loc.as_ref().map(|l| to_u32(l.column())),
-                message: strip_location(&e.to_string()),
-            }
-        })?;
+        let json = JsonSeed
+            .deserialize(doc)
+            .map_err(|e| read_error(index, &e))?;
         out.push(if json.is_null() { None } else { Some(json) });
     }
     Ok(out)
+}
+
+/// The [`ParseError`] of document `index` for what the YAML reader said.
+fn read_error(index: u32, e: &serde_norway::Error) -> ParseError {
+    let loc = e.location();
+    ParseError {
+        index,
+        line: loc.as_ref().map(|l| to_u32(l.line())),
+        column: loc.as_ref().map(|l| to_u32(l.column())),
+        message: strip_location(&e.to_string()),
+    }
 }
 
 /// Reads one YAML node into a JSON value, as [`to_json`] converts it: tags
@@ -264,15 +269,7 @@ mod tests {
         let mut out = Vec::new();
         for (i, doc) in serde_norway::Deserializer::from_slice(text).enumerate() {
             let index = u32::try_from(i).unwrap_or(u32::MAX);
-            let value = serde_norway::Value::deserialize(doc).map_err(|e| {
-                let loc = e.location();
-                ParseError {
-                    index,
-                    line: loc.as_ref().map(|l| to_u32(l.line())),
-                    column: loc.as_ref().map(|l| to_u32(l.column())),
-                    message: strip_location(&e.to_string()),
-                }
-            })?;
+            let value = serde_norway::Value::deserialize(doc).map_err(|e| read_error(index, &e))?;
             let json = to_json(value).map_err(|message| ParseError {
                 index,
                 line: None,
