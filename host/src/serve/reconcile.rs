@@ -156,13 +156,7 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
             Ok(x) => x,
             Err(msg) => {
                 tracing::warn!(app = %name, error = %msg, "comparison failed; nothing was applied or pruned");
-                give_up(
-                    svc,
-                    name,
-                    status,
-                    "ComparisonError",
-                    format!("{msg}; nothing was applied or pruned"),
-                );
+                comparison_error(svc, name, status, &msg);
                 return;
             }
         },
@@ -306,13 +300,7 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
     if let Some(s) = resolved.pending_substitution()
         && let Err(e) = engine::substitute_from(&view, s, &mut objects).await
     {
-        give_up(
-            svc,
-            name,
-            status,
-            "ComparisonError",
-            format!("{}; nothing was applied or pruned", crate::error_chain(&e)),
-        );
+        comparison_error(svc, name, status, &crate::error_chain(&e));
         return;
     }
     // The app's target plugins (spec.targets), from --targets; Secret
@@ -320,13 +308,7 @@ async fn operate(svc: &Service, name: &str, req: Request, span: &tracing::Span) 
     let targets = match load_targets(svc, name, &resolved.targets).await {
         Ok(t) => t,
         Err(msg) => {
-            give_up(
-                svc,
-                name,
-                status,
-                "ComparisonError",
-                format!("{msg}; nothing was applied or pruned"),
-            );
+            comparison_error(svc, name, status, &msg);
             return;
         }
     };
@@ -553,6 +535,17 @@ fn give_up(svc: &Service, name: &str, mut status: AppStatus, condition: &str, me
     status.sync = SyncStatus::Unknown;
     status.set_condition(condition, message);
     finish(svc, name, status, None);
+}
+
+/// [`give_up`] before anything was applied: a `ComparisonError` saying so.
+fn comparison_error(svc: &Service, name: &str, status: AppStatus, msg: &str) {
+    give_up(
+        svc,
+        name,
+        status,
+        "ComparisonError",
+        format!("{msg}; nothing was applied or pruned"),
+    );
 }
 
 /// Queue `trigger` for `name` after `wait`.
