@@ -269,24 +269,14 @@ fn find_binaries() -> Result<PathBuf, String> {
         "sluice-testkit: running {} (a cold build of kube-apiserver and etcd takes minutes)",
         script.display()
     );
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run bash {}: {e}", script.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or("").trim();
-    if !out.status.success() || last.is_empty() || !has_both(Path::new(last)) {
-        return Err(format!(
-            "kube-apiserver and etcd are not built and `bash {}` failed ({}). \
+    crate::run_build_script(&script, has_both)?.map_err(|status| {
+        format!(
+            "kube-apiserver and etcd are not built and `bash {}` failed ({status}). \
              They need Go and the Go module proxy: run `bash tests/cluster/build.sh` \
              and set SLUICE_CLUSTER_BIN to the directory it prints.",
-            script.display(),
-            out.status
-        ));
-    }
-    Ok(PathBuf::from(last))
+            script.display()
+        )
+    })
 }
 
 /// One attempt at starting both servers.

@@ -77,22 +77,12 @@ pub fn find_binaries() -> Result<PathBuf, String> {
         ));
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../registry/build.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run bash {}: {e}", script.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or("").trim();
-    if !out.status.success() || last.is_empty() || !has_both(Path::new(last)) {
-        return Err(format!(
-            "the registry is not built and `bash {}` failed ({}); it needs Go and the Go module proxy",
-            script.display(),
-            out.status
-        ));
-    }
-    Ok(PathBuf::from(last))
+    crate::run_build_script(&script, has_both)?.map_err(|status| {
+        format!(
+            "the registry is not built and `bash {}` failed ({status}); it needs Go and the Go module proxy",
+            script.display()
+        )
+    })
 }
 
 impl Registry {
